@@ -1,0 +1,31 @@
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: install test up bench contracts clean
+
+$(VENV)/.installed: pyproject.toml
+	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## Run the platform: broker, database, services and the demo stream.
+up: install
+	$(VENV)/bin/dyade up
+
+## Run every test (real Tansu broker, real PostgreSQL).
+test: install
+	$(VENV)/bin/python -m pytest
+
+## Regenerate docs/schemas/*.json and docs/asyncapi.yaml from the contracts.
+contracts: install
+	$(PY) -m dyade.contracts.generate
+
+## Benchmarks: each prints its figure next to a baseline measured in the same run.
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,89 @@
+"""What the outside world sends to intake: the dispatch system's call JSON (HTTP or the raw topic),
+call updates and social referrals. These carry identities; only intake ever reads them."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from dyade.contracts.vocabulary import (
+    CallerRelation, CallStatus, Clientele, Criterion, Disposition, ObservedFlag, PersonRole, ReferrerType,
+)
+
+__all__ = ["PersonIdentity", "CallLocation", "CallSubmission", "CallUpdateSubmission", "ReferralSubmission"]
+
+Text = Field(min_length=1, max_length=200)
+
+
+class Inbound(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PersonIdentity(Inbound):
+    """A person as the CAD or a referrer names them. Either a name with a birth date, or a CAD person id."""
+    first_name: str | None = Field(None, max_length=100)
+    last_name: str | None = Field(None, max_length=100)
+    birth_date: date | None = None
+    cad_person_id: str | None = Field(None, max_length=64)
+    role: PersonRole = PersonRole.SUJET
+
+    @model_validator(mode="after")
+    def _identifiable(self) -> "PersonIdentity":
+        if not self.cad_person_id and not (self.last_name and (self.first_name or self.birth_date)):
+            raise ValueError("une personne doit avoir un cad_person_id, ou un nom avec un prénom ou une date de naissance")
+        if self.birth_date and not (date(1900, 1, 1) <= self.birth_date <= date.today()):
+            raise ValueError("birth_date hors limites")
+        return self
+
+
+class CallLocation(Inbound):
+    address: str = Field(min_length=1, max_length=200, description="Civic address, block or intersection.")
+    sector: str | None = Field(None, max_length=40)
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+
+
+class CallSubmission(Inbound):
+    call_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")
+    revision: int = Field(1, ge=1, le=10_000)
+    received_at: AwareDatetime
+    nature_code: str = Field(min_length=1, max_length=40)
+    priority: int = Field(3, ge=1, le=5)
+    location: CallLocation
+    persons: list[PersonIdentity] = Field(default_factory=list, max_length=20)
+    caller_relation: CallerRelation = CallerRelation.INCONNU
+    flags: list[ObservedFlag] = Field(default_factory=list, max_length=20)
+    narrative: str | None = Field(None, max_length=4000)
+
+
+class CallUpdateSubmission(Inbound):
+    status: CallStatus
+    at: AwareDatetime
+    disposition: Disposition | None = None
+    dyad_id: str | None = Field(None, max_length=64)
+
+    @model_validator(mode="after")
+    def _disposition_when_cleared(self) -> "CallUpdateSubmission":
+        if self.disposition and self.status != CallStatus.CLEARED:
+            raise ValueError("une disposition n'est donnée qu'avec le statut cleared")
+        return self
+
+
+class ReferralSubmission(Inbound):
+    referral_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")
+    referrer_type: ReferrerType
+    referrer_id: str = Field(min_length=1, max_length=100, description="Badge number or partner identifier.")
+    person: PersonIdentity
+    clientele: list[Clientele] = Field(default_factory=list)
+    criteria: list[Criterion] = Field(default_factory=list)
+    linked_call_ids: list[str] = Field(default_factory=list, max_length=100)
+    narrative: str | None = Field(None, max_length=8000)
+    filed_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _has_criterion(self) -> "ReferralSubmission":
+        if not self.criteria:
+            raise ValueError("une référence sociale doit cocher au moins un critère d'admissibilité "
+                             "(recurrence, complexite_intervention, dangerosite_previsible, dangerosite_imminente, "
+                             "intervention_haut_risque, implication_partenaires)")
+        return self

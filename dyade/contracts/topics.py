@@ -1,0 +1,87 @@
+"""Every topic, declared once: name `<domain>.<event>.v<major>`, key, partitions, cleanup, events."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dyade.contracts.alerts import AlertChanged
+from dyade.contracts.calls import CallReceived, CallUpdated
+from dyade.contracts.envelope import Event
+from dyade.contracts.frames import FrameChanged, FrameCurrent
+from dyade.contracts.referrals import ReferralFiled, ReferralStatusChanged, ReferralSuggested
+from dyade.contracts.triage import RecurrenceOverridden, TriageDecided
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    key: str
+    events: tuple[type[Event], ...]
+    description: str
+    partitions: int = 3
+    compacted: bool = False
+    retention_days: int | None = 365
+    produced_by: str = ""
+    consumed_by: tuple[str, ...] = ()
+    dlq: bool = field(default=False)
+    raw: bool = False
+
+    @property
+    def dlq_name(self) -> str:
+        return f"{self.name}.dlq"
+
+    @property
+    def config(self) -> dict[str, str]:
+        cfg = {"cleanup.policy": "compact" if self.compacted else "delete"}
+        if self.retention_days and not self.compacted:
+            cfg["retention.ms"] = str(self.retention_days * 86_400_000)
+        return cfg
+
+
+CALLS_RAW = Topic("calls.raw.v1", "call_id", (), "Raw call JSON produced by a dispatch system; intake validates it.",
+                  produced_by="cad", consumed_by=("intake",), dlq=True, raw=True, retention_days=7)
+CALLS_RECEIVED = Topic("calls.received.v1", "call_id", (CallReceived,), "Calls accepted by intake.",
+                       produced_by="intake", consumed_by=("triage", "analytics"), dlq=True)
+CALLS_UPDATED = Topic("calls.updated.v1", "call_id", (CallUpdated,), "Call status changes and dispositions.",
+                      produced_by="intake", consumed_by=("triage", "notifier", "analytics"), dlq=True)
+REFERRALS_FILED = Topic("referrals.filed.v1", "person_key", (ReferralFiled,), "Social referrals filed by people.",
+                        produced_by="intake", consumed_by=("triage", "infosocial", "analytics"), dlq=True)
+REFERRALS_SUGGESTED = Topic("referrals.suggested.v1", "person_key", (ReferralSuggested,),
+                            "Referrals suggested by triage for the social worker.",
+                            produced_by="triage", consumed_by=("infosocial",), dlq=True)
+REFERRALS_STATUS = Topic("referrals.status.v1", "person_key", (ReferralStatusChanged,),
+                         "Referral work-queue state changes.", produced_by="infosocial",
+                         consumed_by=("triage", "analytics"), dlq=True)
+TRIAGE_DECIDED = Topic("triage.decided.v1", "call_id", (TriageDecided,), "One triage decision per call revision.",
+                       produced_by="triage", consumed_by=("notifier", "analytics"), dlq=True)
+TRIAGE_OVERRIDDEN = Topic("triage.overridden.v1", "person_key", (RecurrenceOverridden,),
+                          "Manual recurrence overrides by social workers.", produced_by="infosocial",
+                          consumed_by=("triage",), dlq=True)
+FRAMES_CURRENT = Topic("frames.current.v1", "person_key", (FrameCurrent,),
+                       "Current police view of each frame; tombstone when archived.", compacted=True,
+                       produced_by="infosocial", consumed_by=("triage", "notifier"), dlq=True, retention_days=None)
+FRAMES_CHANGED = Topic("frames.changed.v1", "person_key", (FrameChanged,),
+                       "Frame approvals, review-due, stale and archive events.", produced_by="infosocial",
+                       consumed_by=("analytics", "notifier"), dlq=True)
+ALERTS_CHANGED = Topic("alerts.changed.v1", "alert_id", (AlertChanged,), "Every alert state change.",
+                       produced_by="notifier", consumed_by=("analytics",), dlq=True)
+
+TOPICS: tuple[Topic, ...] = (
+    CALLS_RAW, CALLS_RECEIVED, CALLS_UPDATED, REFERRALS_FILED, REFERRALS_SUGGESTED, REFERRALS_STATUS,
+    TRIAGE_DECIDED, TRIAGE_OVERRIDDEN, FRAMES_CURRENT, FRAMES_CHANGED, ALERTS_CHANGED,
+)
+
+
+def topic_for(event_cls: type[Event]) -> Topic:
+    for topic in TOPICS:
+        if event_cls in topic.events:
+            return topic
+    raise KeyError(event_cls.TYPE)
+
+
+def all_topic_names() -> list[str]:
+    names = []
+    for t in TOPICS:
+        names.append(t.name)
+        if t.dlq:
+            names.append(t.dlq_name)
+    return names

@@ -1,0 +1,82 @@
+"""Triage decisions: recurrence and danger, with the reasons for every score."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from pydantic import Field
+
+from dyade.contracts.envelope import Event, Payload
+from dyade.contracts.vocabulary import CallCategory, Criterion, DangerLevel, TriageLevel
+
+__all__ = ["Reason", "Recurrence", "Danger", "FrameStatus", "DecisionPayload", "TriageDecided",
+           "OverridePayload", "RecurrenceOverridden"]
+
+
+class Reason(Payload):
+    factor: str = Field(description="Rule id, e.g. `danger.arme` or `recurrence.30j`.")
+    label: str = Field(description="What the rule means, in French.")
+    observed: str = Field(description="The value that triggered it.")
+    weight: float
+    contribution: float
+    source: str = Field("", description="Where the rule comes from (practice, study, policy).")
+
+
+class Recurrence(Payload):
+    person_calls: dict[str, int] = Field(default_factory=dict, description="Calls about the person per window ('7j', '30j'...).")
+    location_calls: dict[str, int] = Field(default_factory=dict, description="Calls at the location per window.")
+    decayed_score: float = 0.0
+    grande_utilisatrice: bool = False
+    overridden: bool = False
+
+
+class Danger(Payload):
+    level: DangerLevel
+    score: float
+
+
+class FrameStatus(Payload):
+    exists: bool = False
+    stale: bool = False
+    version: int | None = None
+
+
+class DecisionPayload(Payload):
+    decision_id: str = Field(description="Deterministic: the same call revision and rule set give the same id.")
+    call_id: str
+    call_revision: int = 1
+    person_keys: tuple[str, ...] = ()
+    location_key: str
+    sector: str | None = None
+    category: CallCategory
+    level: TriageLevel
+    danger: Danger
+    recurrence: Recurrence
+    criteria_met: tuple[Criterion, ...] = ()
+    frame: FrameStatus = FrameStatus()
+    reasons: tuple[Reason, ...] = ()
+    ruleset_version: str
+    call_received_at: datetime
+    summary: str | None = None
+
+
+class TriageDecided(Event[DecisionPayload]):
+    """occurred_at is the call's received time; produced_at minus it is the triage delay."""
+    TYPE: ClassVar[str] = "triage.decided"
+    VERSION: ClassVar[int] = 1
+    payload: DecisionPayload
+
+
+class OverridePayload(Payload):
+    person_key: str
+    recurrent: bool = Field(description="False: the person is no longer to be treated as recurrent.")
+    note: str = Field(min_length=3, max_length=2000)
+    author_key: str
+    until: datetime | None = None
+
+
+class RecurrenceOverridden(Event[OverridePayload]):
+    """A social worker's manual decision on a person's recurrence; triage honours it."""
+    TYPE: ClassVar[str] = "triage.recurrence_overridden"
+    VERSION: ClassVar[int] = 1
+    payload: OverridePayload

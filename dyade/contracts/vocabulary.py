@@ -1,0 +1,174 @@
+"""The domain's words, as the practice uses them (see shared/domain/). Values are stable codes."""
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "CallCategory", "ObservedFlag", "PersonRole", "CallerRelation", "CallStatus", "Disposition",
+    "ReferrerType", "Clientele", "Criterion", "TriageLevel", "DangerLevel", "ConsentStatus",
+    "LegalBasis", "ReferralStatus", "AlertState", "AlertKind", "Role", "MatchKind",
+]
+
+
+class CallCategory(StrEnum):
+    ETAT_MENTAL_PERTURBE = "etat_mental_perturbe"
+    SUICIDAIRE = "suicidaire"
+    VIOLENCE_CONJUGALE_FAMILIALE = "violence_conjugale_familiale"
+    DETRESSE = "detresse"
+    DESORDRE_PUBLIC = "desordre_public"
+    BIEN_ETRE = "bien_etre"
+    AUTRE = "autre"
+
+    @property
+    def is_crisis(self) -> bool:
+        """Calls that count toward a person's crisis-call recurrence."""
+        return self in {CallCategory.ETAT_MENTAL_PERTURBE, CallCategory.SUICIDAIRE, CallCategory.DETRESSE,
+                        CallCategory.BIEN_ETRE, CallCategory.VIOLENCE_CONJUGALE_FAMILIALE}
+
+
+class ObservedFlag(StrEnum):
+    ARME = "arme"
+    MENACES = "menaces"
+    MENACES_DE_MORT = "menaces_de_mort"
+    VIOLENCE = "violence"
+    IDEES_SUICIDAIRES = "idees_suicidaires"
+    PLAN_SUICIDAIRE = "plan_suicidaire"
+    GESTES_SUICIDAIRES = "gestes_suicidaires"
+    AUTOMUTILATION = "automutilation"
+    INTOXICATION = "intoxication"
+    DEMANDE_P38 = "demande_p38"
+
+
+class PersonRole(StrEnum):
+    SUJET = "sujet"
+    APPELANT = "appelant"
+    VICTIME = "victime"
+    PROCHE = "proche"
+
+
+class CallerRelation(StrEnum):
+    SOI = "soi"
+    FAMILLE = "famille"
+    VOISIN = "voisin"
+    COMMERCANT = "commercant"
+    PARTENAIRE = "partenaire"
+    PASSANT = "passant"
+    AUTRE = "autre"
+    INCONNU = "inconnu"
+
+
+class CallStatus(StrEnum):
+    DISPATCHED = "dispatched"
+    ON_SCENE = "on_scene"
+    CLEARED = "cleared"
+
+
+class Disposition(StrEnum):
+    REGLE_SUR_PLACE = "regle_sur_place"
+    TRANSPORT_VOLONTAIRE = "transport_volontaire"
+    TRANSPORT_P38 = "transport_p38"
+    ARRESTATION = "arrestation"
+    REFERE = "refere"
+    REFUS_AIDE = "refus_aide"
+    AUCUNE_INTERVENTION = "aucune_intervention"
+    AUTRE = "autre"
+
+
+class ReferrerType(StrEnum):
+    POLICIER = "policier"
+    PREPOSE_911 = "prepose_911"
+    PARTENAIRE_PUBLIC = "partenaire_public"
+    PARTENAIRE_COMMUNAUTAIRE = "partenaire_communautaire"
+    PARTENAIRE_MUNICIPAL = "partenaire_municipal"
+    TRIAGE = "triage"  # suggested by Dyade's triage, confirmed by a person
+
+
+class Clientele(StrEnum):
+    ETAT_MENTAL_PERTURBE = "etat_mental_perturbe"
+    TROUBLE_SANTE_MENTALE = "trouble_sante_mentale"
+    RISQUE_HOMICIDE_CONJUGAL_FAMILIAL = "risque_homicide_conjugal_familial"
+    EVENEMENT_TRAUMATIQUE = "evenement_traumatique"
+
+
+class Criterion(StrEnum):
+    """Admissibility criteria of the Terrebonne référence sociale."""
+    RECURRENCE = "recurrence"
+    COMPLEXITE_INTERVENTION = "complexite_intervention"
+    DANGEROSITE_PREVISIBLE = "dangerosite_previsible"
+    DANGEROSITE_IMMINENTE = "dangerosite_imminente"
+    INTERVENTION_HAUT_RISQUE = "intervention_haut_risque"
+    IMPLICATION_PARTENAIRES = "implication_partenaires"
+
+
+class TriageLevel(StrEnum):
+    ROUTINE = "routine"
+    DYADE_SUGGEREE = "dyade_suggeree"
+    DYADE_PRIORITAIRE = "dyade_prioritaire"
+    SECURITE_POLICIERS = "securite_policiers"
+
+
+class DangerLevel(StrEnum):
+    AUCUN = "aucun"
+    PREVISIBLE = "previsible"
+    IMMINENT = "imminent"
+
+
+class ConsentStatus(StrEnum):
+    OBTENU = "obtenu"
+    REFUSE = "refuse"
+    NON_DEMANDE = "non_demande"
+
+
+class LegalBasis(StrEnum):
+    CONSENTEMENT = "consentement"
+    LRSSS_74_76 = "lrsss_74_76"  # adapted intervention in a mixed practice
+    DANGER_IMMINENT = "danger_imminent"
+    AUCUNE = "aucune"  # police-derived recommendations only
+
+
+class ReferralStatus(StrEnum):
+    RECUE = "recue"
+    ADMISSIBLE = "admissible"
+    PREMIER_CONTACT = "premier_contact"
+    EN_SUIVI = "en_suivi"
+    REFUSEE = "refusee"
+    FERMEE = "fermee"
+
+
+class AlertState(StrEnum):
+    CREATED = "created"
+    DELIVERED = "delivered"
+    SEEN = "seen"
+    ACKNOWLEDGED = "acknowledged"
+    DECLINED = "declined"
+    ESCALATED = "escalated"
+    EXPIRED = "expired"
+    CLOSED = "closed"
+    SNOOZED = "snoozed"
+    MISSED_FOR_CAPACITY = "missed_for_capacity"
+    DEFERRED = "deferred"  # outside team hours: goes to the next morning's follow-up list
+
+
+class AlertKind(StrEnum):
+    APPEL = "appel"  # type 1: a live call
+    SUIVI = "suivi"  # type 2: follow-up of a known person
+
+
+class MatchKind(StrEnum):
+    CAD_ID = "cad_id"
+    EXACT = "exact"
+    FUZZY = "fuzzy"
+    NEW = "new"
+
+
+class Role(StrEnum):
+    """Who is calling an API; carried in the bearer token."""
+    DISPATCH = "dispatch"
+    OFFICER = "officer"
+    CALLTAKER = "calltaker"
+    PARTNER = "partner"
+    SOCIAL_WORKER = "social_worker"
+    DYAD = "dyad"
+    SUPERVISOR = "supervisor"
+    ANALYST = "analyst"
+    ADMIN = "admin"

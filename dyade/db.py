@@ -1,0 +1,100 @@
+"""Database plumbing: engines, sessions, and migrations (Alembic, one branch per service)."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from dyade.settings import normalise_db_url
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES_DIR = ROOT / "services"
+
+
+class DatabaseError(RuntimeError):
+    """The database refused or could not be reached; the message is meant for the user."""
+
+
+def make_engine(url: str, **kw) -> Engine:
+    url = normalise_db_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kw)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _):  # WAL: readers do not block the writer
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=kw.pop("pool_size", 10),
+                         max_overflow=kw.pop("max_overflow", 20), **kw)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A transaction: committed if the block succeeds, rolled back otherwise."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def check_database(url: str, timeout: float = 3.0) -> None:
+    url = normalise_db_url(url)
+    kw = {"connect_args": {"connect_timeout": int(max(1, timeout))}} if url.startswith("postgresql") else {}
+    try:
+        engine = create_engine(url, **kw)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:
+        raise DatabaseError(f"base de données inaccessible ({_redact(url)}): {_first_line(exc)}") from exc
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "URL invalide"
+
+
+def _first_line(exc: BaseException) -> str:
+    msg = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return msg[0] if msg else type(exc).__name__
+
+
+def migration_locations() -> list[str]:
+    return sorted(str(p) for p in SERVICES_DIR.glob("*/migrations") if p.is_dir() and any(p.glob("*.py")))
+
+
+def alembic_config(url: str):
+    from alembic.config import Config
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ROOT / "dyade" / "migrations"))
+    cfg.set_main_option("version_locations", " ".join(migration_locations()))
+    cfg.set_main_option("path_separator", "space")
+    cfg.set_main_option("sqlalchemy.url", normalise_db_url(url).replace("%", "%%"))
+    return cfg
+
+
+def migrate(url: str) -> None:
+    """Bring every service's tables to the newest revision (all branch heads)."""
+    from alembic import command
+    check_database(url)
+    command.upgrade(alembic_config(url), "heads")

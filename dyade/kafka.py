@@ -1,0 +1,223 @@
+"""Kafka plumbing shared by the services (kafka-python): topics, producers, and a consumer loop that
+decodes, hands each event to a handler, dead-letters what cannot be decoded and commits only after
+the handler has succeeded (at-least-once; handlers drop duplicates by event id)."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from dyade.contracts import TOPICS, Event, EventError, Topic, decode
+from dyade.contracts.topics import all_topic_names
+
+log = logging.getLogger("dyade.kafka")
+
+# Tansu and Kafka both honour these; they make a consumer group ready in seconds instead of ~30 s.
+FAST_GROUP = dict(session_timeout_ms=6000, heartbeat_interval_ms=500, max_poll_interval_ms=60_000)
+
+
+class BrokerUnreachable(RuntimeError):
+    """No broker answered at the configured bootstrap servers; the message is meant for the user."""
+
+
+def admin(bootstrap: str, timeout_ms: int = 5000) -> KafkaAdminClient:
+    try:
+        return KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms,
+                                client_id="dyade-admin")
+    except (KafkaError, ValueError) as exc:
+        raise BrokerUnreachable(f"aucun broker Kafka ne répond à {bootstrap!r}: {exc}") from exc
+
+
+def create_topics(bootstrap: str, topics: Iterable[Topic] = TOPICS, *, partitions: int | None = None,
+                  replication: int = 1) -> list[str]:
+    """Create the declared topics (and their dead-letter topics) that do not exist yet."""
+    from kafka.admin import NewTopic
+    client = admin(bootstrap)
+    try:
+        existing = set(client.list_topics())
+        wanted: list[NewTopic] = []
+        for t in topics:
+            n = partitions or t.partitions
+            if t.name not in existing:
+                wanted.append(NewTopic(t.name, n, replication, topic_configs=t.config))
+            if t.dlq and t.dlq_name not in existing:
+                wanted.append(NewTopic(t.dlq_name, 1, replication, topic_configs={"cleanup.policy": "delete"}))
+        for nt in wanted:  # one at a time: an existing topic must not fail the others
+            try:
+                client.create_topics([nt])
+            except TopicAlreadyExistsError:
+                pass
+        return [nt.name for nt in wanted]
+    finally:
+        client.close()
+
+
+def missing_topics(bootstrap: str) -> list[str]:
+    client = admin(bootstrap)
+    try:
+        existing = set(client.list_topics())
+    finally:
+        client.close()
+    return [n for n in all_topic_names() if n not in existing]
+
+
+def make_producer(bootstrap: str, **kw) -> KafkaProducer:
+    """An idempotent producer with acks=all: a retried send is never written twice."""
+    opts = dict(acks="all", enable_idempotence=True, linger_ms=5, retries=2_147_483_647,
+                max_in_flight_requests_per_connection=5, request_timeout_ms=10_000,
+                client_id="dyade-producer")
+    opts.update(kw)
+    try:
+        return KafkaProducer(bootstrap_servers=bootstrap, **opts)
+    except (KafkaError, ValueError) as exc:
+        raise BrokerUnreachable(f"aucun broker Kafka ne répond à {bootstrap!r}: {exc}") from exc
+
+
+def key_of(event: Event, topic: Topic) -> bytes:
+    payload = event.payload
+    value = getattr(payload, topic.key, None) or event.correlation_id
+    return str(value).encode()
+
+
+def publish(producer: KafkaProducer, event: Event, topic: Topic | None = None):
+    """Send an event to its topic, keyed as the topic declares. Returns the send future."""
+    from dyade.contracts import topic_for
+    topic = topic or topic_for(type(event))
+    return producer.send(topic.name, key=key_of(event, topic), value=event.to_bytes(),
+                         headers=[("type", event.TYPE.encode()), ("schema_version", str(event.VERSION).encode())])
+
+
+def dead_letter(producer: KafkaProducer, topic: str, record, reason: str, service: str):
+    """Send the original bytes to `<topic>.dlq` with the reason in headers."""
+    headers = list(record.headers or []) + [
+        ("dlq.reason", reason.encode("utf-8", "replace")[:1000]),
+        ("dlq.source_topic", record.topic.encode()),
+        ("dlq.partition", str(record.partition).encode()),
+        ("dlq.offset", str(record.offset).encode()),
+        ("dlq.service", service.encode()),
+    ]
+    return producer.send(f"{topic}.dlq", key=record.key, value=record.value, headers=headers)
+
+
+Handler = Callable[[Event], None]
+
+
+@dataclass
+class ConsumerLoop:
+    """One consumer group over some topics, run in a thread.
+
+    decode → handler → commit. An event that cannot be decoded goes to its topic's dead-letter topic
+    and the loop goes on; if more than `max_bad_share` of a batch is bad, the loop stops rather than
+    dead-letter a whole stream. A handler that raises is retried with backoff (offsets not committed).
+    """
+
+    bootstrap: str
+    group_id: str
+    topics: tuple[Topic, ...]
+    handler: Handler
+    service: str
+    producer: KafkaProducer | None = None
+    max_bad_share: float = 0.5
+    batch_handler: Callable[[list[Event]], None] | None = None
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+    processed: int = 0
+    dead_lettered: int = 0
+    error: BaseException | None = None
+    ready: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> "ConsumerLoop":
+        self.thread = threading.Thread(target=self._run, name=f"consumer-{self.group_id}", daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stop_event.set()
+        if self.thread:
+            self.thread.join(timeout)
+
+    @property
+    def healthy(self) -> bool:
+        return self.thread is not None and self.thread.is_alive() and self.error is None
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as exc:  # surfaced by /readyz
+            self.error = exc
+            log.exception("consumer loop stopped", extra={"group": self.group_id})
+
+    def _loop(self) -> None:
+        consumer = KafkaConsumer(
+            *[t.name for t in self.topics], bootstrap_servers=self.bootstrap, group_id=self.group_id,
+            enable_auto_commit=False, auto_offset_reset="earliest", client_id=f"{self.service}-{self.group_id}",
+            max_poll_records=500, **FAST_GROUP)
+        producer = self.producer or make_producer(self.bootstrap)
+        expected = {t.name: t.events for t in self.topics}
+        try:
+            while not self.stop_event.is_set():
+                batch = consumer.poll(timeout_ms=200)
+                if consumer.assignment():
+                    self.ready.set()
+                if not batch:
+                    continue
+                events: list[Event] = []
+                bad = total = 0
+                for records in batch.values():
+                    for record in records:
+                        total += 1
+                        try:
+                            if record.value is None:
+                                raise EventError("valeur vide (tombstone) inattendue sur ce topic")
+                            events.append(decode(record.value, expected[record.topic] or None))
+                        except EventError as exc:
+                            bad += 1
+                            dead_letter(producer, record.topic, record, exc.reason, self.service)
+                            self.dead_lettered += 1
+                            log.warning("event dead-lettered", extra={"topic": record.topic, "offset": record.offset,
+                                                                      "reason": exc.reason[:200]})
+                if total >= 10 and bad / total > self.max_bad_share:
+                    producer.flush()
+                    raise RuntimeError(f"{bad}/{total} événements invalides: arrêt du consommateur {self.group_id}")
+                self._handle(events)
+                producer.flush()
+                consumer.commit()
+                self.processed += len(events)
+        finally:
+            consumer.close()
+            if self.producer is None:
+                producer.close()
+
+    def _handle(self, events: list[Event]) -> None:
+        delay = 0.2
+        while True:
+            try:
+                if self.batch_handler:
+                    self.batch_handler(events)
+                else:
+                    for e in events:
+                        self.handler(e)
+                return
+            except Exception:
+                if self.stop_event.is_set():
+                    raise
+                log.exception("handler failed; retrying", extra={"group": self.group_id})
+                self.stop_event.wait(delay)
+                delay = min(delay * 2, 10.0)
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.05):
+    """Poll until predicate() is truthy (tests and readiness checks). Returns its value or raises TimeoutError."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout} s")
+        time.sleep(interval)

@@ -1,0 +1,92 @@
+"""Structured JSON logs (no personal data: log keys, ids and counts, never names or narratives),
+Prometheus metrics, and the /healthz, /readyz and /metrics routes every service exposes."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from datetime import datetime, timezone
+from typing import Callable
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service: str):
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc = {
+            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "service": self.service,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        doc.update({k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")})
+        if record.exc_info:
+            doc["exc"] = self.formatException(record.exc_info)
+        return json.dumps(doc, default=str, ensure_ascii=False)
+
+
+def configure_logging(service: str, level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("kafka", "aiokafka", "faust", "mode", "uvicorn.access", "alembic"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+HTTP_REQUESTS = Counter("dyade_http_requests_total", "HTTP requests handled", ["service", "route", "status"])
+HTTP_LATENCY = Histogram("dyade_http_request_seconds", "HTTP request latency", ["service", "route"],
+                         buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+
+ReadyCheck = Callable[[], None]  # raises with a user-facing message when not ready
+
+
+def health_router(service: str, checks: dict[str, ReadyCheck]) -> APIRouter:
+    router = APIRouter(tags=["santé"])
+
+    @router.get("/healthz", summary="Le processus répond")
+    def healthz() -> dict:
+        return {"status": "ok", "service": service}
+
+    @router.get("/readyz", summary="Broker et base de données joignables", responses={503: {"description": "Pas prêt"}})
+    def readyz() -> Response:
+        results, ok = {}, True
+        for name, check in checks.items():
+            try:
+                check()
+                results[name] = "ok"
+            except Exception as exc:
+                ok = False
+                results[name] = str(exc)[:300]
+        return JSONResponse({"status": "ok" if ok else "unavailable", "service": service, "checks": results},
+                            status_code=200 if ok else 503)
+
+    @router.get("/metrics", summary="Métriques Prometheus", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def instrument(app, service: str) -> None:
+    """Count and time every request by route template (never by path: paths carry keys)."""
+    @app.middleware("http")
+    async def _metrics(request, call_next):
+        t0 = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        HTTP_REQUESTS.labels(service, template, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(service, template).observe(time.perf_counter() - t0)
+        return response

@@ -1,0 +1,96 @@
+"""What every service's FastAPI app shares: health and metrics routes, JSON logs, bearer-token secret,
+clear 4xx errors in French, a body-size limit, and a uvicorn runner with graceful shutdown."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dyade import __version__
+from dyade.db import check_database
+from dyade.kafka import admin
+from dyade.observability import ReadyCheck, configure_logging, health_router, instrument
+from dyade.settings import Settings
+
+log = logging.getLogger("dyade.service")
+
+MAX_BODY_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    title: str
+    module: str  # `python -m <module>` runs it
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("intake", "Réception des appels et références", "services.intake"),
+    ServiceSpec("triage", "Triage: récurrence et dangerosité", "services.triage"),
+    ServiceSpec("infosocial", "Fiches Info-social", "services.infosocial"),
+    ServiceSpec("notifier", "Alertes aux dyades", "services.notifier"),
+    ServiceSpec("analytics", "Indicateurs du programme", "services.analytics"),
+)
+
+
+def broker_check(bootstrap: str) -> ReadyCheck:
+    def check() -> None:
+        client = admin(bootstrap, timeout_ms=2000)
+        client.close()
+    return check
+
+
+def database_check(url: str) -> ReadyCheck:
+    return lambda: check_database(url, timeout=2)
+
+
+def create_app(service: str, settings: Settings, *, title: str, description: str = "", lifespan=None,
+               extra_checks: dict[str, ReadyCheck] | None = None) -> FastAPI:
+    app = FastAPI(title=f"Dyade — {title}", version=__version__, description=description, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.token_secret = settings.secret("dyade_token_secret")
+    checks: dict[str, ReadyCheck] = {"database": database_check(settings.db_url)}
+    if settings.kafka_bootstrap_servers:
+        checks["broker"] = broker_check(settings.kafka_bootstrap_servers)
+    checks.update(extra_checks or {})
+    app.include_router(health_router(service, checks))
+    instrument(app, service)
+    _install_error_handlers(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def _limit_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return JSONResponse({"detail": f"corps de requête trop volumineux (max {MAX_BODY_BYTES} octets)"},
+                                status_code=413)
+        return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        errors = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+            errors.append({"field": ".".join(loc) or "(corps)", "problem": err.get("msg", ""), "type": err.get("type")})
+        summary = "; ".join(f"{e['field']}: {e['problem']}" for e in errors[:5])
+        return JSONResponse({"detail": f"requête invalide — {summary}", "errors": errors}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def run(app_factory: Callable[[Settings], FastAPI], service: str, settings: Settings) -> None:
+    """Serve until SIGINT/SIGTERM; uvicorn drains requests and runs the app's shutdown."""
+    configure_logging(service, settings.dyade_log_level)
+    app = app_factory(settings)
+    uvicorn.run(app, host=settings.dyade_host, port=settings.port_of(service), log_config=None,
+                access_log=False, timeout_graceful_shutdown=10)

@@ -1,0 +1,73 @@
+"""Test fixtures shared by every service's tests and the cross-service tests (a pytest plugin, loaded
+by the root conftest.py): one real Tansu broker per test session, one fresh PostgreSQL database per
+test session, tokens by role."""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from dyade.auth import issue_token
+from dyade.broker import EmbeddedBroker
+from dyade.db import migrate
+from dyade.kafka import create_topics
+from dyade.settings import Settings
+
+PG_ADMIN_URL = os.environ.get("DYADE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory):
+    """A real Tansu broker for the whole session, with every declared topic created."""
+    log = tmp_path_factory.mktemp("tansu") / "tansu.log"
+    with EmbeddedBroker(log_path=log) as b:
+        create_topics(b.bootstrap_servers)
+        yield b
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A fresh PostgreSQL database for this session, migrated to every service's head; dropped after."""
+    name = f"dyade_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    migrate(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def dyade_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("dyade-home")
+
+
+@pytest.fixture(scope="session")
+def settings(broker, pg_url, dyade_home) -> Settings:
+    """Settings pointing at the session's broker and database (ports chosen free per service)."""
+    from dyade.broker import free_port
+    return Settings(kafka_bootstrap_servers=broker.bootstrap_servers, database_url=pg_url, dyade_home=dyade_home,
+                    dyade_pseudonym_key="test-pseudonym-key", dyade_token_secret="test-token-secret",
+                    intake_port=free_port(), triage_port=free_port(), infosocial_port=free_port(),
+                    notifier_port=free_port(), analytics_port=free_port(), _env_file=None)
+
+
+@pytest.fixture(scope="session")
+def token(settings):
+    """token(role, subject="tester", **claims) -> bearer header dict."""
+    def make(role: str, subject: str = "tester", **claims) -> dict[str, str]:
+        return {"Authorization": "Bearer " + issue_token(settings.dyade_token_secret, subject=subject, role=role, **claims)}
+    return make
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique prefix for ids, so tests sharing the session's broker and database never collide."""
+    return uuid.uuid4().hex[:8]
