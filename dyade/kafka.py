@@ -33,6 +33,28 @@ def admin(bootstrap: str, timeout_ms: int = 5000) -> KafkaAdminClient:
         raise BrokerUnreachable(f"aucun broker Kafka ne répond à {bootstrap!r}: {exc}") from exc
 
 
+@dataclass(frozen=True)
+class TopicSpec:
+    """What `create_topics` asks the broker for: one topic, with its partitions, replication and config."""
+    name: str
+    partitions: int
+    replication: int
+    config: dict[str, str]
+
+
+def topic_specs(topics: Iterable[Topic] = TOPICS, *, partitions: int | None = None,
+                replication: int = 1) -> list[TopicSpec]:
+    """The declared topics and their dead-letter topics as created on a cluster (deploy/kafka/topics.yaml
+    is this list at the production replication factor; a test keeps them equal)."""
+    from dyade.contracts.topics import DLQ_CONFIG, DLQ_PARTITIONS, with_min_insync
+    specs: list[TopicSpec] = []
+    for t in topics:
+        specs.append(TopicSpec(t.name, partitions or t.partitions, replication, t.config_for(replication)))
+        if t.dlq:
+            specs.append(TopicSpec(t.dlq_name, DLQ_PARTITIONS, replication, with_min_insync(DLQ_CONFIG, replication)))
+    return specs
+
+
 def create_topics(bootstrap: str, topics: Iterable[Topic] = TOPICS, *, partitions: int | None = None,
                   replication: int = 1) -> list[str]:
     """Create the declared topics (and their dead-letter topics) that do not exist yet."""
@@ -40,13 +62,9 @@ def create_topics(bootstrap: str, topics: Iterable[Topic] = TOPICS, *, partition
     client = admin(bootstrap)
     try:
         existing = set(client.list_topics())
-        wanted: list[NewTopic] = []
-        for t in topics:
-            n = partitions or t.partitions
-            if t.name not in existing:
-                wanted.append(NewTopic(t.name, n, replication, topic_configs=t.config))
-            if t.dlq and t.dlq_name not in existing:
-                wanted.append(NewTopic(t.dlq_name, 1, replication, topic_configs={"cleanup.policy": "delete"}))
+        wanted = [NewTopic(s.name, s.partitions, s.replication, topic_configs=s.config)
+                  for s in topic_specs(topics, partitions=partitions, replication=replication)
+                  if s.name not in existing]
         for nt in wanted:  # one at a time: an existing topic must not fail the others
             try:
                 client.create_topics([nt])

@@ -30,7 +30,10 @@ def topics(create: bool = typer.Option(False, help="Créer les topics manquants.
         fail("KAFKA_BOOTSTRAP_SERVERS n'est pas défini (le broker embarqué ne vit que pendant `dyade up`).")
     try:
         if create:
-            created = create_topics(settings.kafka_bootstrap_servers, replication=settings.dyade_topic_replication)
+            # Partitions as each topic declares them, unless DYADE_TOPIC_PARTITIONS is set explicitly.
+            partitions = settings.dyade_topic_partitions if "dyade_topic_partitions" in settings.model_fields_set else None
+            created = create_topics(settings.kafka_bootstrap_servers, partitions=partitions,
+                                    replication=settings.dyade_topic_replication)
             console.print(f"{len(created)} topic(s) créé(s)")
         missing = set(missing_topics(settings.kafka_bootstrap_servers))
     except BrokerUnreachable as exc:

@@ -33,7 +33,12 @@ def _die_with_parent() -> None:  # runs in the child: killed if `dyade up` dies,
 
 
 def available_services() -> list[ServiceSpec]:
-    return [s for s in SERVICES if importlib.util.find_spec(f"{s.module}.__main__") is not None]
+    def runnable(spec: ServiceSpec) -> bool:
+        try:
+            return importlib.util.find_spec(f"{spec.module}.__main__") is not None
+        except ModuleNotFoundError:
+            return False
+    return [s for s in SERVICES if runnable(s)]
 
 
 class Platform:

@@ -36,6 +36,28 @@ class Topic:
             cfg["retention.ms"] = str(self.retention_days * 86_400_000)
         return cfg
 
+    def config_for(self, replication: int) -> dict[str, str]:
+        """The topic's configuration on a cluster with this replication factor (adds min.insync.replicas)."""
+        return with_min_insync(self.config, replication)
+
+
+# Dead-letter topics: one partition, kept long enough for someone to look at them and replay.
+DLQ_PARTITIONS = 1
+DLQ_RETENTION_DAYS = 30
+DLQ_CONFIG = {"cleanup.policy": "delete", "retention.ms": str(DLQ_RETENTION_DAYS * 86_400_000)}
+
+
+def min_insync_replicas(replication: int) -> int:
+    """With acks=all, a write needs this many in-sync replicas: 2 of 3 in production (one broker may be
+    down or restarting without stopping producers, and no acknowledged write lives on a single disk)."""
+    return max(1, min(2, replication - 1))
+
+
+def with_min_insync(config: dict[str, str], replication: int) -> dict[str, str]:
+    if replication <= 1:
+        return dict(config)
+    return {**config, "min.insync.replicas": str(min_insync_replicas(replication))}
+
 
 CALLS_RAW = Topic("calls.raw.v1", "call_id", (), "Raw call JSON produced by a dispatch system; intake validates it.",
                   produced_by="cad", consumed_by=("intake",), dlq=True, raw=True, retention_days=7)

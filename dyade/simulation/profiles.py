@@ -1,0 +1,134 @@
+"""Scale knobs of a simulated city, the CAD code table and the daily and weekly profile of calls.
+
+Figures (stated in the README of the simulation, with their source):
+- Montréal: about 1 000 000 police calls a year, about 36 000 of them about a person in a disturbed
+  mental state (état mental perturbé), about 140 crisis calls a day counting suicide, distress and
+  welfare checks; about 2 000 000 inhabitants served.
+- Terrebonne: about 140 000 inhabitants; the same ratios give about 70 000 calls and 2 600 crisis calls
+  a year; one citizen generated 65 police calls in 6 months (interview in shared/domain, file 000).
+- High utilisers: a cohort calling at 7 crisis calls a year or more; most persons call once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from dyade.contracts.vocabulary import CallCategory, CallerRelation, Disposition, ObservedFlag
+
+CALLS_PER_INHABITANT = 0.5  # Montréal: ~1 M calls for ~2 M inhabitants
+
+
+@dataclass(frozen=True)
+class Nature:
+    """One CAD call type: its code, its Dyade category, its share of all calls and how it looks."""
+    code: str
+    label: str
+    category: CallCategory
+    share: float
+    priority: tuple[int, ...]
+    flags: tuple[tuple[ObservedFlag, float], ...] = ()
+    callers: tuple[tuple[CallerRelation, float], ...] = ((CallerRelation.INCONNU, 1.0),)
+    person_share: float = 1.0  # share of calls that name at least one person
+
+    @property
+    def is_crisis(self) -> bool:
+        return self.category.is_crisis and self.category != CallCategory.VIOLENCE_CONJUGALE_FAMILIALE
+
+
+F, C = ObservedFlag, CallerRelation
+# The simulator's CAD code table. Intake's default mapping (services/intake/mappings/) must give the
+# same category for each code; a test checks it when that mapping exists.
+NATURES: tuple[Nature, ...] = (
+    Nature("EMP", "État mental perturbé", CallCategory.ETAT_MENTAL_PERTURBE, 0.036, (2, 3, 3),
+           ((F.INTOXICATION, .25), (F.MENACES, .12), (F.VIOLENCE, .10), (F.ARME, .04),
+            (F.IDEES_SUICIDAIRES, .10), (F.DEMANDE_P38, .08)),
+           ((C.FAMILLE, .35), (C.SOI, .12), (C.VOISIN, .15), (C.COMMERCANT, .12), (C.PASSANT, .10),
+            (C.PARTENAIRE, .11), (C.AUTRE, .05))),
+    Nature("SUI", "Personne suicidaire", CallCategory.SUICIDAIRE, 0.007, (1, 2, 2),
+           ((F.IDEES_SUICIDAIRES, .70), (F.PLAN_SUICIDAIRE, .25), (F.GESTES_SUICIDAIRES, .12),
+            (F.AUTOMUTILATION, .10), (F.ARME, .08), (F.INTOXICATION, .30)),
+           ((C.SOI, .35), (C.FAMILLE, .35), (C.PARTENAIRE, .12), (C.VOISIN, .06), (C.AUTRE, .12))),
+    Nature("DET", "Personne en détresse", CallCategory.DETRESSE, 0.004, (3,),
+           ((F.INTOXICATION, .15), (F.IDEES_SUICIDAIRES, .08)),
+           ((C.SOI, .30), (C.FAMILLE, .25), (C.PASSANT, .20), (C.COMMERCANT, .10), (C.PARTENAIRE, .15))),
+    Nature("BE", "Vérification de bien-être", CallCategory.BIEN_ETRE, 0.004, (3, 4),
+           ((F.INTOXICATION, .10),),
+           ((C.FAMILLE, .45), (C.VOISIN, .25), (C.PARTENAIRE, .20), (C.AUTRE, .10))),
+    Nature("VCF", "Violence conjugale ou familiale", CallCategory.VIOLENCE_CONJUGALE_FAMILIALE, 0.020, (1, 2, 2),
+           ((F.VIOLENCE, .50), (F.MENACES, .30), (F.MENACES_DE_MORT, .08), (F.ARME, .06), (F.INTOXICATION, .30)),
+           ((C.SOI, .45), (C.FAMILLE, .20), (C.VOISIN, .30), (C.AUTRE, .05))),
+    Nature("DES", "Désordre, bruit, trouble la paix", CallCategory.DESORDRE_PUBLIC, 0.150, (3, 4, 4),
+           ((F.INTOXICATION, .35), (F.VIOLENCE, .10), (F.MENACES, .08)),
+           ((C.VOISIN, .40), (C.COMMERCANT, .25), (C.PASSANT, .25), (C.AUTRE, .10)), person_share=0.35),
+    Nature("AUT", "Autre (vol, accident, alarme, circulation...)", CallCategory.AUTRE, 0.779, (2, 3, 4, 4, 5),
+           ((F.ARME, .01), (F.INTOXICATION, .03)),
+           ((C.SOI, .30), (C.PASSANT, .25), (C.COMMERCANT, .20), (C.VOISIN, .15), (C.AUTRE, .10)),
+           person_share=0.25),
+)
+NATURE_BY_CODE = {n.code: n for n in NATURES}
+CODE_TABLE: dict[str, CallCategory] = {n.code: n.category for n in NATURES}
+CRISIS_CODES = tuple(n.code for n in NATURES if n.is_crisis)
+
+DISPOSITIONS_CRISIS = (
+    (Disposition.REGLE_SUR_PLACE, .38), (Disposition.TRANSPORT_VOLONTAIRE, .20), (Disposition.TRANSPORT_P38, .12),
+    (Disposition.REFERE, .12), (Disposition.REFUS_AIDE, .09), (Disposition.ARRESTATION, .04),
+    (Disposition.AUCUNE_INTERVENTION, .05),
+)
+DISPOSITIONS_AFTER_FOLLOW_UP = (  # a person followed by a dyad: fewer P-38, more referrals
+    (Disposition.REGLE_SUR_PLACE, .45), (Disposition.TRANSPORT_VOLONTAIRE, .18), (Disposition.TRANSPORT_P38, .05),
+    (Disposition.REFERE, .22), (Disposition.REFUS_AIDE, .05), (Disposition.ARRESTATION, .02),
+    (Disposition.AUCUNE_INTERVENTION, .03),
+)
+DISPOSITIONS_OTHER = (
+    (Disposition.REGLE_SUR_PLACE, .55), (Disposition.AUCUNE_INTERVENTION, .25), (Disposition.ARRESTATION, .08),
+    (Disposition.REFERE, .04), (Disposition.AUTRE, .08),
+)
+
+# Share of calls by hour (local time), police calls overall and crisis calls: low at dawn, rising through
+# the day, peaking late afternoon and evening; crisis calls stay higher late at night.
+HOURLY_ALL = (2.6, 2.0, 1.6, 1.2, 1.0, 1.1, 1.8, 2.9, 3.9, 4.4, 4.7, 5.0,
+              5.2, 5.3, 5.5, 5.9, 6.2, 6.2, 6.0, 5.6, 5.1, 4.6, 3.8, 3.2)
+HOURLY_CRISIS = (3.4, 2.8, 2.3, 1.8, 1.4, 1.3, 1.7, 2.5, 3.4, 4.1, 4.6, 4.9,
+                 5.0, 5.1, 5.2, 5.4, 5.6, 5.7, 5.7, 5.6, 5.3, 4.9, 4.4, 3.9)
+# Monday = 0: Fridays and Saturdays are busier.
+WEEKDAY = (0.96, 0.94, 0.96, 0.99, 1.08, 1.10, 0.97)
+
+
+@dataclass(frozen=True)
+class CityProfile:
+    """How big the city is and how its people call. Every figure is per year."""
+    name: str
+    inhabitants: int
+    sectors: int
+    centre: tuple[float, float]
+    radius_km: float
+    calls_per_year: int
+    extreme_utilisers: int = 1  # the person at 65 calls in 6 months
+    extreme_rate: float = 130.0  # crisis calls a year
+    cohort_share: float = 0.004  # persons with >= 7 crisis calls a year, per crisis call of the year
+    cohort_rate: tuple[float, float] = (7.5, 30.0)
+    repeater_share: float = 0.02  # persons at 2 to 6 crisis calls a year, per crisis call of the year
+    repeater_rate: tuple[float, float] = (2.0, 6.0)
+    natures: tuple[Nature, ...] = field(default=NATURES)
+
+    @property
+    def crisis_calls_per_year(self) -> float:
+        return self.calls_per_year * sum(n.share for n in self.natures if n.is_crisis)
+
+    @property
+    def cohort_size(self) -> int:
+        return max(3, round(self.crisis_calls_per_year * self.cohort_share))
+
+    @property
+    def repeater_count(self) -> int:
+        return max(5, round(self.crisis_calls_per_year * self.repeater_share))
+
+    def scaled(self, calls_per_year: int) -> "CityProfile":
+        return replace(self, calls_per_year=calls_per_year)
+
+
+PROFILES: dict[str, CityProfile] = {
+    "demo": CityProfile("Ville-Démo", 40_000, 4, (45.6995, -73.6470), 4.0, 20_000),
+    "terrebonne": CityProfile("Terrebonne", 140_000, 4, (45.6995, -73.6470), 7.0,
+                              round(140_000 * CALLS_PER_INHABITANT)),
+    "montreal": CityProfile("Montréal", 2_000_000, 12, (45.5017, -73.5673), 12.0, 1_000_000),
+}

@@ -1,0 +1,95 @@
+"""The ground truth written beside a stream: per known person, the intervention (frame or dyad follow-up)
+and its date, the expected call rate before and after, the calls actually emitted before and after;
+and the cohort figures analytics should find."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from dyade.simulation.calls import TZ
+from dyade.simulation.simulation import Simulation
+
+TRUTH_VERSION = 1
+
+
+def _rate(calls: int, days: float) -> float | None:
+    return round(calls * 365 / days, 2) if days > 0 else None
+
+
+def ground_truth(sim: Simulation) -> dict:
+    """Call after the stream has been consumed: counts are those of what was emitted."""
+    k, t = sim.knobs, sim.tally
+    start = datetime.combine(k.start, datetime.min.time(), TZ)
+    end = t.last_dt or (start + timedelta(days=k.days))
+    period_days = max((end - start).total_seconds() / 86400, 1e-9)
+    persons = []
+    for p in sim.population.persons:
+        calls = t.person_calls.get(p.person_id, [])
+        iv = sim.interventions.get(p.person_id)
+        before = [c for c in calls if not c[2]]
+        after = [c for c in calls if c[2]]
+        days_before = ((min(iv.at, end) - start).total_seconds() / 86400) if iv else period_days
+        days_after = max(0.0, (end - iv.at).total_seconds() / 86400) if iv else 0.0
+        persons.append({
+            "person_id": p.person_id,
+            "kind": p.kind,
+            "identity": p.canonical,
+            "home": {"address": p.home.text, "sector": p.home.sector},
+            "expected_rate_before": p.rate_per_year,
+            "expected_rate_after": iv.rate_after if iv else None,
+            "intervention": ({"kind": iv.kind, "at": iv.at.isoformat(), "responder": iv.responder,
+                              "referral_id": f"{k.prefix}-REF-{p.person_id}"} if iv else None),
+            "calls_before": len(before),
+            "calls_after": len(after),
+            "observed_rate_before": _rate(len(before), days_before),
+            "observed_rate_after": _rate(len(after), days_after) if iv else None,
+            "call_ids": [c[0] for c in calls],
+        })
+    return {
+        "truth_version": TRUTH_VERSION,
+        "generator": sim.knobs_json(),
+        "stream": {"calls": t.calls, "updates": t.updates, "referrals": t.referrals,
+                   "crisis_calls": t.crisis_calls, "by_nature": dict(sorted(t.by_nature.items())),
+                   "first_call_at": t.first_at, "last_call_at": t.last_at, "period_days": round(period_days, 3)},
+        "cohort": cohort_figures(sim, persons, period_days),
+        "persons": persons,
+    }
+
+
+def cohort_figures(sim: Simulation, persons: list[dict], period_days: float) -> dict:
+    k = sim.knobs
+    intervened = [p for p in persons if p["intervention"]]
+    responders = [p for p in intervened if p["intervention"]["responder"]]
+
+    def pooled(group: list[dict], which: str) -> float | None:
+        calls = sum(p[f"calls_{which}"] for p in group)
+        days = 0.0
+        for p in group:
+            at = datetime.fromisoformat(p["intervention"]["at"])
+            start = datetime.combine(k.start, datetime.min.time(), TZ)
+            b = (at - start).total_seconds() / 86400
+            days += b if which == "before" else max(0.0, period_days - b)
+        return round(calls * 365 / days, 3) if days > 0 else None
+
+    before, after = pooled(intervened, "before"), pooled(intervened, "after")
+    crisis_repeat = sum(p["calls_before"] + p["calls_after"] for p in persons)
+    yearly_7 = 7 * period_days / 365
+    return {
+        "high_utilisers": sum(p["kind"] in ("extreme", "cohort") for p in persons),
+        "repeaters": sum(p["kind"] == "repeater" for p in persons),
+        "with_intervention": len(intervened),
+        "by_intervention_kind": {kind: sum(p["intervention"]["kind"] == kind for p in intervened)
+                                 for kind in ("fiche", "suivi_dyade")},
+        "responders": len(responders),
+        "expected_reduction_of_intervened": round(k.effect_share * k.reduction, 4),
+        "expected_reduction_of_responders": k.reduction,
+        "observed_rate_before_intervened": before,
+        "observed_rate_after_intervened": after,
+        "observed_reduction_of_intervened": round(1 - after / before, 4) if before and after is not None else None,
+        "persons_at_7_or_more_crisis_calls_a_year": sum(
+            (p["calls_before"] + p["calls_after"]) >= yearly_7 for p in persons),
+        "crisis_calls_of_known_persons": crisis_repeat,
+        "crisis_calls_of_others": sim.tally.crisis_calls - crisis_repeat,
+        "extreme": [{"person_id": p["person_id"], "calls": p["calls_before"] + p["calls_after"],
+                     "calls_per_6_months": round((p["calls_before"] + p["calls_after"]) * 182.5 / period_days, 1)}
+                    for p in persons if p["kind"] == "extreme"],
+    }
