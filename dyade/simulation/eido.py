@@ -139,7 +139,25 @@ def to_eido(call: dict, city: str = "Ville-Démo", agency: str = AGENCY) -> dict
 # --- validation against the standard ----------------------------------------------------------------
 def _load(path: Path) -> dict:
     with path.open(encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return _repair(yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+
+
+_COUNTS = ("minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties")
+
+
+def _repair(node):
+    """The standard's AgentType says `minItems: 1,` (a stray comma makes it the string "1,", which no
+    validator can compare): read such counts as the integer they spell. Nothing else is changed."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _COUNTS and isinstance(value, str) and value.strip(" ,").isdigit():
+                node[key] = int(value.strip(" ,"))
+            else:
+                _repair(value)
+    elif isinstance(node, list):
+        for item in node:
+            _repair(item)
+    return node
 
 
 @lru_cache(maxsize=1)
