@@ -1,0 +1,42 @@
+"""The live consumer: group `analytics` over the seven topics analytics reads; each batch is stored in one
+transaction (duplicates dropped by event id), then the figure cache is invalidated."""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from dyade.contracts import Event
+from dyade.contracts.topics import (
+    ALERTS_CHANGED, CALLS_RECEIVED, CALLS_UPDATED, FRAMES_CHANGED, REFERRALS_FILED, REFERRALS_STATUS, TRIAGE_DECIDED,
+)
+from dyade.db import unit_of_work
+from dyade.kafka import ConsumerLoop
+from services.analytics import store
+from services.analytics.metrics import EVENTS_STORED
+
+log = logging.getLogger("dyade.analytics")
+
+TOPICS = (CALLS_RECEIVED, CALLS_UPDATED, TRIAGE_DECIDED, REFERRALS_FILED, REFERRALS_STATUS, FRAMES_CHANGED,
+          ALERTS_CHANGED)
+GROUP = "analytics"
+
+
+def batch_writer(sessions: sessionmaker[Session], on_stored: Callable[[], None] = lambda: None):
+    def handle(events: list[Event]) -> None:
+        if not events:
+            return
+        with unit_of_work(sessions) as session:
+            new = store.apply(session, events)
+        if new:
+            EVENTS_STORED.inc(new)
+            on_stored()
+    return handle
+
+
+def start_consumer(bootstrap: str, sessions: sessionmaker[Session], *, group_id: str = GROUP,
+                   on_stored: Callable[[], None] = lambda: None) -> ConsumerLoop:
+    handler = batch_writer(sessions, on_stored)
+    return ConsumerLoop(bootstrap=bootstrap, group_id=group_id, topics=TOPICS, handler=lambda e: handler([e]),
+                        batch_handler=handler, service="analytics").start()

@@ -1,0 +1,142 @@
+"""The facts the figures are computed from: plain records, read from analytics' tables (or built by a test).
+
+All times are timezone-aware UTC datetimes. Person keys are pseudonymous.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+MONTREAL = ZoneInfo("America/Montreal")
+
+
+def aware(dt: datetime) -> datetime:
+    """A naive datetime is taken as UTC (SQLite hands timestamps back naive)."""
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
+
+
+def month_of(dt: datetime, tz: ZoneInfo = MONTREAL) -> str:
+    """`YYYY-MM` of the instant, in the users' time zone."""
+    return aware(dt).astimezone(tz).strftime("%Y-%m")
+
+
+@dataclass(frozen=True)
+class CallFact:
+    call_id: str
+    received_at: datetime
+    category: str
+    nature_code: str
+    location_key: str
+    address: str | None = None
+    sector: str | None = None
+    priority: int = 3
+    caller_relation: str | None = None
+    persons: tuple[tuple[str, str], ...] = ()  # (person_key, role)
+
+    def counted_persons(self) -> set[str]:
+        """Persons a call is *about*: its subjects (`sujet`), and a caller calling about themself
+        (`appelant` with caller relation `soi`). Relatives, neighbours and victims are not counted."""
+        keys = {k for k, role in self.persons if role == "sujet"}
+        if self.caller_relation == "soi":
+            keys |= {k for k, role in self.persons if role == "appelant"}
+        return keys
+
+
+@dataclass(frozen=True)
+class CallUpdateFact:
+    call_id: str
+    occurred_at: datetime
+    status: str
+    disposition: str | None = None
+    dyad_id: str | None = None
+    sector: str | None = None
+    person_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DecisionFact:
+    decision_id: str
+    call_id: str
+    level: str
+    call_received_at: datetime
+    decided_at: datetime
+    sector: str | None = None
+    call_revision: int = 1
+
+
+@dataclass(frozen=True)
+class AlertEventFact:
+    alert_id: str
+    state: str
+    occurred_at: datetime
+    kind: str = "appel"
+    call_id: str | None = None
+    person_key: str | None = None
+    dyad_id: str | None = None
+    sector: str | None = None
+    shift: str | None = None
+    call_received_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ReferralEventFact:
+    referral_id: str
+    person_key: str
+    kind: str  # "filed" | "status"
+    occurred_at: datetime
+    status: str | None = None
+    referrer_type: str | None = None
+    criteria: tuple[str, ...] = ()
+    received_at: datetime | None = None
+    first_contact_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FrameEventFact:
+    frame_id: str
+    person_key: str
+    change: str
+    version: int
+    occurred_at: datetime
+    first_activation: bool = False
+
+
+@dataclass
+class Facts:
+    calls: list[CallFact] = field(default_factory=list)
+    updates: list[CallUpdateFact] = field(default_factory=list)
+    decisions: list[DecisionFact] = field(default_factory=list)
+    alerts: list[AlertEventFact] = field(default_factory=list)
+    referrals: list[ReferralEventFact] = field(default_factory=list)
+    frames: list[FrameEventFact] = field(default_factory=list)
+
+    def between(self, start: datetime | None = None, end: datetime | None = None) -> "Facts":
+        """The facts whose time is in [start, end): calls by received time, the others by event time."""
+        def keep(t: datetime) -> bool:
+            t = aware(t)
+            return (start is None or t >= start) and (end is None or t < end)
+        return Facts(calls=[c for c in self.calls if keep(c.received_at)],
+                     updates=[u for u in self.updates if keep(u.occurred_at)],
+                     decisions=[d for d in self.decisions if keep(d.decided_at)],
+                     alerts=[a for a in self.alerts if keep(a.occurred_at)],
+                     referrals=[r for r in self.referrals if keep(r.occurred_at)],
+                     frames=[f for f in self.frames if keep(f.occurred_at)])
+
+    def in_sector(self, sector: str) -> "Facts":
+        """The facts of one sector: calls, decisions and alerts carrying it, updates of those calls.
+        Referrals and frames carry no sector and are kept whole."""
+        ids = {c.call_id for c in self.calls if c.sector == sector}
+        alert_ids = {a.alert_id for a in self.alerts if a.sector == sector}
+        return Facts(calls=[c for c in self.calls if c.call_id in ids],
+                     updates=[u for u in self.updates if u.call_id in ids or u.sector == sector],
+                     decisions=[d for d in self.decisions if d.sector == sector],
+                     alerts=[a for a in self.alerts if a.alert_id in alert_ids],
+                     referrals=list(self.referrals), frames=list(self.frames))
+
+    def latest_time(self) -> datetime | None:
+        """The newest instant any fact carries: the default 'as of' of the figures."""
+        times = [c.received_at for c in self.calls] + [u.occurred_at for u in self.updates]
+        times += [a.occurred_at for a in self.alerts] + [r.occurred_at for r in self.referrals]
+        times += [f.occurred_at for f in self.frames] + [d.decided_at for d in self.decisions]
+        return max((aware(t) for t in times), default=None)

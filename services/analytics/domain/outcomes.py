@@ -1,0 +1,113 @@
+"""Dispositions, frames and referrals. Pure functions over `Facts`."""
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from datetime import datetime
+
+from services.analytics.domain.facts import Facts, aware, month_of
+
+VOLUNTARY = "transport_volontaire"
+FORCED = "transport_p38"
+DISPOSITIONS = ("regle_sur_place", "transport_volontaire", "transport_p38", "arrestation", "refere",
+                "refus_aide", "aucune_intervention", "autre")
+
+
+def final_dispositions(facts: Facts) -> dict[str, tuple[str, datetime]]:
+    """Each call's disposition: the one on its latest `call.updated` that carries a disposition."""
+    out: dict[str, tuple[str, datetime]] = {}
+    for u in facts.updates:
+        if u.disposition:
+            at = aware(u.occurred_at)
+            if u.call_id not in out or at >= out[u.call_id][1]:
+                out[u.call_id] = (u.disposition, at)
+    return out
+
+
+def _transport_share(counts: Counter) -> dict:
+    transports = counts[VOLUNTARY] + counts[FORCED]
+    return {"transports": transports,
+            "voluntary_share": round(counts[VOLUNTARY] / transports, 4) if transports else None,
+            "forced_share": round(counts[FORCED] / transports, 4) if transports else None}
+
+
+def dispositions(facts: Facts) -> dict:
+    """Calls by final disposition (see `final_dispositions`), overall and by month of the disposition
+    (America/Montreal). voluntary_share = voluntary transports / (voluntary + P-38 transports);
+    forced_share = P-38 transports / the same total."""
+    finals = final_dispositions(facts)
+    total = Counter(d for d, _ in finals.values())
+    by_month: dict[str, Counter] = defaultdict(Counter)
+    for disposition, at in finals.values():
+        by_month[month_of(at)][disposition] += 1
+    return {
+        "total": {d: total[d] for d in DISPOSITIONS if total[d]} | {d: n for d, n in total.items() if d not in DISPOSITIONS},
+        "calls_with_disposition": sum(total.values()),
+        **_transport_share(total),
+        "by_month": [{"month": m, "counts": dict(sorted(c.items())), **_transport_share(c)}
+                     for m, c in sorted(by_month.items())],
+    }
+
+
+def frame_states(facts: Facts) -> dict:
+    """Each frame's state is that of its latest `frame.changed` (ties broken by version):
+    `approved` or `consent_recorded` → current; `review_due` → current but its yearly review is due;
+    `stale` → stale; `archived` → not counted. Counts of frames (not persons)."""
+    latest: dict[str, tuple] = {}
+    for f in facts.frames:
+        key = (aware(f.occurred_at), f.version)
+        if f.frame_id not in latest or key >= latest[f.frame_id][0]:
+            latest[f.frame_id] = (key, f.change)
+    counts = Counter()
+    for _, change in latest.values():
+        state = {"approved": "current", "consent_recorded": "current", "review_due": "review_due",
+                 "stale": "stale"}.get(change)
+        if state:
+            counts[state] += 1
+    active = counts["current"] + counts["review_due"] + counts["stale"]
+    return {"current": counts["current"], "review_due": counts["review_due"], "stale": counts["stale"],
+            "active": active, "stale_share": round(counts["stale"] / active, 4) if active else None}
+
+
+def referrals(facts: Facts) -> dict:
+    """Referrals (distinct `referral_id`) by source (referrer type) and by admissibility criterion (a
+    referral with several criteria counts once under each), and time from referral to first contact:
+    days from the referral's reception (its `referral.filed` time, else the `received_at` of its status
+    events) to its first contact (`first_contact_at` of a status event, else the time of its first
+    `premier_contact` status). Source and criteria come from `referral.filed`, else from status events."""
+    info: dict[str, dict] = {}
+    for r in sorted(facts.referrals, key=lambda r: (r.kind != "filed", aware(r.occurred_at))):
+        ref = info.setdefault(r.referral_id, {"source": None, "criteria": (), "received": None,
+                                              "first_contact": None, "status": None, "status_at": None})
+        ref["source"] = ref["source"] or r.referrer_type
+        ref["criteria"] = ref["criteria"] or tuple(r.criteria)
+        if r.kind == "filed":
+            ref["received"] = ref["received"] or aware(r.occurred_at)
+        else:
+            ref["received"] = ref["received"] or (aware(r.received_at) if r.received_at else None)
+            contact = aware(r.first_contact_at) if r.first_contact_at else (
+                aware(r.occurred_at) if r.status == "premier_contact" else None)
+            if contact and (ref["first_contact"] is None or contact < ref["first_contact"]):
+                ref["first_contact"] = contact
+            if ref["status_at"] is None or aware(r.occurred_at) >= ref["status_at"]:
+                ref["status"], ref["status_at"] = r.status, aware(r.occurred_at)
+    by_source, by_criterion, by_status = Counter(), Counter(), Counter()
+    days = []
+    for ref in info.values():
+        by_source[ref["source"] or "inconnu"] += 1
+        for c in ref["criteria"]:
+            by_criterion[c] += 1
+        by_status[ref["status"] or "recue"] += 1
+        if ref["received"] and ref["first_contact"] and ref["first_contact"] >= ref["received"]:
+            days.append((ref["first_contact"] - ref["received"]).total_seconds() / 86400)
+    return {
+        "referrals": len(info),
+        "by_source": dict(sorted(by_source.items())),
+        "by_criterion": dict(sorted(by_criterion.items())),
+        "by_status": dict(sorted(by_status.items())),
+        "time_to_first_contact_days": {
+            "n": len(days),
+            "median": round(statistics.median(days), 3) if days else None,
+            "mean": round(statistics.fmean(days), 3) if days else None,
+        },
+    }

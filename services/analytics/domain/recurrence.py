@@ -1,0 +1,189 @@
+"""Is the program reducing repeat calls? Intervention starts, before/after call rates, repeat-call trend and
+grandes utilisatrices. Pure functions over `Facts`; definitions are repeated in docs/figures.md."""
+from __future__ import annotations
+
+import statistics
+from bisect import bisect_left, bisect_right
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from services.analytics.domain.facts import Facts, aware, month_of
+
+ACCEPTED_REFERRAL = {"admissible", "premier_contact"}
+
+
+@dataclass(frozen=True)
+class InterventionStart:
+    person_key: str
+    started_at: datetime
+    how: str  # frame | referral | dyad_call | alert_ack
+
+
+def intervention_starts(facts: Facts) -> dict[str, InterventionStart]:
+    """A person's intervention start is the EARLIEST of:
+
+    - the first activation of their Info-social frame (`frame.changed`, change `approved`);
+    - their referral being accepted (`referral.status_changed` to `admissible` or `premier_contact`);
+    - the first dyad contact: a `call.updated` carrying a `dyad_id` (at its time; the persons are the
+      update's `person_keys`, or else the call's counted persons), or an alert about them acknowledged
+      (`alert.changed` to `acknowledged`, its `person_key`, or else its call's counted persons).
+    """
+    persons_of_call = {c.call_id: c.counted_persons() for c in facts.calls}
+    candidates: list[tuple[str, datetime, str]] = []
+    for f in facts.frames:
+        if f.change == "approved":
+            candidates.append((f.person_key, aware(f.occurred_at), "frame"))
+    for r in facts.referrals:
+        if r.kind == "status" and r.status in ACCEPTED_REFERRAL:
+            candidates.append((r.person_key, aware(r.occurred_at), "referral"))
+    for u in facts.updates:
+        if u.dyad_id:
+            for key in (u.person_keys or persons_of_call.get(u.call_id, ())):
+                candidates.append((key, aware(u.occurred_at), "dyad_call"))
+    for a in facts.alerts:
+        if a.state == "acknowledged":
+            keys = {a.person_key} if a.person_key else persons_of_call.get(a.call_id or "", set())
+            for key in keys:
+                candidates.append((key, aware(a.occurred_at), "alert_ack"))
+    starts: dict[str, InterventionStart] = {}
+    for key, at, how in sorted(candidates, key=lambda c: (c[1], c[2])):
+        starts.setdefault(key, InterventionStart(key, at, how))
+    return starts
+
+
+def calls_by_person(facts: Facts) -> dict[str, list[datetime]]:
+    """Sorted receive times of the calls each person is counted on (see CallFact.counted_persons)."""
+    out: dict[str, list[datetime]] = defaultdict(list)
+    for c in facts.calls:
+        for key in c.counted_persons():
+            out[key].append(aware(c.received_at))
+    for times in out.values():
+        times.sort()
+    return out
+
+
+@dataclass(frozen=True)
+class PersonBeforeAfter:
+    person_key: str
+    started_at: datetime
+    how: str
+    calls_before: int
+    calls_after: int
+    rate_before: float  # calls per 30 days
+    rate_after: float
+
+    @property
+    def reduction(self) -> float:
+        """Calls per 30 days fewer after than before (negative: more calls after)."""
+        return self.rate_before - self.rate_after
+
+    @property
+    def reduction_pct(self) -> float | None:
+        return None if self.rate_before == 0 else 100.0 * self.reduction / self.rate_before
+
+
+@dataclass(frozen=True)
+class RepeatCallReduction:
+    window_days: int
+    as_of: datetime
+    persons: list[PersonBeforeAfter]
+    excluded_short_followup: int
+
+    @property
+    def n(self) -> int:
+        return len(self.persons)
+
+    def _stat(self, fn, values):
+        return round(fn(values), 4) if values else None
+
+    def summary(self) -> dict:
+        red = [p.reduction for p in self.persons]
+        pct = [p.reduction_pct for p in self.persons if p.reduction_pct is not None]
+        return {
+            "window_days": self.window_days, "as_of": self.as_of.isoformat(), "n_persons": self.n,
+            "excluded_short_followup": self.excluded_short_followup,
+            "mean_rate_before": self._stat(statistics.fmean, [p.rate_before for p in self.persons]),
+            "mean_rate_after": self._stat(statistics.fmean, [p.rate_after for p in self.persons]),
+            "median_reduction": self._stat(statistics.median, red),
+            "mean_reduction": self._stat(statistics.fmean, red),
+            "n_persons_with_calls_before": len(pct),
+            "median_reduction_pct": self._stat(statistics.median, pct),
+            "mean_reduction_pct": self._stat(statistics.fmean, pct),
+            "persons_improved": sum(1 for r in red if r > 0),
+            "persons_worse": sum(1 for r in red if r < 0),
+        }
+
+
+def repeat_call_reduction(facts: Facts, *, window_days: int = 180, as_of: datetime | None = None) -> RepeatCallReduction:
+    """Repeat-call reduction of the cohort of persons with an intervention start.
+
+    For a person whose intervention started at t0 (see `intervention_starts`):
+    - calls before = their counted calls received in [t0 − W, t0] (the call that led to the intervention
+      belongs to *before*); calls after = received in (t0, t0 + W]; W = `window_days`.
+    - rate = calls × 30 / W (calls per 30 days); reduction = rate before − rate after;
+      reduction % = reduction / rate before (persons with no call before have none).
+    - a person whose follow-up is too short (t0 + W later than `as_of`) is excluded and counted in
+      `excluded_short_followup`. `as_of` defaults to the newest fact's time.
+    Cohort figures: N persons, median and mean reduction (calls / 30 days and %).
+    """
+    as_of = aware(as_of) if as_of else (facts.latest_time() or datetime.now().astimezone())
+    window = timedelta(days=window_days)
+    times_of = calls_by_person(facts)
+    persons, excluded = [], 0
+    for key, start in sorted(intervention_starts(facts).items()):
+        t0 = start.started_at
+        if t0 + window > as_of:
+            excluded += 1
+            continue
+        times = times_of.get(key, [])
+        before = bisect_right(times, t0) - bisect_left(times, t0 - window)
+        after = bisect_right(times, t0 + window) - bisect_right(times, t0)
+        persons.append(PersonBeforeAfter(key, t0, start.how, before, after,
+                                         before * 30 / window_days, after * 30 / window_days))
+    return RepeatCallReduction(window_days, as_of, persons, excluded)
+
+
+def repeat_calls_by_month(facts: Facts, *, lookback_days: int = 30) -> list[dict]:
+    """A *repeat call* is a call about a person (counted persons) who was already counted on another call
+    in the `lookback_days` before it. By month (America/Montreal) of the call: all calls, repeat calls,
+    and their share."""
+    times_of = calls_by_person(facts)
+    lookback = timedelta(days=lookback_days)
+    total: Counter[str] = Counter()
+    repeat: Counter[str] = Counter()
+    for c in facts.calls:
+        at = aware(c.received_at)
+        month = month_of(at)
+        total[month] += 1
+        for key in c.counted_persons():
+            times = times_of[key]
+            earlier = bisect_left(times, at) - bisect_left(times, at - lookback)
+            if earlier > 0:
+                repeat[month] += 1
+                break
+    return [{"month": m, "calls": total[m], "repeat_calls": repeat[m],
+             "share": round(repeat[m] / total[m], 4) if total[m] else 0.0} for m in sorted(total)]
+
+
+def grandes_utilisatrices_by_month(facts: Facts, *, threshold: int = 5, window_days: int = 90) -> list[dict]:
+    """A person is a *grande utilisatrice* in month M when they are counted on at least `threshold` calls
+    received in the `window_days` days ending at the end of month M (America/Montreal).
+    By month: their number, the calls of month M about at least one of them, all calls of month M, and
+    the share (calls about them / all calls)."""
+    from services.analytics.domain.calendar import month_end
+    times_of = calls_by_person(facts)
+    by_month: dict[str, list] = defaultdict(list)
+    for c in facts.calls:
+        by_month[month_of(c.received_at)].append(c)
+    out = []
+    for month in sorted(by_month):
+        end = month_end(month)
+        start = end - timedelta(days=window_days)
+        gu = {k for k, times in times_of.items()
+              if bisect_left(times, end) - bisect_left(times, start) >= threshold}
+        month_calls = by_month[month]
+        theirs = sum(1 for c in month_calls if c.counted_persons() & gu)
+        out.append({"month": month, "grandes_utilisatrices": len(gu), "their_calls": theirs,
+                    "calls": len(month_calls), "share": round(theirs / len(month_calls), 4) if month_calls else 0.0})
+    return out

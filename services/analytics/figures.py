@@ -1,0 +1,137 @@
+"""Figures on demand: reads the facts (cached until new events arrive, or a few seconds), filters them by
+period and sector, and calls the pure domain functions."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from dyade.db import unit_of_work
+from services.analytics import store
+from services.analytics.domain import calls as calls_fig
+from services.analytics.domain import dyads, outcomes, recurrence
+from services.analytics.domain.calendar import month_end
+from services.analytics.domain.facts import MONTREAL, Facts
+
+
+@dataclass(frozen=True)
+class Params:
+    """What a reader may choose; every default is the documented one."""
+    window_days: int = 180
+    as_of: datetime | None = None
+    sector: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    gu_threshold: int = 5
+    gu_window_days: int = 90
+    repeat_lookback_days: int = 30
+
+
+class FigureBook:
+    """The service's single reader of facts. `invalidate()` is called by the consumer after each batch."""
+
+    def __init__(self, sessions: sessionmaker[Session], ttl_s: float = 30.0):
+        self.sessions = sessions
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._facts: Facts | None = None
+        self._loaded_at = 0.0
+        self._dirty = True
+
+    def invalidate(self) -> None:
+        self._dirty = True
+
+    def facts(self) -> Facts:
+        with self._lock:
+            if self._facts is None or self._dirty or time.monotonic() - self._loaded_at > self.ttl_s:
+                self._dirty = False
+                with unit_of_work(self.sessions) as session:
+                    self._facts = store.load_facts(session)
+                self._loaded_at = time.monotonic()
+            return self._facts
+
+    def scoped(self, p: Params) -> Facts:
+        facts = self.facts()
+        if p.sector:
+            facts = facts.in_sector(p.sector)
+        if p.start or p.end:
+            facts = facts.between(p.start, p.end)
+        return facts
+
+    # --- the figures -------------------------------------------------------------------------------------
+    def repeat_calls(self, p: Params) -> dict:
+        """Before/after reduction uses every fact up to `end` (history before `start` is needed for the
+        before-window); intervention starts are then kept if they fall in [start, end)."""
+        facts = self.facts()
+        if p.sector:
+            facts = facts.in_sector(p.sector)
+        if p.end:
+            facts = facts.between(None, p.end)
+        result = recurrence.repeat_call_reduction(facts, window_days=p.window_days, as_of=p.as_of or p.end)
+        if p.start:
+            result.persons[:] = [x for x in result.persons if x.started_at >= p.start]
+        return {**result.summary(),
+                "distribution": [{"rate_before": round(x.rate_before, 4), "rate_after": round(x.rate_after, 4),
+                                  "calls_before": x.calls_before, "calls_after": x.calls_after,
+                                  "started_month": x.started_at.astimezone(MONTREAL).strftime("%Y-%m"),
+                                  "how": x.how} for x in result.persons],
+                "trend": recurrence.repeat_calls_by_month(self.scoped(p), lookback_days=p.repeat_lookback_days)}
+
+    def grandes_utilisatrices(self, p: Params) -> list[dict]:
+        rows = recurrence.grandes_utilisatrices_by_month(self.scoped(Params(sector=p.sector, end=p.end)),
+                                                         threshold=p.gu_threshold, window_days=p.gu_window_days)
+        if p.start:
+            start_month = p.start.astimezone(MONTREAL).strftime("%Y-%m")
+            rows = [r for r in rows if r["month"] >= start_month]
+        return rows
+
+    def dyads(self, p: Params) -> dict:
+        facts = self.scoped(p)
+        return {"dyads": dyads.dyad_activity(facts), "missed_for_capacity_by_sector":
+                dyads.missed_for_capacity_by_sector(facts)}
+
+    def latency(self, p: Params) -> dict:
+        return dyads.latency(self.scoped(p))
+
+    def dispositions(self, p: Params) -> dict:
+        return outcomes.dispositions(self.scoped(p))
+
+    def frames(self, p: Params) -> dict:
+        """Frame states as of `end` (all frame events before it)."""
+        return outcomes.frame_states(self.facts().between(None, p.end))
+
+    def referrals(self, p: Params) -> dict:
+        return outcomes.referrals(self.scoped(Params(start=p.start, end=p.end)))
+
+    def calls_by_week(self, p: Params, *, categories=None, tz: ZoneInfo = MONTREAL, by: str = "category") -> list[dict]:
+        return calls_fig.calls_by_week(self.scoped(p), categories=categories, tz=tz, by=by)
+
+    def top_locations(self, p: Params, *, limit: int = 20, categories=None) -> list[dict]:
+        return calls_fig.top_locations(self.scoped(p), limit=limit, categories=categories)
+
+    def overview(self, p: Params) -> dict:
+        facts = self.scoped(p)
+        return {"calls": len(facts.calls), "by_category": calls_fig.calls_by_category(facts),
+                "first_call": min((c.received_at for c in facts.calls), default=None),
+                "last_call": max((c.received_at for c in facts.calls), default=None),
+                "alerts": len({a.alert_id for a in facts.alerts}), "decisions": len(facts.decisions),
+                "referrals": len({r.referral_id for r in facts.referrals})}
+
+    def monthly_report(self, month: str, p: Params) -> dict:
+        """Every figure for one month (America/Montreal): activity figures over the month, repeat-call
+        reduction and frame states as of the month's end."""
+        end = month_end(month)
+        start = datetime(int(month[:4]), int(month[5:7]), 1, tzinfo=MONTREAL)
+        mp = Params(window_days=p.window_days, sector=p.sector, start=start, end=end,
+                    gu_threshold=p.gu_threshold, gu_window_days=p.gu_window_days)
+        reduction = self.repeat_calls(Params(window_days=p.window_days, sector=p.sector, end=end, as_of=end))
+        return {"month": month, "period": {"start": start.isoformat(), "end": (end - timedelta(seconds=1)).isoformat()},
+                "sector": p.sector, "overview": self.overview(mp), "repeat_calls": reduction,
+                "grandes_utilisatrices": [r for r in self.grandes_utilisatrices(mp) if r["month"] == month],
+                "dyads": self.dyads(mp), "latency": self.latency(mp), "dispositions": self.dispositions(mp),
+                "frames": self.frames(mp), "referrals": self.referrals(mp),
+                "top_locations": self.top_locations(mp, limit=10)}

@@ -1,0 +1,115 @@
+"""The admin dashboard (server-rendered, charts drawn by a vendored Chart.js), the printable monthly
+report, and the login form that sets the `dyade_token` cookie. French first; `?lang=en` for English."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from dyade.auth import read_token, token_from
+from services.analytics.api import READERS, MONTH, params
+from services.analytics.figures import Params
+from services.analytics.i18n import labels_for
+
+env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                  autoescape=select_autoescape(["html"]))
+router = APIRouter(include_in_schema=False)
+
+
+def lang_of(request: Request) -> str:
+    lang = request.query_params.get("lang")
+    if lang in ("fr", "en"):
+        return lang
+    accept = request.headers.get("accept-language", "")
+    return "en" if accept.lower().startswith("en") else "fr"
+
+
+def _principal_or_login(request: Request):
+    token = token_from(request, None)
+    if not token:
+        return None
+    try:
+        principal = read_token(request.app.state.token_secret, token)
+    except HTTPException:
+        return None
+    return principal if principal.role in READERS else None
+
+
+def _login_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/", error: str | None = None):
+    t = labels_for(lang_of(request))
+    return HTMLResponse(env.get_template("login.html").render(t=t, next=_safe_next(next), error=error,
+                                                              lang=lang_of(request)))
+
+
+def _safe_next(target: str) -> str:
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+@router.post("/login")
+def login(request: Request, token: str = Form(...), next: str = Form("/")):
+    t = labels_for(lang_of(request))
+    try:
+        principal = read_token(request.app.state.token_secret, token.strip())
+    except HTTPException:
+        return HTMLResponse(env.get_template("login.html").render(t=t, next=_safe_next(next), error=t["bad_token"],
+                                                                  lang=lang_of(request)), status_code=401)
+    if principal.role not in READERS:
+        return HTMLResponse(env.get_template("login.html").render(
+            t=t, next=_safe_next(next), error=t["bad_role"].format(role=principal.role.value),
+            lang=lang_of(request)), status_code=403)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie("dyade_token", token.strip(), httponly=True, samesite="strict", max_age=12 * 3600)
+    return response
+
+
+@router.get("/logout")
+def logout():
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie("dyade_token")
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(request: Request, p: Params = Depends(params)):
+    principal = _principal_or_login(request)
+    if principal is None:
+        return _login_redirect(request)
+    book = request.app.state.book
+    lang = lang_of(request)
+    data = {
+        "overview": book.overview(p), "repeat": book.repeat_calls(p), "gu": book.grandes_utilisatrices(p),
+        "dyads": book.dyads(p), "latency": book.latency(p), "dispositions": book.dispositions(p),
+        "frames": book.frames(p), "referrals": book.referrals(p),
+        "mental_health_weeks": book.calls_by_week(p, categories=("etat_mental_perturbe", "suicidaire")),
+        "top_locations": book.top_locations(p, limit=15),
+    }
+    months = sorted({r["month"] for r in data["repeat"]["trend"]}, reverse=True)
+    query = request.url.query
+    html = env.get_template("dashboard.html").render(
+        t=labels_for(lang), lang=lang, d=data, data_json=json.dumps(data, default=str).replace("</", "<\\/"), p=p, months=months,
+        query=query, principal=principal, now=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M"))
+    return HTMLResponse(html)
+
+
+@router.get("/rapport", response_class=HTMLResponse)
+def printable_report(request: Request, month: str, p: Params = Depends(params)):
+    principal = _principal_or_login(request)
+    if principal is None:
+        return _login_redirect(request)
+    if not MONTH.match(month):
+        raise HTTPException(422, detail=f"month: mois invalide ({month[:20]!r}); attendu AAAA-MM")
+    report = request.app.state.book.monthly_report(month, p)
+    lang = lang_of(request)
+    return HTMLResponse(env.get_template("report.html").render(t=labels_for(lang), lang=lang, r=report,
+                                                               principal=principal))

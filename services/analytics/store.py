@@ -1,0 +1,189 @@
+"""Writes events into analytics' fact tables (idempotent, by batch) and reads the facts back.
+
+`apply(session, events)` drops events already processed (by event id, in the batch and in the ledger),
+then inserts their facts; a call's later revision replaces the earlier one, never the reverse.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Iterable, Sequence
+
+from sqlalchemy import delete, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from dyade.contracts import Event
+from dyade.contracts.alerts import AlertChanged
+from dyade.contracts.calls import CallReceived, CallUpdated
+from dyade.contracts.frames import FrameChanged
+from dyade.contracts.referrals import ReferralFiled, ReferralStatusChanged
+from dyade.contracts.triage import TriageDecided
+from services.analytics import models as m
+from services.analytics.domain.facts import (
+    AlertEventFact, CallFact, CallUpdateFact, DecisionFact, Facts, FrameEventFact, ReferralEventFact,
+)
+
+TOPIC_OF = {CallReceived: "calls.received.v1", CallUpdated: "calls.updated.v1", TriageDecided: "triage.decided.v1",
+            ReferralFiled: "referrals.filed.v1", ReferralStatusChanged: "referrals.status.v1",
+            FrameChanged: "frames.changed.v1", AlertChanged: "alerts.changed.v1"}
+CHUNK = 1000
+
+
+def _insert(session: Session | Connection, table, rows: list[dict]):
+    """INSERT ... ON CONFLICT DO NOTHING, for PostgreSQL and SQLite alike."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name if isinstance(session, Session) else session.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.execute(insert(table).on_conflict_do_nothing(), rows)
+
+
+def _chunks(seq: Sequence, n: int = CHUNK):
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+def fresh(session: Session, events: Iterable[Event]) -> list[Event]:
+    """The events not seen before (duplicates in the batch and in the ledger dropped)."""
+    unique: dict[str, Event] = {}
+    for e in events:
+        unique.setdefault(str(e.event_id), e)
+    seen: set[str] = set()
+    for chunk in _chunks(list(unique)):
+        seen |= set(session.scalars(select(m.processed.c.event_id).where(m.processed.c.event_id.in_(chunk))))
+    return [e for k, e in unique.items() if k not in seen]
+
+
+def apply(session: Session, events: Iterable[Event]) -> int:
+    """Store the facts of new events; returns how many were new."""
+    new = fresh(session, events)
+    if not new:
+        return 0
+    _insert(session, m.processed, [{"event_id": str(e.event_id), "topic": TOPIC_OF.get(type(e), e.type)} for e in new])
+    _apply_calls(session, [e for e in new if isinstance(e, CallReceived)])
+    rows: dict = {m.call_updates: [], m.decisions: [], m.alert_events: [], m.referral_events: [], m.frame_events: []}
+    for e in new:
+        if isinstance(e, CallUpdated):
+            p = e.payload
+            rows[m.call_updates].append(dict(event_id=str(e.event_id), call_id=p.call_id, occurred_at=e.occurred_at,
+                                             status=p.status.value, disposition=p.disposition and p.disposition.value,
+                                             dyad_id=p.dyad_id, sector=p.sector, person_keys=list(p.person_keys)))
+        elif isinstance(e, TriageDecided):
+            p = e.payload
+            rows[m.decisions].append(dict(decision_id=p.decision_id, call_id=p.call_id, call_revision=p.call_revision,
+                                          level=p.level.value, sector=p.sector, category=p.category.value,
+                                          call_received_at=p.call_received_at, decided_at=e.produced_at,
+                                          grande_utilisatrice=p.recurrence.grande_utilisatrice,
+                                          person_keys=list(p.person_keys)))
+        elif isinstance(e, AlertChanged):
+            p = e.payload
+            rows[m.alert_events].append(dict(event_id=str(e.event_id), alert_id=p.alert_id, kind=p.kind.value,
+                                             state=p.state.value, call_id=p.call_id, person_key=p.person_key,
+                                             dyad_id=p.dyad_id, sector=p.sector, level=p.level and p.level.value,
+                                             shift=p.shift, occurred_at=e.occurred_at,
+                                             call_received_at=p.call_received_at))
+        elif isinstance(e, ReferralFiled):
+            p = e.payload
+            rows[m.referral_events].append(dict(event_id=str(e.event_id), referral_id=p.referral_id,
+                                                person_key=p.person_key, kind="filed", status="recue",
+                                                referrer_type=p.referrer_type.value,
+                                                criteria=[c.value for c in p.criteria], occurred_at=e.occurred_at,
+                                                received_at=e.occurred_at, first_contact_at=None))
+        elif isinstance(e, ReferralStatusChanged):
+            p = e.payload
+            rows[m.referral_events].append(dict(event_id=str(e.event_id), referral_id=p.referral_id,
+                                                person_key=p.person_key, kind="status", status=p.status.value,
+                                                referrer_type=p.referrer_type and p.referrer_type.value,
+                                                criteria=[c.value for c in p.criteria], occurred_at=e.occurred_at,
+                                                received_at=p.received_at, first_contact_at=p.first_contact_at))
+        elif isinstance(e, FrameChanged):
+            p = e.payload
+            rows[m.frame_events].append(dict(event_id=str(e.event_id), frame_id=p.frame_id, person_key=p.person_key,
+                                             change=p.change, version=p.version, first_activation=p.first_activation,
+                                             occurred_at=e.occurred_at))
+    for table, table_rows in rows.items():
+        for chunk in _chunks(table_rows):
+            _insert(session, table, chunk)
+    return len(new)
+
+
+def _apply_calls(session: Session, events: list[CallReceived]) -> None:
+    """Keep each call's highest revision (its persons replaced with it)."""
+    latest: dict[str, CallReceived] = {}
+    for e in events:
+        cur = latest.get(e.payload.call_id)
+        if cur is None or e.payload.revision > cur.payload.revision:
+            latest[e.payload.call_id] = e
+    existing: dict[str, int] = {}
+    for chunk in _chunks(list(latest)):
+        existing.update(session.execute(select(m.calls.c.call_id, m.calls.c.revision)
+                                        .where(m.calls.c.call_id.in_(chunk))).tuples())
+    winners = [e for k, e in latest.items() if k not in existing or e.payload.revision > existing[k]]
+    replaced = [e.payload.call_id for e in winners if e.payload.call_id in existing]
+    for chunk in _chunks(replaced):
+        session.execute(delete(m.calls).where(m.calls.c.call_id.in_(chunk)))
+        session.execute(delete(m.call_persons).where(m.call_persons.c.call_id.in_(chunk)))
+    call_rows, person_rows = [], []
+    for e in winners:
+        p = e.payload
+        call_rows.append(dict(call_id=p.call_id, revision=p.revision, received_at=e.occurred_at,
+                              category=p.category.value, nature_code=p.nature_code, priority=p.priority,
+                              location_key=p.location.location_key, address=p.location.address,
+                              sector=p.location.sector, caller_relation=p.caller_relation.value))
+        roles: dict[str, str] = {}
+        for person in p.persons:  # a person named twice keeps the first role given
+            roles.setdefault(person.person_key, person.role.value)
+        person_rows += [dict(call_id=p.call_id, person_key=k, role=r) for k, r in roles.items()]
+    for chunk in _chunks(call_rows):
+        _insert(session, m.calls, chunk)
+    for chunk in _chunks(person_rows):
+        _insert(session, m.call_persons, chunk)
+
+
+def reset(session: Session) -> None:
+    """Empty every analytics table (before a rebuild)."""
+    for table in reversed(m.FACT_TABLES):
+        session.execute(delete(table))
+
+
+def _utc(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+def load_facts(session: Session) -> Facts:
+    """Every fact, as domain records."""
+    persons: dict[str, list[tuple[str, str]]] = {}
+    for call_id, key, role in session.execute(select(m.call_persons.c.call_id, m.call_persons.c.person_key,
+                                                     m.call_persons.c.role)):
+        persons.setdefault(call_id, []).append((key, role))
+    calls = [CallFact(call_id=r.call_id, received_at=_utc(r.received_at), category=r.category,
+                      nature_code=r.nature_code, location_key=r.location_key, address=r.address, sector=r.sector,
+                      priority=r.priority, caller_relation=r.caller_relation,
+                      persons=tuple(sorted(persons.get(r.call_id, ()))))
+             for r in session.execute(select(m.calls))]
+    updates = [CallUpdateFact(call_id=r.call_id, occurred_at=_utc(r.occurred_at), status=r.status,
+                              disposition=r.disposition, dyad_id=r.dyad_id, sector=r.sector,
+                              person_keys=tuple(r.person_keys or ()))
+               for r in session.execute(select(m.call_updates))]
+    decisions = [DecisionFact(decision_id=r.decision_id, call_id=r.call_id, level=r.level,
+                              call_received_at=_utc(r.call_received_at), decided_at=_utc(r.decided_at),
+                              sector=r.sector, call_revision=r.call_revision)
+                 for r in session.execute(select(m.decisions))]
+    alerts = [AlertEventFact(alert_id=r.alert_id, state=r.state, occurred_at=_utc(r.occurred_at), kind=r.kind,
+                             call_id=r.call_id, person_key=r.person_key, dyad_id=r.dyad_id, sector=r.sector,
+                             shift=r.shift, call_received_at=_utc(r.call_received_at))
+              for r in session.execute(select(m.alert_events))]
+    referrals = [ReferralEventFact(referral_id=r.referral_id, person_key=r.person_key, kind=r.kind,
+                                   occurred_at=_utc(r.occurred_at), status=r.status, referrer_type=r.referrer_type,
+                                   criteria=tuple(r.criteria or ()), received_at=_utc(r.received_at),
+                                   first_contact_at=_utc(r.first_contact_at))
+                 for r in session.execute(select(m.referral_events))]
+    frames = [FrameEventFact(frame_id=r.frame_id, person_key=r.person_key, change=r.change, version=r.version,
+                             occurred_at=_utc(r.occurred_at), first_activation=r.first_activation)
+              for r in session.execute(select(m.frame_events))]
+    return Facts(calls=calls, updates=updates, decisions=decisions, alerts=alerts, referrals=referrals, frames=frames)
