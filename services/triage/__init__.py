@@ -1,0 +1,1 @@
+"""Triage: recurrence and danger for every call, with the reasons (faust-streaming worker)."""

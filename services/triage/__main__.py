@@ -1,0 +1,62 @@
+"""`python -m services.triage`: the faust worker, with its HTTP API on settings.triage_port."""
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from dyade.kafka import admin
+from dyade.observability import configure_logging
+from dyade.settings import Settings
+from services.triage.app import build_app, internal_topics
+from services.triage.options import TriageOptions, load_ruleset
+from services.triage.web import WebService, create_web
+
+log = logging.getLogger("dyade.triage")
+
+
+class TriageWorker(faust.Worker):
+    async def on_startup_finished(self) -> None:
+        await super().on_startup_finished()
+        self.app.triage.started = True
+        log.info("worker ready", extra={"app_id": self.app.conf.id})
+
+
+def ensure_internal_topics(settings: Settings, app_id: str) -> None:
+    """Create the repartition topics with the input topics' partition count (co-partitioning)."""
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+    client = admin(settings.kafka_bootstrap_servers)
+    try:
+        existing = set(client.list_topics())
+        for name in internal_topics(app_id):
+            if name not in existing:
+                try:
+                    client.create_topics([NewTopic(name, settings.dyade_topic_partitions,
+                                                   settings.dyade_topic_replication,
+                                                   topic_configs={"retention.ms": str(7 * 86_400_000)})])
+                except TopicAlreadyExistsError:
+                    pass
+    finally:
+        client.close()
+
+
+def main() -> None:
+    settings = Settings()
+    options = TriageOptions()
+    configure_logging("triage", settings.dyade_log_level)
+    if not settings.kafka_bootstrap_servers:
+        raise SystemExit("KAFKA_BOOTSTRAP_SERVERS est requis (dyade up le fournit)")
+    ruleset = load_ruleset(options)
+    ensure_internal_topics(settings, options.app_id)
+    app = build_app(settings, options, ruleset)
+    web = WebService(create_web(app, settings), settings.dyade_host, settings.triage_port)
+    worker = TriageWorker(app, web, loglevel=settings.dyade_log_level, override_logging=False,
+                          redirect_stdouts=False)
+    log.info("starting triage worker", extra={"app_id": options.app_id, "ruleset": ruleset.version,
+                                              "port": settings.triage_port})
+    worker.execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""What triage remembers about a subject (a person, or a location for calls without a person).
+
+Plain JSON-able dicts (they live in faust tables and their changelogs). Every change is idempotent —
+applying the same event twice leaves the same state — and every fact carries its event time, so a decision
+can look at the state "as of" the call's own time: events that happened later never change it.
+
+    calls      {call_id: {t, rev, cat, flags, disp, disp_t, dyad_t, hr}}   bounded history
+    pending    {call_id: [update, ...]}       updates that arrived before their call
+    referrals  {referral_id: [[t, status], ...]}
+    frames     [[t, active, version, stale, n_risques], ...]              sorted by t
+    overrides  [[t, recurrent, until], ...]                               sorted by t
+    suggested  {criteria, call_id, t} | None    last referral suggestion (processing state)
+    decisions  [decision, ...]                  the last few decisions, for the read API
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from services.triage.domain.config import RulesetConfig
+from services.triage.domain.recurrence import DAY, Past
+
+CRISIS = {"etat_mental_perturbe", "suicidaire", "detresse", "bien_etre", "violence_conjugale_familiale"}
+CLOSED_REFERRAL = {"refusee", "fermee"}
+HIGH_RISK_DISPOSITIONS = {"transport_p38", "arrestation"}
+HIGH_RISK_FLAGS = {"arme", "menaces_de_mort", "gestes_suicidaires"}
+MAX_PENDING = 50
+MAX_EVENTS = 20
+MAX_DECISIONS = 5
+
+
+def new_state() -> dict[str, Any]:
+    return {"calls": {}, "pending": {}, "referrals": {}, "frames": [], "overrides": [], "suggested": None,
+            "decisions": []}
+
+
+@dataclass(frozen=True)
+class CallFacts:
+    """A call as triage needs it (built from CallReceived at the edge)."""
+    call_id: str
+    revision: int
+    t: float                      # event time, epoch seconds
+    category: str
+    flags: tuple[str, ...]
+    priority: int
+    location_key: str
+    sector: str | None
+    person_keys: tuple[str, ...]
+    subject: str | None           # the person the decision is about, None: the location is the subject
+    caller_relation: str
+    received_at: str              # ISO time as intake gave it
+    summary: str | None = None
+
+    @property
+    def crisis(self) -> bool:
+        return self.category in CRISIS
+
+
+def record_call(state: dict, call: CallFacts, cfg: RulesetConfig) -> None:
+    """Add or revise the call in the subject's history (a newer revision replaces an older one)."""
+    calls = state["calls"]
+    old = calls.get(call.call_id)
+    if old is not None and old["rev"] > call.revision:
+        return
+    entry = {"t": call.t, "rev": call.revision, "cat": call.category, "flags": sorted(call.flags),
+             "disp": None, "disp_t": None, "dyad_t": None}
+    if old is not None:
+        for k in ("disp", "disp_t", "dyad_t"):
+            entry[k] = old[k]
+    calls[call.call_id] = entry
+    for update in state["pending"].pop(call.call_id, []):
+        _apply_update(entry, update)
+    _bound(state, cfg)
+
+
+def record_update(state: dict, update: dict) -> None:
+    """A status change (`call_id`, `t`, `disp`, `dyad`); kept aside when its call is not known yet."""
+    entry = state["calls"].get(update["call_id"])
+    if entry is not None:
+        _apply_update(entry, update)
+        return
+    pending = state["pending"].setdefault(update["call_id"], [])
+    if update not in pending:
+        pending.append(update)
+        pending.sort(key=lambda u: u["t"])
+    if len(state["pending"]) > MAX_PENDING:  # drop the oldest calls' pending updates
+        oldest = sorted(state["pending"], key=lambda c: state["pending"][c][0]["t"])
+        for call_id in oldest[: len(state["pending"]) - MAX_PENDING]:
+            del state["pending"][call_id]
+
+
+def _apply_update(entry: dict, update: dict) -> None:
+    if update.get("disp") and (entry["disp_t"] is None or update["t"] >= entry["disp_t"]):
+        entry["disp"], entry["disp_t"] = update["disp"], update["t"]
+    if update.get("dyad") and (entry["dyad_t"] is None or update["t"] > entry["dyad_t"]):
+        entry["dyad_t"] = update["t"]
+
+
+def _bound(state: dict, cfg: RulesetConfig) -> None:
+    calls = state["calls"]
+    if not calls:
+        return
+    newest = max(e["t"] for e in calls.values())
+    too_old = [c for c, e in calls.items() if newest - e["t"] > cfg.history_max_days * DAY]
+    for c in too_old:
+        del calls[c]
+    if len(calls) > cfg.history_max_calls:
+        for c in sorted(calls, key=lambda c: (calls[c]["t"], c))[: len(calls) - cfg.history_max_calls]:
+            del calls[c]
+
+
+def record_referral(state: dict, referral_id: str, t: float, status: str) -> None:
+    steps = state["referrals"].setdefault(referral_id, [])
+    if [t, status] not in steps:
+        steps.append([t, status])
+        steps.sort()
+        del steps[:-MAX_EVENTS]
+    if len(state["referrals"]) > MAX_EVENTS:
+        by_last = sorted(state["referrals"], key=lambda r: state["referrals"][r][-1][0])
+        for r in by_last[: len(state["referrals"]) - MAX_EVENTS]:
+            del state["referrals"][r]
+
+
+def record_frame(state: dict, t: float, *, active: bool, version: int | None = None, stale: bool = False,
+                 n_risques: int = 0) -> None:
+    _insert_sorted(state["frames"], [t, active, version, stale, n_risques])
+
+
+def record_override(state: dict, t: float, *, recurrent: bool, until: float | None) -> None:
+    _insert_sorted(state["overrides"], [t, recurrent, until])
+
+
+def _insert_sorted(items: list, item: list) -> None:
+    if item in items:
+        return
+    items.append(item)
+    items.sort(key=lambda i: (i[0], repr(i)))
+    del items[:-MAX_EVENTS]
+
+
+# --- the state as of a given event time -------------------------------------------------------------
+
+def past_calls(state: dict, at: float, exclude: str | None = None) -> list[Past]:
+    return [Past(e["t"], e["cat"] in CRISIS, e["cat"]) for c, e in state["calls"].items()
+            if c != exclude and e["t"] <= at]
+
+
+def frame_as_of(state: dict, at: float) -> list | None:
+    """The latest frame event at or before `at` (None: no frame ever)."""
+    current = None
+    for item in state["frames"]:
+        if item[0] <= at:
+            current = item
+    return current
+
+
+def open_referrals(state: dict, at: float) -> list[str]:
+    out = []
+    for rid, steps in sorted(state["referrals"].items()):
+        known = [s for s in steps if s[0] <= at]
+        if known and known[-1][1] not in CLOSED_REFERRAL:
+            out.append(rid)
+    return out
+
+
+def override_as_of(state: dict, at: float) -> list | None:
+    """The latest override made at or before `at` that is still in force at `at`."""
+    current = None
+    for item in state["overrides"]:
+        if item[0] <= at:
+            current = item
+    if current is not None and current[2] is not None and at >= current[2]:
+        return None
+    return current
+
+
+def high_risk_before(state: dict, at: float, exclude: str, lookback_days: int) -> list[str]:
+    """Earlier calls (event time) whose outcome or observations mark a high-risk police intervention."""
+    hits = []
+    for c, e in state["calls"].items():
+        if c == exclude or e["t"] > at or at - e["t"] > lookback_days * DAY:
+            continue
+        disp_known = e["disp"] if e["disp_t"] is not None and e["disp_t"] <= at else None
+        if disp_known in HIGH_RISK_DISPOSITIONS or HIGH_RISK_FLAGS & set(e["flags"]):
+            hits.append(c)
+    return sorted(hits)
+
+
+def last_dyad_contact(state: dict) -> float | None:
+    times = [e["dyad_t"] for e in state["calls"].values() if e["dyad_t"] is not None]
+    return max(times) if times else None
+
+
+def remember_decision(state: dict, decision: dict) -> None:
+    kept = [d for d in state["decisions"] if d["call_id"] != decision["call_id"]
+            or d["call_revision"] != decision["call_revision"]]
+    kept.append(decision)
+    kept.sort(key=lambda d: (d["call_received_at"], d["call_id"], d["call_revision"]))
+    state["decisions"] = kept[-MAX_DECISIONS:]

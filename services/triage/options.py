@@ -1,0 +1,36 @@
+"""Triage's own settings (env `TRIAGE_*`) and the rule set's thresholds (YAML file and/or env)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.triage.domain.config import RulesetConfig
+
+
+class TriageOptions(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore")
+
+    app_id: str = Field("dyade-triage", description="faust application id: consumer group, changelog and "
+                                                    "internal topic prefix. A new id replays from the beginning.")
+    rules_file: Path | None = Field(None, description="YAML file of rule-set thresholds (see RulesetConfig).")
+    commit_interval: float = Field(1.0, description="Seconds between offset commits.")
+
+
+def load_ruleset(options: TriageOptions, environ: dict[str, str] | None = None) -> RulesetConfig:
+    """Thresholds from the YAML file, then `TRIAGE_RULE_<NAME>` env variables (e.g.
+    TRIAGE_RULE_GRANDE_UTILISATRICE_CALLS=5). Unknown names or bad values raise a clear error."""
+    values: dict = {}
+    if options.rules_file:
+        loaded = yaml.safe_load(Path(options.rules_file).read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{options.rules_file}: un objet YAML (clé: valeur) est attendu")
+        values.update(loaded)
+    env = os.environ if environ is None else environ
+    for name, raw in env.items():
+        if name.startswith("TRIAGE_RULE_"):
+            values[name[len("TRIAGE_RULE_"):].lower()] = raw
+    return RulesetConfig.from_mapping(values)

@@ -1,0 +1,67 @@
+"""What the read API answers: a person's (or location's) triage state and a call's decision, explained in
+French. Reads the worker's tables; computes nothing new except counts "as of" the asked time."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from services.triage.domain import labels as L
+from services.triage.domain import state as S
+from services.triage.domain.config import RulesetConfig
+from services.triage.domain.recurrence import counts, decayed_score
+
+
+def iso(t: float | None) -> str | None:
+    return None if t is None else datetime.fromtimestamp(t, timezone.utc).isoformat()
+
+
+def explain_decision(d: dict) -> dict:
+    return {
+        **d,
+        "explication": {
+            "niveau": L.label(L.LEVELS, d["level"]),
+            "danger": L.label(L.DANGER, d["danger"]["level"]),
+            "categorie": L.label(L.CATEGORIES, d["category"]),
+            "criteres": [L.label(L.CRITERIA, c) for c in d["criteria_met"]],
+            "raisons": [f"{r['label']} — {r['observed']} (contribution {r['contribution']:g})" for r in d["reasons"]],
+        },
+    }
+
+
+def subject_view(key: str, st: dict, at: float, cfg: RulesetConfig) -> dict:
+    history = S.past_calls(st, at)
+    frame = S.frame_as_of(st, at)
+    override = S.override_as_of(st, at)
+    crisis_365 = counts(history, at, crisis_only=True)["365j"]
+    recent = sorted(st["calls"].items(), key=lambda kv: (kv[1]["t"], kv[0]), reverse=True)[:10]
+    return {
+        "cle": key,
+        "genre": "personne" if key.startswith("p_") else "lieu",
+        "au": iso(at),
+        "recurrence": {
+            "appels_par_fenetre": counts(history, at),
+            "appels_de_crise_365j": crisis_365,
+            "score_attenue": decayed_score(history, at, cfg.decay_half_life_days),
+            "grande_utilisatrice": crisis_365 >= cfg.grande_utilisatrice_calls and not (override and not override[1]),
+            "seuil_grande_utilisatrice": cfg.grande_utilisatrice_calls,
+        },
+        "derogation": None if override is None else {
+            "recurrent": bool(override[1]), "depuis": iso(override[0]), "jusqu_au": iso(override[2]),
+            "libelle": "Récurrence fixée par une intervenante" if override[1] else "Récurrence écartée par une intervenante",
+        },
+        "fiche": {"active": bool(frame and frame[1]), "version": frame[2] if frame and frame[1] else None,
+                  "a_reviser": bool(frame and frame[1] and frame[3]),
+                  "risques_notes": int(frame[4]) if frame and frame[1] else 0},
+        "references_ouvertes": [{"referral_id": rid, "statut": L.label(L.REFERRAL_STATUS, st["referrals"][rid][-1][1])}
+                                for rid in S.open_referrals(st, at)],
+        "dernier_contact_dyade": iso(S.last_dyad_contact(st)),
+        "suggestion_de_reference": None if not st.get("suggested") else {
+            "appel": st["suggested"]["call_id"], "le": iso(st["suggested"]["t"]),
+            "criteres": [L.label(L.CRITERIA, c) for c in st["suggested"]["criteria"]]},
+        "appels_recents": [{
+            "call_id": cid, "date": iso(e["t"]), "categorie": L.label(L.CATEGORIES, e["cat"]),
+            "observations": [L.label(L.FLAGS, f) for f in e["flags"]],
+            "issue": L.label(L.DISPOSITIONS, e["disp"]), "dyade_sur_place": e["dyad_t"] is not None,
+        } for cid, e in recent],
+        "dernieres_decisions": [explain_decision(d) for d in reversed(st["decisions"])],
+        "ruleset_version": cfg.version,
+    }

@@ -1,0 +1,113 @@
+"""HTTP side of the worker: /healthz, /readyz, /metrics, OpenAPI at /docs, and the read API — a FastAPI
+app served by uvicorn *inside the faust worker's event loop*, so async routes read the tables directly
+and safely (same thread as the agents). /readyz is 200 only once partitions are assigned and the tables
+recovered, and not during a rebalance."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timezone
+
+import uvicorn
+from fastapi import Depends, FastAPI, HTTPException, Query
+from mode import Service
+
+from dyade import __version__
+from dyade.auth import Principal, requires
+from dyade.contracts import Role
+from dyade.observability import health_router, instrument
+from dyade.service import _install_error_handlers, broker_check
+from dyade.settings import Settings
+from services.triage.metrics import READY
+from services.triage.views import explain_decision, subject_view
+
+log = logging.getLogger("dyade.triage")
+audit = logging.getLogger("dyade.triage.audit")
+READERS = (Role.DISPATCH, Role.OFFICER, Role.DYAD, Role.SOCIAL_WORKER, Role.SUPERVISOR, Role.ADMIN)
+
+
+def worker_ready(app) -> bool:
+    return bool(app.triage.started) and not app.rebalancing
+
+
+def create_web(app, settings: Settings) -> FastAPI:
+    """`app` is the faust app (its tables are read here)."""
+    api = FastAPI(title="Dyade — Triage: récurrence et dangerosité", version=__version__,
+                  description="Décisions de triage expliquées (lecture seule). Les décisions sont publiées sur "
+                              "`triage.decided.v1`; les suggestions de référence sur `referrals.suggested.v1`.")
+    api.state.settings = settings
+    api.state.token_secret = settings.secret("dyade_token_secret")
+
+    def worker_check() -> None:
+        READY.set(1 if worker_ready(app) else 0)
+        if not app.triage.started:
+            raise RuntimeError("le worker démarre (partitions non assignées ou tables en récupération)")
+        if app.rebalancing:
+            raise RuntimeError("rééquilibrage des partitions en cours")
+
+    checks = {"worker": worker_check}
+    if settings.kafka_bootstrap_servers:
+        checks["broker"] = broker_check(settings.kafka_bootstrap_servers)
+    api.include_router(health_router("triage", checks))
+    instrument(api, "triage")
+    _install_error_handlers(api)
+    tables = app.triage
+
+    @api.get("/v1/persons/{person_key}/triage", tags=["triage"],
+             summary="État de triage d'une personne (ou d'un lieu: clé l_...)")
+    async def person_triage(person_key: str,
+                            au: datetime | None = Query(None, description="Calculer les fenêtres à cette date "
+                                                                           "(défaut: maintenant)"),
+                            principal: Principal = Depends(requires(*READERS))) -> dict:
+        st = tables.subjects.get(person_key)
+        audit.info("lecture de l'état de triage", extra={"reader": principal.subject, "role": principal.role.value,
+                                                         "person_key": person_key, "found": st is not None})
+        if st is None:
+            raise HTTPException(404, detail=f"aucun état de triage pour {person_key} (aucun appel ni événement reçu)")
+        at = (au or datetime.now(timezone.utc))
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=timezone.utc)
+        return subject_view(person_key, st, at.timestamp(), tables.ruleset)
+
+    @api.get("/v1/calls/{call_id}/decision", tags=["triage"], summary="Décision de triage d'un appel, expliquée")
+    async def call_decision(call_id: str, principal: Principal = Depends(requires(*READERS))) -> dict:
+        entry = tables.calls.get(call_id)
+        key = entry.get("key") if entry else None
+        st = tables.subjects.get(key) if key else None
+        found = [d for d in (st or {}).get("decisions", []) if d["call_id"] == call_id]
+        audit.info("lecture d'une décision", extra={"reader": principal.subject, "role": principal.role.value,
+                                                    "call_id": call_id, "found": bool(found)})
+        if not found:
+            detail = (f"appel {call_id} inconnu du triage" if not entry or not key else
+                      f"aucune décision récente pour l'appel {call_id} (en cours de traitement, ou plus ancienne "
+                      f"que les {5} dernières décisions du sujet)")
+            raise HTTPException(404, detail=detail)
+        return explain_decision(max(found, key=lambda d: d["call_revision"]))
+
+    return api
+
+
+class _EmbeddedServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self):  # the faust worker owns SIGINT/SIGTERM and stops this service itself
+        yield
+
+
+class WebService(Service):
+    """Serves the FastAPI app in the worker's loop from the worker's start to its stop."""
+
+    def __init__(self, api: FastAPI, host: str, port: int, **kwargs):
+        super().__init__(**kwargs)
+        self.server = _EmbeddedServer(uvicorn.Config(api, host=host, port=port, log_config=None, access_log=False,
+                                                     lifespan="off", timeout_graceful_shutdown=5))
+        self._task: asyncio.Task | None = None
+
+    async def on_start(self) -> None:
+        self._task = asyncio.ensure_future(self.server.serve())
+
+    async def on_stop(self) -> None:
+        self.server.should_exit = True
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._task, timeout=8)
