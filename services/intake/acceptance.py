@@ -1,0 +1,275 @@
+"""Accepting what the outside sends: one transaction stores the idempotency record and the event in
+the outbox; the answer is given only after that commit. HTTP, the raw topic, EIDO and batches all come
+through here."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from dyade.contracts import Event, topic_for
+from dyade.contracts.envelope import describe_validation_error
+from dyade.contracts.inbound import CallSubmission, CallUpdateSubmission, PersonIdentity, ReferralSubmission
+from dyade.db import unit_of_work
+from dyade.kafka import key_of
+from services.intake import models as m
+from services.intake.code_tables import CodeTables
+from services.intake.domain.calls import (InvalidSubmission, ResolvedLocation, call_received, call_updated,
+                                          check_not_future, fingerprint, referral_filed)
+from services.intake.domain.codes import UnknownCode
+from services.intake.domain.eido import EidoError, map_eido
+from services.intake.domain.identity import referrer_key
+from services.intake.domain.locations import AddressError, block_level, location_key
+from services.intake.persons import PersonResolver, Resolution
+
+
+class Conflict(Exception):
+    """Same idempotency key, different content."""
+
+
+class NotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Outcome:
+    body: dict
+    duplicate: bool
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Intake:
+    def __init__(self, sessions: sessionmaker[Session], secret: str, tables: CodeTables,
+                 on_commit: Callable[[], None] = lambda: None):
+        self.sessions = sessions
+        self.secret = secret
+        self.tables = tables
+        self.resolver = PersonResolver(secret)
+        self.on_commit = on_commit
+
+    # --- the transaction wrapper: a concurrent insert of the same key is retried once, then seen as a replay
+    def _transact(self, work: Callable[[Session], Outcome]) -> Outcome:
+        for attempt in (1, 2):
+            try:
+                with unit_of_work(self.sessions) as session:
+                    outcome = work(session)
+                if not outcome.duplicate:
+                    self.on_commit()
+                return outcome
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _enqueue(self, session: Session, event: Event, now: datetime) -> None:
+        topic = topic_for(type(event))
+        session.execute(m.outbox.insert().values(
+            event_id=str(event.event_id), topic=topic.name, msg_key=key_of(event, topic).decode()[:200],
+            event_type=event.TYPE, schema_version=event.VERSION, value=event.to_bytes(),
+            correlation_id=event.correlation_id[:64], created_at=now))
+
+    # --- calls
+    def accept_call(self, sub: CallSubmission, *, code_table: str | None = None, channel: str = "http") -> Outcome:
+        return self._transact(lambda s: self.accept_call_in(s, sub, code_table=code_table, channel=channel))
+
+    def accept_call_in(self, session: Session, sub: CallSubmission, *, code_table: str | None, channel: str,
+                       now: datetime | None = None) -> Outcome:
+        now = now or utcnow()
+        check_not_future("received_at", sub.received_at, now)
+        try:
+            table = self.tables.get(code_table)
+        except KeyError:
+            raise InvalidSubmission("code_table", f"table de codes inconnue: {code_table!r} "
+                                                  f"(connues: {', '.join(self.tables.names())})") from None
+        fp = fingerprint(sub)[:56] + table.name[:8]
+        existing = session.execute(select(m.calls).where(m.calls.c.call_id == sub.call_id,
+                                                         m.calls.c.revision == sub.revision)).first()
+        if existing:
+            if existing.fingerprint != fp:
+                raise Conflict(f"l'appel {sub.call_id} révision {sub.revision} a déjà été reçu avec un contenu "
+                               f"différent; envoyez une nouvelle révision")
+            return Outcome(self._call_body(existing), duplicate=True)
+        try:
+            category = table.category_of(sub.nature_code)
+        except UnknownCode as exc:
+            raise InvalidSubmission("nature_code", str(exc)) from None
+        try:
+            loc = ResolvedLocation(location_key(self.secret, sub.location.address), block_level(sub.location.address),
+                                   sub.location.sector)
+        except AddressError as exc:
+            raise InvalidSubmission("location.address", str(exc)) from None
+        refs, persons = [], []
+        for person in sub.persons:
+            res = self.resolver.resolve(session, person, context="call", ref=sub.call_id, now=now)
+            refs.append(res.as_ref(person.role))
+            persons.append({**res.as_json(), "role": person.role.value})
+        event = call_received(sub, category=category, location=loc, persons=refs, source_system=table.source_system)
+        self._enqueue(session, event, now)
+        row = dict(call_id=sub.call_id, revision=sub.revision, fingerprint=fp, event_id=str(event.event_id),
+                   category=category.value, sector=loc.sector, person_keys=persons, channel=channel,
+                   code_table=table.name, received_at=sub.received_at, accepted_at=now)
+        session.execute(m.calls.insert().values(**row))
+        return Outcome(self._call_body(row), duplicate=False)
+
+    @staticmethod
+    def _call_body(row) -> dict:
+        get = row.get if isinstance(row, dict) else row._mapping.get
+        return {"status": "accepted", "call_id": get("call_id"), "revision": get("revision"),
+                "event_id": get("event_id"), "category": get("category"), "persons": get("person_keys")}
+
+    # --- batch: each item in its own savepoint; one bad item never fails the others
+    def accept_batch(self, items: list[Any], *, code_table: str | None, channel: str = "batch") -> list[dict]:
+        results: list[dict] = []
+        committed_new = False
+        with unit_of_work(self.sessions) as session:
+            now = utcnow()
+            for index, item in enumerate(items):
+                call_id = item.get("call_id") if isinstance(item, dict) else None
+                result: dict[str, Any] = {"index": index, "call_id": call_id if isinstance(call_id, str) else None}
+                try:
+                    sub = CallSubmission.model_validate(item)
+                    with session.begin_nested():
+                        outcome = self.accept_call_in(session, sub, code_table=code_table, channel=channel, now=now)
+                    result.update(status="duplicate" if outcome.duplicate else "accepted",
+                                  event_id=outcome.body["event_id"], category=outcome.body["category"])
+                    committed_new |= not outcome.duplicate
+                except ValidationError as exc:
+                    result.update(status="rejected", reason=describe_validation_error(exc))
+                except InvalidSubmission as exc:
+                    result.update(status="rejected", reason=str(exc))
+                except Conflict as exc:
+                    result.update(status="conflict", reason=str(exc))
+                except IntegrityError:
+                    result.update(status="rejected", reason="reçu en même temps par une autre requête; renvoyez-le")
+                results.append(result)
+        if committed_new:
+            self.on_commit()
+        return results
+
+    # --- EIDO: revisions numbered by the EIDO's distinct lastUpdateTimeStamp
+    def accept_eido(self, doc: Any, *, code_table: str | None) -> tuple[Outcome, int]:
+        mapped = map_eido(doc)  # EidoError → 422 naming the JSON path
+
+        def work(session: Session) -> Outcome:
+            call_id = mapped.submission["call_id"]
+            rev = session.execute(select(m.eido_versions.c.revision).where(
+                m.eido_versions.c.call_id == call_id,
+                m.eido_versions.c.version_stamp == mapped.version_stamp[:64])).scalar()
+            if rev is None:
+                last = session.execute(select(func.max(m.eido_versions.c.revision))
+                                       .where(m.eido_versions.c.call_id == call_id)).scalar()
+                rev = (last or 0) + 1
+                session.execute(m.eido_versions.insert().values(call_id=call_id, revision=rev,
+                                                                version_stamp=mapped.version_stamp[:64]))
+            try:
+                sub = CallSubmission.model_validate({**mapped.submission, "revision": rev})
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                raise EidoError("→".join(str(p) for p in err["loc"]), err["msg"]) from None
+            return self.accept_call_in(session, sub, code_table=code_table, channel="eido")
+        return self._transact(work), mapped.skipped_persons
+
+    # --- updates
+    def accept_update(self, call_id: str, sub: CallUpdateSubmission) -> Outcome:
+        def work(session: Session) -> Outcome:
+            now = utcnow()
+            check_not_future("at", sub.at, now)
+            fp = fingerprint(sub)
+            existing = session.execute(select(m.updates).where(
+                m.updates.c.call_id == call_id, m.updates.c.status == sub.status.value, m.updates.c.at == sub.at)).first()
+            if existing:
+                if existing.fingerprint != fp:
+                    raise Conflict(f"une mise à jour {sub.status.value} de l'appel {call_id} à {sub.at.isoformat()} "
+                                   f"a déjà été reçue avec un contenu différent")
+                return Outcome(self._update_body(call_id, sub, existing.event_id), duplicate=True)
+            call = session.execute(select(m.calls).where(m.calls.c.call_id == call_id)
+                                   .order_by(m.calls.c.revision.desc()).limit(1)).first()
+            if call is None:
+                raise NotFound(f"appel inconnu: {call_id}")
+            keys = list(dict.fromkeys(p["person_key"] for p in call.person_keys))
+            event = call_updated(call_id, sub, person_keys=keys, sector=call.sector)
+            self._enqueue(session, event, now)
+            session.execute(m.updates.insert().values(call_id=call_id, status=sub.status.value, at=sub.at,
+                                                      fingerprint=fp, event_id=str(event.event_id), accepted_at=now))
+            return Outcome(self._update_body(call_id, sub, str(event.event_id)), duplicate=False)
+        return self._transact(work)
+
+    @staticmethod
+    def _update_body(call_id: str, sub: CallUpdateSubmission, event_id: str) -> dict:
+        return {"status": "accepted", "call_id": call_id, "call_status": sub.status.value, "event_id": event_id}
+
+    # --- referrals
+    def accept_referral(self, sub: ReferralSubmission) -> Outcome:
+        def work(session: Session) -> Outcome:
+            now = utcnow()
+            if sub.filed_at:
+                check_not_future("filed_at", sub.filed_at, now)
+            referral_id = sub.referral_id or f"ref-{uuid.uuid4().hex[:20]}"
+            fp = fingerprint(sub)
+            existing = session.execute(select(m.referrals).where(m.referrals.c.referral_id == referral_id)).first()
+            if existing:
+                if existing.fingerprint != fp:
+                    raise Conflict(f"la référence {referral_id} a déjà été reçue avec un contenu différent")
+                return Outcome(self._referral_body(existing), duplicate=True)
+            res = self.resolver.resolve(session, sub.person, context="referral", ref=referral_id, now=now)
+            referrer = referrer_key(self.secret, sub.referrer_type.value, sub.referrer_id)
+            event = referral_filed(referral_id, sub, person_key=res.person_key, referrer=referrer,
+                                   filed_at=sub.filed_at or now)
+            self._enqueue(session, event, now)
+            row = dict(referral_id=referral_id, fingerprint=fp, event_id=str(event.event_id),
+                       person_key=res.person_key, referrer_key=referrer, match=res.match.value,
+                       confidence=res.confidence, accepted_at=now)
+            session.execute(m.referrals.insert().values(**row))
+            return Outcome(self._referral_body(row), duplicate=False)
+        return self._transact(work)
+
+    @staticmethod
+    def _referral_body(row) -> dict:
+        get = row.get if isinstance(row, dict) else row._mapping.get
+        return {"status": "accepted", "referral_id": get("referral_id"), "event_id": get("event_id"),
+                "person_key": get("person_key"), "match": get("match"), "confidence": round(get("confidence"), 3)}
+
+    # --- persons
+    def resolve_person(self, person: PersonIdentity, subject: str) -> Resolution:
+        with unit_of_work(self.sessions) as session:
+            return self.resolver.resolve(session, person, context="resolve", ref=subject[:64], now=utcnow())
+
+    # --- reads
+    def call_status(self, call_id: str) -> dict | None:
+        with self.sessions() as session:
+            revisions = session.execute(
+                select(m.calls, m.outbox.c.sent_at).join(m.outbox, m.outbox.c.event_id == m.calls.c.event_id)
+                .where(m.calls.c.call_id == call_id).order_by(m.calls.c.revision)).all()
+            if not revisions:
+                return None
+            ups = session.execute(
+                select(m.updates, m.outbox.c.sent_at).join(m.outbox, m.outbox.c.event_id == m.updates.c.event_id)
+                .where(m.updates.c.call_id == call_id).order_by(m.updates.c.at)).all()
+        return {
+            "call_id": call_id,
+            "revisions": [{"revision": r.revision, "event_id": r.event_id, "category": r.category,
+                           "channel": r.channel, "code_table": r.code_table, "received_at": r.received_at.isoformat(),
+                           "accepted_at": r.accepted_at.isoformat(), "published": r.sent_at is not None,
+                           "published_at": r.sent_at.isoformat() if r.sent_at else None} for r in revisions],
+            "updates": [{"status": u.status, "at": u.at.isoformat(), "event_id": u.event_id,
+                         "published": u.sent_at is not None} for u in ups],
+        }
+
+    def referral_status(self, referral_id: str) -> dict | None:
+        with self.sessions() as session:
+            row = session.execute(
+                select(m.referrals, m.outbox.c.sent_at).join(m.outbox, m.outbox.c.event_id == m.referrals.c.event_id)
+                .where(m.referrals.c.referral_id == referral_id)).first()
+        if row is None:
+            return None
+        return {**self._referral_body(row), "accepted_at": row.accepted_at.isoformat(),
+                "published": row.sent_at is not None}
