@@ -1,0 +1,43 @@
+"""The Info-social FastAPI app: API, the social worker's page, workers started in the lifespan."""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from dyade.settings import Settings
+from dyade.service import create_app as base_app
+from services.infosocial import api, web
+from services.infosocial.frames import Problem
+from services.infosocial.runtime import Runtime
+
+DESCRIPTION = """Fiches Info-social (cadres d'intervention): versions approuvées par une deuxième personne,
+révision annuelle, consentement et base légale, vues par rôle, audit de chaque lecture; file des références
+sociales. Chaque élément d'une fiche porte sa source: `police` (tiré des interventions policières) ou
+`sante` (défaut); sans consentement ni base légale, les policiers ne voient que les éléments `police`."""
+
+
+def create_app(settings: Settings, *, consumer_group: str = "infosocial", workers: bool = True,
+               sweep: bool = True) -> FastAPI:
+    runtime = Runtime(settings, consumer_group=consumer_group)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        runtime.start(workers=workers, sweep=sweep)
+        try:
+            yield
+        finally:
+            runtime.stop()
+
+    app = base_app("infosocial", settings, title="Fiches Info-social", description=DESCRIPTION, lifespan=lifespan,
+                   extra_checks={"workers": runtime.workers_ok})
+    app.state.runtime = runtime
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem):
+        return JSONResponse({"detail": exc.message}, status_code=exc.status)
+
+    app.include_router(api.router)
+    app.include_router(web.router)
+    return app

@@ -1,0 +1,156 @@
+"""Who sees what of a frame. Pure: a snapshot of the frame in, a dict out.
+
+| role                       | view      | what                                                            |
+|----------------------------|-----------|-----------------------------------------------------------------|
+| social_worker, admin       | complete  | everything, with each element's source, consent, identity, PII   |
+| officer, dyad              | police    | police view: police-derived elements, health ones only with a basis |
+| dispatch                   | dispatch  | that a frame exists, its status, and the safety notes (risques)  |
+| analyst                    | analyst   | no identity, no narrative: status, dates, consent, counts       |
+| any other role             | —         | refused (403)                                                   |
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import datetime as dt
+from datetime import date, datetime
+from typing import Any
+
+from dyade.contracts import ConsentStatus, LegalBasis, Role
+from dyade.contracts.frames import Contact, PoliceView
+from services.infosocial.domain.content import FrameContent, Item, legal_basis_of
+
+VIEW_OF_ROLE: dict[Role, str] = {
+    Role.SOCIAL_WORKER: "complete", Role.ADMIN: "complete",
+    Role.OFFICER: "police", Role.DYAD: "police",
+    Role.DISPATCH: "dispatch",
+    Role.ANALYST: "analyst",
+}
+READ_ROLES = tuple(VIEW_OF_ROLE)
+
+STATUS_PENDING = "en_attente"   # written, waiting for a second person's approval
+STATUS_ACTIVE = "active"
+STATUS_STALE = "perimee"        # review date passed: shown, always flagged as stale
+STATUS_ARCHIVED = "archivee"
+
+STALE_WARNING = ("FICHE PÉRIMÉE — la révision annuelle était due le {due}. Les recommandations peuvent ne plus "
+                 "être à jour: à utiliser avec prudence et à signaler à l'intervenante.")
+
+
+@dataclass(frozen=True)
+class Consent:
+    status: ConsentStatus = ConsentStatus.NON_DEMANDE
+    date: dt.date | None = None
+    scope: tuple[str, ...] = ()
+    legal_basis: str | None = None  # override without consent: lrsss_74_76 or danger_imminent
+    justification: str | None = None
+
+    @property
+    def basis(self) -> LegalBasis:
+        return legal_basis_of(self.status, self.legal_basis)
+
+
+@dataclass(frozen=True)
+class FrameSnapshot:
+    """The active (approved) version of a frame, with what lives beside the versions."""
+    frame_id: str
+    person_key: str
+    version: int
+    content: FrameContent
+    consent: Consent
+    review_due: date | None
+    stale_flag: bool
+    archived: bool
+    author: str
+    approved_by: str | None
+    approved_at: datetime | None
+    owner: str
+    display_name: str | None = None
+    reason: str | None = None
+    pending_versions: tuple[int, ...] = field(default=())
+    active: bool = True  # False: no version approved yet; the snapshot shows the latest draft
+
+    def is_stale(self, today: date) -> bool:
+        return self.active and (self.stale_flag or (self.review_due is not None and today > self.review_due))
+
+    def status(self, today: date) -> str:
+        if self.archived:
+            return STATUS_ARCHIVED
+        if not self.active:
+            return STATUS_PENDING
+        return STATUS_STALE if self.is_stale(today) else STATUS_ACTIVE
+
+
+def police_view(content: FrameContent, basis: LegalBasis) -> tuple[PoliceView, int]:
+    """The officer's view and how many health-derived elements were withheld for want of a basis."""
+    allowed = basis != LegalBasis.AUCUNE
+    withheld = 0
+
+    def keep(item) -> bool:
+        nonlocal withheld
+        ok = item.source == "police" or allowed
+        withheld += not ok
+        return ok
+
+    def one(item: Item | None) -> str | None:
+        return item.text if item is not None and keep(item) else None
+
+    def many(items: list[Item]) -> tuple[str, ...]:
+        return tuple(i.text for i in items if keep(i))
+
+    contacts = tuple(Contact(name=c.name, role=c.role, phone=c.phone, when_to_call=c.when_to_call)
+                     for c in content.contacts if keep(c))
+    view = PoliceView(
+        interventions_a_privilegier=many(content.interventions_a_privilegier),
+        interventions_a_eviter=many(content.interventions_a_eviter),
+        contacts=contacts, niveau_tolerance=one(content.niveau_tolerance),
+        mode_liberation=one(content.mode_liberation), risques=many(content.risques),
+        particularites=one(content.particularites), legal_basis=basis)
+    return view, withheld
+
+
+def view_for(role: Role, frame: FrameSnapshot, today: date) -> dict[str, Any]:
+    """The frame as `role` may see it. Raises KeyError for a role that sees no frame."""
+    kind = VIEW_OF_ROLE[role]
+    status = frame.status(today)
+    base: dict[str, Any] = {"frame_id": frame.frame_id, "person_key": frame.person_key, "version": frame.version,
+                            "status": status, "stale": status == STATUS_STALE, "view": kind}
+    if status == STATUS_STALE:
+        base["avertissement"] = STALE_WARNING.format(due=frame.review_due.isoformat())
+    if kind == "dispatch":
+        view, _ = police_view(frame.content, frame.consent.basis)
+        return base | {"exists": True, "safety_notes": list(view.risques)}
+    if kind == "analyst":
+        c = frame.content
+        return base | {
+            "review_due": _iso(frame.review_due), "consent_status": frame.consent.status.value,
+            "legal_basis": frame.consent.basis.value,
+            "approved_at": frame.approved_at.isoformat() if frame.approved_at else None,
+            "counts": {"interventions_a_privilegier": len(c.interventions_a_privilegier),
+                       "interventions_a_eviter": len(c.interventions_a_eviter), "contacts": len(c.contacts),
+                       "risques": len(c.risques)},
+            "has_pii": bool(c.pii_link)}
+    if kind == "police":
+        view, withheld = police_view(frame.content, frame.consent.basis)
+        out = base | {"review_due": _iso(frame.review_due), "consent_status": frame.consent.status.value,
+                      "legal_basis": frame.consent.basis.value, "police_view": view.model_dump(mode="json"),
+                      "elements_retenus": withheld}
+        if withheld:
+            out["note"] = (f"{withheld} élément(s) issus du réseau de la santé ne sont pas communiqués: "
+                           "aucun consentement ni base légale. Les recommandations affichées viennent des "
+                           "interventions policières antérieures.")
+        return out
+    # complete
+    c = frame.consent
+    return base | {
+        "display_name": frame.display_name, "owner": frame.owner, "author": frame.author,
+        "approved_by": frame.approved_by, "approved_at": frame.approved_at.isoformat() if frame.approved_at else None,
+        "reason": frame.reason, "review_due": _iso(frame.review_due),
+        "consent": {"status": c.status.value, "date": c.date.isoformat() if c.date else None, "scope": list(c.scope),
+                    "legal_basis": c.legal_basis, "justification": c.justification},
+        "legal_basis": c.basis.value, "content": frame.content.model_dump(mode="json"),
+        "police_view": police_view(frame.content, c.basis)[0].model_dump(mode="json"),
+        "pending_versions": list(frame.pending_versions)}
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None

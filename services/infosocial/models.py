@@ -1,0 +1,149 @@
+"""Info-social's tables (prefix `infosocial_`). The database is the record; topics are fed from the outbox."""
+from __future__ import annotations
+
+import datetime as dt
+from datetime import date, datetime
+
+from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
+                        text)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Frame(Base):
+    """One person's fiche; its content lives in versions. Consent lives here: it changes at once."""
+    __tablename__ = "infosocial_frames"
+    frame_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    person_key: Mapped[str] = mapped_column(String(80))
+    owner: Mapped[str] = mapped_column(String(100))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    active_version: Mapped[int | None] = mapped_column(Integer)
+    review_due: Mapped[date | None] = mapped_column(Date)
+    stale: Mapped[bool] = mapped_column(Boolean, default=False)
+    review_notified_for: Mapped[date | None] = mapped_column(Date)
+    consent_status: Mapped[str] = mapped_column(String(20), default="non_demande")
+    consent_date: Mapped[date | None] = mapped_column(Date)
+    consent_scope: Mapped[list] = mapped_column(JSON, default=list)
+    consent_legal_basis: Mapped[str | None] = mapped_column(String(30))
+    consent_justification: Mapped[str | None] = mapped_column(Text)
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    archived_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_infosocial_frames_person_open", "person_key", unique=True,
+              postgresql_where=text("archived_at IS NULL"), sqlite_where=text("archived_at IS NULL")),
+        Index("ix_infosocial_frames_review_due", "review_due"),
+    )
+
+
+class FrameVersion(Base):
+    __tablename__ = "infosocial_frame_versions"
+    frame_id: Mapped[str] = mapped_column(ForeignKey("infosocial_frames.frame_id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content: Mapped[dict] = mapped_column(JSON)
+    author: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text)
+    requested_review_due: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approval_note: Mapped[str | None] = mapped_column(Text)
+
+
+class ConsentEntry(Base):
+    __tablename__ = "infosocial_consents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    frame_id: Mapped[str] = mapped_column(ForeignKey("infosocial_frames.frame_id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    date: Mapped[dt.date | None] = mapped_column(Date)
+    scope: Mapped[list] = mapped_column(JSON, default=list)
+    legal_basis: Mapped[str | None] = mapped_column(String(30))
+    justification: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FrameRead(Base):
+    """The audit: every read of a frame, by whom, when, which version, for which call, on what basis."""
+    __tablename__ = "infosocial_reads"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reader: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(30))
+    view: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(20))
+    frame_id: Mapped[str] = mapped_column(String(40))
+    person_key: Mapped[str] = mapped_column(String(80))
+    version: Mapped[int | None] = mapped_column(Integer)
+    call_id: Mapped[str | None] = mapped_column(String(64))
+    legal_basis: Mapped[str | None] = mapped_column(String(30))
+
+    __table_args__ = (Index("ix_infosocial_reads_person_at", "person_key", "at"),
+                      Index("ix_infosocial_reads_frame_at", "frame_id", "at"))
+
+
+class Referral(Base):
+    __tablename__ = "infosocial_referrals"
+    referral_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    person_key: Mapped[str] = mapped_column(String(80), index=True)
+    origin: Mapped[str] = mapped_column(String(20))  # filed | suggested
+    referrer_type: Mapped[str] = mapped_column(String(40))
+    referrer_key: Mapped[str | None] = mapped_column(String(100))
+    criteria: Mapped[list] = mapped_column(JSON, default=list)
+    clientele: Mapped[list] = mapped_column(JSON, default=list)
+    linked_call_ids: Mapped[list] = mapped_column(JSON, default=list)
+    reasons: Mapped[list] = mapped_column(JSON, default=list)
+    summary: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_contact_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReferralStep(Base):
+    __tablename__ = "infosocial_referral_steps"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    referral_id: Mapped[str] = mapped_column(ForeignKey("infosocial_referrals.referral_id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    previous: Mapped[str | None] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    by: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class RecurrenceOverride(Base):
+    __tablename__ = "infosocial_overrides"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_key: Mapped[str] = mapped_column(String(80), index=True)
+    recurrent: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(100))
+    until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ProcessedEvent(Base):
+    """Event ids already handled by the consumer (at-least-once delivery: drop duplicates)."""
+    __tablename__ = "infosocial_processed_events"
+    event_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OutboxRecord(Base):
+    """Events written with the change that caused them; the relay publishes them in order."""
+    __tablename__ = "infosocial_outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(100))
+    value: Mapped[bytes | None] = mapped_column(LargeBinary)  # None: tombstone
+    event_type: Mapped[str | None] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_infosocial_outbox_unsent", "sent_at", "id"),)

@@ -1,0 +1,119 @@
+"""Wiring: database, commands and reads, the outbox relay, the referral consumer, the daily sweep, and
+the republication of current frames when the broker came back empty."""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from kafka import KafkaProducer
+from sqlalchemy import select
+
+from dyade.contracts.topics import FRAMES_CURRENT, REFERRALS_FILED, REFERRALS_SUGGESTED
+from dyade.db import make_engine, make_sessionmaker, unit_of_work
+from dyade.kafka import ConsumerLoop, key_of, make_producer
+from dyade.settings import Settings
+from services.infosocial.frames import FrameCommands, current_event, snapshot
+from services.infosocial.models import Frame
+from services.infosocial.outbox import OutboxRelay, topic_is_empty
+from services.infosocial.queue import ReferralQueue
+from services.infosocial.reads import FrameReads, SnapshotCache
+
+log = logging.getLogger("infosocial")
+
+SWEEP_EVERY_S = 6 * 3600  # the sweep is idempotent; running it several times a day keeps it "daily" after restarts
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    consumer_group: str = "infosocial"
+    cache: SnapshotCache = field(default_factory=SnapshotCache)
+    relay: OutboxRelay | None = None
+    consumer: ConsumerLoop | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)
+    sweeper: threading.Thread | None = None
+    republished: int = 0
+
+    def __post_init__(self) -> None:
+        self.engine = make_engine(self.settings.db_url)
+        self.factory = make_sessionmaker(self.engine)
+        self.frames = FrameCommands(self.factory, after_commit=self._changed)
+        self.reads = FrameReads(self.factory, self.cache)
+        self.queue = ReferralQueue(self.factory, after_commit=self._wake)
+
+    def _wake(self) -> None:
+        if self.relay:
+            self.relay.wake.set()
+
+    def _changed(self, person_key: str) -> None:
+        self.cache.invalidate(person_key)
+        self._wake()
+
+    def start(self, *, workers: bool = True, sweep: bool = True) -> "Runtime":
+        bootstrap = self.settings.kafka_bootstrap_servers
+        if workers and bootstrap:
+            try:
+                self.republished = republish_if_empty(self.factory, bootstrap)
+            except Exception:  # the relay and readiness will say if the broker stays away
+                log.exception("republication check failed")
+            self.relay = OutboxRelay(self.factory, bootstrap).start()
+            self.consumer = ConsumerLoop(bootstrap=bootstrap, group_id=self.consumer_group,
+                                         topics=(REFERRALS_FILED, REFERRALS_SUGGESTED), handler=self.queue.handle,
+                                         service="infosocial").start()
+        if sweep:
+            self.sweeper = threading.Thread(target=self._sweep_loop, name="infosocial-sweep", daemon=True)
+            self.sweeper.start()
+        return self
+
+    def _sweep_loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                counts = self.frames.sweep()
+                log.info("review sweep done", extra=counts)
+            except Exception:
+                log.exception("review sweep failed")
+            self.stopping.wait(SWEEP_EVERY_S)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.consumer:
+            self.consumer.stop()
+        if self.relay:
+            self.relay.stop()
+        self.engine.dispose()
+
+    def workers_ok(self) -> None:
+        if self.consumer and not self.consumer.healthy:
+            raise RuntimeError(f"consommateur des références arrêté: {self.consumer.error}")
+        if self.relay and self.relay.error:
+            raise RuntimeError(f"publication en attente: {self.relay.error}")
+
+
+def republish_if_empty(factory, bootstrap: str, topic: str = FRAMES_CURRENT.name) -> int:
+    """The embedded broker keeps nothing across restarts: if the compacted topic is empty, publish every
+    current frame again from the database (the record)."""
+    if not topic_is_empty(bootstrap, topic):
+        return 0
+    producer = make_producer(bootstrap, client_id="infosocial-republish")
+    try:
+        return republish(factory, producer, topic)
+    finally:
+        producer.close(timeout=10)
+
+
+def republish(factory, producer: KafkaProducer, topic: str = FRAMES_CURRENT.name) -> int:
+    now = datetime.now(timezone.utc)
+    count = 0
+    with unit_of_work(factory) as s:
+        frames = s.scalars(select(Frame).where(Frame.archived_at.is_(None), Frame.active_version.is_not(None))).all()
+        for frame in frames:
+            event = current_event(snapshot(s, frame), now)
+            producer.send(topic, key=key_of(event, FRAMES_CURRENT), value=event.to_bytes(),
+                          headers=[("type", event.TYPE.encode())])
+            count += 1
+    producer.flush(timeout=60)
+    if count:
+        log.info("current frames republished", extra={"count": count})
+    return count
