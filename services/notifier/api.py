@@ -1,0 +1,221 @@
+"""HTTP API of the notifier: roster, sectors, device subscriptions, alerts and their actions,
+follow-up plans, and the live stream (Server-Sent Events, resent from Last-Event-ID)."""
+from __future__ import annotations
+
+import secrets
+from fastapi import APIRouter, Depends, HTTPException, Request
+from sqlalchemy import func, select
+
+from dyade.auth import Principal, requires
+from dyade.contracts.vocabulary import AlertState, Role
+
+from services.notifier import alerts, followups, roster, views
+from services.notifier.domain.lifecycle import OPEN, InvalidTransition
+from services.notifier.models import (AlertEventRow, AlertRow, DyadRow, SectorRow, SubscriptionRow, utc)
+from services.notifier.schemas import (CloseIn, DeclineIn, DyadIn, PlanIn, SectorIn, SnoozeIn, SubscriptionIn,
+                                       WebhookIn)
+from services.notifier.deps import FIELD, SUPERVISORS, lang_of, notifier, own_dyad
+
+router = APIRouter(prefix="/v1", tags=["notifier"])
+
+
+def dyad_json(row: DyadRow, *, now, busy: set[str]) -> dict:
+    return {"dyad_id": row.dyad_id, "name": row.name, "sector": row.sector, "members": row.members,
+            "shifts": row.shifts, "active": row.active, "on_duty": roster.to_dyad(row).on_duty(now),
+            "busy": row.dyad_id in busy, "webhook": bool(row.webhook_url)}
+
+
+# --- roster ---------------------------------------------------------------------------------------
+
+@router.put("/dyads/{dyad_id}", summary="Créer ou modifier une dyade (membres, secteur, quarts)")
+def put_dyad(dyad_id: str, body: DyadIn, request: Request, _: Principal = Depends(requires(*SUPERVISORS))):
+    if not (1 <= len(dyad_id) <= 64) or not dyad_id.replace("-", "").replace("_", "").isalnum():
+        raise HTTPException(422, detail="dyad_id: lettres, chiffres, - et _ seulement (64 max)")
+    n = notifier(request)
+    now = n.clock()
+    with n.work() as session:
+        row = session.get(DyadRow, dyad_id, with_for_update=True)
+        if row is None:
+            row = DyadRow(dyad_id=dyad_id)
+            session.add(row)
+        row.name, row.sector, row.active, row.updated_at = body.name, body.sector, body.active, now
+        row.members = [m.model_dump() for m in body.members]
+        row.shifts = [s.model_dump() for s in body.shifts]
+        session.flush()
+        return dyad_json(row, now=now, busy=roster.busy_dyads(session, [dyad_id]))
+
+
+@router.get("/dyads", summary="Les dyades, en service ou non, occupées ou libres")
+def list_dyads(request: Request, sector: str | None = None,
+               _: Principal = Depends(requires(Role.SUPERVISOR, Role.DISPATCH, Role.ADMIN))):
+    n = notifier(request)
+    now = n.clock()
+    with n.sessions() as session:
+        q = select(DyadRow).order_by(DyadRow.sector, DyadRow.dyad_id)
+        if sector:
+            q = q.where(DyadRow.sector == sector)
+        rows = list(session.scalars(q))
+        busy = roster.busy_dyads(session, [r.dyad_id for r in rows])
+        return {"dyads": [dyad_json(r, now=now, busy=busy) for r in rows]}
+
+
+@router.put("/dyads/{dyad_id}/webhook", summary="Webhook signé vers le terminal du véhicule (secret rendu une fois)")
+def put_webhook(dyad_id: str, body: WebhookIn, request: Request, _: Principal = Depends(requires(*SUPERVISORS))):
+    n = notifier(request)
+    with n.work() as session:
+        row = session.get(DyadRow, dyad_id, with_for_update=True)
+        if row is None:
+            raise HTTPException(404, detail=f"dyade inconnue: {dyad_id}")
+        row.webhook_url, row.webhook_secret = body.url, secrets.token_urlsafe(32)
+        return {"dyad_id": dyad_id, "url": body.url, "secret": row.webhook_secret,
+                "signature": "X-Dyade-Signature: sha256=HMAC(secret, X-Dyade-Timestamp + '.' + corps)"}
+
+
+@router.put("/sectors/{sector}", summary="Secteurs voisins (du plus proche), pour le routage")
+def put_sector(sector: str, body: SectorIn, request: Request, _: Principal = Depends(requires(*SUPERVISORS))):
+    n = notifier(request)
+    with n.work() as session:
+        row = session.get(SectorRow, sector) or SectorRow(sector=sector)
+        row.neighbours = [s for s in body.neighbours if s != sector]
+        session.merge(row)
+    return {"sector": sector, "neighbours": row.neighbours}
+
+
+# --- devices --------------------------------------------------------------------------------------
+
+@router.get("/push/key", summary="Clé publique VAPID (applicationServerKey)")
+def push_key(request: Request):
+    from services.notifier.delivery import application_server_key
+    return {"public_key": application_server_key(notifier(request).vapid)}
+
+
+@router.post("/subscriptions", status_code=201, summary="Abonner un appareil aux notifications Web Push")
+def subscribe(body: SubscriptionIn, request: Request, principal: Principal = Depends(requires(*FIELD))):
+    dyad_id = own_dyad(principal) or body.dyad_id
+    if not dyad_id:
+        raise HTTPException(422, detail="dyad_id: requis pour un superviseur")
+    n = notifier(request)
+    with n.work() as session:
+        if not alerts.dyad_exists(session, dyad_id):
+            raise HTTPException(404, detail=f"dyade inconnue: {dyad_id}")
+        row = session.scalars(select(SubscriptionRow).where(SubscriptionRow.endpoint == body.endpoint)).first()
+        if row is None:
+            row = SubscriptionRow(endpoint=body.endpoint, created_at=n.clock())
+            session.add(row)
+        row.dyad_id, row.p256dh, row.auth = dyad_id, body.keys.p256dh, body.keys.auth
+    return {"dyad_id": dyad_id, "endpoint": body.endpoint}
+
+
+# --- alerts ---------------------------------------------------------------------------------------
+
+@router.get("/alerts", summary="Alertes de ma dyade (ou toutes, superviseur), avec le curseur du flux")
+def list_alerts(request: Request, state: AlertState | None = None, include_closed: bool = False,
+                principal: Principal = Depends(requires(*FIELD))):
+    dyad_id = own_dyad(principal)
+    n = notifier(request)
+    with n.sessions() as session:
+        cursor = session.scalar(select(func.max(AlertEventRow.id))) or 0
+        q = select(AlertRow).order_by(AlertRow.created_at.desc()).limit(200)
+        if dyad_id:
+            q = q.where(AlertRow.dyad_id == dyad_id)
+        if state:
+            q = q.where(AlertRow.state == state.value)
+        elif not include_closed:
+            q = q.where(AlertRow.state.in_([s.value for s in OPEN | {AlertState.MISSED_FOR_CAPACITY}]))
+        rows = list(session.scalars(q))
+        return {"cursor": cursor, "alerts": views.summaries(session, rows, lang=lang_of(request))}
+
+
+@router.get("/alerts/{alert_id}", summary="Détail: appel, raisons du triage, vue policière de la fiche (lecture auditée)")
+def get_alert(alert_id: str, request: Request, principal: Principal = Depends(requires(*FIELD))):
+    dyad_id = own_dyad(principal)
+    n = notifier(request)
+    with n.work() as session:
+        alert = session.get(AlertRow, alert_id)
+        if alert is None:
+            raise HTTPException(404, detail=f"alerte inconnue: {alert_id}")
+        if dyad_id and alert.dyad_id != dyad_id and not (alert.state == AlertState.DEFERRED and alert.dyad_id is None):
+            raise HTTPException(403, detail="cette alerte n'est pas assignée à votre dyade")
+        out = views.summaries(session, [alert], lang=lang_of(request))[0]
+        out["frames"] = views.police_views(session, alert, principal, now=n.clock())
+        out["history"] = [{"state": e.state, "previous": e.previous, "dyad_id": e.dyad_id, "reason": e.reason,
+                           "at": utc(e.occurred_at).isoformat()}
+                          for e in session.scalars(select(AlertEventRow).where(AlertEventRow.alert_id == alert_id)
+                                                   .order_by(AlertEventRow.id))]
+        return out
+
+
+def _act(request: Request, principal: Principal, alert_id: str, action):
+    n = notifier(request)
+    try:
+        with n.work() as session:
+            alert = action(session, n, own_dyad(principal), n.clock())
+            return views.summaries(session, [alert], lang=lang_of(request))[0]
+    except alerts.AlertNotFound:
+        raise HTTPException(404, detail=f"alerte inconnue: {alert_id}")
+    except alerts.NotYours:
+        raise HTTPException(403, detail="cette alerte n'est pas assignée à votre dyade")
+    except InvalidTransition as exc:
+        raise HTTPException(409, detail=str(exc))
+
+
+@router.post("/alerts/{alert_id}/seen", summary="Alerte vue")
+def post_seen(alert_id: str, request: Request, principal: Principal = Depends(requires(*FIELD))):
+    return _act(request, principal, alert_id, lambda s, n, d, now: alerts.seen(s, alert_id, dyad_id=d, now=now))
+
+
+@router.post("/alerts/{alert_id}/acknowledge", summary="Prendre en charge")
+def post_ack(alert_id: str, request: Request, principal: Principal = Depends(requires(*FIELD))):
+    return _act(request, principal, alert_id,
+                lambda s, n, d, now: alerts.acknowledge(s, alert_id, dyad_id=d, now=now))
+
+
+@router.post("/alerts/{alert_id}/decline", summary="Refuser (passe à la dyade suivante)")
+def post_decline(alert_id: str, body: DeclineIn, request: Request, principal: Principal = Depends(requires(*FIELD))):
+    return _act(request, principal, alert_id,
+                lambda s, n, d, now: alerts.decline(s, alert_id, n.config, dyad_id=d, reason=body.reason, now=now))
+
+
+@router.post("/alerts/{alert_id}/close", summary="Fermer avec une disposition")
+def post_close(alert_id: str, body: CloseIn, request: Request, principal: Principal = Depends(requires(*FIELD))):
+    return _act(request, principal, alert_id,
+                lambda s, n, d, now: alerts.close(s, alert_id, dyad_id=d, disposition=body.disposition,
+                                                  note=body.note, now=now))
+
+
+@router.post("/alerts/{alert_id}/snooze", summary="Mettre en veille (raison obligatoire)")
+def post_snooze(alert_id: str, body: SnoozeIn, request: Request, principal: Principal = Depends(requires(*FIELD))):
+    return _act(request, principal, alert_id,
+                lambda s, n, d, now: alerts.snooze(s, alert_id, dyad_id=d, reason=body.reason,
+                                                   minutes=body.minutes, now=now))
+
+
+# --- follow-ups -----------------------------------------------------------------------------------
+
+@router.put("/persons/{person_key}/followup-plan", summary="Plan de suivi d'une personne connue (type 2)")
+def put_plan(person_key: str, body: PlanIn, request: Request,
+             _: Principal = Depends(requires(Role.SUPERVISOR, Role.SOCIAL_WORKER, Role.ADMIN))):
+    if not person_key.startswith("p_") or len(person_key) > 100:
+        raise HTTPException(422, detail="person_key: clé pseudonyme attendue (p_…)")
+    n = notifier(request)
+    now = n.clock()
+    with n.work() as session:
+        if not alerts.dyad_exists(session, body.dyad_id):
+            raise HTTPException(404, detail=f"dyade inconnue: {body.dyad_id}")
+        first = utc(body.first_due_at) if body.first_due_at else now
+        row = followups.upsert_plan(session, person_key=person_key, dyad_id=body.dyad_id,
+                                    every_minutes=body.every_minutes, first_due_at=first, active=body.active,
+                                    note=body.note, now=now)
+        return {"person_key": person_key, "dyad_id": row.dyad_id, "every_minutes": row.every_minutes,
+                "next_due_at": utc(row.next_due_at).isoformat(), "active": row.active}
+
+
+@router.get("/followups/today", summary="Suivis du jour et appels reportés au matin")
+def today(request: Request, principal: Principal = Depends(requires(*FIELD))):
+    n = notifier(request)
+    with n.sessions() as session:
+        due = followups.due_today(session, dyad_id=own_dyad(principal), now=n.clock())
+        return {"plans": [{**p, "next_due_at": p["next_due_at"].isoformat()} for p in due["plans"]],
+                "alerts": views.summaries(session, due["alerts"], lang=lang_of(request))}
+
+

@@ -1,0 +1,30 @@
+"""Request helpers shared by the API, the live stream and the field app."""
+from __future__ import annotations
+
+from fastapi import HTTPException, Request
+
+from dyade.auth import Principal
+from dyade.contracts.vocabulary import Role
+
+SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)
+FIELD = (Role.DYAD, Role.SUPERVISOR, Role.ADMIN)
+
+
+def notifier(request: Request):
+    return request.app.state.notifier
+
+
+def lang_of(request: Request) -> str:
+    if request.query_params.get("lang") in ("fr", "en"):
+        return request.query_params["lang"]
+    accept = request.headers.get("accept-language", "fr").lower()
+    return "en" if accept.startswith("en") else "fr"
+
+
+def own_dyad(principal: Principal) -> str | None:
+    """The dyad a field user acts for; None for supervisors (they see and act on every alert)."""
+    if principal.role == Role.DYAD:
+        if not principal.dyad_id:
+            raise HTTPException(403, detail="jeton de dyade sans revendication `dyad`")
+        return principal.dyad_id
+    return None

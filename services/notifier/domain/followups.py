@@ -1,0 +1,36 @@
+"""Type-2 work: a follow-up plan per known person (how often, by which dyad); a plan that comes due
+while its dyad is on duty becomes a `suivi` alert, one open at a time."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from services.notifier.domain.roster import MONTREAL
+
+
+@dataclass(frozen=True)
+class Plan:
+    person_key: str
+    dyad_id: str
+    every: timedelta
+    next_due_at: datetime
+    active: bool = True
+
+
+def is_due(plan: Plan, *, now: datetime, dyad_on_duty: bool, has_open_reminder: bool) -> bool:
+    return plan.active and dyad_on_duty and not has_open_reminder and plan.next_due_at <= now
+
+
+def next_due(plan: Plan, *, now: datetime) -> datetime:
+    """The due time after a reminder fired: one period later, skipping periods missed while off duty."""
+    due = plan.next_due_at
+    while due <= now:
+        due += plan.every
+    return due
+
+
+def local_day_bounds(now: datetime) -> tuple[datetime, datetime]:
+    """Start and end of the local (America/Montreal) day containing `now`."""
+    local = now.astimezone(MONTREAL)
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start, start + timedelta(days=1)

@@ -1,0 +1,87 @@
+"""Follow-up plans (type 2) in the database, and the reminders they turn into `suivi` alerts."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dyade.contracts.vocabulary import AlertKind, AlertState as S
+
+from services.notifier import alerts, roster
+from services.notifier.domain import followups, lifecycle
+from services.notifier.models import AlertRow, DyadRow, PlanRow, utc
+
+OPEN = [s.value for s in lifecycle.OPEN]
+
+
+def to_plan(row: PlanRow) -> followups.Plan:
+    return followups.Plan(row.person_key, row.dyad_id, timedelta(minutes=row.every_minutes), utc(row.next_due_at),
+                          row.active)
+
+
+def upsert_plan(session: Session, *, person_key: str, dyad_id: str, every_minutes: int, first_due_at: datetime,
+                active: bool, note: str | None, now: datetime) -> PlanRow:
+    row = session.get(PlanRow, person_key, with_for_update=True)
+    if row is None:
+        row = PlanRow(person_key=person_key)
+        session.add(row)
+    row.dyad_id, row.every_minutes, row.next_due_at = dyad_id, every_minutes, first_due_at
+    row.active, row.note, row.updated_at = active, note, now
+    return row
+
+
+def _open_reminder(session: Session, person_key: str) -> AlertRow | None:
+    return session.scalars(select(AlertRow).where(AlertRow.kind == AlertKind.SUIVI.value,
+                                                  AlertRow.plan_person_key == person_key,
+                                                  AlertRow.state.in_(OPEN))).first()
+
+
+def remind_due(session: Session, *, now: datetime) -> int:
+    """Turn every due plan whose dyad is on duty into a `suivi` alert (one open per person)."""
+    made = 0
+    for row in session.scalars(select(PlanRow).where(PlanRow.active.is_(True), PlanRow.next_due_at <= now)
+                               .with_for_update(skip_locked=True)):
+        dyad_row = session.get(DyadRow, row.dyad_id)
+        if dyad_row is None:
+            continue
+        plan = to_plan(row)
+        on_duty = roster.to_dyad(dyad_row).on_duty(now)
+        has_open = _open_reminder(session, row.person_key) is not None
+        if followups.is_due(plan, now=now, dyad_on_duty=on_duty, has_open_reminder=has_open):
+            _create_reminder(session, row, dyad_row, now=now)
+            made += 1
+        if on_duty:
+            row.next_due_at = followups.next_due(plan, now=now)
+    return made
+
+
+def _create_reminder(session: Session, plan: PlanRow, dyad: DyadRow, *, now: datetime) -> AlertRow:
+    seed = f"suivi:{plan.person_key}:{utc(plan.next_due_at).isoformat()}"
+    alert = AlertRow(alert_id=alerts.alert_id_for(seed), kind=AlertKind.SUIVI.value, state=S.CREATED.value,
+                     dyad_id=dyad.dyad_id, sector=dyad.sector, person_key=plan.person_key,
+                     person_keys=[plan.person_key], call_ids=[], reasons=[], tried=[dyad.dyad_id],
+                     plan_person_key=plan.person_key, summary=plan.note, due_at=plan.next_due_at,
+                     created_at=now, assigned_at=now, updated_at=now)
+    session.add(alert)
+    alerts.record(session, alert, S.CREATED, previous=None, now=now, reason="suivi prévu au plan")
+    return alert
+
+
+def due_today(session: Session, *, dyad_id: str | None, now: datetime) -> dict:
+    """What the dyad has to do today: plans coming due, open reminders, and deferred calls."""
+    start, end = followups.local_day_bounds(now)
+    plans = select(PlanRow).where(PlanRow.active.is_(True), PlanRow.next_due_at < end)
+    pending = select(AlertRow).where(AlertRow.state.in_(OPEN),
+                                     (AlertRow.kind == AlertKind.SUIVI.value) | (AlertRow.state == S.DEFERRED.value))
+    if dyad_id is not None:
+        plans = plans.where(PlanRow.dyad_id == dyad_id)
+        dyad = session.get(DyadRow, dyad_id)
+        sector = dyad.sector if dyad else None
+        pending = pending.where((AlertRow.dyad_id == dyad_id) |
+                                ((AlertRow.state == S.DEFERRED.value) & (AlertRow.sector == sector)))
+    return {
+        "plans": [{"person_key": p.person_key, "dyad_id": p.dyad_id, "next_due_at": utc(p.next_due_at),
+                   "every_minutes": p.every_minutes, "note": p.note} for p in session.scalars(plans)],
+        "alerts": list(session.scalars(pending.order_by(AlertRow.created_at))),
+    }

@@ -1,0 +1,148 @@
+"""The notifier's tables (prefix `notifier_`): roster, device subscriptions, busy dyads, the police
+view of frames, alerts with their state-change log (also the outbox and the live-stream cursor),
+processed decisions, follow-up plans and the audit of frame reads."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, MetaData, String, Text, Index
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utc(dt: datetime | None) -> datetime | None:
+    """SQLite gives naive datetimes back: they were written in UTC."""
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData()
+
+
+TS = DateTime(timezone=True)
+
+
+class DyadRow(Base):
+    __tablename__ = "notifier_dyads"
+    dyad_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    sector: Mapped[str] = mapped_column(String(16), index=True)
+    members: Mapped[list] = mapped_column(JSON, default=list)
+    shifts: Mapped[list] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    webhook_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    webhook_secret: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+
+class SectorRow(Base):
+    __tablename__ = "notifier_sectors"
+    sector: Mapped[str] = mapped_column(String(16), primary_key=True)
+    neighbours: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class SubscriptionRow(Base):
+    __tablename__ = "notifier_subscriptions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dyad_id: Mapped[str] = mapped_column(String(64), index=True)
+    endpoint: Mapped[str] = mapped_column(String(2000), unique=True)
+    p256dh: Mapped[str] = mapped_column(String(200))
+    auth: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(TS)
+
+
+class BusyRow(Base):
+    __tablename__ = "notifier_busy"
+    dyad_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    since: Mapped[datetime] = mapped_column(TS)
+
+
+class FrameRow(Base):
+    __tablename__ = "notifier_frames"
+    person_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    frame_id: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    stale: Mapped[bool] = mapped_column(Boolean, default=False)
+    review_due: Mapped[date | None] = mapped_column(Date, nullable=True)
+    consent: Mapped[str] = mapped_column(String(32))
+    police_view: Mapped[dict] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+
+class AlertRow(Base):
+    __tablename__ = "notifier_alerts"
+    alert_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(32), index=True)
+    dyad_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    target: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    sector: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    level: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    category: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    call_id: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+    call_ids: Mapped[list] = mapped_column(JSON, default=list)
+    person_key: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+    person_keys: Mapped[list] = mapped_column(JSON, default=list)
+    summary: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reasons: Mapped[list] = mapped_column(JSON, default=list)
+    tried: Mapped[list] = mapped_column(JSON, default=list)
+    plan_person_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    call_received_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(TS)
+    assigned_at: Mapped[datetime] = mapped_column(TS)
+    due_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    snoozed_until: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    note: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    disposition: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+
+class AlertEventRow(Base):
+    """One row per state change (outbound: published as AlertChanged) or update (live stream only).
+    The id is the live stream's cursor (SSE `id:` / Last-Event-ID)."""
+    __tablename__ = "notifier_alert_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    alert_id: Mapped[str] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(String(32))
+    previous: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    dyad_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    previous_dyad_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    occurred_at: Mapped[datetime] = mapped_column(TS)
+    outbound: Mapped[bool] = mapped_column(Boolean, default=True)
+    published_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+
+    __table_args__ = (Index("ix_notifier_alert_events_unpublished", "outbound", "published_at"),)
+
+
+class DecisionRow(Base):
+    __tablename__ = "notifier_decisions"
+    decision_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(100), index=True)
+    alert_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(TS)
+
+
+class PlanRow(Base):
+    __tablename__ = "notifier_followup_plans"
+    person_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    dyad_id: Mapped[str] = mapped_column(String(64), index=True)
+    every_minutes: Mapped[int] = mapped_column(Integer)
+    next_due_at: Mapped[datetime] = mapped_column(TS)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    note: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+
+class FrameReadRow(Base):
+    __tablename__ = "notifier_frame_reads"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(TS)
+    subject: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    person_key: Mapped[str] = mapped_column(String(100), index=True)
+    alert_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -1,0 +1,49 @@
+"""Roster adapter: dyads, sectors, busy dyads and device subscriptions in the database, turned into
+the domain's values for routing."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from services.notifier.domain.roster import Adjacency, Dyad, Shift, parse_time
+from services.notifier.models import BusyRow, DyadRow, SectorRow
+
+
+def to_dyad(row: DyadRow) -> Dyad:
+    shifts = tuple(Shift(tuple(s["days"]), parse_time(s["start"]), parse_time(s["end"])) for s in row.shifts)
+    return Dyad(row.dyad_id, row.sector, shifts, row.active) if shifts else Dyad(row.dyad_id, row.sector,
+                                                                                  active=row.active)
+
+
+def adjacency(session: Session, default: Adjacency) -> Adjacency:
+    merged = dict(default.neighbours)
+    for row in session.scalars(select(SectorRow)):
+        merged[row.sector] = tuple(row.neighbours)
+    return Adjacency(merged)
+
+
+def dyads_in(session: Session, sectors: list[str]) -> list[Dyad]:
+    if not sectors:
+        return []
+    return [to_dyad(r) for r in session.scalars(select(DyadRow).where(DyadRow.sector.in_(sectors)))]
+
+
+def busy_dyads(session: Session, dyad_ids: list[str] | None = None) -> set[str]:
+    q = select(BusyRow.dyad_id)
+    if dyad_ids is not None:
+        q = q.where(BusyRow.dyad_id.in_(dyad_ids))
+    return set(session.scalars(q))
+
+
+def set_busy(session: Session, dyad_id: str, call_id: str, now: datetime) -> None:
+    if session.get(BusyRow, (dyad_id, call_id)) is None:
+        session.add(BusyRow(dyad_id=dyad_id, call_id=call_id, since=now))
+
+
+def clear_busy(session: Session, *, call_id: str, dyad_id: str | None = None) -> None:
+    q = delete(BusyRow).where(BusyRow.call_id == call_id)
+    if dyad_id:
+        q = q.where(BusyRow.dyad_id == dyad_id)
+    session.execute(q)

@@ -1,0 +1,187 @@
+"""Wiring of the notifier: database, consumers, outbox relay, delivery worker, scheduler and the
+live-stream hub. One object per process; tests drive it directly (injected clock, `tick(now)`)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Callable, Iterator
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from dyade.db import make_engine, make_sessionmaker, unit_of_work
+from dyade.kafka import make_producer
+from dyade.settings import Settings
+
+from services.notifier import alerts, delivery, followups, views
+from services.notifier.config import NotifierConfig
+from services.notifier.consumers import start_consumers
+from services.notifier.models import AlertRow, DyadRow, SubscriptionRow
+from services.notifier.publisher import Relay
+
+log = logging.getLogger("dyade.notifier")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Hub:
+    """Wakes the live streams (asyncio) when any thread committed alert changes."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.waiters: set[asyncio.Event] = set()
+        self.lock = threading.Lock()
+
+    def subscribe(self) -> asyncio.Event:
+        self.loop = asyncio.get_running_loop()
+        ev = asyncio.Event()
+        with self.lock:
+            self.waiters.add(ev)
+        return ev
+
+    def unsubscribe(self, ev: asyncio.Event) -> None:
+        with self.lock:
+            self.waiters.discard(ev)
+
+    def notify(self) -> None:
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        with self.lock:
+            waiters = list(self.waiters)
+        for ev in waiters:
+            loop.call_soon_threadsafe(ev.set)
+
+
+class Notifier:
+    def __init__(self, settings: Settings, config: NotifierConfig | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.settings, self.config, self.clock = settings, config or NotifierConfig(), clock
+        self.engine = make_engine(settings.db_url)
+        self.sessions = make_sessionmaker(self.engine)
+        self.hub = Hub()
+        self.vapid = delivery.load_vapid(settings.dyade_home)
+        self.deliveries: "queue.Queue[str]" = queue.Queue()
+        self.stop_event = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.consumers: list = []
+        self.relay: Relay | None = None
+        self.producer = None
+        self.last_error: Exception | None = None
+
+    # --- transactions ---------------------------------------------------------------------------
+    @contextmanager
+    def work(self) -> Iterator[Session]:
+        """A unit of work; once committed, the relay and the live streams are woken."""
+        with unit_of_work(self.sessions) as session:
+            yield session
+        self.changed()
+
+    def changed(self) -> None:
+        if self.relay:
+            self.relay.wake.set()
+        self.hub.notify()
+
+    # --- life cycle -----------------------------------------------------------------------------
+    def start(self) -> "Notifier":
+        bootstrap = self.settings.kafka_bootstrap_servers
+        if bootstrap:
+            self.producer = make_producer(bootstrap, client_id="notifier")
+            self.relay = Relay(self.sessions, self.producer, self.deliveries, self._error).start()
+            self.consumers = start_consumers(self, bootstrap)
+        self._thread(self._deliver_loop, "notifier-delivery")
+        if self.config.tick_s > 0:
+            self._thread(self._schedule_loop, "notifier-scheduler")
+        return self
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for c in self.consumers:
+            c.stop()
+        if self.relay:
+            self.relay.stop()
+        self.deliveries.put("")
+        for t in self.threads:
+            t.join(10)
+        if self.producer:
+            self.producer.close(timeout=10)
+        self.engine.dispose()
+
+    def ready(self) -> None:
+        for c in self.consumers:
+            if not c.healthy:
+                raise RuntimeError(f"consommateur {c.group_id} arrêté: {c.error}")
+
+    def _thread(self, target, name: str) -> None:
+        t = threading.Thread(target=target, name=name, daemon=True)
+        t.start()
+        self.threads.append(t)
+
+    def _error(self, exc: Exception) -> None:
+        self.last_error = exc
+
+    # --- scheduler ------------------------------------------------------------------------------
+    def tick(self, now: datetime | None = None) -> dict:
+        """Escalations, expiries and follow-up reminders due at `now` (the scheduler's clock)."""
+        now = now or self.clock()
+        with self.work() as session:
+            escalated = alerts.run_due(session, self.config, now=now)
+        with self.work() as session:
+            reminders = followups.remind_due(session, now=now)
+        return {"escalated_or_expired": escalated, "reminders": reminders}
+
+    def _schedule_loop(self) -> None:
+        while not self.stop_event.wait(self.config.tick_s):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("scheduler tick failed")
+
+    # --- delivery -------------------------------------------------------------------------------
+    def _deliver_loop(self) -> None:
+        while not self.stop_event.is_set():
+            alert_id = self.deliveries.get()
+            if not alert_id:
+                continue
+            try:
+                self.deliver(alert_id)
+            except Exception:
+                log.exception("delivery failed", extra={"alert_id": alert_id})
+
+    def deliver(self, alert_id: str) -> list[tuple[str, delivery.Sent]]:
+        """Web Push to the dyad's devices and the signed webhook; any success marks it delivered."""
+        with self.sessions() as session:
+            alert = session.get(AlertRow, alert_id)
+            if alert is None or not alert.dyad_id or alert.state not in ("created", "escalated"):
+                return []
+            dyad = session.get(DyadRow, alert.dyad_id)
+            subs = list(session.scalars(select(SubscriptionRow).where(SubscriptionRow.dyad_id == alert.dyad_id)))
+            message, body = views.push_message(alert), views.summaries(session, [alert])[0]
+            dyad_id = alert.dyad_id
+        results: list[tuple[str, delivery.Sent]] = []
+        for sub in subs:
+            sent = delivery.send_push(self.vapid, endpoint=sub.endpoint, p256dh=sub.p256dh, auth=sub.auth,
+                                      message=message, subject=self.config.vapid_subject, ttl=self.config.push_ttl_s)
+            results.append(("webpush", sent))
+            if sent.gone:
+                with self.work() as session:
+                    session.execute(delete(SubscriptionRow).where(SubscriptionRow.id == sub.id))
+        if dyad is not None and dyad.webhook_url and dyad.webhook_secret:
+            sent = delivery.send_webhook(url=dyad.webhook_url, secret=dyad.webhook_secret,
+                                         body={"event": "alert.assigned", "alert": body})
+            results.append(("webhook", sent))
+        for channel, sent in results:
+            if sent.ok:
+                with self.work() as session:
+                    alerts.mark_delivered(session, alert_id, dyad_id, now=self.clock(), channel=channel)
+                break
+        if any(not s.ok for _, s in results):
+            log.warning("delivery channel failed", extra={"alert_id": alert_id,
+                                                          "failures": [(c, s.status) for c, s in results if not s.ok]})
+        return results

@@ -1,0 +1,88 @@
+"""Request bodies of the notifier's API (validation errors come back in French, naming the field)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from dyade.contracts.vocabulary import Disposition
+
+TIME = r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$"
+SECTOR = r"^[A-Za-z0-9_-]{1,16}$"
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MemberIn(Body):
+    name: str = Field(min_length=1, max_length=120)
+    role: Literal["policier", "intervenant"]
+
+
+class ShiftIn(Body):
+    days: list[int] = Field(min_length=1, max_length=7, description="0 = lundi … 6 = dimanche")
+    start: str = Field(pattern=TIME, description="HH:MM, heure de Montréal")
+    end: str = Field(pattern=TIME, description="HH:MM; une fin avant le début passe minuit")
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, v: list[int]) -> list[int]:
+        if any(d < 0 or d > 6 for d in v):
+            raise ValueError("les jours vont de 0 (lundi) à 6 (dimanche)")
+        return sorted(set(v))
+
+
+def default_shifts() -> list[ShiftIn]:
+    return [ShiftIn(days=list(range(7)), start="08:00", end="20:00")]
+
+
+class DyadIn(Body):
+    name: str = Field(min_length=1, max_length=200)
+    sector: str = Field(pattern=SECTOR)
+    members: list[MemberIn] = Field(default_factory=list, max_length=4)
+    shifts: list[ShiftIn] = Field(default_factory=default_shifts, max_length=14)
+    active: bool = True
+
+
+class WebhookIn(Body):
+    url: str = Field(pattern=r"^https?://", max_length=2000)
+
+
+class SectorIn(Body):
+    neighbours: list[str] = Field(default_factory=list, max_length=20, description="Secteurs voisins, du plus proche")
+
+
+class SubscriptionKeys(Body):
+    p256dh: str = Field(min_length=20, max_length=200)
+    auth: str = Field(min_length=8, max_length=100)
+
+
+class SubscriptionIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # browsers add expirationTime
+    endpoint: str = Field(pattern=r"^https?://", max_length=2000)
+    keys: SubscriptionKeys
+    dyad_id: str | None = Field(None, description="Superviseur seulement: la dyade de l'appareil.")
+
+
+class DeclineIn(Body):
+    reason: str = Field(min_length=3, max_length=300)
+
+
+class CloseIn(Body):
+    disposition: Disposition
+    note: str | None = Field(None, max_length=500)
+
+
+class SnoozeIn(Body):
+    reason: str = Field(min_length=3, max_length=300)
+    minutes: int = Field(60, ge=5, le=24 * 60)
+
+
+class PlanIn(Body):
+    dyad_id: str = Field(min_length=1, max_length=64)
+    every_minutes: int = Field(ge=30, le=60 * 24 * 14, description="Fréquence du suivi (≥ 30 min)")
+    first_due_at: datetime | None = None
+    active: bool = True
+    note: str | None = Field(None, max_length=500, description="Consigne, sans données de santé.")

@@ -1,0 +1,79 @@
+"""The dyad's field app: a French, mobile-first page (Jinja2 + a little vanilla JS, no build step),
+a login form that stores the bearer token in the `dyade_token` cookie, and the push service worker."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from dyade.auth import read_token
+from dyade.contracts.vocabulary import Role
+
+from services.notifier.deps import FIELD, lang_of
+from services.notifier.domain.labels import DISPOSITIONS
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+web_router = APIRouter(include_in_schema=False)
+COOKIE = "dyade_token"
+
+
+def _principal(request: Request):
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    try:
+        principal = read_token(request.app.state.token_secret, token)
+    except HTTPException:
+        return None
+    if principal.role not in FIELD or (principal.role == Role.DYAD and not principal.dyad_id):
+        return None
+    return principal
+
+
+@web_router.get("/", response_class=HTMLResponse)
+def home(request: Request):
+    principal = _principal(request)
+    if principal is None:
+        return RedirectResponse("/connexion", status_code=303)
+    return templates.TemplateResponse(request, "index.html", {
+        "principal": principal, "lang": lang_of(request),
+        "dispositions": [(d.value, label) for d, label in DISPOSITIONS.items()]})
+
+
+@web_router.get("/connexion", response_class=HTMLResponse)
+def login_page(request: Request, erreur: str | None = None):
+    return templates.TemplateResponse(request, "login.html", {"error": erreur, "lang": lang_of(request)})
+
+
+@web_router.post("/connexion")
+def login(request: Request, token: str = Form(..., min_length=10, max_length=4000)):
+    try:
+        principal = read_token(request.app.state.token_secret, token.strip())
+    except HTTPException:
+        return templates.TemplateResponse(request, "login.html", {"error": "Jeton invalide ou expiré.", "lang": "fr"},
+                                          status_code=401)
+    if principal.role not in FIELD or (principal.role == Role.DYAD and not principal.dyad_id):
+        return templates.TemplateResponse(request, "login.html", {
+            "error": "Ce jeton ne donne pas accès à l'application des dyades (rôle dyad avec une dyade, "
+                     "ou superviseur).", "lang": "fr"}, status_code=403)
+    resp = RedirectResponse("/", status_code=303)
+    resp.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict", max_age=12 * 3600,
+                    secure=request.url.scheme == "https")
+    return resp
+
+
+@web_router.post("/deconnexion")
+def logout():
+    resp = RedirectResponse("/connexion", status_code=303)
+    resp.delete_cookie(COOKIE)
+    return resp
+
+
+@web_router.get("/sw.js")
+def service_worker() -> Response:
+    """Served from the root so that its scope covers the whole app."""
+    return FileResponse(HERE / "static" / "sw.js", media_type="application/javascript",
+                        headers={"Service-Worker-Allowed": "/", "Cache-Control": "no-cache"})
