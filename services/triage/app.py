@@ -59,10 +59,12 @@ def faust_brokers(bootstrap: str) -> list[str]:
 
 def build_app(settings: Settings, options: TriageOptions, ruleset: RulesetConfig) -> faust.App:
     partitions = settings.dyade_topic_partitions
+    datadir = Path(settings.dyade_home) / "triage" / options.app_id
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         options.app_id, broker=faust_brokers(settings.kafka_bootstrap_servers or "localhost:9092"),
         store="memory://", web_enabled=False, autodiscover=False,
-        datadir=str(Path(settings.dyade_home) / "triage" / options.app_id),
+        datadir=str(datadir),
         topic_partitions=partitions, topic_replication_factor=settings.dyade_topic_replication,
         key_serializer="raw", value_serializer="raw", consumer_auto_offset_reset="earliest",
         broker_session_timeout=6.0, broker_heartbeat_interval=0.5, broker_rebalance_timeout=6.0,
@@ -76,7 +78,8 @@ def build_app(settings: Settings, options: TriageOptions, ruleset: RulesetConfig
     by_location = app.topic(by_location_name, **raw)
     by_subject = app.topic(by_subject_name, **raw)
     subject_inputs = app.topic(by_subject_name, *SUBJECT_INPUTS, **raw)
-    table = dict(default=None, partitions=partitions, key_serializer="json", value_serializer="json")
+    table = dict(default=None, partitions=partitions,
+                 schema=faust.Schema(key_type=str, key_serializer="json", value_serializer="json"))
     calls = app.Table("calls", help="call_id → revision, subject key, updates waiting for the call", **table)
     locations = app.Table("locations", help="location_key → recent calls there (event time)", **table)
     subjects = app.Table("subjects", help="person (or location) key → triage state", **table)
