@@ -211,8 +211,10 @@ class FrameCommands:
         return frame
 
     # -- daily sweep ------------------------------------------------------------------------------
-    def sweep(self, now: datetime | None = None, notice_days: int = REVIEW_NOTICE_DAYS) -> dict[str, int]:
-        """Review-due events ahead of the date; overdue frames marked stale (and republished as stale)."""
+    def sweep(self, now: datetime | None = None, notice_days: int = REVIEW_NOTICE_DAYS,
+              frame_ids: list[str] | None = None) -> dict[str, int]:
+        """Review-due events ahead of the date; overdue frames marked stale (and republished as stale).
+        `frame_ids` limits the sweep to some frames (tests, or re-running it for one frame)."""
         now = now or utcnow()
         today = today_in_montreal(now)
         counts = {"review_due": 0, "stale": 0}
@@ -220,7 +222,8 @@ class FrameCommands:
         with unit_of_work(self.factory) as s:
             frames = s.scalars(select(Frame).where(
                 Frame.archived_at.is_(None), Frame.active_version.is_not(None), Frame.stale.is_(False),
-                Frame.review_due <= today + timedelta(days=notice_days)).with_for_update()).all()
+                Frame.review_due <= today + timedelta(days=notice_days),
+                *([Frame.frame_id.in_(frame_ids)] if frame_ids else [])).with_for_update()).all()
             for frame in frames:
                 for action in sweep_actions(review_due=frame.review_due, stale=frame.stale,
                                             notified_for=frame.review_notified_for, today=today,

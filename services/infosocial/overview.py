@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import sessionmaker
 
 from dyade.db import unit_of_work
@@ -18,8 +18,8 @@ def frame_list(factory: sessionmaker, *, today: date, due_within_days: int | Non
         q = select(Frame).where(Frame.archived_at.is_(None)).order_by(Frame.updated_at.desc()).limit(limit)
         if due_within_days is not None:
             q = q.where(Frame.active_version.is_not(None),
-                        Frame.review_due <= today + timedelta(days=due_within_days)).order_by(None) \
-                 .order_by(Frame.review_due)
+                        or_(Frame.stale.is_(True), Frame.review_due <= today + timedelta(days=due_within_days))) \
+                 .order_by(None).order_by(Frame.review_due)
         frames = s.scalars(q).all()
         ids = [f.frame_id for f in frames]
         pending: dict[str, list[tuple[int, str]]] = {}

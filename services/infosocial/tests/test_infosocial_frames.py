@@ -1,0 +1,236 @@
+"""Frames through the HTTP API, against PostgreSQL and the real broker: versions and approval, what is
+published, consent filtering by role, the audit of every read, review-due and stale, archive tombstones."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from dyade.contracts import FrameChanged, FrameCurrent, decode
+from dyade.contracts.topics import FRAMES_CHANGED, FRAMES_CURRENT
+from dyade.kafka import create_topics, wait_until
+from dyade.contracts.topics import Topic
+from services.infosocial.runtime import republish_if_empty
+
+from conftest import SW_A, SW_B, create_active, frame_body
+
+
+def currents(records) -> list:
+    return [decode(r.value, expect=FrameCurrent) if r.value is not None else None for r in records]
+
+
+def test_a_frame_is_active_only_after_a_second_person_approves(api, sw, person, token, reader):
+    r = api.post("/v1/frames", json=frame_body(person), headers=sw[0])
+    assert r.status_code == 201, r.text
+    created = r.json()
+    assert created["version"] == 1 and created["status"] == "en_attente" and created["created"] is True
+    fid = created["frame_id"]
+
+    officer = token("officer", subject="agent-1")
+    assert api.get(f"/v1/persons/{person}/frame", headers=officer).status_code == 404  # not active yet
+    r = api.post(f"/v1/frames/{fid}/approve", headers=sw[0])  # the author cannot approve her own frame
+    assert r.status_code == 403 and "autre personne" in r.json()["detail"]
+    r = api.post(f"/v1/frames/{fid}/approve", headers=sw[1])
+    assert r.status_code == 200 and r.json() == {"frame_id": fid, "version": 1, "status": "active", "created": False}
+    assert api.post(f"/v1/frames/{fid}/approve", headers=sw[1]).status_code == 409  # nothing left to approve
+
+    view = api.get(f"/v1/persons/{person}/frame", headers=officer).json()
+    assert view["status"] == "active" and view["version"] == 1
+    due = datetime.fromisoformat(view["review_due"]).date()
+    assert 364 <= (due - datetime.now(timezone.utc).date()).days <= 366  # yearly review
+
+    # A change is a new version, pending: officers keep seeing version 1 until it is approved.
+    update = frame_body(person, reason="nouvel événement", risques=[{"text": "Chien agressif", "source": "police"}])
+    r = api.put(f"/v1/frames/{fid}", json=update, headers=sw[1])
+    assert r.status_code == 201 and r.json()["version"] == 2
+    assert api.get(f"/v1/persons/{person}/frame", headers=officer).json()["version"] == 1
+    assert api.post(f"/v1/frames/{fid}/approve", headers=sw[1]).status_code == 403  # sw B wrote version 2
+    assert api.post(f"/v1/frames/{fid}/approve", headers=sw[0]).json()["version"] == 2
+    view = api.get(f"/v1/persons/{person}/frame", headers=officer).json()
+    assert view["version"] == 2 and view["police_view"]["risques"] == ["Chien agressif"]
+
+    versions = api.get(f"/v1/frames/{fid}/versions", headers=sw[0]).json()
+    assert [(v["version"], v["author"], v["approved_by"], v["state"]) for v in versions] == [
+        (1, SW_A, SW_B, "approuvee"), (2, SW_B, SW_A, "active")]
+    assert versions[1]["reason"] == "nouvel événement"
+    first = api.get(f"/v1/frames/{fid}/versions/1", headers=sw[1]).json()  # earlier versions stay readable
+    assert first["content"]["risques"][1]["text"] == "Idées suicidaires en automne"
+
+    # The compacted topic holds the police view of each approved version, keyed by person.
+    cur = reader(FRAMES_CURRENT.name)
+    recs = cur.until(lambda rs: len(rs) >= 2, {person})
+    events = currents(recs)
+    assert [e.payload.version for e in events] == [1, 2]
+    assert events[1].payload.police_view.risques == ("Chien agressif",)
+    changed = reader(FRAMES_CHANGED.name).until(lambda rs: len(rs) >= 2, {person})
+    kinds = [decode(r.value, expect=FrameChanged).payload for r in changed]
+    assert [(k.change, k.version, k.first_activation) for k in kinds] == [("approved", 1, True), ("approved", 2, False)]
+
+
+def test_posting_again_for_the_same_person_makes_a_new_version(api, sw, person):
+    fid = create_active(api, sw, person)
+    r = api.post("/v1/frames", json=frame_body(person, reason="révision annuelle"), headers=sw[1])
+    assert r.status_code == 201 and r.json()["frame_id"] == fid and r.json()["version"] == 2
+
+
+CONSENT_CASES = {
+    "obtenu": {"status": "obtenu", "scope": ["CISSS"]},
+    "refuse": {"status": "refuse"},
+    "lrsss": {"status": "non_demande", "legal_basis": "lrsss_74_76",
+              "justification": "Intervention adaptée en pratique mixte, personne inapte à consentir"},
+}
+HEALTH = "Trouble schizo-affectif"
+POLICE = "Couteau gardé dans la cuisine"
+
+
+@pytest.mark.parametrize("consent", list(CONSENT_CASES))
+@pytest.mark.parametrize("role, sees_police, sees_health_with_basis, sees_identity", [
+    ("social_worker", True, True, True), ("admin", True, True, True),
+    ("officer", True, True, False), ("dyad", True, True, False),
+    ("dispatch", True, False, False),   # safety notes only (health ones only with a basis)
+    ("analyst", False, False, False),   # no identity, no narrative
+])
+def test_consent_filtering_by_role(api, sw, person, token, consent, role, sees_police, sees_health_with_basis,
+                                   sees_identity):
+    create_active(api, sw, person, consent=CONSENT_CASES[consent])
+    r = api.get(f"/v1/persons/{person}/frame", headers=token(role, subject=f"{role}-1"))
+    assert r.status_code == 200, r.text
+    text = r.text
+    assert (POLICE in text) == sees_police
+    with_basis = consent != "refuse"
+    full = role in ("social_worker", "admin")
+    if role == "dispatch":
+        assert ("Idées suicidaires" in text) == with_basis  # a health-derived safety note
+        assert HEALTH not in text
+    else:
+        assert (HEALTH in text) == (full or (sees_health_with_basis and with_basis))
+    assert ("Personne Test" in text) == sees_identity
+    assert ("450-555-0101" in text) == (full or (role in ("officer", "dyad") and with_basis))
+
+
+@pytest.mark.parametrize("role", ["calltaker", "partner", "supervisor"])
+def test_other_roles_are_refused(api, sw, person, token, role):
+    create_active(api, sw, person)
+    r = api.get(f"/v1/persons/{person}/frame", headers=token(role))
+    assert r.status_code == 403 and "rôle" in r.json()["detail"]
+    assert api.get(f"/v1/persons/{person}/frame").status_code == 401
+
+
+def test_consent_withdrawal_takes_effect_at_once_and_is_published(api, sw, person, token, reader):
+    fid = create_active(api, sw, person)
+    officer = token("officer", subject="agent-2")
+    assert HEALTH in api.get(f"/v1/persons/{person}/frame", headers=officer).text
+    r = api.post(f"/v1/frames/{fid}/consent", json={"status": "refuse", "note": "retrait au téléphone"},
+                 headers=sw[0])
+    assert r.status_code == 200 and r.json()["legal_basis"] == "aucune"
+    view = api.get(f"/v1/persons/{person}/frame", headers=officer).json()
+    assert HEALTH not in repr(view) and view["elements_retenus"] > 0 and view["legal_basis"] == "aucune"
+    assert view["police_view"]["interventions_a_privilegier"] == ["Parler calmement, se présenter par son nom"]
+    recs = reader(FRAMES_CURRENT.name).until(lambda rs: len(rs) >= 2, {person})
+    last = currents(recs)[-1].payload
+    assert last.consent == "refuse" and last.police_view.particularites is None
+    assert last.police_view.legal_basis == "aucune"
+
+
+def test_every_read_is_audited_with_version_and_call(api, sw, person, token):
+    fid = create_active(api, sw, person)
+    api.get(f"/v1/persons/{person}/frame", params={"call_id": "C-2026-001"}, headers=token("officer", subject="agent-7"))
+    api.get(f"/v1/persons/{person}/frame", headers=token("dispatch", subject="rep-3"))
+    api.get(f"/v1/frames/{fid}", params={"call_id": "C-2026-002"}, headers=token("dyad", subject="dyade-1"))
+    api.get(f"/v1/frames/{fid}/versions/1", headers=sw[0])
+    assert api.get("/v1/audit/reads", params={"person_key": person}, headers=sw[0]).status_code == 403
+    rows = api.get("/v1/audit/reads", params={"person_key": person}, headers=token("admin", subject="adm")).json()
+    got = sorted((r["reader"], r["role"], r["view"], r["version"], r["call_id"], r["purpose"]) for r in rows)
+    assert got == sorted([("agent-7", "officer", "police", 1, "C-2026-001", "lecture"),
+                          ("rep-3", "dispatch", "dispatch", 1, None, "lecture"),
+                          ("dyade-1", "dyad", "police", 1, "C-2026-002", "lecture"),
+                          (SW_A, "social_worker", "complete", 1, None, "version")])
+    assert all(r["legal_basis"] == "consentement" and r["frame_id"] == fid for r in rows)
+
+    export = api.get(f"/v1/persons/{person}/export", headers=sw[1])
+    assert export.status_code == 200
+    file = export.json()
+    assert file["frames"][0]["versions"][0]["content"]["pii_link"] == "PII-2026-014"
+    assert {r["reader"] for r in file["reads"]} >= {"agent-7", "rep-3", "dyade-1"}
+    rows = api.get("/v1/audit/reads", params={"frame_id": fid}, headers=token("admin")).json()
+    assert any(r["purpose"] == "export" and r["reader"] == SW_B for r in rows)
+
+
+def test_review_due_ahead_then_stale_and_published_as_stale(api, sw, person, token, runtime, reader):
+    fid = create_active(api, sw, person)
+    due = datetime.fromisoformat(api.get(f"/v1/frames/{fid}", headers=sw[0]).json()["review_due"]).date()
+    noon = lambda d: datetime(d.year, d.month, d.day, 17, tzinfo=timezone.utc)  # noqa: E731
+    assert runtime.frames.sweep(noon(due - timedelta(days=40)), frame_ids=[fid]) == {"review_due": 0, "stale": 0}
+    assert runtime.frames.sweep(noon(due - timedelta(days=20)), frame_ids=[fid]) == {"review_due": 1, "stale": 0}
+    assert runtime.frames.sweep(noon(due - timedelta(days=19)), frame_ids=[fid]) == {"review_due": 0, "stale": 0}
+    assert runtime.frames.sweep(noon(due + timedelta(days=1)), frame_ids=[fid]) == {"review_due": 0, "stale": 1}
+    assert runtime.frames.sweep(noon(due + timedelta(days=2)), frame_ids=[fid]) == {"review_due": 0, "stale": 0}
+
+    view = api.get(f"/v1/persons/{person}/frame", headers=token("officer")).json()
+    assert view["status"] == "perimee" and view["stale"] is True and "PÉRIMÉE" in view["avertissement"]
+    due_list = api.get("/v1/frames", params={"due_within_days": 0}, headers=sw[0]).json()
+    assert any(f["frame_id"] == fid and f["stale"] for f in due_list)
+
+    changed = reader(FRAMES_CHANGED.name).until(lambda rs: len(rs) >= 3, {person})
+    assert [decode(r.value).payload.change for r in changed] == ["approved", "review_due", "stale"]
+    recs = reader(FRAMES_CURRENT.name).until(lambda rs: len(rs) >= 2, {person})
+    assert currents(recs)[-1].payload.stale is True
+
+    # A new approved version is the review: current again, next review a year later.
+    api.put(f"/v1/frames/{fid}", json=frame_body(person, reason="révision annuelle"), headers=sw[0])
+    api.post(f"/v1/frames/{fid}/approve", headers=sw[1])
+    assert api.get(f"/v1/persons/{person}/frame", headers=token("officer")).json()["status"] == "active"
+
+
+def test_archive_publishes_a_tombstone(api, sw, person, token, reader):
+    fid = create_active(api, sw, person)
+    r = api.post(f"/v1/frames/{fid}/archive", json={"reason": "déménagé hors territoire"}, headers=sw[0])
+    assert r.status_code == 200 and r.json()["status"] == "archivee"
+    recs = reader(FRAMES_CURRENT.name).until(lambda rs: len(rs) >= 2, {person})
+    assert recs[0].value is not None and recs[-1].value is None  # tombstone: the key leaves the compacted topic
+    assert api.get(f"/v1/persons/{person}/frame", headers=token("officer")).status_code == 404
+    assert api.post(f"/v1/frames/{fid}/approve", headers=sw[1]).status_code == 409
+    # A new frame can be opened for the person afterwards.
+    assert api.post("/v1/frames", json=frame_body(person), headers=sw[0]).json()["frame_id"] != fid
+
+
+def test_current_frames_republished_when_the_topic_is_empty(api, sw, person, runtime, broker, reader, unique):
+    create_active(api, sw, person)
+    fresh = Topic(f"frames.current.test-{unique}", "person_key", (FrameCurrent,), "test", compacted=True, partitions=1)
+    create_topics(broker.bootstrap_servers, [fresh])
+    n = republish_if_empty(runtime.factory, broker.bootstrap_servers, fresh.name)
+    assert n >= 1
+    recs = reader(fresh.name).until(lambda rs: len(rs) >= 1, {person})
+    assert currents(recs)[0].payload.person_key == person
+    assert republish_if_empty(runtime.factory, broker.bootstrap_servers, fresh.name) == 0  # not empty any more
+
+
+@pytest.mark.parametrize("body, where", [
+    ({"person_key": "Jean Tremblay", "risques": ["x"]}, "person_key"),
+    ({"person_key": "p_abcdef12"}, "au moins une"),
+    ({"person_key": "p_abcdef12", "risques": ["x"], "consent": {"status": "peut-être"}}, "consent.status"),
+    ({"person_key": "p_abcdef12", "risques": [{"text": "x", "source": "voisinage"}]}, "source"),
+    ({"person_key": "p_abcdef12", "risques": ["x"], "contacts": [{"name": "A"}]}, "contacts.0.role"),
+    ({"person_key": "p_abcdef12", "risques": ["x"], "review_due": "2020-01-01"}, "review_due"),
+    ({"person_key": "p_abcdef12", "risques": ["x"], "inconnu": 1}, "inconnu"),
+])
+def test_bad_input_gets_a_4xx_naming_the_problem(api, sw, body, where):
+    r = api.post("/v1/frames", json=body, headers=sw[0])
+    assert r.status_code == 422 and where in r.json()["detail"], r.text
+
+
+def test_bad_ids_and_moves_are_4xx(api, sw, person, token):
+    assert api.get("/v1/persons/Jean/frame", headers=token("officer")).status_code == 422
+    assert api.get("/v1/frames/f_0000000000000000", headers=sw[0]).status_code == 404
+    assert api.post("/v1/frames/f_0000000000000000/approve", headers=sw[1]).status_code == 404
+    fid = create_active(api, sw, person)
+    r = api.put(f"/v1/frames/{fid}", json=frame_body("p_autrepersonne1"), headers=sw[0])
+    assert r.status_code == 422 and "person_key" in r.json()["detail"]
+    r = api.get(f"/v1/persons/{person}/frame", params={"call_id": "x y"}, headers=token("officer"))
+    assert r.status_code == 422 and "call_id" in r.json()["detail"]
+
+
+def test_readiness(api):
+    r = api.get("/readyz")
+    assert r.status_code == 200 and r.json()["checks"]["workers"] == "ok", r.text
+    wait_until(lambda: api.get("/metrics").status_code == 200)
