@@ -25,19 +25,28 @@ CALLER_WORDS = {
     "voisin": "Un voisin appelle", "commercant": "Un commerçant appelle", "partenaire": "Un partenaire appelle",
     "passant": "Un passant appelle", "autre": "Un tiers appelle", "inconnu": "Appel",
 }
-SITUATIONS = {
+SITUATIONS = {  # by CAD code, else by nature
     "EMP": ("propos incohérents, crie dans le logement", "se dit suivi et menacé, très agité",
             "désorganisé, refuse de quitter les lieux", "ne dort plus depuis plusieurs jours, lance des objets",
             "parle seul et frappe aux portes de l'immeuble"),
+    "P38": ("la famille demande une évaluation sous la Loi P-38", "dangereux pour lui-même selon l'entourage"),
     "SUI": ("tient des propos suicidaires", "a écrit une lettre d'adieu", "menace de se jeter d'un pont",
             "a pris des médicaments, propos suicidaires"),
+    "TENT-SUIC": ("tentative de suicide, conscient", "s'est entaillé les poignets"),
     "DET": ("pleure, dit ne plus être capable", "en détresse après une éviction", "désemparé, sans ressource ce soir"),
     "BE": ("sans nouvelles depuis trois jours", "ne répond plus au téléphone, courrier accumulé",
            "inquiétude pour une personne âgée seule"),
+    "DISP": ("personne vulnérable partie sans ses médicaments", "n'est pas rentrée au foyer ce soir"),
     "VCF": ("dispute violente entendue", "cris et bruits de coups", "menaces envers son conjoint"),
-    "DES": ("bruit et cris dans la rue", "personne intoxiquée dérange les clients", "bagarre devant un bar"),
-    "AUT": ("vol à l'étalage", "accident sans blessé", "alarme résidentielle", "véhicule suspect",
-            "objet trouvé", "méfait sur un véhicule"),
+    "DES": ("bruit et cris dans la rue", "personne intoxiquée dérange les clients", "attroupement bruyant"),
+    "BAGARRE": ("bagarre devant un bar", "deux hommes se battent dans le stationnement"),
+    "AUT": ("objet trouvé", "demande d'information", "méfait sur un véhicule"),
+    "VOL": ("vol à l'étalage", "vol de vélo", "introduction par effraction"),
+    "CIRCULATION": ("véhicule mal stationné bloque une entrée", "feu de circulation en panne"),
+    "ACCIDENT": ("accident sans blessé", "accrochage, constat à remplir"),
+    "ALARME": ("alarme résidentielle", "alarme commerciale déclenchée"),
+    "SUSPECT": ("véhicule suspect", "individu suspect rôde près des voitures"),
+    "INTOX": ("personne intoxiquée couchée sur le trottoir", "personne ivre refuse de quitter le commerce"),
 }
 
 
@@ -84,6 +93,7 @@ class CallFactory:
              subject: Person | None = None, *, known_dob: dict[str, list[Person]] | None = None) -> dict:
         """A CallSubmission dict. `subject` is a known person (home or a public place of their sector);
         without it, a stranger (or nobody) is involved, at a random address."""
+        code = pick(rng, nature.codes)
         caller = pick(rng, nature.callers)
         flags = [f.value for f, p in nature.flags if rng.random() < p]
         priority = 1 if URGENT_FLAGS.intersection(flags) else rng.choice(nature.priority)
@@ -99,20 +109,20 @@ class CallFactory:
                 rng, rng.choice(self.city.sectors))
             if rng.random() < nature.person_share * (0.9 if nature.is_crisis else 1.0):
                 persons.append(self._stranger(rng, when, known_dob))
-                if nature.code == "VCF":
+                if nature.key == "VCF":
                     persons[0]["role"] = "victime"
                     persons.append(self._stranger(rng, when, known_dob, last_name=persons[0]["last_name"]))
         return {
             "call_id": call_id,
             "revision": 1,
             "received_at": local_iso(when),
-            "nature_code": nature.code,
+            "nature_code": code,
             "priority": priority,
             "location": address_json(place),
             "persons": persons,
             "caller_relation": caller.value,
             "flags": flags,
-            "narrative": f"{CALLER_WORDS[caller.value]}: {rng.choice(SITUATIONS[nature.code])}.",
+            "narrative": f"{CALLER_WORDS[caller.value]}: {rng.choice(SITUATIONS.get(code) or SITUATIONS[nature.key])}.",
         }
 
     def _stranger(self, rng: random.Random, when: datetime, known_dob, last_name: str | None = None) -> dict:

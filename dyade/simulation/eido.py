@@ -19,13 +19,13 @@ from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from dyade.simulation.profiles import NATURE_BY_CODE
+from dyade.simulation.profiles import NATURE_OF_CODE
 
 STANDARD_DIR = Path(os.environ.get("DYADE_EIDO_STANDARD", "/work/shared/standards/nena-eido"))
 EIDO_TYPE = "EmergencyIncidentDataObjectType"
-AGENCY = "police.ville-demo.qc.ca"
+AGENCY = "spvd.qc.ca"  # short: intake keeps an incident URN of <= 64 characters as the call id
 
-COMMON_INCIDENT_TYPE = {  # NENA incident type registry wording
+COMMON_INCIDENT_TYPE = {  # NENA incident type registry wording, by nature
     "EMP": "Police/MentalHealth", "SUI": "Police/Suicide", "DET": "Police/PersonInDistress",
     "BE": "Police/WelfareCheck", "VCF": "Police/DomesticViolence", "DES": "Police/Disturbance",
     "AUT": "Police/Other",
@@ -68,9 +68,9 @@ def _pidf(location: dict, city: str, entity: str) -> str:
 def to_eido(call: dict, city: str = "Ville-Démo", agency: str = AGENCY) -> dict:
     """The EIDO of a CallSubmission dict."""
     cid, at = call["call_id"], call["received_at"]
-    base = f"urn:emergency:uid:{{}}:{cid}:{agency}"
+    base = "urn:emergency:uid:{}:" + f"{cid}:{agency}"
     incident_id, call_urn, loc_id = base.format("incidentid"), base.format("callid"), base.format("locationid")
-    nature = NATURE_BY_CODE.get(call["nature_code"])
+    nature = NATURE_OF_CODE.get(call["nature_code"])
     persons, person_refs = [], []
     for i, p in enumerate(call.get("persons", [])):
         pid = base.format(f"personid{i + 1}")
@@ -98,7 +98,7 @@ def to_eido(call: dict, city: str = "Ville-Démo", agency: str = AGENCY) -> dict
                       "cautionReference": [{"$ref": c["$id"]} for c in cautions]})
     loc = call["location"]
     incident = {**_prologue(incident_id, at),
-                "incidentTypeCommonRegistryText": COMMON_INCIDENT_TYPE.get(call["nature_code"], "Police/Other"),
+                "incidentTypeCommonRegistryText": COMMON_INCIDENT_TYPE[nature.key] if nature else "Police/Other",
                 "incidentTypeInternalCode": call["nature_code"],
                 "incidentTypeInternalText": nature.label if nature else call["nature_code"],
                 "incidentStatusCommonRegistryText": ["Open"],

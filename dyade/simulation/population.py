@@ -50,9 +50,8 @@ class Person:
 
 
 # --- spelling variants ------------------------------------------------------------------------------
-VARIANTS = ("exact", "sans_accents", "majuscules", "minuscules", "sans_trait_union", "ordre_inverse",
-            "nom_seul_avec_date")
-VARIANT_WEIGHTS = (0.45, 0.15, 0.12, 0.05, 0.10, 0.08, 0.05)
+VARIANTS = ("exact", "sans_accents", "majuscules", "minuscules", "sans_trait_union", "ordre_inverse")
+VARIANT_WEIGHTS = (0.48, 0.16, 0.12, 0.06, 0.10, 0.08)
 
 
 def spell(person: Person, variant: str) -> dict:
@@ -69,37 +68,30 @@ def spell(person: Person, variant: str) -> dict:
         first, last = first.replace("-", " "), last.replace("-", " ")
     elif variant == "ordre_inverse":
         first, last = last, first
-    elif variant == "nom_seul_avec_date":
-        first = first.split("-")[0].split(" ")[0]  # "Marie-Ève" typed "Marie"
     elif variant != "exact":
         raise ValueError(f"variante inconnue: {variant}")
     return {"first_name": first, "last_name": last, "birth_date": person.birth_date.isoformat()}
 
 
-def normalise_name(text: str) -> str:
-    """Accents, case, hyphens and apostrophes do not make another person: 'Marie-Ève' == 'MARIE EVE'."""
-    text = unidecode(text or "").lower()
-    for ch in "-'’.":
+def normalise_name(*parts: str | None) -> str:
+    """Accents, case, hyphens, apostrophes and word order do not make another person: 'Marie-Ève Côté'
+    and 'COTE Marie Eve' both give 'cote eve marie' (the same rule as intake's resolver)."""
+    text = unidecode(" ".join(p for p in parts if p)).lower()
+    for ch in "-‐‑–—'’`´.,_/":
         text = text.replace(ch, " ")
-    return " ".join(text.split())
+    return " ".join(sorted("".join(c for c in text if c.isalnum() or c == " ").split()))
 
 
 def identity_key(first_name: str | None, last_name: str | None, birth_date: str | date | None) -> str:
-    """The simulator's view of who a PersonIdentity is: the set of name words (order-free, so a swapped
-    given/family name is the same person) and the birth date. The 'given name shortened' variant is
-    matched by `same_person`, which allows one side's words to be a subset of the other's."""
-    words = sorted(set(normalise_name(f"{first_name or ''} {last_name or ''}").split()))
-    return f"{' '.join(words)}|{birth_date or ''}"
+    """Who a PersonIdentity names, for the simulator: normalised name words and birth date."""
+    bd = birth_date.isoformat() if isinstance(birth_date, date) else (birth_date or "")
+    return f"{normalise_name(first_name, last_name)}|{bd}"
 
 
 def same_person(a: dict, b: dict) -> bool:
-    """Two PersonIdentity dicts name the same person: same birth date, and the name words of one are
-    contained in the other's (swaps, accents, case, hyphens and a shortened given name allowed)."""
-    if str(a.get("birth_date") or "") != str(b.get("birth_date") or ""):
-        return False
-    wa = set(normalise_name(f"{a.get('first_name') or ''} {a.get('last_name') or ''}").split())
-    wb = set(normalise_name(f"{b.get('first_name') or ''} {b.get('last_name') or ''}").split())
-    return bool(wa and wb) and (wa <= wb or wb <= wa)
+    """Two PersonIdentity dicts name the same person (every spelling variant of `spell` does)."""
+    return identity_key(a.get("first_name"), a.get("last_name"), a.get("birth_date")) == \
+        identity_key(b.get("first_name"), b.get("last_name"), b.get("birth_date"))
 
 
 # --- the city ---------------------------------------------------------------------------------------

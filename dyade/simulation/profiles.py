@@ -19,11 +19,13 @@ CALLS_PER_INHABITANT = 0.5  # Montréal: ~1 M calls for ~2 M inhabitants
 
 @dataclass(frozen=True)
 class Nature:
-    """One CAD call type: its code, its Dyade category, its share of all calls and how it looks."""
-    code: str
+    """A family of CAD call types: its Dyade category, its share of all calls, the CAD codes that carry
+    it (weighted) and how such calls look."""
+    key: str
     label: str
     category: CallCategory
     share: float
+    codes: tuple[tuple[str, float], ...]
     priority: tuple[int, ...]
     flags: tuple[tuple[ObservedFlag, float], ...] = ()
     callers: tuple[tuple[CallerRelation, float], ...] = ((CallerRelation.INCONNU, 1.0),)
@@ -35,38 +37,47 @@ class Nature:
 
 
 F, C = ObservedFlag, CallerRelation
-# The simulator's CAD code table. Intake's default mapping (services/intake/mappings/) must give the
-# same category for each code; a test checks it when that mapping exists.
+# The simulator's CAD codes are those of intake's default code table (services/intake/mappings/
+# default.yaml, `unknown_code: reject`); a test checks that each gives the same category there.
 NATURES: tuple[Nature, ...] = (
-    Nature("EMP", "État mental perturbé", CallCategory.ETAT_MENTAL_PERTURBE, 0.036, (2, 3, 3),
+    Nature("EMP", "État mental perturbé", CallCategory.ETAT_MENTAL_PERTURBE, 0.036,
+           (("EMP", .80), ("PERS-DESORG", .12), ("P38", .08)), (2, 3, 3),
            ((F.INTOXICATION, .25), (F.MENACES, .12), (F.VIOLENCE, .10), (F.ARME, .04),
             (F.IDEES_SUICIDAIRES, .10), (F.DEMANDE_P38, .08)),
            ((C.FAMILLE, .35), (C.SOI, .12), (C.VOISIN, .15), (C.COMMERCANT, .12), (C.PASSANT, .10),
             (C.PARTENAIRE, .11), (C.AUTRE, .05))),
-    Nature("SUI", "Personne suicidaire", CallCategory.SUICIDAIRE, 0.007, (1, 2, 2),
+    Nature("SUI", "Personne suicidaire", CallCategory.SUICIDAIRE, 0.007,
+           (("SUIC", .75), ("TENT-SUIC", .15), ("MENACE-SUIC", .10)), (1, 2, 2),
            ((F.IDEES_SUICIDAIRES, .70), (F.PLAN_SUICIDAIRE, .25), (F.GESTES_SUICIDAIRES, .12),
             (F.AUTOMUTILATION, .10), (F.ARME, .08), (F.INTOXICATION, .30)),
            ((C.SOI, .35), (C.FAMILLE, .35), (C.PARTENAIRE, .12), (C.VOISIN, .06), (C.AUTRE, .12))),
-    Nature("DET", "Personne en détresse", CallCategory.DETRESSE, 0.004, (3,),
+    Nature("DET", "Personne en détresse", CallCategory.DETRESSE, 0.004,
+           (("DETR", .70), ("APPEL-AIDE", .30)), (3,),
            ((F.INTOXICATION, .15), (F.IDEES_SUICIDAIRES, .08)),
            ((C.SOI, .30), (C.FAMILLE, .25), (C.PASSANT, .20), (C.COMMERCANT, .10), (C.PARTENAIRE, .15))),
-    Nature("BE", "Vérification de bien-être", CallCategory.BIEN_ETRE, 0.004, (3, 4),
+    Nature("BE", "Vérification de bien-être", CallCategory.BIEN_ETRE, 0.004,
+           (("BIEN-ETRE", .60), ("PERS-VULN", .20), ("DISP", .20)), (3, 4),
            ((F.INTOXICATION, .10),),
            ((C.FAMILLE, .45), (C.VOISIN, .25), (C.PARTENAIRE, .20), (C.AUTRE, .10))),
-    Nature("VCF", "Violence conjugale ou familiale", CallCategory.VIOLENCE_CONJUGALE_FAMILIALE, 0.020, (1, 2, 2),
+    Nature("VCF", "Violence conjugale ou familiale", CallCategory.VIOLENCE_CONJUGALE_FAMILIALE, 0.020,
+           (("VC", .70), ("VF", .30)), (1, 2, 2),
            ((F.VIOLENCE, .50), (F.MENACES, .30), (F.MENACES_DE_MORT, .08), (F.ARME, .06), (F.INTOXICATION, .30)),
            ((C.SOI, .45), (C.FAMILLE, .20), (C.VOISIN, .30), (C.AUTRE, .05))),
-    Nature("DES", "Désordre, bruit, trouble la paix", CallCategory.DESORDRE_PUBLIC, 0.150, (3, 4, 4),
+    Nature("DES", "Désordre, bruit, trouble la paix", CallCategory.DESORDRE_PUBLIC, 0.150,
+           (("BRUIT", .45), ("DESORDRE", .30), ("TROUBLE-PAIX", .15), ("BAGARRE", .10)), (3, 4, 4),
            ((F.INTOXICATION, .35), (F.VIOLENCE, .10), (F.MENACES, .08)),
            ((C.VOISIN, .40), (C.COMMERCANT, .25), (C.PASSANT, .25), (C.AUTRE, .10)), person_share=0.35),
-    Nature("AUT", "Autre (vol, accident, alarme, circulation...)", CallCategory.AUTRE, 0.779, (2, 3, 4, 4, 5),
+    Nature("AUT", "Autres appels (vol, accident, alarme, circulation...)", CallCategory.AUTRE, 0.779,
+           (("VOL", .30), ("CIRCULATION", .20), ("ACCIDENT", .15), ("ALARME", .15), ("SUSPECT", .10),
+            ("INTOX", .04), ("AUTRE", .06)), (2, 3, 4, 4, 5),
            ((F.ARME, .01), (F.INTOXICATION, .03)),
            ((C.SOI, .30), (C.PASSANT, .25), (C.COMMERCANT, .20), (C.VOISIN, .15), (C.AUTRE, .10)),
            person_share=0.25),
 )
-NATURE_BY_CODE = {n.code: n for n in NATURES}
-CODE_TABLE: dict[str, CallCategory] = {n.code: n.category for n in NATURES}
-CRISIS_CODES = tuple(n.code for n in NATURES if n.is_crisis)
+NATURE_BY_KEY = {n.key: n for n in NATURES}
+NATURE_OF_CODE = {code: n for n in NATURES for code, _ in n.codes}
+CODE_TABLE: dict[str, CallCategory] = {code: n.category for code, n in NATURE_OF_CODE.items()}
+CRISIS_KEYS = tuple(n.key for n in NATURES if n.is_crisis)
 
 DISPOSITIONS_CRISIS = (
     (Disposition.REGLE_SUR_PLACE, .38), (Disposition.TRANSPORT_VOLONTAIRE, .20), (Disposition.TRANSPORT_P38, .12),

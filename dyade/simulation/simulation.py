@@ -12,7 +12,7 @@ from typing import Iterator
 
 from dyade.simulation.calls import TZ, CallFactory, dyad_of
 from dyade.simulation.population import Person, Population
-from dyade.simulation.profiles import HOURLY_ALL, HOURLY_CRISIS, NATURE_BY_CODE, WEEKDAY, CityProfile
+from dyade.simulation.profiles import HOURLY_ALL, HOURLY_CRISIS, NATURE_BY_KEY, NATURE_OF_CODE, WEEKDAY, CityProfile
 
 REPEAT_NATURES = (("EMP", 0.70), ("SUI", 0.12), ("DET", 0.09), ("BE", 0.09))
 INTERVENTION_KINDS = ("fiche", "suivi_dyade")
@@ -48,6 +48,7 @@ class Knobs:
     dyad_share: float = 0.3  # share of crisis calls attended by a dyad (8 h – 20 h)
     limit: int | None = None  # stop after this many calls
     prefix: str = "SIM"
+    population_reference: date | None = None  # birth dates are drawn relative to it (default: start)
 
 
 @dataclass
@@ -85,7 +86,8 @@ class Tally:
 class Simulation:
     def __init__(self, knobs: Knobs):
         self.knobs = knobs
-        self.population = Population.generate(knobs.profile, random.Random(f"{knobs.seed}:population"), knobs.start)
+        self.population = Population.generate(knobs.profile, random.Random(f"{knobs.seed}:population"),
+                                              knobs.population_reference or knobs.start)
         self.factory = CallFactory(self.population.city, knobs.prefix)
         self.known_dob = self.population.by_birth_date()
         self.interventions = self._plan_interventions()
@@ -169,24 +171,24 @@ class Simulation:
             slots.append((int(second), code, pid))
             repeat_by_code[code] = repeat_by_code.get(code, 0) + 1
         for nature in k.profile.natures:
-            n = poisson(rng, volume * nature.share) - repeat_by_code.get(nature.code, 0)
+            n = poisson(rng, volume * nature.share) - repeat_by_code.get(nature.key, 0)
             cum = _CUM_CRISIS if nature.is_crisis else _CUM_ALL
             for _ in range(max(0, n)):
-                slots.append((rng.choices(_HOURS, cum_weights=cum)[0] * 3600 + rng.randrange(3600), nature.code, None))
+                slots.append((rng.choices(_HOURS, cum_weights=cum)[0] * 3600 + rng.randrange(3600), nature.key, None))
         slots.sort(key=lambda s: (s[0], s[1], s[2] or ""))
         midnight = datetime.combine(day, time(0))
         out = []
         for i, (second, code, pid) in enumerate(slots):
             when = (midnight + timedelta(seconds=second)).replace(tzinfo=TZ)
             call_id = f"{k.prefix}-{day:%Y%m%d}-{i + 1:05d}"
-            body = self.factory.call(rng, call_id, when, NATURE_BY_CODE[code], persons.get(pid) if pid else None,
+            body = self.factory.call(rng, call_id, when, NATURE_BY_KEY[code], persons.get(pid) if pid else None,
                                      known_dob=self.known_dob)
             out.append(Record("call", when, body, call_id, pid))
         return out
 
     def _updates_of(self, rec: Record, persons: dict[str, Person]):
         rng = random.Random(f"{self.knobs.seed}:updates:{rec.call_id}")
-        nature = NATURE_BY_CODE[rec.body["nature_code"]]
+        nature = NATURE_OF_CODE[rec.body["nature_code"]]
         iv = self.interventions.get(rec.person_id or "")
         followed = bool(iv and iv.kind == "suivi_dyade" and rec.at >= iv.at)
         dyad = None
@@ -200,7 +202,7 @@ class Simulation:
             t.calls += 1
             code = rec.body["nature_code"]
             t.by_nature[code] = t.by_nature.get(code, 0) + 1
-            t.crisis_calls += NATURE_BY_CODE[code].is_crisis
+            t.crisis_calls += NATURE_OF_CODE[code].is_crisis
             iso = rec.body["received_at"]
             t.first_at = t.first_at or iso
             t.last_at, t.last_dt = iso, rec.at
@@ -222,4 +224,5 @@ class Simulation:
         d = asdict(self.knobs)
         d["profile"] = {key: v for key, v in d["profile"].items() if key != "natures"}
         d["start"] = self.knobs.start.isoformat()
+        d["population_reference"] = (self.knobs.population_reference or self.knobs.start).isoformat()
         return d

@@ -1,0 +1,285 @@
+"""`dyade demo`: the live demonstration that `dyade up` starts once the services are ready.
+
+1. Seeds a roster: one dyad per sector (D1 for S1...), on duty around the clock (a day shift 06–18 and
+   a night shift 18–06) so that alerts reach a dyad whatever the hour of the demo.
+2. Replays a recent history of the demo city (crisis calls of the last weeks, their dispositions and
+   the social referrals), so that recurrence exists and the dashboard has figures from the first minute.
+3. Writes and approves (two different social workers) a fiche Info-social for the top high utilisers.
+4. Streams live calls at a gentle rate about the same population; a high utiliser with a frame calls
+   again within the first seconds, others follow. Updates (dispatched, on scene, cleared) come when due.
+
+Every step waits for its service (retries with backoff, logged) and never stops the others; nothing
+here ends `dyade up`.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta, timezone
+
+from dyade.auth import issue_token
+from dyade.contracts.vocabulary import CallCategory
+from dyade.settings import Settings
+from dyade.simulation.calls import TZ, CallFactory, dyad_of, local_iso
+from dyade.simulation.demo_seed import dyad_roster, frame_for
+from dyade.simulation.intake_client import HttpSink, ServiceClient, Unavailable, reason_of
+from dyade.simulation.population import Person
+from dyade.simulation.profiles import NATURE_BY_KEY, NATURE_OF_CODE, NATURES, PROFILES
+from dyade.simulation.simulation import Knobs, Record, Simulation
+
+log = logging.getLogger("dyade.demo")
+POPULATION_REFERENCE = date(2026, 1, 1)  # fixed, so the demo's persons are the same every day
+HISTORY_CATEGORIES = {c for c in CallCategory if c.is_crisis}
+
+
+@dataclass
+class DemoOptions:
+    rate: float = 0.5
+    seed: int = 7
+    history_days: int = 45
+    frames: int = 3
+    banner_path: str | None = None
+
+
+class Demo:
+    def __init__(self, settings: Settings, options: DemoOptions, stop: threading.Event | None = None):
+        self.settings, self.options = settings, options
+        self.stop = stop or threading.Event()
+        self.secret = settings.secret("dyade_token_secret")
+        today = datetime.now(TZ).date()
+        knobs = Knobs(PROFILES["demo"], seed=options.seed, start=today - timedelta(days=options.history_days),
+                      days=options.history_days, prefix=f"DEMO-H{today:%m%d}", intervention_share=0.5)
+        self.sim = Simulation(replace(knobs, population_reference=POPULATION_REFERENCE))
+        persons = self.sim.population.persons
+        self.featured: list[Person] = sorted((p for p in persons if p.kind in ("extreme", "cohort")),
+                                             key=lambda p: -p.rate_per_year)[: options.frames]
+        self.history_done = threading.Event()
+        self.stats = {"calls": 0, "updates": 0, "rejected": 0}
+
+    # --- clients ----------------------------------------------------------------------------------------
+    def token(self, role: str, subject: str = "demo", **claims) -> str:
+        return issue_token(self.secret, subject=subject, role=role, ttl_s=7 * 24 * 3600, **claims)
+
+    def client(self, service: str) -> ServiceClient:
+        return ServiceClient(self.settings.url_of(service), lambda role, subject: self.token(role, subject),
+                             attempts=None, name=service, stop=self.stop.is_set)
+
+    # --- the banner -------------------------------------------------------------------------------------
+    def banner(self) -> str:
+        s = self.settings
+        dyad = self.token("dyad", "membre-D1", dyad_id="D1", sector="S1")
+        lines = [
+            "=== Démo Dyade: quoi ouvrir ===",
+            f"Application terrain (dyade D1, secteur S1): {s.url_of('notifier')}/?access_token={dyad}",
+            f"Tableau de bord (admin):                   {s.url_of('analytics')}/?access_token={self.token('admin', 'admin-demo')}",
+            f"Info-social (intervenante):                {s.url_of('infosocial')}/?access_token="
+            f"{self.token('social_worker', 'intervenante-demo-1')}",
+            f"Superviseur (roster, alertes):             {s.url_of('notifier')}/?access_token="
+            f"{self.token('supervisor', 'superviseur-demo')}",
+            f"API d'intake (docs):                       {s.url_of('intake')}/docs",
+            f"Flux: {self.options.rate} appel(s)/s, ville « {self.sim.knobs.profile.name} », "
+            f"{len(self.sim.population.city.sectors)} secteurs, dyades D1..D{len(self.sim.population.city.sectors)} "
+            "de garde 24 h/24 pour la démo.",
+            "Autres jetons: `dyade token dyad --dyad D2 --sector S2`, `dyade token admin`...",
+        ]
+        return "\n".join(lines)
+
+    # --- seeding ----------------------------------------------------------------------------------------
+    def seed_roster(self) -> None:
+        notifier = self.client("notifier")
+        for dyad_id, body in dyad_roster(self.sim.population.city.sectors):
+            try:
+                r = notifier.request("PUT", f"/v1/dyads/{dyad_id}", "supervisor", json=body, subject="superviseur-demo")
+            except Unavailable:
+                return
+            if r.status_code < 300:
+                log.info("dyade %s (%s) au roster, de garde 24 h/24", dyad_id, body["sector"])
+            else:
+                log.error("roster: la dyade %s est refusée par le notifier: %s", dyad_id, reason_of(r))
+
+    def replay_history(self) -> None:
+        """The last weeks' crisis calls (in batches), then their dispositions, then the referrals."""
+        calls, updates, referrals = [], [], []
+        cutoff = datetime.now(timezone.utc) - timedelta(minutes=1)
+        kept: set[str] = set()
+        for rec in self.sim.stream():
+            if rec.at > cutoff:
+                continue
+            if rec.kind == "call" and NATURE_OF_CODE[rec.body["nature_code"]].category in HISTORY_CATEGORIES:
+                kept.add(rec.call_id)
+                calls.append(rec)
+            elif rec.kind == "update" and rec.call_id in kept and rec.body["status"] == "cleared":
+                updates.append(rec)
+            elif rec.kind == "referral":
+                referrals.append(rec)
+        sink = HttpSink(self.client("intake"), batch=200)
+        try:
+            for rec in calls + updates + referrals:
+                if self.stop.is_set():
+                    return
+                sink.send(rec)
+            sink.close()
+        except Unavailable:
+            return
+        c = sink.counts
+        log.info("historique de %d jours rejoué: %d appels de crise, %d dispositions, %d références (%d refus)",
+                 self.options.history_days, c.calls, c.updates, c.referrals, c.rejected)
+        for reason, n in list(c.reasons.items())[:5]:
+            log.warning("  refus ×%d: %s", n, reason)
+        self.history_done.set()
+
+    def seed_frames(self) -> None:
+        self.history_done.wait(timeout=120)
+        intake, infosocial = self.client("intake"), self.client("infosocial")
+        for person in self.featured:
+            try:
+                self._frame(intake, infosocial, person)
+            except Unavailable:
+                return
+            except Exception:  # one person's frame must not stop the demo
+                log.exception("fiche de démonstration non créée pour %s", person.person_id)
+
+    def _frame(self, intake: ServiceClient, infosocial: ServiceClient, person: Person) -> None:
+        r = intake.request("POST", "/v1/persons/resolve", "social_worker", json={**person.canonical, "role": "sujet"},
+                           subject="intervenante-demo-1")
+        if r.status_code >= 300:
+            log.error("résolution refusée par intake: %s", reason_of(r))
+            return
+        key = r.json()["person_key"]
+        existing = infosocial.request("GET", f"/v1/persons/{key}/frame", "social_worker", subject="intervenante-demo-1")
+        if existing.status_code == 200:
+            log.info("fiche déjà active pour %s (%s)", person.person_id, key)
+            return
+        w = infosocial.request("POST", "/v1/frames", "social_worker", json=frame_for(person, key),
+                               subject="intervenante-demo-1")
+        if w.status_code == 409:  # a version waits for approval (an earlier demo run): approve it
+            pending = infosocial.request("GET", "/v1/frames?pending=true", "social_worker", subject="intervenante-demo-2")
+            frame_id = next((f["frame_id"] for f in pending.json() if f.get("person_key") == key), None) \
+                if pending.status_code == 200 else None
+        elif w.status_code < 300:
+            frame_id = w.json()["frame_id"]
+        else:
+            log.error("fiche refusée par info-social: %s", reason_of(w))
+            return
+        if frame_id is None:
+            log.error("fiche en attente introuvable pour %s", key)
+            return
+        a = infosocial.request("POST", f"/v1/frames/{frame_id}/approve", "social_worker", json={},
+                               subject="intervenante-demo-2")
+        if a.status_code < 300:
+            log.info("fiche Info-social %s approuvée pour la personne %s (%s)", frame_id, key, person.kind)
+        else:
+            log.error("approbation refusée par info-social: %s", reason_of(a))
+
+    # --- the live stream --------------------------------------------------------------------------------
+    def live(self) -> None:
+        self.history_done.wait(timeout=90)
+        intake = self.client("intake")
+        sink = HttpSink(intake, batch=1)
+        stream = LiveCalls(self.sim, self.featured, random.Random(f"{self.options.seed}:live:{time.time_ns()}"),
+                           rate=self.options.rate)
+        log.info("flux en direct: %.2f appel(s)/s", self.options.rate)
+        while not self.stop.is_set():
+            try:
+                for rec in stream.due(datetime.now(timezone.utc)):
+                    sink.send(rec)
+                self.stats.update(calls=sink.counts.calls, updates=sink.counts.updates, rejected=sink.counts.rejected)
+                if sink.counts.calls and sink.counts.calls % 20 == 0 and stream.last_logged != sink.counts.calls:
+                    stream.last_logged = sink.counts.calls
+                    log.info("flux: %d appels, %d mises à jour envoyés, %d refus", sink.counts.calls,
+                             sink.counts.updates, sink.counts.rejected)
+            except Unavailable:
+                return
+            except Exception:  # never crash `dyade up`: log, wait, go on
+                log.exception("erreur du flux de démonstration; reprise dans 5 s")
+                self.stop.wait(5)
+            self.stop.wait(max(0.05, min(1.0, stream.seconds_to_next())))
+
+    def run(self) -> None:
+        text = self.banner()
+        for line in text.splitlines():
+            log.info(line)
+        if self.options.banner_path:
+            with open(self.options.banner_path, "w", encoding="utf-8") as fh:
+                fh.write(text + "\n")
+        threads = [threading.Thread(target=self._guard(f), name=f.__name__, daemon=True)
+                   for f in (self.seed_roster, self.replay_history, self.seed_frames)]
+        for t in threads:
+            t.start()
+        self._guard(self.live)()
+
+    def _guard(self, fn):
+        def run():
+            try:
+                fn()
+            except Exception:
+                log.exception("étape %s de la démo en échec (la démo continue)", fn.__name__)
+                if fn.__name__ == "replay_history":
+                    self.history_done.set()
+        run.__name__ = fn.__name__
+        return run
+
+
+class LiveCalls:
+    """Calls happening now about the demo city: a third about its known repeat callers (those with a
+    frame more often), the rest crisis calls about strangers and ordinary police calls. The featured
+    persons come back early: the 2nd call, the 6th and the 12th."""
+
+    EARLY = {1: 0, 5: 1, 11: 2}
+
+    def __init__(self, sim: Simulation, featured: list[Person], rng: random.Random, *, rate: float):
+        self.sim, self.featured, self.rng, self.rate = sim, featured, rng, max(rate, 0.01)
+        self.factory: CallFactory = sim.factory
+        self.run_id = datetime.now(TZ).strftime("%Y%m%d%H%M%S")
+        self.index = 0
+        self.next_at = datetime.now(timezone.utc) + timedelta(seconds=2)
+        self.pending: list[tuple[datetime, Record]] = []
+        self.last_logged = 0
+        self.repeaters = list(sim.population.persons)
+        self.weights = [p.rate_per_year * (3 if p in featured else 1) for p in self.repeaters]
+        self.other = [n for n in NATURES if not n.is_crisis]
+        self.crisis = [n for n in NATURES if n.is_crisis]
+
+    def seconds_to_next(self) -> float:
+        now = datetime.now(timezone.utc)
+        soonest = min([self.next_at] + [at for at, _ in self.pending])
+        return (soonest - now).total_seconds()
+
+    def due(self, now: datetime) -> list[Record]:
+        out = []
+        if now >= self.next_at:
+            out.append(self._call(now))
+            gap = self.rng.expovariate(self.rate)
+            self.next_at = now + timedelta(seconds=min(max(gap, 0.2 / self.rate), 3 / self.rate))
+        ready = [r for at, r in self.pending if at <= now]
+        self.pending = [(at, r) for at, r in self.pending if at > now]
+        return out + ready
+
+    def _call(self, now: datetime) -> Record:
+        rng, i = self.rng, self.index
+        self.index += 1
+        when = (now - timedelta(seconds=1)).astimezone(TZ)
+        call_id = f"DEMO-{self.run_id}-{i + 1:05d}"
+        person = None
+        if i in self.EARLY and self.EARLY[i] < len(self.featured):
+            person, nature = self.featured[self.EARLY[i]], NATURE_BY_KEY["EMP"]
+        else:
+            roll = rng.random()
+            if roll < 0.33:
+                person = rng.choices(self.repeaters, self.weights)[0]
+                nature = NATURE_BY_KEY[rng.choices(("EMP", "SUI", "DET", "BE"), (70, 12, 9, 9))[0]]
+            elif roll < 0.55:
+                nature = rng.choices(self.crisis, [n.share for n in self.crisis])[0]
+            else:
+                nature = rng.choices(self.other, [n.share for n in self.other])[0]
+        body = self.factory.call(rng, call_id, when, nature, person, known_dob=self.sim.known_dob)
+        dyad = dyad_of(body["location"]["sector"]) if nature.is_crisis and rng.random() < 0.6 else None
+        for at, update in self.factory.updates(rng, body, when, nature, dyad_id=dyad, followed=False):
+            at = when + (at - when) / 15  # a demo call is cleared within minutes
+            update["at"] = local_iso(at)
+            self.pending.append((at.astimezone(timezone.utc) + timedelta(seconds=1),
+                                 Record("update", at, update, call_id)))
+        return Record("call", when, body, call_id, person.person_id if person else None)
