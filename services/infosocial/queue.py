@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Callable
 
 from sqlalchemy import select
@@ -98,6 +98,7 @@ class ReferralQueue:
     def move(self, referral_id: str, target: ReferralStatus, by: str, *, note: str | None,
              first_contact_at: datetime | None, person_notified: bool) -> dict:
         now = utcnow()
+        first_contact_at = first_contact_at.astimezone(timezone.utc) if first_contact_at else None
         with unit_of_work(self.factory) as s:
             r = s.get(Referral, referral_id, with_for_update=True)
             if r is None:
