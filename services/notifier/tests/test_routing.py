@@ -1,0 +1,97 @@
+"""Decisions on the real broker become alerts routed by sector and shift; busy dyads are skipped;
+no free dyad is missed-for-capacity; duplicates, routine calls and old history create nothing."""
+from datetime import timedelta
+
+from dyade.kafka import wait_until
+from services.notifier.tests.conftest import (ALWAYS, DAY, NIGHT, alert_for, busy, call_update, decision, put_dyad, send)
+
+
+def roster(http, supervisor, u):
+    """Sector X (dyad A) next to sector Y (dyad B), default shifts 8h–20h."""
+    put_dyad(http, supervisor, f"A{u}", f"X{u}")
+    put_dyad(http, supervisor, f"B{u}", f"Y{u}")
+    r = http.put(f"/v1/sectors/X{u}", json={"neighbours": [f"Y{u}"]}, headers=supervisor)
+    assert r.status_code == 200, r.text
+
+
+def test_day_call_goes_to_the_sector_dyad_and_is_published(notifier, http, supervisor, producer, clock, unique,
+                                                           alert_events):
+    roster(http, supervisor, unique)
+    clock.set(DAY)
+    send(producer, decision(f"c1-{unique}", sector=f"X{unique}", at=DAY, level="dyade_prioritaire"))
+    alert = alert_for(notifier, f"c1-{unique}")
+    assert (alert.dyad_id, alert.state, alert.level) == (f"A{unique}", "created", "dyade_prioritaire")
+    assert "created" in alert_events.wait_for(alert.alert_id, "created")
+    event = next(e for e in alert_events.events if e.payload.alert_id == alert.alert_id)
+    assert event.payload.dyad_id == f"A{unique}" and event.payload.shift == "2026-11-24/jour"
+    assert event.correlation_id == f"c1-{unique}"
+
+
+def test_night_calls_follow_the_level_policy(notifier, http, supervisor, producer, clock, unique):
+    roster(http, supervisor, unique)
+    clock.set(NIGHT)
+    send(producer, decision(f"n1-{unique}", sector=f"X{unique}", at=NIGHT, level="dyade_suggeree"),
+         decision(f"n2-{unique}", sector=f"X{unique}", at=NIGHT, level="dyade_prioritaire"),
+         decision(f"n3-{unique}", sector=f"X{unique}", at=NIGHT, level="securite_policiers"))
+    deferred = alert_for(notifier, f"n1-{unique}")
+    assert deferred.state == "deferred" and deferred.dyad_id is None
+    assert deferred.due_at.astimezone(DAY.tzinfo).hour == 8  # next morning's list
+    fallback = alert_for(notifier, f"n2-{unique}")
+    assert (fallback.state, fallback.target) == ("created", "garde_sociale")
+    assert alert_for(notifier, f"n3-{unique}").target == "superviseur_patrouille"
+
+
+def test_busy_dyad_skipped_then_missed_for_capacity(notifier, http, supervisor, producer, clock, unique,
+                                                    alert_events):
+    roster(http, supervisor, unique)
+    clock.set(DAY)
+    send(producer, call_update(f"busyA-{unique}", "on_scene", at=DAY, dyad_id=f"A{unique}"))
+    wait_until(lambda: busy(notifier, f"A{unique}"))  # two topics: no order between them
+    send(producer, decision(f"b1-{unique}", sector=f"X{unique}", at=DAY))
+    assert alert_for(notifier, f"b1-{unique}").dyad_id == f"B{unique}"  # A busy → neighbour B
+
+    send(producer, call_update(f"busyB-{unique}", "dispatched", at=DAY, dyad_id=f"B{unique}"))
+    wait_until(lambda: busy(notifier, f"B{unique}"))
+    send(producer, decision(f"b2-{unique}", sector=f"X{unique}", at=DAY))
+    missed = alert_for(notifier, f"b2-{unique}")
+    assert missed.state == "missed_for_capacity" and missed.dyad_id is None
+    assert alert_events.wait_for(missed.alert_id, "missed_for_capacity") == ["created", "missed_for_capacity"]
+
+    send(producer, call_update(f"busyA-{unique}", "cleared", at=DAY, disposition="regle_sur_place"))
+    wait_until(lambda: not busy(notifier, f"A{unique}"))
+    send(producer, decision(f"b3-{unique}", sector=f"X{unique}", at=DAY))
+    assert alert_for(notifier, f"b3-{unique}").dyad_id == f"A{unique}"  # A free again
+
+
+def test_duplicates_routine_and_old_history_create_no_alert(notifier, http, supervisor, producer, clock, unique):
+    roster(http, supervisor, unique)
+    clock.set(DAY)
+    d = decision(f"d1-{unique}", sector=f"X{unique}", at=DAY, persons=[f"p_{unique}"])
+    send(producer, d, d, decision(f"d1-{unique}", sector=f"X{unique}", at=DAY, persons=[f"p_{unique}"]))
+    first = alert_for(notifier, f"d1-{unique}")
+    send(producer, decision(f"r1-{unique}", sector=f"X{unique}", at=DAY, level="routine"),
+         decision(f"old-{unique}", sector=f"X{unique}", at=DAY - timedelta(days=200)),
+         decision(f"d2-{unique}", sector=f"X{unique}", at=DAY, persons=[f"p_{unique}"], level="securite_policiers"))
+    assert alert_for(notifier, f"r1-{unique}").outcome == "routine"
+    assert alert_for(notifier, f"old-{unique}").outcome == "hors_horizon"
+    merged = alert_for(notifier, f"d2-{unique}")  # same person, alert still open: updated, not a second alert
+    assert merged.alert_id == first.alert_id
+    assert merged.call_ids == [f"d1-{unique}", f"d2-{unique}"] and merged.level == "securite_policiers"
+    with notifier.sessions() as s:
+        from sqlalchemy import func, select
+        from services.notifier.models import AlertRow
+        n = s.scalar(select(func.count()).select_from(AlertRow).where(AlertRow.sector == f"X{unique}"))
+    assert n == 1
+
+
+def test_cleared_call_closes_its_alert_with_the_disposition(notifier, http, supervisor, producer, clock, unique,
+                                                            alert_events):
+    put_dyad(http, supervisor, f"A{unique}", f"X{unique}", shifts=ALWAYS)
+    send(producer, decision(f"cl-{unique}", sector=f"X{unique}", at=clock()))
+    alert = alert_for(notifier, f"cl-{unique}")
+    send(producer, call_update(f"cl-{unique}", "cleared", at=clock(), disposition="transport_volontaire"))
+    alert_events.wait_for(alert.alert_id, "closed")
+    with notifier.sessions() as s:
+        from services.notifier.models import AlertRow
+        row = s.get(AlertRow, alert.alert_id)
+    assert (row.state, row.disposition) == ("closed", "transport_volontaire")
