@@ -98,9 +98,12 @@ def escalate(session: Session, alert: AlertRow, config: NotifierConfig, *, now: 
 
 
 def run_due(session: Session, config: NotifierConfig, *, now: datetime) -> int:
-    """Escalate what waited too long, expire what waited too long at the supervisor or whose snooze ended."""
+    """Escalate what waited too long, expire what waited too long at the supervisor or whose snooze ended.
+    Follow-up reminders are planned work, not live calls: they never escalate."""
     waiting = {s.value for s in lifecycle.PENDING | {S.SNOOZED, S.DECLINED}}
-    rows = session.scalars(select(AlertRow).where(AlertRow.state.in_(waiting)).with_for_update(skip_locked=True))
+    rows = session.scalars(select(AlertRow).where(AlertRow.state.in_(waiting),
+                                                  (AlertRow.kind == AlertKind.APPEL.value) | (AlertRow.state == S.SNOOZED.value))
+                           .with_for_update(skip_locked=True))
     done = 0
     for alert in rows:
         action = lifecycle.due_action(state=S(alert.state), assigned_at=_utc(alert.assigned_at), now=now,

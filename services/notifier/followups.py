@@ -47,8 +47,10 @@ def remind_due(session: Session, *, now: datetime) -> int:
             continue
         plan = to_plan(row)
         on_duty = roster.to_dyad(dyad_row).on_duty(now)
-        has_open = _open_reminder(session, row.person_key) is not None
-        if followups.is_due(plan, now=now, dyad_on_duty=on_duty, has_open_reminder=has_open):
+        if followups.is_due(plan, now=now, dyad_on_duty=on_duty):
+            previous = _open_reminder(session, row.person_key)
+            if previous is not None:
+                alerts.transition(session, previous, S.EXPIRED, now=now, reason="remplacé par le suivi suivant")
             _create_reminder(session, row, dyad_row, now=now)
             made += 1
         if on_duty:

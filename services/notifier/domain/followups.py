@@ -1,5 +1,6 @@
 """Type-2 work: a follow-up plan per known person (how often, by which dyad); a plan that comes due
-while its dyad is on duty becomes a `suivi` alert, one open at a time."""
+while its dyad is on duty becomes a `suivi` alert. One reminder open per person: a reminder still open
+when the next one comes due expires (the newer one replaces it). Reminders do not escalate."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,8 +18,8 @@ class Plan:
     active: bool = True
 
 
-def is_due(plan: Plan, *, now: datetime, dyad_on_duty: bool, has_open_reminder: bool) -> bool:
-    return plan.active and dyad_on_duty and not has_open_reminder and plan.next_due_at <= now
+def is_due(plan: Plan, *, now: datetime, dyad_on_duty: bool) -> bool:
+    return plan.active and dyad_on_duty and plan.next_due_at <= now
 
 
 def next_due(plan: Plan, *, now: datetime) -> datetime:

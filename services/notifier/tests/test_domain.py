@@ -103,12 +103,11 @@ def test_escalation_timing():
     assert due(S.SNOOZED, timedelta(hours=1), until=at + timedelta(hours=1)) == S.EXPIRED
 
 
-def test_followup_due_only_on_duty_and_one_open_at_a_time():
+def test_followup_due_only_on_duty():
     plan = Plan("p_1", "D1", timedelta(hours=4), TUESDAY_10H)
-    assert is_due(plan, now=TUESDAY_10H, dyad_on_duty=True, has_open_reminder=False)
-    assert not is_due(plan, now=TUESDAY_10H, dyad_on_duty=False, has_open_reminder=False)
-    assert not is_due(plan, now=TUESDAY_10H, dyad_on_duty=True, has_open_reminder=True)
-    assert not is_due(plan, now=TUESDAY_10H - timedelta(minutes=1), dyad_on_duty=True, has_open_reminder=False)
+    assert is_due(plan, now=TUESDAY_10H, dyad_on_duty=True)
+    assert not is_due(plan, now=TUESDAY_10H, dyad_on_duty=False)
+    assert not is_due(plan, now=TUESDAY_10H - timedelta(minutes=1), dyad_on_duty=True)
     assert next_due(plan, now=TUESDAY_10H + timedelta(hours=9)) == TUESDAY_10H + timedelta(hours=12)
 
 

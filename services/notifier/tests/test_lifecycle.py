@@ -1,0 +1,180 @@
+"""Escalation on an injected clock, actions from the app (acknowledge, decline, close, snooze),
+follow-up reminders, the frame's police view (audited, stale flag, tombstone), and clear 4xx."""
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from dyade.kafka import wait_until
+from services.notifier.models import FrameReadRow, FrameRow
+from services.notifier.tests.conftest import (ALWAYS, DAY, alert_for, alert_row, decision, frame, put_dyad, send)
+
+
+def three_dyads(http, supervisor, u):
+    for d in ("A", "B"):
+        put_dyad(http, supervisor, f"{d}{u}", f"X{u}")
+    put_dyad(http, supervisor, f"C{u}", f"Y{u}")
+    http.put(f"/v1/sectors/X{u}", json={"neighbours": [f"Y{u}"]}, headers=supervisor)
+
+
+def test_unacknowledged_alert_escalates_to_next_dyads_then_supervisor_then_expires(
+        notifier, http, supervisor, producer, clock, unique, alert_events):
+    three_dyads(http, supervisor, unique)
+    clock.set(DAY)
+    send(producer, decision(f"e1-{unique}", sector=f"X{unique}", at=DAY))
+    alert = alert_for(notifier, f"e1-{unique}")
+    assert alert.dyad_id == f"A{unique}"
+    notifier.tick(DAY + timedelta(minutes=2, seconds=59))
+    assert alert_row(notifier, alert.alert_id).dyad_id == f"A{unique}"
+    notifier.tick(DAY + timedelta(minutes=3))
+    assert alert_row(notifier, alert.alert_id).dyad_id == f"B{unique}"   # same sector first
+    notifier.tick(DAY + timedelta(minutes=6))
+    assert alert_row(notifier, alert.alert_id).dyad_id == f"C{unique}"   # then the neighbour
+    notifier.tick(DAY + timedelta(minutes=9))
+    row = alert_row(notifier, alert.alert_id)
+    assert (row.dyad_id, row.target, row.state) == (None, "superviseur", "escalated")
+    notifier.tick(DAY + timedelta(minutes=18, seconds=59))
+    assert alert_row(notifier, alert.alert_id).state == "escalated"
+    notifier.tick(DAY + timedelta(minutes=19))
+    assert alert_row(notifier, alert.alert_id).state == "expired"
+    states = alert_events.wait_for(alert.alert_id, "expired")
+    assert states == ["created", "escalated", "escalated", "escalated", "expired"]
+
+
+def test_acknowledged_alert_does_not_escalate_and_makes_the_dyad_busy(
+        notifier, http, supervisor, producer, clock, unique, token, alert_events):
+    three_dyads(http, supervisor, unique)
+    clock.set(DAY)
+    send(producer, decision(f"k1-{unique}", sector=f"X{unique}", at=DAY))
+    alert = alert_for(notifier, f"k1-{unique}")
+    me = token("dyad", subject="agent-a", dyad_id=f"A{unique}")
+    other = token("dyad", subject="agent-b", dyad_id=f"B{unique}")
+    assert http.post(f"/v1/alerts/{alert.alert_id}/acknowledge", headers=other).status_code == 403
+    r = http.post(f"/v1/alerts/{alert.alert_id}/acknowledge", headers=me)
+    assert r.status_code == 200 and r.json()["state"] == "acknowledged"
+    notifier.tick(DAY + timedelta(hours=1))
+    assert alert_row(notifier, alert.alert_id).state == "acknowledged"
+    send(producer, decision(f"k2-{unique}", sector=f"X{unique}", at=DAY))
+    assert alert_for(notifier, f"k2-{unique}").dyad_id == f"B{unique}"   # A is on the call now
+    r = http.post(f"/v1/alerts/{alert.alert_id}/close", json={"disposition": "pas_une_disposition"}, headers=me)
+    assert r.status_code == 422 and "disposition" in r.json()["detail"]
+    r = http.post(f"/v1/alerts/{alert.alert_id}/close", json={"disposition": "refere", "note": "CLSC"}, headers=me)
+    assert r.status_code == 200 and r.json()["state"] == "closed"
+    r = http.post(f"/v1/alerts/{alert.alert_id}/acknowledge", headers=me)
+    assert r.status_code == 409 and "fermée" in r.json()["detail"]
+    assert alert_events.wait_for(alert.alert_id, "closed") == ["created", "acknowledged", "closed"]
+
+
+def test_decline_hands_the_alert_on_at_once(notifier, http, supervisor, producer, clock, unique, token):
+    three_dyads(http, supervisor, unique)
+    clock.set(DAY)
+    send(producer, decision(f"x1-{unique}", sector=f"X{unique}", at=DAY))
+    alert = alert_for(notifier, f"x1-{unique}")
+    me = token("dyad", dyad_id=f"A{unique}")
+    assert http.post(f"/v1/alerts/{alert.alert_id}/decline", json={"reason": ""}, headers=me).status_code == 422
+    r = http.post(f"/v1/alerts/{alert.alert_id}/decline", json={"reason": "déjà sur un appel"}, headers=me)
+    assert r.status_code == 200
+    assert (r.json()["state"], r.json()["dyad_id"]) == ("escalated", f"B{unique}")
+
+
+def test_snoozed_alert_absorbs_new_calls_then_expires(notifier, http, supervisor, producer, clock, unique, token):
+    put_dyad(http, supervisor, f"A{unique}", f"X{unique}")
+    clock.set(DAY)
+    person = f"p_{unique}"
+    send(producer, decision(f"s1-{unique}", sector=f"X{unique}", at=DAY, persons=[person]))
+    alert = alert_for(notifier, f"s1-{unique}")
+    me = token("dyad", dyad_id=f"A{unique}")
+    r = http.post(f"/v1/alerts/{alert.alert_id}/snooze", json={"reason": "déjà vue ce soir, suivi demain",
+                                                              "minutes": 60}, headers=me)
+    assert r.status_code == 200 and r.json()["state"] == "snoozed"
+    later = DAY + timedelta(minutes=20)
+    clock.set(later)
+    send(producer, decision(f"s2-{unique}", sector=f"X{unique}", at=later, persons=[person]))
+    merged = alert_for(notifier, f"s2-{unique}")
+    assert (merged.alert_id, merged.state) == (alert.alert_id, "snoozed")   # no new page
+    notifier.tick(DAY + timedelta(minutes=59))
+    assert alert_row(notifier, alert.alert_id).state == "snoozed"
+    notifier.tick(DAY + timedelta(minutes=60))
+    assert alert_row(notifier, alert.alert_id).state == "expired"
+
+
+def test_followup_plan_reminders(notifier, http, supervisor, clock, unique, token):
+    put_dyad(http, supervisor, f"A{unique}", f"X{unique}")
+    person = f"p_f{unique}"
+    sw = token("social_worker")
+    r = http.put(f"/v1/persons/{person}/followup-plan", headers=sw,
+                 json={"dyad_id": f"A{unique}", "every_minutes": 240, "first_due_at": DAY.isoformat(),
+                       "note": "Passer voir, vérifier la médication remise"})
+    assert r.status_code == 200, r.text
+    assert http.put(f"/v1/persons/{person}/followup-plan", headers=sw,
+                    json={"dyad_id": f"A{unique}", "every_minutes": 5}).status_code == 422
+
+    def reminders():
+        with notifier.sessions() as s:
+            from services.notifier.models import AlertRow
+            return list(s.scalars(select(AlertRow).where(AlertRow.plan_person_key == person)
+                                  .order_by(AlertRow.created_at)))
+    notifier.tick(DAY - timedelta(minutes=1))
+    assert reminders() == []
+    notifier.tick(DAY)
+    [first] = reminders()
+    assert (first.kind, first.dyad_id, first.state) == ("suivi", f"A{unique}", "created")
+    notifier.tick(DAY + timedelta(hours=1))
+    assert len(reminders()) == 1
+    clock.set(DAY + timedelta(hours=1))
+    me = token("dyad", dyad_id=f"A{unique}")
+    today = http.get("/v1/followups/today", headers=me).json()
+    assert [a["alert_id"] for a in today["alerts"]] == [first.alert_id]
+    assert today["plans"][0]["person_key"] == person
+    assert http.post(f"/v1/alerts/{first.alert_id}/close", json={"disposition": "regle_sur_place"},
+                     headers=me).status_code == 200
+    notifier.tick(DAY + timedelta(hours=4))
+    assert len(reminders()) == 2
+    notifier.tick(DAY + timedelta(hours=8))   # 18h: the next one is due, the open one is replaced
+    assert [r.state for r in reminders()] == ["closed", "expired", "created"]
+    notifier.tick(DAY + timedelta(hours=12, minutes=1))   # 22h01: due again, but the dyad is off duty
+    assert len(reminders()) == 3
+
+
+def test_alert_detail_carries_the_police_view_audited_and_stale_flag(
+        notifier, http, supervisor, producer, clock, unique, token):
+    put_dyad(http, supervisor, f"A{unique}", f"X{unique}", shifts=ALWAYS)
+    person = f"p_v{unique}"
+    send(producer, frame(person, stale=True))
+    wait_until(lambda: _frame(notifier, person), timeout=60)
+    send(producer, decision(f"v1-{unique}", sector=f"X{unique}", at=clock(), persons=[person]))
+    alert = alert_for(notifier, f"v1-{unique}")
+    me = token("dyad", subject="agent-v", dyad_id=f"A{unique}")
+    listed = http.get("/v1/alerts", headers=me).json()["alerts"]
+    [mine] = [a for a in listed if a["alert_id"] == alert.alert_id]
+    assert mine["has_frame"] and mine["frame_stale"] and mine["level_label"] == "Dyade suggérée"
+    detail = http.get(f"/v1/alerts/{alert.alert_id}", headers=me).json()
+    view = detail["frames"][0]
+    assert view["stale"] and view["police_view"]["interventions_a_eviter"] == ["Uniformes multiples à la porte"]
+    assert view["police_view"]["contacts"][0]["phone"] == "450-555-0101"
+    assert detail["reasons"][0]["label"] == "Appels répétés en 30 jours"
+    with notifier.sessions() as s:
+        reads = s.scalar(select(func.count()).select_from(FrameReadRow).where(
+            FrameReadRow.person_key == person, FrameReadRow.subject == "agent-v"))
+    assert reads == 1
+    producer.send("frames.current.v1", key=person.encode(), value=None)   # archived: tombstone
+    producer.flush()
+    wait_until(lambda: not _frame(notifier, person), timeout=60)
+    assert http.get(f"/v1/alerts/{alert.alert_id}", headers=me).json()["frames"] == []
+
+
+def _frame(notifier, person):
+    with notifier.sessions() as s:
+        return s.get(FrameRow, person)
+
+
+def test_clear_errors(http, supervisor, token, unique):
+    r = http.put(f"/v1/dyads/A{unique}", json={"name": "x", "sector": "S 1", "shifts": [
+        {"days": [7], "start": "25:00", "end": "20:00"}]}, headers=supervisor)
+    assert r.status_code == 422
+    fields = {e["field"] for e in r.json()["errors"]}
+    assert {"sector", "shifts.0.days", "shifts.0.start"} <= fields
+    assert http.put(f"/v1/dyads/A{unique}", json={"name": "x", "sector": "S1"}, headers=token("dyad", dyad_id="D1")
+                    ).status_code == 403
+    assert http.get("/v1/alerts").status_code == 401
+    assert http.get("/v1/alerts", headers=token("dyad")).status_code == 403   # no dyad claim
+    assert http.get("/v1/alerts/al_inexistante", headers=supervisor).status_code == 404
