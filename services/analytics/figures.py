@@ -102,10 +102,10 @@ class FigureBook:
 
     def frames(self, p: Params) -> dict:
         """Frame states as of `end` (all frame events before it)."""
-        return outcomes.frame_states(self.facts().between(None, p.end))
+        return outcomes.frame_states(self.scoped(Params(sector=p.sector, end=p.end)))
 
     def referrals(self, p: Params) -> dict:
-        return outcomes.referrals(self.scoped(Params(start=p.start, end=p.end)))
+        return outcomes.referrals(self.scoped(p))
 
     def calls_by_week(self, p: Params, *, categories=None, tz: ZoneInfo = MONTREAL, by: str = "category") -> list[dict]:
         return calls_fig.calls_by_week(self.scoped(p), categories=categories, tz=tz, by=by)

@@ -152,12 +152,7 @@ class LagProbe:
 
     def _measure(self) -> dict[str, int]:
         from kafka import KafkaConsumer, TopicPartition
-        from dyade.kafka import admin
-        client = admin(self.bootstrap, timeout_ms=3000)
-        try:
-            committed = client.list_consumer_group_offsets(self.group_id)
-        finally:
-            client.close()
+        committed = committed_offsets(self.bootstrap, self.group_id)
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
                                  client_id="analytics-lag-probe", request_timeout_ms=5000)
         try:
@@ -167,6 +162,16 @@ class LagProbe:
             consumer.close()
         lag: dict[str, int] = defaultdict(int)
         for tp, end in ends.items():
-            meta = committed.get(tp)
-            lag[tp.topic] += max(0, end - (meta.offset if meta and meta.offset >= 0 else 0))
+            lag[tp.topic] += max(0, end - committed.get(tp, 0))
         return dict(lag)
+
+
+def committed_offsets(bootstrap: str, group_id: str) -> dict:
+    """The group's committed offset of each partition (TopicPartition → offset)."""
+    from dyade.kafka import admin
+    client = admin(bootstrap, timeout_ms=3000)
+    try:
+        found = client.list_group_offsets({group_id: None}).get(group_id, {})
+    finally:
+        client.close()
+    return {tp: meta.offset for tp, meta in found.items() if meta is not None and meta.offset >= 0}

@@ -30,7 +30,8 @@ def lang_of(request: Request) -> str:
 
 
 def _principal_or_login(request: Request):
-    token = token_from(request, None)
+    auth = request.headers.get("authorization", "")
+    token = auth[7:].strip() if auth.lower().startswith("bearer ") else token_from(request, None)
     if not token:
         return None
     try:

@@ -119,8 +119,8 @@ def _apply_calls(session: Session, events: list[CallReceived]) -> None:
             latest[e.payload.call_id] = e
     existing: dict[str, int] = {}
     for chunk in _chunks(list(latest)):
-        existing.update(session.execute(select(m.calls.c.call_id, m.calls.c.revision)
-                                        .where(m.calls.c.call_id.in_(chunk))).tuples())
+        rows = session.execute(select(m.calls.c.call_id, m.calls.c.revision).where(m.calls.c.call_id.in_(chunk)))
+        existing.update({call_id: revision for call_id, revision in rows})
     winners = [e for k, e in latest.items() if k not in existing or e.payload.revision > existing[k]]
     replaced = [e.payload.call_id for e in winners if e.payload.call_id in existing]
     for chunk in _chunks(replaced):

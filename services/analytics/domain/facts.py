@@ -124,15 +124,18 @@ class Facts:
                      frames=[f for f in self.frames if keep(f.occurred_at)])
 
     def in_sector(self, sector: str) -> "Facts":
-        """The facts of one sector: calls, decisions and alerts carrying it, updates of those calls.
-        Referrals and frames carry no sector and are kept whole."""
+        """The facts of one sector: its calls (by the call's sector), the updates and decisions of those
+        calls, the alerts carrying the sector, and the referrals and frames of the persons named on its calls
+        (referrals and frames carry no sector)."""
         ids = {c.call_id for c in self.calls if c.sector == sector}
+        persons = {k for c in self.calls if c.call_id in ids for k, _ in c.persons}
         alert_ids = {a.alert_id for a in self.alerts if a.sector == sector}
         return Facts(calls=[c for c in self.calls if c.call_id in ids],
-                     updates=[u for u in self.updates if u.call_id in ids or u.sector == sector],
-                     decisions=[d for d in self.decisions if d.sector == sector],
+                     updates=[u for u in self.updates if u.call_id in ids],
+                     decisions=[d for d in self.decisions if d.call_id in ids or d.sector == sector],
                      alerts=[a for a in self.alerts if a.alert_id in alert_ids],
-                     referrals=list(self.referrals), frames=list(self.frames))
+                     referrals=[r for r in self.referrals if r.person_key in persons],
+                     frames=[f for f in self.frames if f.person_key in persons])
 
     def latest_time(self) -> datetime | None:
         """The newest instant any fact carries: the default 'as of' of the figures."""
