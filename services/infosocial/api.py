@@ -23,6 +23,7 @@ Reader = Annotated[Principal, Depends(requires(*READ_ROLES))]
 Admin = Annotated[Principal, Depends(requires(Role.ADMIN))]
 PersonKey = Annotated[str, Path(pattern=PERSON_KEY, description="Clé pseudonyme `p_…`.")]
 FrameId = Annotated[str, Path(pattern=r"^f_[0-9a-f]{16}$", description="Identifiant de fiche `f_…`.")]
+ReferralId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:\-]{1,80}$", description="Identifiant de référence.")]
 CallId = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._:\-]{1,64}$",
                                      description="Appel pour lequel la fiche est consultée (audit).")]
 
@@ -144,12 +145,12 @@ def referrals(request: Request, who: SocialWorker, status: Annotated[list[Referr
 
 
 @router.get("/referrals/{referral_id}", tags=["références"], summary="Une référence et ses étapes")
-def referral(referral_id: Annotated[str, Path(max_length=80)], who: SocialWorker, request: Request) -> dict:
+def referral(referral_id: ReferralId, who: SocialWorker, request: Request) -> dict:
     return rt(request).queue.get(referral_id)
 
 
 @router.post("/referrals/{referral_id}/status", tags=["références"], summary="Faire avancer une référence")
-def move(referral_id: Annotated[str, Path(max_length=80)], body: StatusMove, who: SocialWorker,
+def move(referral_id: ReferralId, body: StatusMove, who: SocialWorker,
          request: Request) -> dict:
     return rt(request).queue.move(referral_id, body.status, who.subject, note=body.note,
                                   first_contact_at=body.first_contact_at, person_notified=body.person_notified)
@@ -158,8 +159,8 @@ def move(referral_id: Annotated[str, Path(max_length=80)], body: StatusMove, who
 # -- audit and operations ----------------------------------------------------------------------------------------
 @router.get("/audit/reads", tags=["audit"], summary="Journal des lectures de fiches (administrateurs)")
 def audit(request: Request, who: Admin, person_key: Annotated[str | None, Query(pattern=PERSON_KEY)] = None,
-          frame_id: Annotated[str | None, Query(max_length=40)] = None,
-          reader: Annotated[str | None, Query(max_length=100)] = None, since: AwareDatetime | None = None,
+          frame_id: Annotated[str | None, Query(pattern=r"^f_[0-9a-f]{16}$")] = None,
+          reader: Annotated[str | None, Query(pattern=r"^[^\x00-\x1f]{1,100}$")] = None, since: AwareDatetime | None = None,
           limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict]:
     return rt(request).reads.audit_list(person_key=person_key, frame_id=frame_id, reader=reader, since=since,
                                         limit=limit)

@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from dyade.settings import Settings
 from dyade.service import create_app as base_app
@@ -37,6 +38,11 @@ def create_app(settings: Settings, *, consumer_group: str = "infosocial", worker
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem):
         return JSONResponse({"detail": exc.message}, status_code=exc.status)
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError):  # last line of defence: the database refused a value
+        return JSONResponse({"detail": "donnée refusée par la base de données (caractère ou valeur invalide)"},
+                            status_code=422)
 
     app.include_router(api.router)
     app.include_router(web.router)

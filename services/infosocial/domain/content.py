@@ -15,6 +15,7 @@ that nothing reaches officers without a basis unless the social worker says it i
 from __future__ import annotations
 
 import datetime as dt
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -23,12 +24,22 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from dyade.contracts import ConsentStatus, LegalBasis
 
 Source = Literal["police", "sante"]
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and newlines allowed
 PERSON_KEY = r"^p_[0-9A-Za-z]{4,64}$"
 MAX_ITEMS = 30
 
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        texts = value if isinstance(value, list) else [value]
+        for text in texts:
+            if isinstance(text, str) and CONTROL.search(text):
+                raise ValueError("caractère de contrôle interdit (NUL ou autre)")
+        return value
 
 
 def _text_to_item(value: Any) -> Any:
@@ -132,14 +143,3 @@ class Approval(Model):
 
 class Archive(Model):
     reason: str = Field(min_length=3, max_length=1000)
-
-
-class TextNote(Model):
-    note: str = Field(min_length=3, max_length=2000)
-
-    @field_validator("note")
-    @classmethod
-    def _not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("note vide")
-        return v
