@@ -1,0 +1,118 @@
+"""Delivery: the live stream resends what a client missed when it reconnects; Web Push reaches a
+local push endpoint that checks VAPID and decrypts the payload; the webhook is signed."""
+from __future__ import annotations
+
+import httpx
+import orjson
+import pytest
+
+from dyade.kafka import wait_until
+from services.notifier.tests.conftest import ALWAYS, alert_for, alert_row, decision, put_dyad, send
+from services.notifier.tests.endpoints import Receivers
+
+
+@pytest.fixture
+def receivers():
+    r = Receivers()
+    yield r
+    r.close()
+
+
+def sse_events(response, want: set[str], limit: int = 200):
+    """Read SSE messages until every alert id in `want` has been seen; returns [(id, data)]."""
+    out, fields = [], {}
+    for line in response.iter_lines():
+        if line == "":
+            if "data" in fields:
+                data = orjson.loads(fields["data"])
+                out.append((int(fields["id"]), data))
+                want.discard(data["alert"]["alert_id"])
+                if not want or len(out) >= limit:
+                    return out
+            fields = {}
+        elif not line.startswith(":"):
+            key, _, value = line.partition(":")
+            fields[key] = value.lstrip(" ")
+    return out
+
+
+def test_stream_resends_what_was_missed_on_reconnect(notifier, http, base_url, supervisor, producer, clock,
+                                                     unique, token):
+    put_dyad(http, supervisor, f"A{unique}", f"X{unique}", shifts=ALWAYS)
+    me = token("dyad", dyad_id=f"A{unique}")
+    cursor = http.get("/v1/alerts", headers=me).json()["cursor"]
+    timeout = httpx.Timeout(60, read=60)
+    with httpx.stream("GET", f"{base_url}/v1/stream?cursor={cursor}", headers=me, timeout=timeout) as resp:
+        assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/event-stream")
+        send(producer, decision(f"l1-{unique}", sector=f"X{unique}", at=clock()))
+        first = alert_for(notifier, f"l1-{unique}")
+        got = sse_events(resp, {first.alert_id})
+    last_id = got[-1][0]
+    assert got[-1][1]["alert"]["level_label"] == "Dyade suggérée"
+    wait_until(lambda: alert_row(notifier, first.alert_id).state == "delivered")  # the app got it
+
+    # offline: two calls come in
+    send(producer, decision(f"l2-{unique}", sector=f"X{unique}", at=clock()),
+         decision(f"l3-{unique}", sector=f"X{unique}", at=clock()))
+    missed = {alert_for(notifier, f"l2-{unique}").alert_id, alert_for(notifier, f"l3-{unique}").alert_id}
+    with httpx.stream("GET", f"{base_url}/v1/stream", headers={**me, "Last-Event-ID": str(last_id)},
+                      timeout=timeout) as resp:
+        again = sse_events(resp, set(missed))
+    assert missed <= {d["alert"]["alert_id"] for _, d in again}
+    assert all(i > last_id for i, _ in again)
+    assert first.alert_id not in {d["alert"]["alert_id"] for _, d in again if d["change"]["state"] == "created"}
+
+
+def test_stream_is_per_dyad(http, base_url, token):
+    with httpx.stream("GET", f"{base_url}/v1/stream", headers=token("dyad")) as resp:
+        assert resp.status_code == 403
+
+
+def test_web_push_reaches_the_device_encrypted_and_vapid_signed(notifier, http, supervisor, producer, clock,
+                                                                unique, token, receivers):
+    put_dyad(http, supervisor, f"A{unique}", f"X{unique}", shifts=ALWAYS)
+    me = token("dyad", dyad_id=f"A{unique}")
+    receivers.vapid_public_key = http.get("/v1/push/key", headers=me).json()["public_key"]
+    phone = receivers.device(f"phone-{unique}")
+    r = http.post("/v1/subscriptions", json=phone.subscription(), headers=me)
+    assert r.status_code == 201, r.text
+    bad = http.post("/v1/subscriptions", json={"endpoint": "ftp://x", "keys": {"p256dh": "x"}}, headers=me)
+    assert bad.status_code == 422 and "endpoint" in bad.json()["detail"]
+
+    send(producer, decision(f"w1-{unique}", sector=f"X{unique}", at=clock(), level="dyade_prioritaire"))
+    alert = alert_for(notifier, f"w1-{unique}")
+    [msg] = wait_until(lambda: [p for p in receivers.pushes if p["alert_id"] == alert.alert_id], timeout=60)
+    assert msg["title"] == f"Alerte Dyade prioritaire — secteur X{unique}"
+    assert "p_" not in orjson.dumps(msg).decode()   # no person key through a third-party push service
+    assert receivers.rejected == []
+    wait_until(lambda: alert_row(notifier, alert.alert_id).state == "delivered")
+
+    receivers.devices.clear()   # the browser unsubscribed: the endpoint answers 410, the subscription is dropped
+    send(producer, decision(f"w2-{unique}", sector=f"X{unique}", at=clock()))
+    alert_for(notifier, f"w2-{unique}")
+
+    def dropped():
+        from sqlalchemy import select
+        from services.notifier.models import SubscriptionRow
+        with notifier.sessions() as s:
+            return s.scalars(select(SubscriptionRow).where(SubscriptionRow.endpoint == phone.endpoint)).first() is None
+    wait_until(dropped, timeout=60)
+
+
+def test_webhook_is_signed_for_the_cad_terminal(notifier, http, supervisor, producer, clock, unique, receivers):
+    put_dyad(http, supervisor, f"A{unique}", f"X{unique}", shifts=ALWAYS)
+    r = http.put(f"/v1/dyads/A{unique}/webhook", json={"url": f"{receivers.url}/cad"}, headers=supervisor)
+    assert r.status_code == 200
+    receivers.webhook_secret = "pas-le-bon-secret"
+    send(producer, decision(f"h1-{unique}", sector=f"X{unique}", at=clock(), summary="Voisin inquiet"))
+    alert = alert_for(notifier, f"h1-{unique}")
+    wait_until(lambda: "signature de webhook invalide" in receivers.rejected, timeout=60)
+    assert alert_row(notifier, alert.alert_id).state == "created"   # a refused webhook is not a delivery
+
+    receivers.webhook_secret = r.json()["secret"]
+    send(producer, decision(f"h2-{unique}", sector=f"X{unique}", at=clock(), summary="Voisin inquiet"))
+    second = alert_for(notifier, f"h2-{unique}")
+    [body] = wait_until(lambda: [w for w in receivers.webhooks if w["alert"]["alert_id"] == second.alert_id],
+                        timeout=60)
+    assert body["event"] == "alert.assigned" and body["alert"]["summary"] == "Voisin inquiet"
+    wait_until(lambda: alert_row(notifier, second.alert_id).state == "delivered")
