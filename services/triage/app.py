@@ -151,7 +151,7 @@ def build_app(settings: Settings, options: TriageOptions, ruleset: RulesetConfig
                 if msg.key:
                     key = msg.key.decode()
                     st = subjects.get(key) or S.new_state()
-                    S.record_frame(st, msg.timestamp / 1000.0, active=False)
+                    S.record_frame(st, float(msg.timestamp), active=False)  # faust gives seconds
                     subjects[key] = st
                 continue
             ev = await edge.decode(msg, SUBJECT_INPUTS[msg.topic])

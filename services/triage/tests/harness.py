@@ -1,0 +1,110 @@
+"""Integration harness: the triage worker as a subprocess, events in, decisions out (assign + seek, no
+consumer group, so nothing is shared with other tests)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+from kafka import KafkaConsumer, TopicPartition
+from kafka.partitioner.default import murmur2
+
+from dyade.contracts import decode
+from dyade.contracts.calls import CallPayload, CallReceived, CallUpdated, CallUpdatePayload, Location, PersonRef
+from dyade.kafka import wait_until
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+class Worker:
+    """`python -m services.triage` with its own app id (consumer group, tables, internal topics)."""
+
+    def __init__(self, settings, app_id: str, port: int, log_path: Path):
+        self.settings, self.app_id, self.port, self.log_path = settings, app_id, port, log_path
+        self.proc: subprocess.Popen | None = None
+        self.url = f"http://127.0.0.1:{port}"
+
+    def env(self) -> dict[str, str]:
+        s = self.settings
+        return {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers, "DATABASE_URL": s.database_url,
+                "DYADE_HOME": str(s.dyade_home), "DYADE_TOKEN_SECRET": s.dyade_token_secret,
+                "DYADE_PSEUDONYM_KEY": s.dyade_pseudonym_key, "TRIAGE_PORT": str(self.port),
+                "TRIAGE_APP_ID": self.app_id, "DYADE_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"}
+
+    def start(self, timeout: float = 120) -> float:
+        t0 = time.monotonic()
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen([sys.executable, "-m", "services.triage"], cwd=ROOT, env=self.env(),
+                                     stdout=log, stderr=subprocess.STDOUT)
+        wait_until(self.ready, timeout=timeout, interval=0.2)
+        return time.monotonic() - t0
+
+    def ready(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(f"triage worker exited ({self.proc.returncode}); see {self.log_path}")
+        try:
+            return httpx.get(self.url + "/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+class Reader:
+    """Reads a topic from the beginning (every partition), decoding what it reads."""
+
+    def __init__(self, bootstrap: str, topic: str, partitions: int = 3):
+        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self.consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
+        self.consumer.seek_to_beginning()
+        self.records = []
+
+    def poll(self) -> list:
+        for recs in self.consumer.poll(timeout_ms=300).values():
+            self.records.extend(recs)
+        return self.records
+
+    def events(self, accept=lambda e: True) -> list:
+        return [e for e in (decode(r.value) for r in self.poll()) if accept(e)]
+
+    def wait(self, predicate, timeout: float = 60):
+        """Poll until predicate(events) is truthy; return that value."""
+        return wait_until(lambda: predicate(self.events()), timeout=timeout, interval=0.05)
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def partition_of(key: str, partitions: int = 3) -> int:
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+def call_event(call_id: str, occurred_at: datetime, *, person: str | None = None, category="etat_mental_perturbe",
+               flags=(), location="l_test", revision: int = 1, role="sujet", caller="famille") -> CallReceived:
+    persons = (PersonRef(person_key=person, role=role),) if person else ()
+    return CallReceived.new(payload=CallPayload(
+        call_id=call_id, revision=revision, nature_code="TEST", category=category, flags=tuple(flags),
+        location=Location(location_key=location, sector="S1"), persons=persons, caller_relation=caller),
+        occurred_at=occurred_at, source="intake", correlation_id=call_id)
+
+
+def update_event(call_id: str, occurred_at: datetime, *, disposition=None, dyad=None, persons=()) -> CallUpdated:
+    return CallUpdated.new(payload=CallUpdatePayload(call_id=call_id, status="cleared", disposition=disposition,
+                                                     dyad_id=dyad, person_keys=tuple(persons)),
+                           occurred_at=occurred_at, source="intake", correlation_id=call_id)
