@@ -101,7 +101,7 @@ class FigureCollector:
                      [((m, cat), n) for (m, cat), n in sorted(months.items()) if m in kept])
         if self.lag is not None:
             yield _gauge("consumer_lag", "Records not yet processed by the analytics group, by topic", ["topic"],
-                         sorted(self.lag().items()))
+                         [((topic,), n) for topic, n in sorted(self.lag().items())])
 
     def _latency(self) -> HistogramMetricFamily:
         h = HistogramMetricFamily(P + "latency_seconds", "Call received → triage → alert delivered → acknowledged",
