@@ -15,7 +15,8 @@ function el(tag, attrs = {}, ...children) {
   for (const c of children) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : String(c));
   return e;
 }
-const time = (iso) => iso ? new Date(iso).toLocaleTimeString("fr-CA", { hour: "2-digit", minute: "2-digit" }) : "";
+const time = (iso) => iso ? new Date(iso).toLocaleTimeString("fr-CA",
+  { hour: "2-digit", minute: "2-digit", timeZone: "America/Montreal" }) : "";
 
 async function api(path, options = {}) {
   const resp = await fetch(path, Object.assign({ credentials: "same-origin",
@@ -127,14 +128,15 @@ async function show(id) {
     }
     alerts.set(id, a); render();
     document.getElementById("d-title").textContent = a.kind === "suivi" ? "Suivi prévu" : (a.category_label || "Appel");
-    body.replaceChildren(
+    body.replaceChildren(...[
       el("p", {}, el("span", { class: "badge level" }, a.level_label || "Suivi"), " ",
          el("span", { class: "badge", id: "d-state" }, a.state_label)),
       el("p", { class: "muted" }, `Secteur ${a.sector || "?"} · appel ${a.call_id || "—"} · reçu à ${time(a.call_received_at || a.created_at)}`),
       a.summary ? el("p", {}, a.summary) : null,
       section("Pourquoi la dyade", (a.reasons || []).map((r) => `${r.label} (${r.observed})`)),
       ...(a.frames || []).map(frameView),
-      a.frames && a.frames.length ? null : el("p", { class: "muted" }, "Aucune fiche Info-social pour cette personne."));
+      a.frames && a.frames.length ? null : el("p", { class: "muted" }, "Aucune fiche Info-social pour cette personne."),
+    ].filter(Boolean));
     renderDetailState(a);
   } catch (e) { showError(e); }
 }
