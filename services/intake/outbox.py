@@ -164,40 +164,39 @@ class Relay:
         return [(r.topic, r.partition, r.offset, r.event_id) for r in rows]
 
     def broker_lost_history(self, last: list[tuple[str, int, int, str]]) -> str | None:
-        """Why the broker does not hold what was sent, or None when it does."""
+        """Why the broker does not hold what was sent, or None when it does: the record at the offset of
+        the last event sent to each partition must be that event.
+
+        The end offset alone is not trusted: Tansu reports the base offset of the last record batch + 1,
+        a lower bound of the real end. So reading starts at min(offset, end - 1) and goes forward until
+        the record at `offset` shows up, or the partition has no more data."""
         if not last:
             return None
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-                                 client_id="intake-history-check", consumer_timeout_ms=1000, request_timeout_ms=15000)
+                                 client_id="intake-history-check", request_timeout_ms=15000)
         try:
-            tps = {TopicPartition(t, p): (o, e) for t, p, o, e in last}
-            known = {t: consumer.partitions_for_topic(t) or set() for t in {tp.topic for tp in tps}}
-            for tp in tps:
-                if tp.partition not in known[tp.topic]:
-                    return f"{tp.topic}[{tp.partition}] absent du broker"
-            ends = consumer.end_offsets(list(tps))
-            for tp, (offset, _) in tps.items():
-                if ends.get(tp, 0) <= offset:
-                    return f"{tp.topic}[{tp.partition}]: fin à {ends.get(tp, 0)}, dernier envoi à l'offset {offset}"
-            consumer.assign(list(tps))
-            for tp, (offset, _) in tps.items():
-                consumer.seek(tp, offset)
-            pending = dict(tps)
-            deadline = time.monotonic() + 20
-            while pending and time.monotonic() < deadline:
-                for tp, records in consumer.poll(timeout_ms=500).items():
-                    if tp not in pending:
+            for topic, partition, offset, event_id in last:
+                known = consumer.partitions_for_topic(topic) or set()
+                if partition not in known:
+                    return f"{topic}[{partition}] absent du broker"
+                tp = TopicPartition(topic, partition)
+                end = consumer.end_offsets([tp]).get(tp, 0)
+                if end == 0:
+                    return f"{topic}[{partition}] vide, dernier envoi à l'offset {offset}"
+                consumer.assign([tp])
+                consumer.seek(tp, min(offset, end - 1))
+                found, empty_polls, seen_any = None, 0, False
+                while found is None and empty_polls < (3 if seen_any else 10):
+                    records = consumer.poll(timeout_ms=500).get(tp, [])
+                    if not records:
+                        empty_polls += 1
                         continue
-                    for rec in records:
-                        if rec.offset == pending[tp][0]:
-                            got = dict(rec.headers or []).get("event_id", b"").decode()
-                            if got != pending[tp][1]:
-                                return f"{tp.topic}[{tp.partition}]@{rec.offset}: un autre événement y est"
-                            pending.pop(tp)
-                            consumer.pause(tp)
-                            break
-            if pending:
-                raise TimeoutError("vérification de l'historique du broker: lecture impossible")
+                    seen_any, empty_polls = True, 0
+                    found = next((r for r in records if r.offset >= offset), None)
+                if found is None or found.offset != offset:
+                    return f"{topic}[{partition}]: aucun enregistrement à l'offset {offset}"
+                if dict(found.headers or []).get("event_id", b"").decode() != event_id:
+                    return f"{topic}[{partition}]@{offset}: un autre événement y est"
             return None
         finally:
             consumer.close()
@@ -216,7 +215,7 @@ class Relay:
                                     .values(sent_at=None, partition=None, offset=None)).rowcount
         self.restored += 1
         REPUBLISHED.inc()
-        log.warning("broker without intake's history: republishing the outbox",
+        log.warning("broker without intake's history (%s): republishing the outbox", reason,
                     extra={"reason": reason, "events": count})
         self.wake.set()
         return True
