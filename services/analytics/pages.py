@@ -21,6 +21,19 @@ env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
 router = APIRouter(include_in_schema=False)
 
 
+def _number(value, digits: int = 1, lang: str = "fr") -> str:
+    """A figure for reading: `—` when absent, at most `digits` decimals, decimal comma in French."""
+    if value is None:
+        return "—"
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    text = f"{value:.{digits}f}"
+    return text.replace(".", ",") if lang == "fr" else text
+
+
+env.filters["n"] = _number
+
+
 def lang_of(request: Request) -> str:
     lang = request.query_params.get("lang")
     if lang in ("fr", "en"):
