@@ -1,0 +1,82 @@
+"""`dyade replay`: load a dispatch system's history (CSV / JSON lines) into intake."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console(stderr=True)
+
+
+def _count_lines(paths: list[str], fmt: str) -> int:
+    from services.intake.replay.reader import export_files
+    total = 0
+    for f in export_files(paths, fmt):
+        try:
+            with open(f, "rb") as fh:
+                total += max(0, sum(1 for _ in fh) - (1 if fmt == "csv" else 0))
+        except OSError:
+            total += 1
+    return total
+
+
+def replay_command(
+    paths: List[str] = typer.Argument(..., help="Fichiers CSV / JSONL, ou dossiers qui en contiennent."),
+    mapping: Path = typer.Option(..., "--mapping", "-m", help="Fichier YAML: colonnes et table de codes de la ville."),
+    url: Optional[str] = typer.Option(None, help="URL du service intake (défaut: celle des réglages, port 8001)."),
+    token: Optional[str] = typer.Option(None, help="Jeton du rôle dispatch (défaut: émis avec le secret local)."),
+    rate: Optional[float] = typer.Option(None, help="Débit maximal, en appels par seconde."),
+    batch_size: int = typer.Option(500, min=1, max=1000, help="Appels par lot."),
+    report: Optional[Path] = typer.Option(None, help="Écrit le bilan (JSON) dans ce fichier."),
+) -> None:
+    """Reprend un historique d'appels: lignes acceptées, doublons, lignes écartées avec leur motif."""
+    from dyade.auth import issue_token
+    from dyade.settings import get_settings
+    from services.intake.code_tables import MappingError
+    from services.intake.replay.client import ReplayError, replay
+    from services.intake.replay.reader import load_mapping
+
+    settings = get_settings()
+    try:
+        mapped = load_mapping(mapping)
+    except MappingError as exc:
+        console.print(f"[red]mapping invalide:[/] {exc}")
+        raise typer.Exit(2)
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        console.print(f"[red]introuvable:[/] {', '.join(missing)}")
+        raise typer.Exit(2)
+    token = token or issue_token(settings.secret("dyade_token_secret"), subject="dyade-replay", role="dispatch")
+    total = _count_lines(paths, mapped.format)
+    with Progress(TextColumn("reprise"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as progress:
+        task = progress.add_task("reprise", total=total)
+        try:
+            tally = replay(paths, mapped, url=url or settings.url_of("intake"), token=token, batch_size=batch_size,
+                           rate=rate, on_progress=lambda n: progress.advance(task, n))
+        except ReplayError as exc:
+            console.print(f"[red]reprise interrompue:[/] {exc}")
+            raise typer.Exit(1)
+    table = Table("", "lignes", title=f"Reprise {mapped.name}")
+    table.add_row("lues", str(tally.rows))
+    table.add_row("acceptées", str(tally.accepted))
+    table.add_row("déjà reçues", str(tally.duplicates))
+    table.add_row("refusées par intake", str(tally.rejected))
+    for kind, n in tally.skipped.most_common():
+        table.add_row(f"écartées: {kind}", f"{n}  (ex. {tally.examples[kind][:70]})")
+    for reason, n in tally.rejected_reasons.most_common(5):
+        table.add_row(f"refus: {reason}", str(n))
+    table.add_row("débit", f"{tally.rows_per_s:.0f} lignes/s en {tally.seconds:.1f} s")
+    Console().print(table)
+    if report:
+        report.write_text(json.dumps(tally.as_json(), ensure_ascii=False, indent=2))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("replay", help="Reprend un historique d'appels (CSV / JSONL) avec un mapping de colonnes et de codes.")(
+        replay_command)

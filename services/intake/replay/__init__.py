@@ -1,0 +1,1 @@
+"""Replay of a dispatch system's history: `read_export` (library) and `dyade replay` (CLI)."""
