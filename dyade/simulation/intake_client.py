@@ -32,13 +32,14 @@ class ServiceClient:
     """POST/PUT/GET with a bearer token per role, retried while the service is down or busy."""
 
     def __init__(self, base_url: str, token_for: Callable[[str, str], str], *, attempts: int | None = 8,
-                 timeout: float = 15.0, name: str = "service", stop: Callable[[], bool] = lambda: False):
+                 timeout: float = 15.0, name: str = "service", stop: Callable[[], bool] = lambda: False,
+                 http: httpx.Client | None = None):
         self.base_url = base_url.rstrip("/")
         self.token_for = token_for
         self.attempts = attempts  # None: until `stop()` says so
         self.name = name
         self.stop = stop
-        self.http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        self.http = http or httpx.Client(base_url=self.base_url, timeout=timeout)
 
     def request(self, method: str, path: str, role: str, *, json=None, subject: str | None = None) -> httpx.Response:
         delay, attempt = 0.5, 0

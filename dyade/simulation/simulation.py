@@ -7,7 +7,7 @@ import heapq
 import math
 import random
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Iterator
 
 from dyade.simulation.calls import TZ, CallFactory, dyad_of
@@ -175,15 +175,16 @@ class Simulation:
             cum = _CUM_CRISIS if nature.is_crisis else _CUM_ALL
             for _ in range(max(0, n)):
                 slots.append((rng.choices(_HOURS, cum_weights=cum)[0] * 3600 + rng.randrange(3600), nature.key, None))
-        slots.sort(key=lambda s: (s[0], s[1], s[2] or ""))
         midnight = datetime.combine(day, time(0))
+        # Wall-clock times; one that does not exist (spring forward) is moved by the round trip to UTC.
+        timed = sorted((((midnight + timedelta(seconds=second)).replace(tzinfo=TZ).astimezone(UTC).astimezone(TZ)),
+                        code, pid or "") for second, code, pid in slots)
         out = []
-        for i, (second, code, pid) in enumerate(slots):
-            when = (midnight + timedelta(seconds=second)).replace(tzinfo=TZ)
+        for i, (when, code, pid) in enumerate(timed):
             call_id = f"{k.prefix}-{day:%Y%m%d}-{i + 1:05d}"
             body = self.factory.call(rng, call_id, when, NATURE_BY_KEY[code], persons.get(pid) if pid else None,
                                      known_dob=self.known_dob)
-            out.append(Record("call", when, body, call_id, pid))
+            out.append(Record("call", when, body, call_id, pid or None))
         return out
 
     def _updates_of(self, rec: Record, persons: dict[str, Person]):
