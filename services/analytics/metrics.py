@@ -55,8 +55,11 @@ class FigureCollector:
                      [((rc["window_days"],), rc["n_persons"])])
         yield _gauge("cohort_excluded_short_followup", "Persons excluded: follow-up shorter than the window",
                      ["window_days"], [((rc["window_days"],), rc["excluded_short_followup"])])
-        for stat in ("median_reduction", "mean_reduction", "median_reduction_pct", "mean_reduction_pct"):
-            yield _gauge(f"repeat_call_{stat}", f"Cohort {stat.replace('_', ' ')} (calls per 30 days, or %)",
+        for name, stat, doc in (("repeat_call_median_reduction", "median_reduction", "calls per 30 days"),
+                                ("repeat_call_mean_reduction", "mean_reduction", "calls per 30 days"),
+                                ("repeat_call_median_reduction_pct", "median_reduction_pct", "%"),
+                                ("repeat_call_mean_reduction_pct", "mean_reduction_pct", "%")):
+            yield _gauge(name, f"Cohort {stat.replace('_', ' ')} ({doc}), before vs after the intervention start",
                          ["window_days"], [((rc["window_days"],), rc[stat])])
         trend = rc["trend"][-MONTHS_KEPT:]
         yield _gauge("repeat_calls", "Repeat calls by month", ["month"], [((r["month"],), r["repeat_calls"]) for r in trend])
@@ -68,11 +71,15 @@ class FigureCollector:
         yield _gauge("grandes_utilisatrices_call_share", "Share of the month's calls about grandes utilisatrices",
                      ["month"], [((r["month"],), r["share"]) for r in gu])
         dy = book.dyads(p)
-        for field, doc in (("alerts", "Call alerts"), ("acknowledged", "Alerts acknowledged"),
-                           ("escalated", "Alerts escalated"), ("missed_for_capacity", "Alerts missed for capacity"),
-                           ("follow_ups_due", "Follow-ups due"), ("follow_ups_done", "Follow-ups done"),
-                           ("workload_per_shift_mean", "Acknowledged alerts per shift worked (mean)")):
-            yield _gauge(f"dyad_{field}", f"{doc}, by dyad", ["dyad", "sector"],
+        for name, field, doc in (("dyad_alerts", "alerts", "Call alerts"),
+                                 ("dyad_acknowledged", "acknowledged", "Alerts acknowledged"),
+                                 ("dyad_escalated", "escalated", "Alerts escalated"),
+                                 ("dyad_missed_for_capacity", "missed_for_capacity", "Alerts missed for capacity"),
+                                 ("dyad_follow_ups_due", "follow_ups_due", "Follow-ups due"),
+                                 ("dyad_follow_ups_done", "follow_ups_done", "Follow-ups done"),
+                                 ("dyad_workload_per_shift_mean", "workload_per_shift_mean",
+                                  "Acknowledged alerts per shift worked (mean)")):
+            yield _gauge(name, f"{doc}, by dyad", ["dyad", "sector"],
                          [((r["dyad_id"], r["sector"] or ""), r[field]) for r in dy["dyads"]])
         yield _gauge("dyad_time_to_ack_median_seconds", "Median time to acknowledge, by dyad", ["dyad", "sector"],
                      [((r["dyad_id"], r["sector"] or ""), r["time_to_ack_s"]["median"]) for r in dy["dyads"]])
