@@ -3,6 +3,7 @@ frame, consent, what is due for review. Login: a form that takes a token and kee
 cookie (SameSite=Strict, so forms cannot be posted from another site)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path as FsPath
 from typing import Any
 from urllib.parse import urlencode
@@ -10,12 +11,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from dyade.auth import Principal, read_token, token_from
 from dyade.contracts import ConsentStatus, ReferralStatus, Role
 from dyade.contracts.envelope import describe_validation_error
-from services.infosocial.domain.content import Approval, ConsentRecord, FrameSubmission
+from services.infosocial.domain.content import PERSON_KEY, Approval, Archive, ConsentRecord, FrameSubmission, Model
 from services.infosocial.domain.referrals import ALLOWED, LABELS
 from services.infosocial.domain.review import today_in_montreal
 from services.infosocial.frames import Problem, utcnow
@@ -27,6 +28,10 @@ router = APIRouter(include_in_schema=False)
 templates = Environment(loader=FileSystemLoader(FsPath(__file__).parent / "templates"),
                         autoescape=select_autoescape(["html"]))
 COOKIE = "dyade_token"
+
+
+class OverrideNote(Model):
+    note: str = Field(min_length=3, max_length=2000)
 ALLOWED_ROLES = {Role.SOCIAL_WORKER, Role.ADMIN}
 
 
@@ -204,3 +209,38 @@ async def move_referral(referral_id: str, request: Request):
     except Problem as exc:
         return back("/", error=exc.message)
     return back("/", f"Référence {referral_id}: {LABELS[target]}")
+
+
+@router.post("/fiches/{frame_id}/archiver")
+async def archive(frame_id: str, request: Request):
+    who = guard(request)
+    if not isinstance(who, Principal):
+        return who
+    form = {k: str(v).strip() for k, v in (await request.form()).items()}
+    person_key = form.get("person_key", "")
+    try:
+        reason = Archive.model_validate({"reason": form.get("reason", "")}).reason
+        rt(request).frames.archive(frame_id, who.subject, reason)
+    except ValidationError as exc:
+        return back(f"/personnes/{person_key}", error=describe_validation_error(exc))
+    except Problem as exc:
+        return back(f"/personnes/{person_key}", error=exc.message)
+    return back(f"/personnes/{person_key}", "Fiche archivée: retirée des terminaux")
+
+
+@router.post("/personnes/{person_key}/recurrence")
+async def recurrence(person_key: str, request: Request):
+    who = guard(request)
+    if not isinstance(who, Principal):
+        return who
+    form = {k: str(v).strip() for k, v in (await request.form()).items()}
+    try:
+        body = OverrideNote.model_validate({"note": form.get("note", "")})
+        if not re.fullmatch(PERSON_KEY, person_key):
+            raise Problem(422, "clé de personne invalide")
+        rt(request).queue.override(person_key, recurrent=False, note=body.note, author=who.subject, until=None)
+    except ValidationError as exc:
+        return back(f"/personnes/{person_key}", error=describe_validation_error(exc))
+    except Problem as exc:
+        return back(f"/personnes/{person_key}", error=exc.message)
+    return back(f"/personnes/{person_key}", "Triage informé: la personne n'est plus traitée comme récurrente")

@@ -94,10 +94,21 @@ def test_queue_write_approve_and_see_active(browser, infosocial, settings, broke
     page2.click("#consentement button")
     page2.wait_for_url(f"**/personnes/{person}?msg=*")
     assert "aucune" in page2.locator("#consentement").inner_text()
+    police_side = page2.locator("#vue-policiere").inner_text()
+    assert "Se présenter calmement" in police_side and "Anxiété" not in police_side
     officer = {"Authorization": "Bearer " + issue_token(secret, subject="agent-9", role="officer")}
     view = api.get(f"/v1/persons/{person}/frame", headers=officer).json()
     assert view["status"] == "active" and "Anxiété" not in repr(view)
     assert view["police_view"]["interventions_a_privilegier"] == ["Se présenter calmement, une seule voix"]
+    # No longer recurrent: triage is told; then the frame is archived and leaves the terminals.
+    page2.fill("#o-note", "Hébergée en ressource, situation stable")
+    page2.click("#recurrence button")
+    page2.wait_for_url(f"**/personnes/{person}?msg=*")
+    assert "Triage informé" in page2.locator(".msg").inner_text()
+    page2.fill("#a-reason", "Déménagée hors territoire")
+    page2.click("#archiver button")
+    page2.wait_for_url(f"**/personnes/{person}?msg=*")
+    assert api.get(f"/v1/persons/{person}/frame", headers=officer).status_code == 404
     author.close()
     approver.close()
 
