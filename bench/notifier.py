@@ -1,0 +1,237 @@
+"""Alert latency of the notifier (issue 7): from a triage decision published on triage.decided.v1 to the
+alert received by a dyad's connected field app (SSE), p50 and p99 at a stated decision rate (open loop:
+each decision is sent at its scheduled time and timed from its send).
+
+Baseline in the same run: the raw broker hop those decisions cross, measured on the very same records by a
+bare kafka-python consumer reading triage.decided.v1 (produce → consume). The difference is the notifier's
+own work: consume, dedupe, route, write the alert and its event (PostgreSQL, or SQLite when none
+answers), wake the stream, read it back and serialize it to the client.
+
+The notifier runs in its own process (uvicorn, consumers, outbox relay), on the embedded Tansu broker.
+The integrator extends this to intake → alert once every service exists.
+
+    python -m bench.notifier [--rate 20] [--seconds 20] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+
+RESULTS = Path(__file__).parent / "results"
+SECRET = "bench-token-secret-long-enough-for-hs256"
+PG_ADMIN_URL = os.environ.get("DYADE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def serve(bootstrap: str, db_url: str, port: int, home: str) -> None:
+    import logging
+
+    import uvicorn
+
+    from dyade.settings import Settings
+    from services.notifier.app import create_app
+    from services.notifier.config import NotifierConfig
+    logging.disable(logging.WARNING)
+    settings = Settings(kafka_bootstrap_servers=bootstrap, database_url=db_url, dyade_token_secret=SECRET,
+                        dyade_home=Path(home), _env_file=None)
+    config = NotifierConfig(group_id=f"bench-notifier-{uuid.uuid4().hex[:6]}", tick_s=0, _env_file=None)
+    uvicorn.run(create_app(settings, config), host="127.0.0.1", port=port, log_level="error", access_log=False)
+
+
+def database() -> tuple[str, callable]:
+    from sqlalchemy import create_engine, text
+    name = f"dyade_bench_notifier_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception:
+        path = Path(tempfile.mkdtemp()) / "bench.db"
+        return f"sqlite:///{path}", lambda: None
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+class SseClient(threading.Thread):
+    """The dyad's app: records when each call's alert arrives (state `created`)."""
+
+    def __init__(self, base: str, headers: dict):
+        super().__init__(daemon=True)
+        self.base, self.headers = base, headers
+        self.arrived: dict[str, float] = {}
+        self.connected = threading.Event()
+        self.stop = False
+
+    def run(self) -> None:
+        with httpx.stream("GET", f"{self.base}/v1/stream", headers=self.headers,
+                          timeout=httpx.Timeout(10, read=None)) as resp:
+            self.connected.set()
+            for line in resp.iter_lines():
+                if self.stop:
+                    return
+                if line.startswith("data:"):
+                    data = json.loads(line[5:])
+                    if data["change"]["state"] == "created" and data["alert"]["call_id"]:
+                        self.arrived.setdefault(data["alert"]["call_id"], time.perf_counter())
+
+
+class RawConsumer(threading.Thread):
+    """Baseline: a bare consumer of the same topic; records when each call's decision arrives."""
+
+    def __init__(self, bootstrap: str):
+        super().__init__(daemon=True)
+        from kafka import KafkaConsumer, TopicPartition
+        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+        parts = self.consumer.partitions_for_topic("triage.decided.v1")
+        self.consumer.assign([TopicPartition("triage.decided.v1", p) for p in parts])
+        self.consumer.seek_to_end()
+        self.arrived: dict[str, float] = {}
+        self.stop = False
+
+    def run(self) -> None:
+        while not self.stop:
+            for records in self.consumer.poll(timeout_ms=100).values():
+                now = time.perf_counter()
+                for r in records:
+                    self.arrived.setdefault(json.loads(r.value)["payload"]["call_id"], now)
+        self.consumer.close()
+
+
+def decision(call_id: str):
+    from dyade.contracts.triage import Danger, DecisionPayload, Recurrence, TriageDecided
+    now = datetime.now(timezone.utc)
+    payload = DecisionPayload(decision_id=f"{call_id}:bench", call_id=call_id, location_key="l_bench", sector="S1",
+                              category="etat_mental_perturbe", level="dyade_suggeree",
+                              danger=Danger(level="aucun", score=0), recurrence=Recurrence(),
+                              ruleset_version="bench", call_received_at=now, summary="bench")
+    return TriageDecided.new(payload=payload, occurred_at=now, source="bench", correlation_id=call_id)
+
+
+def percentile(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+def summarize(sent: dict[str, float], arrived: dict[str, float]) -> dict:
+    lat = [(arrived[c] - t) * 1000 for c, t in sent.items() if c in arrived]
+    if not lat:
+        return {"received": 0, "sent": len(sent)}
+    return {"sent": len(sent), "received": len(lat), "p50_ms": round(percentile(lat, 0.50), 2),
+            "p99_ms": round(percentile(lat, 0.99), 2), "max_ms": round(max(lat), 2),
+            "mean_ms": round(statistics.fmean(lat), 2)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rate", type=float, default=20.0, help="decisions per second (default 20)")
+    ap.add_argument("--seconds", type=float, default=20.0, help="measured duration (default 20 s)")
+    ap.add_argument("--quick", action="store_true", help="5 s at the same rate")
+    args = ap.parse_args()
+    seconds = 5.0 if args.quick else args.seconds
+
+    from dyade.auth import issue_token
+    from dyade.broker import EmbeddedBroker, free_port
+    from dyade.db import migrate
+    from dyade.kafka import create_topics, make_producer, publish, wait_until
+
+    db_url, drop = database()
+    migrate(db_url)
+    broker = EmbeddedBroker().start()
+    port = free_port()
+    proc = None
+    try:
+        create_topics(broker.bootstrap_servers)
+        ctx = multiprocessing.get_context("spawn")
+        proc = ctx.Process(target=serve, args=(broker.bootstrap_servers, db_url, port, tempfile.mkdtemp()),
+                           daemon=True)
+        proc.start()
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _ok(f"{base}/readyz"), timeout=90, interval=0.2)
+        sup = {"Authorization": "Bearer " + issue_token(SECRET, subject="bench", role="supervisor")}
+        dyad = {"Authorization": "Bearer " + issue_token(SECRET, subject="bench", role="dyad", dyad_id="D1")}
+        always = [{"days": list(range(7)), "start": "00:00", "end": "00:00"}]
+        httpx.put(f"{base}/v1/dyads/D1", json={"name": "Dyade 1", "sector": "S1", "shifts": always},
+                  headers=sup).raise_for_status()
+
+        client = SseClient(base, dyad)
+        client.start()
+        client.connected.wait(30)
+        raw = RawConsumer(broker.bootstrap_servers)
+        raw.start()
+        producer = make_producer(broker.bootstrap_servers, linger_ms=0)
+        run = uuid.uuid4().hex[:6]
+        warm = f"warm-{run}"   # the consumer group is assigned and the stream is live
+        publish(producer, decision(warm))
+        producer.flush()
+        wait_until(lambda: warm in client.arrived, timeout=120, interval=0.1)
+
+        sent: dict[str, float] = {}
+        interval, t0 = 1.0 / args.rate, time.perf_counter()
+        n = int(seconds * args.rate)
+        for i in range(n):
+            scheduled = t0 + i * interval
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            call_id = f"bench-{run}-{i}"
+            event = decision(call_id)
+            sent[call_id] = time.perf_counter()
+            publish(producer, event)
+        producer.flush()
+        try:
+            wait_until(lambda: all(c in client.arrived for c in sent), timeout=60, interval=0.2)
+        except TimeoutError:
+            pass
+        client.stop = raw.stop = True
+        producer.close()
+    finally:
+        if proc is not None:   # stopped before its database is dropped
+            proc.terminate()
+            proc.join(20)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5)
+        broker.stop()
+        drop()
+
+    notifier, hop = summarize(sent, client.arrived), summarize(sent, raw.arrived)
+    result = {"benchmark": "notifier", "rate_per_s": args.rate, "seconds": seconds,
+              "database": db_url.split(":", 1)[0], "decision_to_sse_alert": notifier, "raw_broker_hop": hop,
+              "ratio_p50": round(notifier.get("p50_ms", 0) / hop["p50_ms"], 1) if hop.get("p50_ms") else None,
+              "ratio_p99": round(notifier.get("p99_ms", 0) / hop["p99_ms"], 1) if hop.get("p99_ms") else None,
+              "at": datetime.now(timezone.utc).isoformat()}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "notifier.json").write_text(json.dumps(result, indent=2))
+    print(f"decision → alert on SSE at {args.rate:g}/s for {seconds:g} s ({result['database']}): "
+          f"p50 {notifier.get('p50_ms')} ms, p99 {notifier.get('p99_ms')} ms "
+          f"({notifier['received']}/{notifier['sent']} received)")
+    print(f"raw broker hop, same records:         p50 {hop.get('p50_ms')} ms, p99 {hop.get('p99_ms')} ms")
+    print(f"ratio: p50 ×{result['ratio_p50']}, p99 ×{result['ratio_p99']}")
+    if notifier["received"] < notifier["sent"]:
+        sys.exit(1)
+
+
+def _ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+if __name__ == "__main__":
+    main()
