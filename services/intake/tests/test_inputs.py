@@ -1,0 +1,126 @@
+"""Updates, referrals, EIDO, batches and person resolution through the HTTP API, against the real
+broker and PostgreSQL."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from services.intake.tests.conftest import call_body
+
+SAMPLE = Path("/work/shared/standards/nena-eido/sample-call-transfer.json")
+
+
+def ago(minutes: int) -> str:
+    return (datetime.now(timezone.utc) - timedelta(minutes=minutes)).isoformat()
+
+
+def test_update_published_with_call_persons_and_sector_idempotent(intake, dispatch, reader, unique):
+    updates = reader("calls.updated.v1")
+    call = intake.post("/v1/calls", json=call_body(f"U-{unique}"), headers=dispatch).json()
+    body = {"status": "cleared", "at": ago(1), "disposition": "transport_volontaire", "dyad_id": "D1"}
+    r = intake.post(f"/v1/calls/U-{unique}/updates", json=body, headers=dispatch)
+    assert r.status_code == 202, r.text
+    again = intake.post(f"/v1/calls/U-{unique}/updates", json=body, headers=dispatch)
+    assert again.json() == r.json() and again.headers["Idempotent-Replay"] == "true"
+    conflict = intake.post(f"/v1/calls/U-{unique}/updates", json={**body, "disposition": "arrestation"},
+                           headers=dispatch)
+    assert conflict.status_code == 409
+    [event] = updates.wait_for(lambda e: e.correlation_id == f"U-{unique}", 1)
+    assert event.payload.disposition == "transport_volontaire" and event.payload.sector == "S1"
+    assert list(event.payload.person_keys) == [p["person_key"] for p in call["persons"]]
+    unknown = intake.post(f"/v1/calls/NOPE-{unique}/updates", json=body, headers=dispatch)
+    assert unknown.status_code == 404 and "appel inconnu" in unknown.json()["detail"]
+    bad = intake.post(f"/v1/calls/U-{unique}/updates", json={"status": "on_scene", "at": ago(1),
+                                                            "disposition": "refere"}, headers=dispatch)
+    assert bad.status_code == 422 and "cleared" in bad.json()["detail"]
+
+
+def referral(unique: str, **over) -> dict:
+    body = {"referral_id": f"R-{unique}", "referrer_type": "policier", "referrer_id": "matricule 4521",
+            "person": {"first_name": "Sylvie", "last_name": f"Côté{unique}", "birth_date": "1969-11-02"},
+            "clientele": ["trouble_sante_mentale"], "criteria": ["recurrence", "complexite_intervention"],
+            "linked_call_ids": [f"C-{unique}"], "narrative": "Quatrième appel ce mois-ci."}
+    body.update(over)
+    return body
+
+
+def test_referral_published_with_keys_and_refused_without_criterion(intake, token, reader, unique):
+    filed = reader("referrals.filed.v1")
+    officer = token("officer")
+    r = intake.post("/v1/referrals", json=referral(unique), headers=officer)
+    assert r.status_code == 202, r.text
+    assert r.json()["match"] == "new" and r.json()["person_key"].startswith("p_")
+    again = intake.post("/v1/referrals", json=referral(unique), headers=officer)
+    assert again.json() == r.json()
+    assert intake.post("/v1/referrals", json=referral(unique, narrative="autre"), headers=officer).status_code == 409
+    none = intake.post("/v1/referrals", json=referral(unique + "x", criteria=[]), headers=officer)
+    assert none.status_code == 422 and "critère" in none.json()["detail"]
+    [event] = filed.wait_for(lambda e: e.correlation_id == f"R-{unique}", 1)
+    p = event.payload
+    assert p.person_key == r.json()["person_key"] and p.referrer_key.startswith("r_")
+    assert p.criteria == ("recurrence", "complexite_intervention")
+    assert "Côté" not in event.to_bytes().decode() and "4521" not in event.to_bytes().decode()
+    status = intake.get(f"/v1/referrals/R-{unique}", headers=officer).json()
+    assert status["published"] is True
+
+
+def test_near_duplicate_spellings_resolve_to_the_same_person(intake, token, dispatch, unique):
+    sw = token("social_worker")
+    last = f"Tremblay{unique}"
+    first = intake.post("/v1/persons/resolve", headers=sw,
+                        json={"first_name": "Jean-François", "last_name": last, "birth_date": "1980-05-17"}).json()
+    assert first["match"] == "new"
+    exact = intake.post("/v1/persons/resolve", headers=sw,
+                        json={"first_name": "JEAN FRANCOIS", "last_name": last.lower(), "birth_date": "1980-05-17"})
+    assert exact.json() == {**first, "match": "exact"}
+    reordered = intake.post("/v1/persons/resolve", headers=sw,
+                            json={"first_name": last, "last_name": "Jean-François", "birth_date": "1980-05-17"})
+    assert reordered.json()["person_key"] == first["person_key"]
+    fuzzy = intake.post("/v1/persons/resolve", headers=sw,
+                        json={"first_name": "Jean-Francoise", "last_name": last, "birth_date": "1980-05-17"}).json()
+    assert fuzzy["person_key"] == first["person_key"] and fuzzy["match"] == "fuzzy" and 0.88 <= fuzzy["confidence"] < 1
+    other_birth = intake.post("/v1/persons/resolve", headers=sw,
+                              json={"first_name": "Jean-Francoise", "last_name": last, "birth_date": "1981-05-17"})
+    assert other_birth.json()["person_key"] != first["person_key"]
+    # A call naming the fuzzy spelling with a CAD person id carries the same key; the id alone then finds it.
+    body = call_body(f"P-{unique}", persons=[{"first_name": "Jean Francoise", "last_name": last,
+                                              "birth_date": "1980-05-17", "cad_person_id": f"CAD-{unique}"}])
+    call = intake.post("/v1/calls", json=body, headers=dispatch).json()
+    assert call["persons"][0]["person_key"] == first["person_key"] and call["persons"][0]["match"] == "fuzzy"
+    by_id = intake.post("/v1/persons/resolve", headers=sw, json={"cad_person_id": f"CAD-{unique}"}).json()
+    assert by_id == {"person_key": first["person_key"], "match": "cad_id", "confidence": 1.0}
+
+
+def test_standard_eido_sample_accepted_published_and_idempotent(intake, dispatch, reader):
+    calls = reader("calls.received.v1")
+    doc = json.loads(SAMPLE.read_text())
+    r = intake.post("/v1/eido", json=doc, headers=dispatch)
+    assert r.status_code == 202, r.text
+    again = intake.post("/v1/eido", json=doc, headers=dispatch)
+    assert again.json() == r.json() and again.status_code == 202
+    call_id = "urn:emergency:uid:incidentid:a56e556d871:bcf.state.pa.us"
+    events = calls.wait_for(lambda e: e.correlation_id == call_id, 1)
+    assert str(events[0].event_id) == r.json()["event_id"]
+    assert events[0].payload.category == "autre" and events[0].payload.location.address == "0 bloc W Cellular Street, Wilmington, DE"
+    broken = dict(doc, callComponent=[{"callStartTimestamp": 12}])
+    bad = intake.post("/v1/eido", json=broken, headers=dispatch)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "callComponent[0].callStartTimestamp"
+
+
+def test_batch_gives_one_result_per_item_and_one_bad_item_fails_nothing(intake, dispatch, reader, unique):
+    calls = reader("calls.received.v1")
+    first = call_body(f"B-{unique}-1")
+    items = [first, {"call_id": f"B-{unique}-2"}, call_body(f"B-{unique}-3", nature_code="ZZZ"),
+             call_body(f"B-{unique}-4", received_at=(datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()),
+             first, "pas un objet", call_body(f"B-{unique}-5", nature_code="VC")]
+    r = intake.post("/v1/calls:batch", json={"calls": items}, headers=dispatch)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [x["status"] for x in body["results"]] == ["accepted", "rejected", "rejected", "rejected", "duplicate",
+                                                      "rejected", "accepted"]
+    reasons = [x.get("reason", "") for x in body["results"]]
+    assert "received_at" in reasons[1] and "ZZZ" in reasons[2] and "futur" in reasons[3]
+    assert (body["accepted"], body["duplicates"], body["rejected"]) == (2, 1, 4)
+    events = calls.wait_for(lambda e: e.correlation_id.startswith(f"B-{unique}"), 2)
+    assert sorted(e.correlation_id for e in events) == [f"B-{unique}-1", f"B-{unique}-5"]
