@@ -2,7 +2,8 @@
 """`dyade-healthcheck SERVICE [healthz|readyz]`: exit 0 when the service answers 200 on that route.
 
 Used by the container healthchecks (docker compose); the port is the service's port in Settings, so it
-follows INTAKE_PORT, TRIAGE_PORT... like the service itself."""
+follows INTAKE_PORT, TRIAGE_PORT... like the service itself. Imports only the settings (no web or
+Kafka library), since it runs every few seconds in every container."""
 from __future__ import annotations
 
 import sys
@@ -13,9 +14,8 @@ ROUTES = ("healthz", "readyz")
 
 
 def main(argv: list[str]) -> int:
-    from dyade.service import SERVICES
-    from dyade.settings import Settings
-    names = [s.name for s in SERVICES]
+    from dyade.settings import Settings  # light on purpose: this runs every few seconds in each container
+    names = [field[: -len("_port")] for field in Settings.model_fields if field.endswith("_port")]
     if not argv or argv[0] not in names or (len(argv) > 1 and argv[1] not in ROUTES):
         print(f"usage: dyade-healthcheck {{{'|'.join(names)}}} [{'|'.join(ROUTES)}]", file=sys.stderr)
         return 2

@@ -1,0 +1,170 @@
+"""The Dockerfile against the code: what it copies exists and is not docker-ignored, it runs as a
+non-root user, exposes the services' ports, and the commands compose and Kubernetes give it are real
+(`python -m services.<name>` has a `__main__`, `dyade-healthcheck` answers like the containers expect)."""
+from __future__ import annotations
+
+import fnmatch
+import http.server
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from dyade.broker import free_port
+from dyade.service import SERVICES
+from dyade.settings import Settings
+
+from deploy_files import ROOT, compose, dyade_containers, k8s, workloads
+
+HEALTHCHECK = ROOT / "deploy" / "docker" / "healthcheck.py"
+
+
+def instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined, comments dropped."""
+    out, current = [], ""
+    for line in (ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines():
+        if line.strip().startswith("#") and not current:
+            continue
+        current += line.rstrip("\\").strip() + " " if line.rstrip().endswith("\\") else line.strip()
+        if not line.rstrip().endswith("\\"):
+            if current.strip():
+                word, _, rest = current.strip().partition(" ")
+                out.append((word.upper(), rest.strip()))
+            current = ""
+    return out
+
+
+def final_stage() -> list[tuple[str, str]]:
+    ins = instructions()
+    last_from = max(i for i, (word, _) in enumerate(ins) if word == "FROM")
+    return ins[last_from:]
+
+
+def dockerignored(path: str) -> bool:
+    ignored = False
+    for line in (ROOT / ".dockerignore").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate = line.startswith("!")
+        pattern = line.lstrip("!").rstrip("/")
+        if fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(path, pattern + "/*") \
+                or path.startswith(pattern + "/"):
+            ignored = not negate
+    return ignored
+
+
+def test_what_the_image_copies_exists_and_reaches_the_build_context():
+    copies = [args.split() for word, args in instructions() if word == "COPY" and "--from=" not in args]
+    assert copies
+    for parts in copies:
+        for source in parts[:-1]:
+            assert (ROOT / source).exists(), f"COPY {source}: no such path"
+            assert not dockerignored(source), f"COPY {source}: excluded by .dockerignore"
+    for needed in ("dyade/settings.py", "services/triage/__main__.py", "pyproject.toml"):
+        assert not dockerignored(needed), needed
+    assert dockerignored(".env") and dockerignored(".venv") and dockerignored(".git"), "keep secrets out of the image"
+
+
+def test_the_image_runs_as_an_unprivileged_user_with_the_container_settings():
+    stage = final_stage()
+    (user,) = [args for word, args in stage if word == "USER"]
+    assert user.split(":")[0] not in ("0", "root")
+    env = " ".join(args for word, args in stage if word == "ENV")
+    assert "DYADE_HOST=0.0.0.0" in env and "DYADE_HOME=/var/lib/dyade" in env and "PYTHONPATH=/app" in env
+    (expose,) = [args for word, args in stage if word == "EXPOSE"]
+    defaults = Settings(_env_file=None)
+    assert sorted(int(p) for p in expose.split()) == sorted(defaults.port_of(s.name) for s in SERVICES)
+    (cmd,) = [args for word, args in stage if word == "CMD"]
+    assert json.loads(cmd)[0] == "dyade"
+
+
+def test_the_dependencies_installed_are_those_of_pyproject():
+    build = " ".join(args for word, args in instructions() if word == "RUN")
+    assert "tomllib" in build and "['project']['dependencies']" in build
+    assert "pip install --no-deps -e ." in build, "installs the `dyade` command"
+
+
+def commands() -> list[list[str]]:
+    cmds = [svc["command"] for svc in dyade_containers().values()]
+    for workload in workloads().values():
+        cmds += [c["command"] for c in workload["spec"]["template"]["spec"]["containers"]]
+    for job in k8s("Job"):
+        cmds += [c["command"] for c in job["spec"]["template"]["spec"]["containers"]]
+    return cmds
+
+
+def test_every_command_given_to_the_image_is_a_service_module_or_the_dyade_cli():
+    modules = {s.module for s in SERVICES}
+    for cmd in commands():
+        if cmd[0] == "python":
+            assert cmd[1] == "-m" and cmd[2] in modules, cmd
+        else:
+            assert cmd[0] == "dyade" and cmd[1] in ("migrate", "topics"), cmd
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda s: s.name)
+def test_each_service_module_has_an_entry_point(spec):
+    package = ROOT / spec.module.replace(".", "/")
+    main = package / "__main__.py"
+    if not main.exists():
+        pytest.skip(f"{spec.module} has no __main__.py yet (service being written)")
+    assert importlib.util.find_spec(f"{spec.module}.__main__") is not None
+    source = main.read_text(encoding="utf-8")
+    compile(source, str(main), "exec")
+    assert 'if __name__ == "__main__"' in source, f"{main}: running must be guarded (imported by tools)"
+
+
+class _Health(http.server.BaseHTTPRequestHandler):
+    status = 200
+
+    def do_GET(self):  # noqa: N802
+        self.send_response(self.status if self.path == "/readyz" else 200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def health_server():
+    server = http.server.HTTPServer(("127.0.0.1", free_port()), _Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def healthcheck(*args: str, port: int) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TRIAGE_PORT": str(port), "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, str(HEALTHCHECK), *args], env=env, capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+
+
+def test_the_container_healthcheck_follows_the_service_port_and_readiness(health_server):
+    port = health_server.server_address[1]
+    assert healthcheck("triage", "readyz", port=port).returncode == 0
+    _Health.status = 503
+    try:
+        assert healthcheck("triage", "readyz", port=port).returncode == 1
+        assert healthcheck("triage", "healthz", port=port).returncode == 0
+    finally:
+        _Health.status = 200
+    assert healthcheck("triage", port=free_port()).returncode == 1, "nothing listening: unhealthy"
+    assert healthcheck("nosuchservice", port=port).returncode == 2
+    for spec in SERVICES:
+        assert healthcheck(spec.name, port=port).returncode != 2, f"dyade-healthcheck does not know {spec.name}"
+
+
+def test_compose_healthchecks_use_the_installed_healthcheck():
+    text = (ROOT / "Dockerfile").read_text()
+    assert "deploy/docker/healthcheck.py /opt/venv/bin/dyade-healthcheck" in text
+    for name, svc in compose()["services"].items():
+        test = (svc.get("healthcheck") or {}).get("test") or []
+        if "dyade-healthcheck" in test:
+            assert test[2] == name
