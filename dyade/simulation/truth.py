@@ -42,6 +42,8 @@ def ground_truth(sim: Simulation) -> dict:
             "calls_after": len(after),
             "observed_rate_before": _rate(len(before), days_before),
             "observed_rate_after": _rate(len(after), days_after) if iv else None,
+            "days_before": round(days_before, 3),
+            "days_after": round(days_after, 3),
             "call_ids": [c[0] for c in calls],
         })
     return {
