@@ -59,13 +59,26 @@ class Runtime:
             except Exception:  # the relay and readiness will say if the broker stays away
                 log.exception("republication check failed")
             self.relay = OutboxRelay(self.factory, bootstrap).start()
-            self.consumer = ConsumerLoop(bootstrap=bootstrap, group_id=self.consumer_group,
-                                         topics=(REFERRALS_FILED, REFERRALS_SUGGESTED), handler=self.queue.handle,
-                                         service="infosocial").start()
+            self.consumer = self._new_consumer(bootstrap).start()
+            threading.Thread(target=self._supervise, args=(bootstrap,), name="infosocial-supervisor",
+                             daemon=True).start()
         if sweep:
             self.sweeper = threading.Thread(target=self._sweep_loop, name="infosocial-sweep", daemon=True)
             self.sweeper.start()
         return self
+
+    def _new_consumer(self, bootstrap: str) -> ConsumerLoop:
+        return ConsumerLoop(bootstrap=bootstrap, group_id=self.consumer_group,
+                            topics=(REFERRALS_FILED, REFERRALS_SUGGESTED), handler=self.queue.handle,
+                            service="infosocial")
+
+    def _supervise(self, bootstrap: str) -> None:
+        """A consumer that stopped (broker away at start, too many bad events) is started again."""
+        while not self.stopping.wait(5.0):
+            if self.consumer and not self.consumer.healthy:
+                log.warning("referral consumer stopped; restarting", extra={"error": str(self.consumer.error)[:200]})
+                self.consumer.stop(timeout=1)
+                self.consumer = self._new_consumer(bootstrap).start()
 
     def _sweep_loop(self) -> None:
         while not self.stopping.is_set():

@@ -132,6 +132,7 @@ def view_for(role: Role, frame: FrameSnapshot, today: date) -> dict[str, Any]:
     if kind == "police":
         view, withheld = police_view(frame.content, frame.consent.basis)
         out = base | {"review_due": _iso(frame.review_due), "consent_status": frame.consent.status.value,
+                      "intervenante": frame.owner,
                       "legal_basis": frame.consent.basis.value, "police_view": view.model_dump(mode="json"),
                       "elements_retenus": withheld}
         if withheld:

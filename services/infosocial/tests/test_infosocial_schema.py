@@ -1,0 +1,17 @@
+"""The tables the migrations create are the ones the models describe (on the session's PostgreSQL)."""
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine
+
+from services.infosocial.models import Base
+
+
+def test_migrations_match_the_models(pg_url):
+    engine = create_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    finally:
+        engine.dispose()
+    ours = [d for d in diff if "infosocial_" in repr(d)]
+    assert ours == []
