@@ -10,6 +10,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Callable
 
+from prometheus_client import Counter
 from sqlalchemy import select
 
 from dyade.contracts.alerts import AlertChanged, AlertPayload
@@ -23,6 +24,7 @@ from services.notifier.models import AlertEventRow, AlertRow, utc
 log = logging.getLogger("dyade.notifier.publisher")
 
 ASSIGNING = {S.CREATED.value, S.ESCALATED.value}
+ALERT_CHANGES = Counter("dyade_notifier_alert_changes_total", "Alert state changes published", ["state", "kind"])
 
 
 def to_event(row: AlertEventRow, alert: AlertRow) -> AlertChanged:
@@ -78,6 +80,7 @@ class Relay:
                 select(AlertRow).where(AlertRow.alert_id.in_({r.alert_id for r in rows})))}
             for row in rows:
                 publish(self.producer, to_event(row, alerts[row.alert_id]))
+                ALERT_CHANGES.labels(row.state, alerts[row.alert_id].kind).inc()
             self.producer.flush(timeout=30)
             now = datetime.now(timezone.utc)
             for row in rows:
