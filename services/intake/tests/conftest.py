@@ -82,6 +82,13 @@ class TopicReader:
         wait_until(enough, timeout=timeout, interval=0.1)
         return self.events(predicate)
 
+    def wait_for_records(self, predicate, count: int, timeout: float = 60):
+        def enough():
+            self.poll()
+            return len([r for r in self.records if predicate(r)]) >= count
+        wait_until(enough, timeout=timeout, interval=0.1)
+        return [r for r in self.records if predicate(r)]
+
     def close(self):
         self.consumer.close()
 
