@@ -52,29 +52,33 @@ def open_replay(bootstrap: str, topics=TOPICS, **kw) -> tuple[KafkaConsumer, dic
     return consumer, end, total
 
 
-def replay(consumer: KafkaConsumer, end: dict[TopicPartition, int], on_batch: Callable[[list], None]) -> int:
-    """Poll until every partition has reached its end offset; hand each batch of records to `on_batch`."""
+def replay(consumer: KafkaConsumer, end: dict[TopicPartition, int], on_batch: Callable[[list], None],
+           drain_s: float = 10.0) -> int:
+    """Poll until every partition has reached its end offset, then keep reading until a poll comes back
+    empty (at most `drain_s`): some brokers (Tansu) report as end offset the start of the last batch, so
+    the end offsets alone would miss it. Each batch of records goes to `on_batch`."""
     remaining = dict(end)
-    done = [tp for tp in consumer.assignment() if tp not in remaining]
-    if done:
-        consumer.pause(*done)
+    idle = [tp for tp in consumer.assignment() if tp not in remaining]
+    if idle:
+        consumer.pause(*idle)
     read = 0
-    while remaining:
-        batch = consumer.poll(timeout_ms=1000)
-        records = []
-        for tp, recs in batch.items():
-            stop = remaining.get(tp)
-            if stop is None:
-                continue
-            records += [r for r in recs if r.offset < stop]
-        for tp, stop in list(remaining.items()):
-            if consumer.position(tp) >= stop:
-                remaining.pop(tp)
-                consumer.pause(tp)
+    drain_until = None
+    while True:
+        batch = consumer.poll(timeout_ms=1000 if remaining else 500)
+        records = [r for recs in batch.values() for r in recs]
         if records:
             on_batch(records)
             read += len(records)
-    return read
+        for tp, stop in list(remaining.items()):
+            if consumer.position(tp) >= stop:
+                remaining.pop(tp)
+        if remaining:
+            continue
+        if drain_until is None:
+            consumer.resume(*consumer.assignment())
+            drain_until = time.monotonic() + drain_s
+        elif not records or time.monotonic() > drain_until:
+            return read
 
 
 def rebuild(bootstrap: str, sessions: sessionmaker[Session], *, on_progress: Progress | None = None) -> RebuildResult:
@@ -100,7 +104,7 @@ def rebuild(bootstrap: str, sessions: sessionmaker[Session], *, on_progress: Pro
             result.stored += store.apply(session, events)
         result.records += len(records)
         if on_progress:
-            on_progress(result.records, total)
+            on_progress(result.records, max(total, result.records))
 
     try:
         replay(consumer, end, on_batch)
