@@ -97,15 +97,51 @@ def test_the_platform_alerts_cover_services_down_consumer_lag_and_dead_letters()
     assert ".+[.]dlq" in exprs
 
 
-def test_the_dyade_metrics_the_rules_use_are_exported_by_the_code():
+def dashboard_queries() -> list[tuple[str, str, str]]:
+    """(file, panel title, expr) of every query of every provisioned dashboard."""
+    out = []
+    for path in sorted((DEPLOY / "grafana" / "dashboards").glob("*.json")):
+        stack = list(json.loads(path.read_text(encoding="utf-8"))["panels"])
+        while stack:
+            panel = stack.pop()
+            stack.extend(panel.get("panels", []))
+            for target in panel.get("targets", []):
+                if target.get("expr"):
+                    out.append((path.name, panel.get("title", ""), target["expr"]))
+    return out
+
+
+def exported(metric: str, code: str) -> bool:
+    base = re.sub(r"_(bucket|count|sum|created)$", "", metric)
+    candidates = {base, base.removesuffix("_total"), re.sub(r"^dyade_analytics_", "", base)}
+    return any(f'"{c}"' in code or f"'{c}'" in code for c in candidates)
+
+
+def test_the_dyade_metrics_the_rules_and_dashboards_use_are_exported_by_the_code():
     code = "\n".join(p.read_text(encoding="utf-8") for base in ("dyade", "services")
                      for p in (ROOT / base).rglob("*.py") if "tests" not in p.parts)
-    for file, rule in rules():
-        for metric in set(re.findall(r"\b(dyade_[a-z0-9_]+)", rule["expr"])):
-            base = re.sub(r"_(bucket|count|sum|created)$", "", metric)
-            candidates = {base, base.removesuffix("_total"), re.sub(r"^dyade_analytics_", "", base)}
-            assert any(f'"{c}"' in code or f"'{c}'" in code for c in candidates), \
-                f"{file}: {rule.get('alert')}: metric {metric} is not exported by any service"
+    uses = [(file, rule.get("alert") or rule.get("record"), rule["expr"]) for file, rule in rules()]
+    uses += dashboard_queries()
+    assert any(file == "platform.json" for file, _, _ in uses)
+    for file, where, expr in uses:
+        for metric in set(re.findall(r"\b(dyade_[a-z0-9_]+)", expr)):
+            assert exported(metric, code), f"{file}: {where}: metric {metric} is not exported by any service"
+
+
+def test_every_dashboard_query_is_valid_promql():
+    for file, title, expr in dashboard_queries():
+        try:
+            promql_parser.parse(re.sub(r"\$__(rate_interval|interval|range)", "5m", expr))
+        except ValueError as exc:
+            pytest.fail(f"{file}: {title}: {exc}")
+
+
+def test_kubernetes_gets_every_dashboard_and_rules_file():
+    kustomization = load_yaml(DEPLOY / "kustomization.yaml")
+    files = {f for g in kustomization["configMapGenerator"] for f in g["files"]}
+    on_disk = {p.relative_to(DEPLOY).as_posix() for p in (DEPLOY / "grafana" / "dashboards").glob("*.json")}
+    on_disk |= {p.relative_to(DEPLOY).as_posix() for p in RULES}
+    assert on_disk == files, "deploy/kustomization.yaml must generate a ConfigMap entry for each of these files"
 
 
 def test_grafana_datasource_and_dashboards_are_provisioned():
