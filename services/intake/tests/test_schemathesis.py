@@ -1,0 +1,27 @@
+"""Property-based run over intake's own OpenAPI (schemathesis strategies, driven by hypothesis): whatever
+is sent, with a valid admin token or none, never a 5xx."""
+from __future__ import annotations
+
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+
+EXAMPLES = 40
+
+
+def test_no_server_error_on_any_operation(intake, token):
+    schema = schemathesis.openapi.from_asgi("/openapi.json", intake.app)
+    admin = token("admin")
+    tried = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        tried.append(f"{operation.method.upper()} {operation.path}")
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        def run(case):
+            case.headers = {**(case.headers or {}), **admin}
+            response = case.call()
+            assert response.status_code < 500, \
+                f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]}"
+        run()
+    assert "POST /v1/calls" in tried and "POST /v1/eido" in tried and "POST /v1/calls:batch" in tried
