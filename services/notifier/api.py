@@ -2,6 +2,7 @@
 follow-up plans, and the live stream (Server-Sent Events, resent from Last-Event-ID)."""
 from __future__ import annotations
 
+import re
 import secrets
 from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy import func, select
@@ -12,7 +13,7 @@ from dyade.contracts.vocabulary import AlertState, Role
 from services.notifier import alerts, followups, roster, views
 from services.notifier.domain.lifecycle import OPEN, InvalidTransition
 from services.notifier.models import (AlertEventRow, AlertRow, DyadRow, SectorRow, SubscriptionRow, utc)
-from services.notifier.schemas import (CloseIn, DeclineIn, DyadIn, PlanIn, SectorIn, SnoozeIn, SubscriptionIn,
+from services.notifier.schemas import (SECTOR, CloseIn, DeclineIn, DyadIn, PlanIn, SectorIn, SnoozeIn, SubscriptionIn,
                                        WebhookIn)
 from services.notifier.deps import FIELD, SUPERVISORS, lang_of, notifier, own_dyad
 
@@ -73,6 +74,8 @@ def put_webhook(dyad_id: str, body: WebhookIn, request: Request, _: Principal = 
 
 @router.put("/sectors/{sector}", summary="Secteurs voisins (du plus proche), pour le routage")
 def put_sector(sector: str, body: SectorIn, request: Request, _: Principal = Depends(requires(*SUPERVISORS))):
+    if not re.fullmatch(SECTOR, sector):
+        raise HTTPException(422, detail="sector: code court attendu (lettres, chiffres, - et _, 16 max)")
     n = notifier(request)
     with n.work() as session:
         row = session.get(SectorRow, sector) or SectorRow(sector=sector)

@@ -8,13 +8,14 @@ import threading
 from typing import TYPE_CHECKING
 
 from kafka import KafkaConsumer
+from sqlalchemy.exc import DataError
 
-from dyade.contracts import EventError, decode
+from dyade.contracts import EventError, decode, topic_for
 from dyade.contracts.calls import CallUpdated
 from dyade.contracts.frames import FrameChanged, FrameCurrent
 from dyade.contracts.topics import CALLS_UPDATED, FRAMES_CHANGED, FRAMES_CURRENT, TRIAGE_DECIDED
 from dyade.contracts.triage import TriageDecided
-from dyade.kafka import FAST_GROUP, ConsumerLoop, dead_letter, make_producer
+from dyade.kafka import FAST_GROUP, ConsumerLoop, dead_letter, key_of, make_producer
 
 from services.notifier import handlers
 
@@ -24,16 +25,34 @@ if TYPE_CHECKING:
 log = logging.getLogger("dyade.notifier.consumers")
 
 
+PERMANENT = (DataError, ValueError)  # the event can never be applied (value too long, impossible state)
+
+
 def handle(notifier: "Notifier", event) -> None:
+    """Apply one event; a permanent failure sends it to its dead-letter topic with the reason instead of
+    blocking the stream. Transient failures (database away) raise: the loop retries with backoff."""
     now = notifier.clock()
-    with notifier.work() as session:
-        if isinstance(event, TriageDecided):
-            outcome = handlers.handle_decision(session, event.payload, notifier.config, now=now)
-            log.info("decision handled", extra={"call_id": event.payload.call_id, "outcome": outcome})
-        elif isinstance(event, CallUpdated):
-            handlers.handle_call_update(session, event.payload, now=now)
-        elif isinstance(event, FrameChanged):
-            handlers.apply_frame_change(session, event.payload, now=now)
+    try:
+        with notifier.work() as session:
+            if isinstance(event, TriageDecided):
+                outcome = handlers.handle_decision(session, event.payload, notifier.config, now=now)
+                log.info("decision handled", extra={"call_id": event.payload.call_id, "outcome": outcome})
+            elif isinstance(event, CallUpdated):
+                handlers.handle_call_update(session, event.payload, now=now)
+            elif isinstance(event, FrameChanged):
+                handlers.apply_frame_change(session, event.payload, now=now)
+    except PERMANENT as exc:
+        reject(notifier, event, exc)
+
+
+def reject(notifier: "Notifier", event, exc: Exception) -> None:
+    topic = topic_for(type(event))
+    reason = f"notifier: {type(exc).__name__}: {str(getattr(exc, 'orig', None) or exc).splitlines()[0]}"[:1000]
+    notifier.producer.send(topic.dlq_name, key=key_of(event, topic), value=event.to_bytes(), headers=[
+        ("dlq.reason", reason.encode()), ("dlq.source_topic", topic.name.encode()), ("dlq.service", b"notifier")])
+    notifier.producer.flush(timeout=30)
+    log.warning("event dead-lettered", extra={"topic": topic.name, "event_id": str(event.event_id),
+                                              "reason": reason[:200]})
 
 
 class FrameLoop:
@@ -103,6 +122,9 @@ class FrameLoop:
             try:
                 with self.notifier.work() as session:
                     handlers.apply_frame(session, event.payload, now=now)
+                break
+            except PERMANENT as exc:
+                reject(self.notifier, event, exc)
                 break
             except Exception:
                 if self.stop_event.is_set():

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -51,7 +51,8 @@ class WebhookIn(Body):
 
 
 class SectorIn(Body):
-    neighbours: list[str] = Field(default_factory=list, max_length=20, description="Secteurs voisins, du plus proche")
+    neighbours: list[Annotated[str, Field(pattern=SECTOR)]] = Field(default_factory=list, max_length=20,
+                                                                    description="Secteurs voisins, du plus proche")
 
 
 class SubscriptionKeys(Body):

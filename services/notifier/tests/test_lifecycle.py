@@ -175,6 +175,10 @@ def test_clear_errors(http, supervisor, token, unique):
     assert {"sector", "shifts.0.days", "shifts.0.start"} <= fields
     assert http.put(f"/v1/dyads/A{unique}", json={"name": "x", "sector": "S1"}, headers=token("dyad", dyad_id="D1")
                     ).status_code == 403
+    r = http.put("/v1/sectors/S1", json={"neighbours": ["S2", "pas un secteur"]}, headers=supervisor)
+    assert r.status_code == 422 and "neighbours.1" in r.json()["detail"]
+    r = http.put("/v1/sectors/S%201", json={"neighbours": ["S2"]}, headers=supervisor)
+    assert r.status_code == 422 and r.json()["detail"].startswith("sector:")
     assert http.get("/v1/alerts").status_code == 401
     assert http.get("/v1/alerts", headers=token("dyad")).status_code == 403   # no dyad claim
     assert http.get("/v1/alerts/al_inexistante", headers=supervisor).status_code == 404

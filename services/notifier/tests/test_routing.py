@@ -95,3 +95,25 @@ def test_cleared_call_closes_its_alert_with_the_disposition(notifier, http, supe
         from services.notifier.models import AlertRow
         row = s.get(AlertRow, alert.alert_id)
     assert (row.state, row.disposition) == ("closed", "transport_volontaire")
+
+
+def test_an_event_that_can_never_apply_goes_to_the_dlq_and_the_stream_goes_on(
+        notifier, http, supervisor, producer, clock, unique, broker):
+    from kafka import KafkaConsumer, TopicPartition
+    roster(http, supervisor, unique)
+    clock.set(DAY)
+    reader = KafkaConsumer(bootstrap_servers=broker.bootstrap_servers, group_id=None, enable_auto_commit=False)
+    dlq = TopicPartition("triage.decided.v1.dlq", 0)
+    reader.assign([dlq])
+    reader.seek_to_end()
+    reader.position(dlq)
+    send(producer, decision(f"bad-{unique}", sector="S" * 40, at=DAY),   # longer than any sector code
+         decision(f"ok-{unique}", sector=f"X{unique}", at=DAY))
+    assert alert_for(notifier, f"ok-{unique}").dyad_id == f"A{unique}"
+
+    def dead():
+        return [r for recs in reader.poll(timeout_ms=200).values() for r in recs if f"bad-{unique}".encode() in r.value]
+    [record] = wait_until(dead, timeout=60)
+    reason = dict(record.headers)["dlq.reason"].decode()
+    assert reason.startswith("notifier: DataError")
+    reader.close()
