@@ -71,6 +71,17 @@ def resolve(value: str, env: dict[str, str]) -> str:
     return INTERPOLATION.sub(sub, str(value))
 
 
+def interpolate(doc, env: dict[str, str]):
+    """A whole compose document as `docker compose config` sees it with `env` as the .env file."""
+    if isinstance(doc, str):
+        return resolve(doc, env).replace("$$", "$")
+    if isinstance(doc, list):
+        return [interpolate(item, env) for item in doc]
+    if isinstance(doc, dict):
+        return {key: interpolate(value, env) for key, value in doc.items()}
+    return doc
+
+
 @lru_cache
 def env_example() -> dict[str, tuple[str, bool]]:
     """.env.example: name → (value, commented)."""

@@ -3,8 +3,11 @@ the one-shot jobs, Kafka in KRaft mode with production durability, secrets only 
 from __future__ import annotations
 
 import base64
+import copy
+import json
 
 import pytest
+from compose_spec import PyCompose
 from typer.testing import CliRunner
 
 from dyade.cli.main import app as cli
@@ -12,7 +15,7 @@ from dyade.service import SERVICES
 from dyade.settings import Settings, normalise_db_url
 
 from deploy_files import (DEPLOY, ROOT, SECRETS, SERVICE_NAMES, compose, compose_service_of, compose_text,
-                          dyade_containers, interpolated, known_app_vars, resolve)
+                          dyade_containers, interpolate, interpolated, known_app_vars, resolve)
 
 DEFAULTS = Settings(_env_file=None)
 KAFKA_NODES = ("kafka-1", "kafka-2", "kafka-3")
@@ -128,3 +131,16 @@ def test_the_consoles_mount_files_that_exist():
     provider = (DEPLOY / "grafana/provisioning/dashboards/dyade.yml").read_text()
     path = [line.split(":", 1)[1].strip() for line in provider.splitlines() if line.strip().startswith("path:")]
     assert path and path[0] in grafana_targets, "the dashboard provider must read the mounted dashboards folder"
+
+
+def spec_check(doc: dict) -> None:
+    PyCompose.from_json(json.dumps(doc)).validate()
+
+
+def test_the_file_follows_the_compose_specification():
+    doc = interpolate(compose(), FAKE_ENV)
+    spec_check(doc)  # raises ValueError naming the offending key
+    broken = copy.deepcopy(doc)
+    broken["services"]["intake"]["depends_on"]["migrate"]["condition"] = "service_done"
+    with pytest.raises(ValueError, match="service_completed_successfully"):
+        spec_check(broken)  # the checker does reject what Compose would
