@@ -82,6 +82,7 @@ def handle_call_update(session: Session, u: CallUpdatePayload, *, now: datetime)
     if u.status in (CallStatus.DISPATCHED, CallStatus.ON_SCENE):
         if u.dyad_id and alerts.dyad_exists(session, u.dyad_id):
             roster.set_busy(session, u.dyad_id, u.call_id, now)
+            _taken_by_dispatch(session, u, now=now)
         return
     roster.clear_busy(session, call_id=u.call_id)
     q = select(AlertRow).where(AlertRow.state.in_(OPEN + [S.DECLINED.value, S.MISSED_FOR_CAPACITY.value]),
@@ -96,6 +97,20 @@ def handle_call_update(session: Session, u: CallUpdatePayload, *, now: datetime)
             continue  # other calls about the person are still live
         alert.disposition = alert.disposition or disposition.value
         alerts.transition(session, alert, S.CLOSED, now=now, reason=f"appel terminé au CAD ({disposition.value})")
+
+
+def _taken_by_dispatch(session: Session, u: CallUpdatePayload, *, now: datetime) -> None:
+    """The CAD sent a dyad to the call: its pending alert is theirs and acknowledged (no more escalation)."""
+    pending = [s.value for s in lifecycle.PENDING]
+    alert = session.scalars(select(AlertRow).where(AlertRow.call_id == u.call_id, AlertRow.state.in_(pending))
+                            .with_for_update()).first()
+    if alert is None:
+        return
+    before = alert.dyad_id
+    alert.dyad_id, alert.target = u.dyad_id, None
+    alert.tried = sorted(set(alert.tried or []) | {u.dyad_id})
+    alerts.transition(session, alert, S.ACKNOWLEDGED, now=now, reason="dyade répartie par le CAD",
+                      previous_dyad_id=before if before != u.dyad_id else None)
 
 
 def apply_frame(session: Session, p: FrameCurrentPayload, *, now: datetime) -> None:

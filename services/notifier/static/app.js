@@ -27,6 +27,24 @@ async function api(path, options = {}) {
   return body;
 }
 
+const since = (iso) => {
+  if (!iso) return "";
+  const min = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 60000));
+  return min < 1 ? "à l'instant" : min < 60 ? `depuis ${min} min` : `depuis ${Math.floor(min / 60)} h ${min % 60}`;
+};
+
+let audio = null;
+function beep() {  // a short two-tone signal; browsers allow it once the user has touched the page
+  try {
+    audio = audio || new AudioContext();
+    [0, 0.25].forEach((t, i) => {
+      const o = audio.createOscillator(), g = audio.createGain();
+      o.frequency.value = i ? 660 : 880; g.gain.value = 0.2;
+      o.connect(g).connect(audio.destination); o.start(audio.currentTime + t); o.stop(audio.currentTime + t + 0.18);
+    });
+  } catch (e) { /* no audio on this device */ }
+}
+
 function mine(a) { return a.open && (!ME || a.dyad_id === ME); }
 
 function card(a) {
@@ -35,7 +53,7 @@ function card(a) {
     el("div", { class: "row" }, el("strong", {}, title),
        el("span", { class: "badge level" }, a.level_label || "Suivi")),
     el("div", { class: "row muted" },
-       el("span", {}, `Secteur ${a.sector || "?"} · ${time(a.call_received_at || a.created_at)}`),
+       el("span", {}, `Secteur ${a.sector || "?"} · ${time(a.call_received_at || a.created_at)} · ${since(a.assigned_at || a.created_at)}`),
        el("span", { class: "badge state", "data-state": a.state }, a.state_label)),
     a.target_label && !a.dyad_id ? el("div", { class: "muted" }, `Pour: ${a.target_label}`) : null,
     a.summary ? el("div", {}, a.summary) : null,
@@ -58,6 +76,7 @@ function upsert(a, fresh) {
     const node = document.querySelector(`[data-alert="${a.alert_id}"]`);
     if (node) node.classList.add("new");
     if (navigator.vibrate) navigator.vibrate([300, 100, 300]);
+    beep();
   }
   if (openId === a.alert_id) renderDetailState(a);
 }
@@ -66,7 +85,13 @@ function connect(cursor) {
   const live = document.getElementById("live");
   source = new EventSource(`/v1/stream?cursor=${cursor}`);
   source.onopen = () => { live.textContent = "En direct"; live.className = "live on"; };
-  source.onerror = () => { live.textContent = "Reconnexion…"; live.className = "live off"; };
+  source.onerror = () => {
+    live.textContent = "Reconnexion…"; live.className = "live off";
+    if (source.readyState === EventSource.CLOSED) {  // refused (expired token?): check, then retry
+      api("/v1/alerts").then((d) => { for (const a of d.alerts) alerts.set(a.alert_id, a); render(); connect(d.cursor); })
+        .catch(() => setTimeout(() => connect(cursor), 5000));
+    }
+  };
   source.addEventListener("alert", (ev) => {
     const data = JSON.parse(ev.data);
     upsert(data.alert, true);
@@ -175,6 +200,12 @@ if ("serviceWorker" in navigator && "PushManager" in window && ME) {
   const b = document.getElementById("push");
   b.hidden = false;
   b.onclick = () => enablePush().catch((e) => alert(`Notifications indisponibles: ${e.message}`));
+}
+
+setInterval(render, 60_000);  // keep "depuis N min" current
+if (navigator.wakeLock) {       // keep the screen on while the app is open during a shift
+  const lock = () => navigator.wakeLock.request("screen").catch(() => {});
+  lock(); document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && lock());
 }
 
 (async function start() {

@@ -32,6 +32,8 @@ def test_alert_appears_live_and_is_acknowledged_in_the_app(notifier, http, base_
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync"])
         page = browser.new_page(viewport={"width": 390, "height": 844}, locale="fr-CA")
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(f"{base_url}/")
         expect(page).to_have_url(f"{base_url}/connexion")
         page.fill("#token", "pas-un-jeton-valide")
@@ -59,6 +61,7 @@ def test_alert_appears_live_and_is_acknowledged_in_the_app(notifier, http, base_
         dialog.locator("[data-action=acknowledge]").click()
         expect(dialog.locator("#d-state")).to_have_text("prise en charge", timeout=15_000)
         browser.close()
+    assert errors == []
     states = alert_events.wait_for(alert.alert_id, "acknowledged")
     assert states[0] == "created" and states[-1] == "acknowledged" and "seen" in states
 

@@ -117,3 +117,19 @@ def test_an_event_that_can_never_apply_goes_to_the_dlq_and_the_stream_goes_on(
     reason = dict(record.headers)["dlq.reason"].decode()
     assert reason.startswith("notifier: DataError")
     reader.close()
+
+
+def test_dispatch_by_the_cad_acknowledges_the_pending_alert_for_that_dyad(
+        notifier, http, supervisor, producer, clock, unique, alert_events):
+    roster(http, supervisor, unique)
+    clock.set(DAY)
+    send(producer, decision(f"cad-{unique}", sector=f"X{unique}", at=DAY))
+    alert = alert_for(notifier, f"cad-{unique}")
+    assert alert.dyad_id == f"A{unique}"
+    send(producer, call_update(f"cad-{unique}", "dispatched", at=DAY, dyad_id=f"B{unique}"))
+    assert alert_events.wait_for(alert.alert_id, "acknowledged") == ["created", "acknowledged"]
+    ack = next(e for e in alert_events.events if e.payload.alert_id == alert.alert_id and e.payload.state == "acknowledged")
+    assert ack.payload.dyad_id == f"B{unique}"
+    notifier.tick(DAY + timedelta(hours=1))
+    from services.notifier.tests.conftest import alert_row
+    assert alert_row(notifier, alert.alert_id).state == "acknowledged"
