@@ -3,14 +3,17 @@ non-root user, exposes the services' ports, and the commands compose and Kuberne
 (`python -m services.<name>` has a `__main__`, `dyade-healthcheck` answers like the containers expect)."""
 from __future__ import annotations
 
+import ast
 import fnmatch
 import http.server
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
+import tomllib
 
 import pytest
 
@@ -167,3 +170,50 @@ def test_compose_healthchecks_use_the_installed_healthcheck():
         test = (svc.get("healthcheck") or {}).get("test") or []
         if "dyade-healthcheck" in test:
             assert test[2] == name
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def installed_by_the_image() -> set[str]:
+    """The distributions `pip install -r <pyproject dependencies>` brings: the closure of the declared ones."""
+    from importlib.metadata import PackageNotFoundError, requires
+    from packaging.requirements import Requirement
+    todo = [Requirement(d) for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
+    seen: set[str] = set()
+    while todo:
+        req = todo.pop()
+        name = _norm(req.name)
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            subs = requires(req.name) or []
+        except PackageNotFoundError:
+            continue
+        for sub in map(Requirement, subs):
+            if sub.marker is None or any(sub.marker.evaluate({"extra": e}) for e in (req.extras or {""})):
+                todo.append(sub)
+    return seen
+
+
+def test_every_library_the_code_imports_is_installed_by_the_image():
+    from importlib.metadata import packages_distributions
+    imported: dict[str, str] = {}
+    for base in ("dyade", "services"):
+        for path in (ROOT / base).rglob("*.py"):
+            if "tests" in path.parts or path.name == "testing.py":  # dyade/testing.py: the pytest plugin
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
+                for name in names:
+                    imported.setdefault(name.split(".")[0], str(path.relative_to(ROOT)))
+    distributions = packages_distributions()
+    available = installed_by_the_image()
+    for module, where in sorted(imported.items()):
+        if module in sys.stdlib_module_names or module in ("dyade", "services", "__future__"):
+            continue
+        dists = {_norm(d) for d in distributions.get(module, [])}
+        assert dists & available, f"{where} imports {module}, which pyproject.toml's dependencies do not install"
