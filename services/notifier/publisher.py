@@ -78,10 +78,12 @@ class Relay:
                 return 0
             alerts = {a.alert_id: a for a in session.scalars(
                 select(AlertRow).where(AlertRow.alert_id.in_({r.alert_id for r in rows})))}
-            for row in rows:
-                publish(self.producer, to_event(row, alerts[row.alert_id]))
-                ALERT_CHANGES.labels(row.state, alerts[row.alert_id].kind).inc()
+            futures = [publish(self.producer, to_event(row, alerts[row.alert_id])) for row in rows]
             self.producer.flush(timeout=30)
+            for future in futures:   # a failed send raises here: nothing is marked published
+                future.get(timeout=30)
+            for row in rows:
+                ALERT_CHANGES.labels(row.state, alerts[row.alert_id].kind).inc()
             now = datetime.now(timezone.utc)
             for row in rows:
                 row.published_at = now

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import queue
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Callable, Iterator
@@ -117,6 +118,11 @@ class Notifier:
         for c in self.consumers:
             if not c.healthy:
                 raise RuntimeError(f"consommateur {c.group_id} arrêté: {c.error}")
+        if self.relay and not self.relay.thread.is_alive():
+            raise RuntimeError("relais des événements d'alerte arrêté")
+        stalled = [t.name for t in self.threads if not t.is_alive()]
+        if stalled:
+            raise RuntimeError(f"tâches arrêtées: {', '.join(stalled)}")
 
     def _thread(self, target, name: str) -> None:
         t = threading.Thread(target=target, name=name, daemon=True)
@@ -145,14 +151,18 @@ class Notifier:
 
     # --- delivery -------------------------------------------------------------------------------
     def _deliver_loop(self) -> None:
-        while not self.stop_event.is_set():
-            alert_id = self.deliveries.get()
-            if not alert_id:
-                continue
-            try:
-                self.deliver(alert_id)
-            except Exception:
-                log.exception("delivery failed", extra={"alert_id": alert_id})
+        """A few deliveries at once: a slow webhook must not hold back the next alert's push."""
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="notifier-deliver") as pool:
+            while not self.stop_event.is_set():
+                alert_id = self.deliveries.get()
+                if alert_id:
+                    pool.submit(self._deliver_logged, alert_id)
+
+    def _deliver_logged(self, alert_id: str) -> None:
+        try:
+            self.deliver(alert_id)
+        except Exception:
+            log.exception("delivery failed", extra={"alert_id": alert_id})
 
     def deliver(self, alert_id: str) -> list[tuple[str, delivery.Sent]]:
         """Web Push to the dyad's devices and the signed webhook; any success marks it delivered."""
