@@ -2,6 +2,7 @@
 period and sector, and calls the pure domain functions."""
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass
@@ -31,28 +32,59 @@ class Params:
     repeat_lookback_days: int = 30
 
 
-class FigureBook:
-    """The service's single reader of facts. `invalidate()` is called by the consumer after each batch."""
+def memoized(method):
+    """Cache a figure per arguments until the facts are reloaded. Callers must not mutate the result."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        key = (method.__name__, args, tuple(sorted(kwargs.items())))
+        return self.memo(key, lambda: method(self, *args, **kwargs))
+    return wrapper
 
-    def __init__(self, sessions: sessionmaker[Session], ttl_s: float = 30.0):
+
+class FigureBook:
+    """The service's single reader of facts, with a memo of computed figures.
+
+    The consumer calls `invalidate()` after each batch it stores; the facts are then reloaded on the next
+    read, but not more often than every `min_refresh_s` (figures lag at most that much behind the streams
+    under continuous traffic), and at least every `ttl_s`. `refresh()` forces a reload (tests, rebuild)."""
+
+    def __init__(self, sessions: sessionmaker[Session], ttl_s: float = 300.0, min_refresh_s: float = 5.0):
         self.sessions = sessions
         self.ttl_s = ttl_s
+        self.min_refresh_s = min_refresh_s
         self._lock = threading.Lock()
         self._facts: Facts | None = None
         self._loaded_at = 0.0
         self._dirty = True
+        self._memo: dict = {}
 
     def invalidate(self) -> None:
         self._dirty = True
 
+    def refresh(self) -> None:
+        with self._lock:
+            self._facts = None
+
     def facts(self) -> Facts:
         with self._lock:
-            if self._facts is None or self._dirty or time.monotonic() - self._loaded_at > self.ttl_s:
+            age = time.monotonic() - self._loaded_at
+            if self._facts is None or (self._dirty and age >= self.min_refresh_s) or age > self.ttl_s:
                 self._dirty = False
                 with unit_of_work(self.sessions) as session:
                     self._facts = store.load_facts(session)
                 self._loaded_at = time.monotonic()
+                self._memo = {}
             return self._facts
+
+    def memo(self, key, compute):
+        """A figure computed once per load of the facts."""
+        facts = self.facts()
+        cached = self._memo.get(key)
+        if cached is not None and cached[0] is facts:
+            return cached[1]
+        value = compute()
+        self._memo[key] = (facts, value)
+        return value
 
     def scoped(self, p: Params) -> Facts:
         facts = self.facts()
@@ -63,6 +95,7 @@ class FigureBook:
         return facts
 
     # --- the figures -------------------------------------------------------------------------------------
+    @memoized
     def repeat_calls(self, p: Params) -> dict:
         """Before/after reduction uses every fact up to `end` (history before `start` is needed for the
         before-window); intervention starts are then kept if they fall in [start, end)."""
@@ -81,6 +114,7 @@ class FigureBook:
                                   "how": x.how} for x in result.persons],
                 "trend": recurrence.repeat_calls_by_month(self.scoped(p), lookback_days=p.repeat_lookback_days)}
 
+    @memoized
     def grandes_utilisatrices(self, p: Params) -> list[dict]:
         rows = recurrence.grandes_utilisatrices_by_month(self.scoped(Params(sector=p.sector, end=p.end)),
                                                          threshold=p.gu_threshold, window_days=p.gu_window_days)
@@ -89,30 +123,38 @@ class FigureBook:
             rows = [r for r in rows if r["month"] >= start_month]
         return rows
 
+    @memoized
     def dyads(self, p: Params) -> dict:
         facts = self.scoped(p)
         return {"dyads": dyads.dyad_activity(facts), "missed_for_capacity_by_sector":
                 dyads.missed_for_capacity_by_sector(facts)}
 
+    @memoized
     def latency(self, p: Params) -> dict:
         return dyads.latency(self.scoped(p))
 
+    @memoized
     def dispositions(self, p: Params) -> dict:
         return outcomes.dispositions(self.scoped(p))
 
+    @memoized
     def frames(self, p: Params) -> dict:
         """Frame states as of `end` (all frame events before it)."""
         return outcomes.frame_states(self.scoped(Params(sector=p.sector, end=p.end)))
 
+    @memoized
     def referrals(self, p: Params) -> dict:
         return outcomes.referrals(self.scoped(p))
 
+    @memoized
     def calls_by_week(self, p: Params, *, categories=None, tz: ZoneInfo = MONTREAL, by: str = "category") -> list[dict]:
         return calls_fig.calls_by_week(self.scoped(p), categories=categories, tz=tz, by=by)
 
+    @memoized
     def top_locations(self, p: Params, *, limit: int = 20, categories=None) -> list[dict]:
         return calls_fig.top_locations(self.scoped(p), limit=limit, categories=categories)
 
+    @memoized
     def overview(self, p: Params) -> dict:
         facts = self.scoped(p)
         return {"calls": len(facts.calls), "by_category": calls_fig.calls_by_category(facts),
@@ -121,6 +163,7 @@ class FigureBook:
                 "alerts": len({a.alert_id for a in facts.alerts}), "decisions": len(facts.decisions),
                 "referrals": len({r.referral_id for r in facts.referrals})}
 
+    @memoized
     def monthly_report(self, month: str, p: Params) -> dict:
         """Every figure for one month (America/Montreal): activity figures over the month, repeat-call
         reduction and frame states as of the month's end."""

@@ -53,7 +53,7 @@ def history(server, settings):
     producer.close()
     ids = [str(e.event_id) for e in h.events]
     wait_until(lambda: stored_count(settings.db_url, ids) == len(ids), timeout=120, interval=0.3)
-    server[0].state.book.invalidate()
+    server[0].state.book.refresh()
     return h
 
 

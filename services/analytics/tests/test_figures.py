@@ -169,6 +169,6 @@ def test_duplicates_are_dropped(server, client, history, settings, q):
         return all(committed.get(tp, 0) >= end for tp, end in ends.items())
 
     wait_until(caught_up, timeout=90, interval=0.5)
-    server[0].state.book.invalidate()
+    server[0].state.book.refresh()
     assert (get(client, "/v1/figures/dyads", **q), get(client, "/v1/figures/repeat-calls", **q)) == before
     assert get(client, "/v1/figures/overview", sector=history.sector)["calls"] == len(history.calls)
