@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import sessionmaker
 
 from dyade.auth import Principal
@@ -53,6 +53,10 @@ class FrameReads:
     factory: sessionmaker
     cache: SnapshotCache
 
+    @property
+    def engine(self):
+        return self.factory.kw["bind"]
+
     def for_person(self, person_key: str) -> FrameSnapshot | None:
         hit, snap = self.cache.get(person_key)
         if hit:
@@ -83,11 +87,12 @@ class FrameReads:
 
     def audit(self, who: Principal, snap: FrameSnapshot, view: str, purpose: str, call_id: str | None,
               now: datetime, basis: str | None = None, version: int | None = None) -> None:
-        with unit_of_work(self.factory) as s:
-            s.add(FrameRead(at=now, reader=who.subject[:100], role=who.role.value, view=view, purpose=purpose,
-                            frame_id=snap.frame_id, person_key=snap.person_key,
-                            version=version if version is not None else snap.version,
-                            call_id=call_id, legal_basis=basis or snap.consent.basis.value))
+        row = dict(at=now, reader=who.subject[:100], role=who.role.value, view=view, purpose=purpose,
+                   frame_id=snap.frame_id, person_key=snap.person_key,
+                   version=version if version is not None else snap.version,
+                   call_id=call_id, legal_basis=basis or snap.consent.basis.value)
+        with self.engine.begin() as conn:  # one INSERT, committed before the frame is shown
+            conn.execute(insert(FrameRead), row)
 
     # -- versions ------------------------------------------------------------------------------------
     def versions(self, who: Principal, frame_id: str, call_id: str | None) -> list[dict]:
