@@ -4,12 +4,12 @@ through here."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,6 +43,17 @@ class Outcome:
     duplicate: bool
 
 
+@dataclass
+class Staged:
+    """Rows of a group of calls accepted in one transaction, written together at its end."""
+    outbox: list[dict] = field(default_factory=list)
+    calls: list[dict] = field(default_factory=list)
+    seen: dict[tuple[str, int], Any] = field(default_factory=dict)  # (call_id, revision) → row known or staged
+
+
+CallItem = tuple[CallSubmission, str | None, str]  # submission, code table, channel
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -70,19 +81,63 @@ class Intake:
                     raise
         raise AssertionError("unreachable")
 
-    def _enqueue(self, session: Session, event: Event, now: datetime) -> None:
+    @staticmethod
+    def _outbox_row(event: Event, now: datetime) -> dict:
         topic = topic_for(type(event))
-        session.execute(m.outbox.insert().values(
-            event_id=str(event.event_id), topic=topic.name, msg_key=key_of(event, topic).decode()[:200],
-            event_type=event.TYPE, schema_version=event.VERSION, value=event.to_bytes(),
-            correlation_id=event.correlation_id[:64], created_at=now))
+        return dict(event_id=str(event.event_id), topic=topic.name, msg_key=key_of(event, topic).decode()[:200],
+                    event_type=event.TYPE, schema_version=event.VERSION, value=event.to_bytes(),
+                    correlation_id=event.correlation_id[:64], created_at=now)
+
+    def _enqueue(self, session: Session, event: Event, now: datetime) -> None:
+        session.execute(m.outbox.insert().values(**self._outbox_row(event, now)))
 
     # --- calls
     def accept_call(self, sub: CallSubmission, *, code_table: str | None = None, channel: str = "http") -> Outcome:
-        return self._transact(lambda s: self.accept_call_in(s, sub, code_table=code_table, channel=channel))
+        result = self.accept_calls([(sub, code_table, channel)])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def accept_calls(self, items: list[CallItem]) -> list[Outcome | Exception]:
+        """A group of calls in ONE transaction (group commit): existing keys fetched in one query, rows
+        written together. A domain refusal (InvalidSubmission, Conflict) is that item's result and writes
+        nothing; a concurrent insert of the same key (IntegrityError) makes the group retry item by item."""
+        if not items:
+            return []
+        try:
+            results = self._accept_group(items)
+        except IntegrityError:
+            if len(items) == 1:
+                results = self._accept_group(items)  # the other writer committed: now a replay or a conflict
+            else:
+                results = [r for item in items for r in self._accept_group([item])]
+        if any(isinstance(r, Outcome) and not r.duplicate for r in results):
+            self.on_commit()
+        return results
+
+    def _accept_group(self, items: list[CallItem]) -> list[Outcome | Exception]:
+        staged = Staged()
+        results: list[Outcome | Exception] = []
+        with unit_of_work(self.sessions) as session:
+            now = utcnow()
+            keys = list({(sub.call_id, sub.revision) for sub, _, _ in items})
+            for row in session.execute(select(m.calls).where(tuple_(m.calls.c.call_id, m.calls.c.revision).in_(keys))):
+                staged.seen[(row.call_id, row.revision)] = row
+            for sub, table, channel in items:
+                try:
+                    results.append(self.accept_call_in(session, sub, code_table=table, channel=channel, now=now,
+                                                       staged=staged))
+                except (InvalidSubmission, Conflict) as exc:
+                    results.append(exc)
+            if staged.outbox:
+                session.execute(m.outbox.insert(), staged.outbox)
+                session.execute(m.calls.insert(), staged.calls)
+        return results
 
     def accept_call_in(self, session: Session, sub: CallSubmission, *, code_table: str | None, channel: str,
-                       now: datetime | None = None) -> Outcome:
+                       now: datetime | None = None, staged: Staged | None = None) -> Outcome:
+        """Accept one call in the caller's transaction. With `staged`, the existing keys are already in
+        `staged.seen` and the rows are left for the caller to write; without, they are written here."""
         now = now or utcnow()
         check_not_future("received_at", sub.received_at, now)
         try:
@@ -91,10 +146,14 @@ class Intake:
             raise InvalidSubmission("code_table", f"table de codes inconnue: {code_table!r} "
                                                   f"(connues: {', '.join(self.tables.names())})") from None
         fp = fingerprint(sub)[:56] + table.name[:8]
-        existing = session.execute(select(m.calls).where(m.calls.c.call_id == sub.call_id,
-                                                         m.calls.c.revision == sub.revision)).first()
+        if staged is not None:
+            existing = staged.seen.get((sub.call_id, sub.revision))
+        else:
+            existing = session.execute(select(m.calls).where(m.calls.c.call_id == sub.call_id,
+                                                             m.calls.c.revision == sub.revision)).first()
         if existing:
-            if existing.fingerprint != fp:
+            get = existing.get if isinstance(existing, dict) else existing._mapping.get
+            if get("fingerprint") != fp:
                 raise Conflict(f"l'appel {sub.call_id} révision {sub.revision} a déjà été reçu avec un contenu "
                                f"différent; envoyez une nouvelle révision")
             return Outcome(self._call_body(existing), duplicate=True)
@@ -109,15 +168,20 @@ class Intake:
             raise InvalidSubmission("location.address", str(exc)) from None
         refs, persons = [], []
         for person in sub.persons:
-            res = self.resolver.resolve(session, person, context="call", ref=sub.call_id, now=now)
+            res = self.resolver.resolve(session, person, context="call", ref=sub.call_id, now=now, record=False)
             refs.append(res.as_ref(person.role))
             persons.append({**res.as_json(), "role": person.role.value})
         event = call_received(sub, category=category, location=loc, persons=refs, source_system=table.source_system)
-        self._enqueue(session, event, now)
         row = dict(call_id=sub.call_id, revision=sub.revision, fingerprint=fp, event_id=str(event.event_id),
                    category=category.value, sector=loc.sector, person_keys=persons, channel=channel,
                    code_table=table.name, received_at=sub.received_at, accepted_at=now)
-        session.execute(m.calls.insert().values(**row))
+        if staged is not None:
+            staged.outbox.append(self._outbox_row(event, now))
+            staged.calls.append(row)
+            staged.seen[(sub.call_id, sub.revision)] = row
+        else:
+            self._enqueue(session, event, now)
+            session.execute(m.calls.insert().values(**row))
         return Outcome(self._call_body(row), duplicate=False)
 
     @staticmethod
@@ -126,33 +190,26 @@ class Intake:
         return {"status": "accepted", "call_id": get("call_id"), "revision": get("revision"),
                 "event_id": get("event_id"), "category": get("category"), "persons": get("person_keys")}
 
-    # --- batch: each item in its own savepoint; one bad item never fails the others
+    # --- batch: each item validated alone, then the valid ones accepted as one group
     def accept_batch(self, items: list[Any], *, code_table: str | None, channel: str = "batch") -> list[dict]:
         results: list[dict] = []
-        committed_new = False
-        with unit_of_work(self.sessions) as session:
-            now = utcnow()
-            for index, item in enumerate(items):
-                call_id = item.get("call_id") if isinstance(item, dict) else None
-                result: dict[str, Any] = {"index": index, "call_id": call_id if isinstance(call_id, str) else None}
-                try:
-                    sub = CallSubmission.model_validate(item)
-                    with session.begin_nested():
-                        outcome = self.accept_call_in(session, sub, code_table=code_table, channel=channel, now=now)
-                    result.update(status="duplicate" if outcome.duplicate else "accepted",
-                                  event_id=outcome.body["event_id"], category=outcome.body["category"])
-                    committed_new |= not outcome.duplicate
-                except ValidationError as exc:
-                    result.update(status="rejected", reason=describe_validation_error(exc))
-                except InvalidSubmission as exc:
-                    result.update(status="rejected", reason=str(exc))
-                except Conflict as exc:
-                    result.update(status="conflict", reason=str(exc))
-                except IntegrityError:
-                    result.update(status="rejected", reason="reçu en même temps par une autre requête; renvoyez-le")
-                results.append(result)
-        if committed_new:
-            self.on_commit()
+        valid: list[tuple[int, CallSubmission]] = []
+        for index, item in enumerate(items):
+            call_id = item.get("call_id") if isinstance(item, dict) else None
+            results.append({"index": index, "call_id": call_id if isinstance(call_id, str) else None})
+            try:
+                valid.append((index, CallSubmission.model_validate(item)))
+            except ValidationError as exc:
+                results[index].update(status="rejected", reason=describe_validation_error(exc))
+        outcomes = self.accept_calls([(sub, code_table, channel) for _, sub in valid])
+        for (index, _), outcome in zip(valid, outcomes):
+            if isinstance(outcome, Outcome):
+                results[index].update(status="duplicate" if outcome.duplicate else "accepted",
+                                      event_id=outcome.body["event_id"], category=outcome.body["category"])
+            elif isinstance(outcome, Conflict):
+                results[index].update(status="conflict", reason=str(outcome))
+            else:
+                results[index].update(status="rejected", reason=str(outcome))
         return results
 
     # --- EIDO: revisions numbered by the EIDO's distinct lastUpdateTimeStamp

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import Body, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
 
 from dyade.auth import Principal, requires
 from dyade.contracts import Role
@@ -18,10 +19,12 @@ from dyade.db import make_engine, make_sessionmaker
 from dyade.service import create_app as create_service_app
 from dyade.settings import Settings
 from services.intake.acceptance import Conflict, Intake, NotFound, Outcome
+from services.intake.authz import requires_async
 from services.intake.bodyguard import Utf8BodyGuard
 from services.intake.code_tables import CodeTables
 from services.intake.domain.calls import InvalidSubmission
 from services.intake.domain.eido import EidoError
+from services.intake.group import GroupWriter
 from services.intake.outbox import Relay
 from services.intake.raw import RawConsumer
 
@@ -76,11 +79,13 @@ def create_app(settings: Settings, *, raw_group: str | None = None, background: 
     relay = Relay(sessions, bootstrap) if bootstrap else None
     intake = Intake(sessions, settings.secret("dyade_pseudonym_key"), tables,
                     on_commit=relay.notify if relay else (lambda: None))
+    writer = GroupWriter(intake)
     raw = RawConsumer(intake, bootstrap, raw_group or os.environ.get("INTAKE_RAW_GROUP", "intake-raw")) \
         if bootstrap else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        writer.start()
         if background and relay:
             relay.start()
         if background and raw:
@@ -92,9 +97,12 @@ def create_app(settings: Settings, *, raw_group: str | None = None, background: 
             raw.stop()
         if relay:
             relay.stop()
+        writer.stop()
         engine.dispose()
 
     def background_check() -> None:
+        if not writer.alive:
+            raise RuntimeError("écrivain des appels arrêté")
         if background and relay and not relay.alive:
             raise RuntimeError("relais de l'outbox arrêté")
         if background and raw and not raw.alive:
@@ -106,7 +114,12 @@ def create_app(settings: Settings, *, raw_group: str | None = None, background: 
                                          "doublon (outbox transactionnelle).",
                              extra_checks={"background": background_check})
     app.add_middleware(Utf8BodyGuard)
-    app.state.intake, app.state.relay, app.state.raw = intake, relay, raw
+    app.state.intake, app.state.relay, app.state.raw, app.state.writer = intake, relay, raw, writer
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(request: Request, exc: OperationalError):
+        return JSONResponse({"detail": "base de données indisponible; rien n'a été accepté, réessayez"},
+                            status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(InvalidSubmission)
     async def _invalid(request: Request, exc: InvalidSubmission):
@@ -128,9 +141,9 @@ def create_app(settings: Settings, *, raw_group: str | None = None, background: 
               summary="Un appel du RAO (accepté une fois stocké; rejoué à l'identique: même réponse)",
               responses={409: {"description": "Même appel et révision, contenu différent"},
                          422: {"description": "Champ invalide (nommé)"}})
-    def post_call(sub: CallSubmission, code_table: str | None = CODE_TABLE,
-                  _: Principal = Depends(requires(Role.DISPATCH))):
-        return answer(intake.accept_call(sub, code_table=code_table))
+    async def post_call(sub: CallSubmission, code_table: str | None = CODE_TABLE,
+                        _: Principal = Depends(requires_async(Role.DISPATCH))):
+        return answer(await writer.submit((sub, code_table, "http")))
 
     @app.post("/v1/calls:batch", response_model=BatchResponse, tags=["appels"],
               summary="Lot d'appels (reprise d'historique): un résultat par appel, un mauvais n'arrête pas les autres")

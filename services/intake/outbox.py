@@ -45,12 +45,13 @@ def utcnow() -> datetime:
 
 class Relay:
     def __init__(self, sessions: sessionmaker[Session], bootstrap: str, *, batch_size: int = 500,
-                 idle_s: float = 0.5, verify_every_s: float = 30.0):
+                 idle_s: float = 0.5, verify_every_s: float = 30.0, linger_s: float = 0.02):
         self.sessions = sessions
         self.bootstrap = bootstrap
         self.batch_size = batch_size
         self.idle_s = idle_s
         self.verify_every_s = verify_every_s
+        self.linger_s = linger_s
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
@@ -98,7 +99,8 @@ class Relay:
                 self.last_error = None
                 backoff = 0.2
                 if sent < self.batch_size:
-                    self.wake.wait(self.idle_s)
+                    if self.wake.wait(self.idle_s):
+                        self.stopping.wait(self.linger_s)  # let a burst of accepted calls gather
                     self.wake.clear()
             except Exception as exc:  # broker or database unreachable: wait and try again
                 if self.stopping.is_set():
@@ -145,7 +147,6 @@ class Relay:
                             .values(sent_at=now, partition=bindparam("b_partition"), offset=bindparam("b_offset"),
                                     publish_count=m.outbox.c.publish_count + 1), marks)
         self.published += len(rows)
-        BACKLOG.set(self.backlog())
         return len(rows)
 
     def backlog(self) -> int:

@@ -39,7 +39,8 @@ class PersonResolver:
         self.secret = secret
 
     def resolve(self, session: Session, person: PersonIdentity, *, context: str, ref: str | None,
-                now: datetime) -> Resolution:
+                now: datetime, record: bool = True) -> Resolution:
+        """`record=False` when the caller keeps the match itself (a call row lists its persons' matches)."""
         ident = identity_of(person.first_name, person.last_name, person.birth_date, person.cad_person_id)
         found = self._by_cad(session, ident) if ident.cad_person_id else None
         if found is None and ident.has_name:
@@ -51,8 +52,10 @@ class PersonResolver:
                 self._remember_name(session, ident, person, found, now)
         if ident.cad_person_id:
             self._remember_cad(session, ident, found, now)
-        session.execute(m.resolutions.insert().values(person_key=found.person_key, match=found.match.value,
-                                                      confidence=found.confidence, context=context, ref=ref, at=now))
+        if record:
+            session.execute(m.resolutions.insert().values(person_key=found.person_key, match=found.match.value,
+                                                          confidence=found.confidence, context=context, ref=ref,
+                                                          at=now))
         return found
 
     def _by_cad(self, session: Session, ident: Identity) -> Resolution | None:
@@ -61,20 +64,22 @@ class PersonResolver:
         return Resolution(row.person_key, MatchKind.CAD_ID, 1.0) if row else None
 
     def _by_name(self, session: Session, ident: Identity, person: PersonIdentity, now: datetime) -> Resolution | None:
-        row = session.execute(select(m.identities.c.person_key, m.identities.c.match, m.identities.c.confidence)
-                              .where(m.identities.c.identity_hash == name_hash(self.secret, ident))).first()
-        if row:
-            if row.match == MatchKind.FUZZY.value:  # a spelling linked by a fuzzy match stays a fuzzy match
-                return Resolution(row.person_key, MatchKind.FUZZY, row.confidence)
-            return Resolution(row.person_key, MatchKind.EXACT, 1.0)
-        if ident.birth_date is None:
-            return None
-        candidates = session.execute(
-            select(m.identities.c.person_key, m.identities.c.norm_name)
-            .where(m.identities.c.birth_date == ident.birth_date, m.identities.c.kind == "name",
-                   m.identities.c.match != MatchKind.FUZZY.value)
-            .limit(MAX_FUZZY_CANDIDATES)).all()
-        best = best_fuzzy_match(ident.name, [(c.person_key, c.norm_name) for c in candidates])
+        """One query: the exact identity, and (when there is a birth date) every directly-known person born
+        that day, for the fuzzy comparison."""
+        ids = m.identities.c
+        h = name_hash(self.secret, ident)
+        where = ids.identity_hash == h
+        if ident.birth_date is not None:
+            where = where | ((ids.birth_date == ident.birth_date) & (ids.kind == "name")
+                             & (ids.match != MatchKind.FUZZY.value))
+        rows = session.execute(select(ids.identity_hash, ids.person_key, ids.norm_name, ids.match, ids.confidence)
+                               .where(where).limit(MAX_FUZZY_CANDIDATES)).all()
+        exact = next((r for r in rows if r.identity_hash == h), None)
+        if exact:
+            if exact.match == MatchKind.FUZZY.value:  # a spelling linked by a fuzzy match stays a fuzzy match
+                return Resolution(exact.person_key, MatchKind.FUZZY, exact.confidence)
+            return Resolution(exact.person_key, MatchKind.EXACT, 1.0)
+        best = best_fuzzy_match(ident.name, [(r.person_key, r.norm_name) for r in rows])
         if best is None:
             return None
         found = Resolution(best[0], MatchKind.FUZZY, best[1])

@@ -1,0 +1,227 @@
+"""Intake benchmark.
+
+1. Accepted calls/s through intake's durable path (validation, person resolution, idempotency record and
+   outbox row committed in PostgreSQL, relay publishing to the broker) next to a bare FastAPI endpoint
+   that only parses the same JSON: same HTTP client, same concurrency, same run, one uvicorn process each.
+2. The full Berkeley 2014 replay through the real broker: rows read, accepted, skipped by reason,
+   rows/s accepted, and the time until the relay has published everything.
+
+    python -m bench.intake [--quick] [--calls N] [--concurrency C] [--no-replay]
+
+Starts its own Tansu broker and a fresh PostgreSQL database (DYADE_TEST_PG_URL, default
+postgres@127.0.0.1:5432), dropped at the end. Writes bench/results/intake.json.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+
+from dyade.contracts.inbound import CallSubmission
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "intake.json"
+BERKELEY = Path(os.environ.get("DYADE_BERKELEY_DIR", "/work/shared/data/calls-for-service/berkeley-2014/daily"))
+PG_ADMIN_URL = os.environ.get("DYADE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+FIRST = ["Jean-François", "Marie", "Luc", "Sylvie", "Mathieu", "Isabelle", "Pierre", "Nathalie", "Éric", "Julie"]
+LAST = ["Tremblay", "Gagnon", "Roy", "Côté", "Bouchard", "Gauthier", "Morin", "Lavoie", "Fortin", "Gagné"]
+
+
+# --- servers (run as subprocesses: `python -m bench.intake --serve bare|intake --port P`)
+def serve(kind: str, port: int) -> None:
+    import uvicorn
+    from fastapi import FastAPI
+    if kind == "bare":
+        app = FastAPI()
+
+        @app.post("/v1/calls", status_code=202)
+        def post_call(sub: CallSubmission):  # parses and validates the same JSON, stores nothing
+            return {"status": "accepted", "call_id": sub.call_id}
+    else:
+        from dyade.settings import Settings
+        from services.intake.api import create_app
+        app = create_app(Settings())
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def start_server(kind: str, env: dict) -> tuple[subprocess.Popen, str]:
+    from dyade.broker import free_port, wait_for_port
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bench.intake", "--serve", kind, "--port", str(port)],
+                            cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL)
+    if not wait_for_port("127.0.0.1", port, 60):
+        proc.kill()
+        raise RuntimeError(f"le serveur {kind} n'a pas démarré")
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while kind == "intake" and time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return proc, url
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+# --- load
+def bodies(n: int, run: str) -> list[dict]:
+    rnd = random.Random(42)
+    now = datetime.now(timezone.utc)
+    out = []
+    for i in range(n):
+        out.append({
+            "call_id": f"BENCH-{run}-{i}", "revision": 1,
+            "received_at": (now - timedelta(seconds=n - i)).isoformat(), "nature_code": rnd.choice(["EMP", "SUIC", "DETR", "BRUIT", "VOL"]),
+            "priority": rnd.randint(1, 5),
+            "location": {"address": f"{rnd.randint(1, 4000)} rue {rnd.choice(LAST)}", "sector": f"S{rnd.randint(1, 4)}"},
+            "persons": [{"first_name": rnd.choice(FIRST), "last_name": rnd.choice(LAST),
+                         "birth_date": f"{rnd.randint(1940, 2005)}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}",
+                         "role": "sujet"}],
+            "caller_relation": "famille", "flags": ["intoxication"], "narrative": "Appel de test de charge."})
+    return out
+
+
+async def hammer(url: str, token: str, payloads: list[dict], concurrency: int) -> dict:
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    queue = list(reversed(payloads))
+    statuses: dict[int, int] = {}
+    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=60) as client:
+        async def worker():
+            while queue:
+                body = queue.pop()
+                r = await client.post("/v1/calls", json=body)
+                statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+        for _ in range(min(20, len(payloads))):  # warm-up is part of neither figure
+            pass
+        t0 = time.perf_counter()
+        await asyncio.gather(*[worker() for _ in range(concurrency)])
+        seconds = time.perf_counter() - t0
+    ok = statuses.get(202, 0)
+    return {"requests": len(payloads), "accepted": ok, "statuses": statuses, "seconds": round(seconds, 3),
+            "per_s": round(ok / seconds, 1)}
+
+
+def wait_published(url: str, token: str, timeout: float = 900) -> float:
+    t0 = time.perf_counter()
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as c:
+        while time.perf_counter() - t0 < timeout:
+            if c.get("/v1/outbox").json()["backlog"] == 0:
+                return time.perf_counter() - t0
+            time.sleep(0.2)
+    raise TimeoutError("outbox pas vidée")
+
+
+def fresh_database() -> tuple[str, str]:
+    from sqlalchemy import create_engine, text
+
+    from dyade.db import migrate
+    name = f"dyade_bench_intake_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    migrate(url)
+    return name, url
+
+
+def drop_database(name: str) -> None:
+    from sqlalchemy import create_engine, text
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--serve", choices=["bare", "intake"], help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--quick", action="store_true", help="petit volume (fumée)")
+    ap.add_argument("--calls", type=int, default=None, help="appels par mesure (défaut 3000, --quick 400)")
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--no-replay", action="store_true", help="sans la reprise Berkeley")
+    args = ap.parse_args()
+    if args.serve:
+        return serve(args.serve, args.port)
+
+    from dyade.auth import issue_token
+    from dyade.broker import EmbeddedBroker
+    from dyade.kafka import create_topics
+    from services.intake.replay.client import replay
+    from services.intake.replay.reader import load_mapping
+
+    n = args.calls or (400 if args.quick else 3000)
+    secret = "bench-token-secret-" + uuid.uuid4().hex
+    env_common = {"DYADE_TOKEN_SECRET": secret, "DYADE_PSEUDONYM_KEY": "bench-pseudonym-key", "DYADE_LOG_LEVEL": "WARNING"}
+    dispatch = issue_token(secret, subject="bench", role="dispatch")
+    supervisor = issue_token(secret, subject="bench", role="supervisor")
+    result: dict = {"calls": n, "concurrency": args.concurrency}
+    db_name, db_url = fresh_database()
+    try:
+        with EmbeddedBroker() as broker:
+            create_topics(broker.bootstrap_servers)
+            env = {**env_common, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers, "DATABASE_URL": db_url}
+            payloads = bodies(n, uuid.uuid4().hex[:6])
+            proc, url = start_server("bare", env)
+            try:
+                asyncio.run(hammer(url, dispatch, bodies(50, "warm"), args.concurrency))
+                bare = asyncio.run(hammer(url, dispatch, payloads, args.concurrency))
+            finally:
+                stop_server(proc)
+            proc, url = start_server("intake", env)
+            try:
+                asyncio.run(hammer(url, dispatch, bodies(50, "warm" + uuid.uuid4().hex[:4]), args.concurrency))
+                durable = asyncio.run(hammer(url, dispatch, payloads, args.concurrency))
+                durable["drain_s_after_last_ack"] = round(wait_published(url, supervisor), 2)
+                result.update(bare=bare, durable=durable, ratio=round(durable["per_s"] / max(bare["per_s"], 0.001), 3))
+                print(f"bare FastAPI (parse only): {bare['per_s']:8.1f} calls/s  ({bare['statuses']})")
+                print(f"intake durable outbox:     {durable['per_s']:8.1f} calls/s  ({durable['statuses']}); "
+                      f"outbox drained {durable['drain_s_after_last_ack']} s after the last 202")
+                print(f"ratio durable / bare:      {result['ratio']:.2f}  (target ≥ 0.5)")
+                if not args.no_replay:
+                    files = sorted(BERKELEY.glob("*.csv"))
+                    files = files[:3] if args.quick else files
+                    mapping = load_mapping(ROOT / "services" / "intake" / "mappings" / "berkeley.yaml")
+                    tally = replay([str(f) for f in files], mapping, url=url, token=dispatch, batch_size=500)
+                    drain = wait_published(url, supervisor)
+                    published_s = tally.seconds + drain
+                    result["berkeley"] = {**tally.as_json(), "files": len(files),
+                                          "drain_s_after_last_batch": round(drain, 2),
+                                          "published_rows_per_s": round(tally.accepted / published_s, 1)}
+                    print(f"Berkeley replay ({len(files)} files): {tally.rows} rows, {tally.accepted} accepted, "
+                          f"{tally.duplicates} duplicates, {tally.rejected} rejected, skipped {dict(tally.skipped)}; "
+                          f"{tally.rows_per_s:.0f} rows/s accepted, all published after {published_s:.1f} s "
+                          f"({result['berkeley']['published_rows_per_s']:.0f} rows/s end to end)")
+            finally:
+                stop_server(proc)
+    finally:
+        drop_database(db_name)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    print(f"→ {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
