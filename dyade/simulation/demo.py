@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta, timezone
 from dyade.auth import issue_token
 from dyade.contracts.vocabulary import CallCategory
 from dyade.settings import Settings
-from dyade.simulation.calls import TZ, CallFactory, dyad_of, local_iso
+from dyade.simulation.calls import TZ, CallFactory, local_iso
 from dyade.simulation.demo_seed import dyad_roster, frame_for
 from dyade.simulation.intake_client import HttpSink, ServiceClient, Unavailable, reason_of
 from dyade.simulation.population import Person
@@ -65,7 +65,12 @@ class Demo:
 
     def client(self, service: str) -> ServiceClient:
         return ServiceClient(self.settings.url_of(service), lambda role, subject: self.token(role, subject),
-                             attempts=None, name=service, stop=self.stop.is_set)
+                             attempts=None, name=service, stop=self.stop.is_set, wait=self.stop.wait)
+
+    def wait_for_history(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.stop.is_set() and time.monotonic() < deadline and not self.history_done.wait(0.5):
+            pass
 
     # --- the banner -------------------------------------------------------------------------------------
     def banner(self) -> str:
@@ -132,7 +137,7 @@ class Demo:
         self.history_done.set()
 
     def seed_frames(self) -> None:
-        self.history_done.wait(timeout=120)
+        self.wait_for_history(120)
         intake, infosocial = self.client("intake"), self.client("infosocial")
         for person in self.featured:
             try:
@@ -176,7 +181,9 @@ class Demo:
 
     # --- the live stream --------------------------------------------------------------------------------
     def live(self) -> None:
-        self.history_done.wait(timeout=90)
+        self.wait_for_history(90)
+        if self.stop.is_set():
+            return
         intake = self.client("intake")
         sink = HttpSink(intake, batch=1)
         stream = LiveCalls(self.sim, self.featured, random.Random(f"{self.options.seed}:live:{time.time_ns()}"),
@@ -276,9 +283,10 @@ class LiveCalls:
             else:
                 nature = rng.choices(self.other, [n.share for n in self.other])[0]
         body = self.factory.call(rng, call_id, when, nature, person, known_dob=self.sim.known_dob)
-        dyad = dyad_of(body["location"]["sector"]) if nature.is_crisis and rng.random() < 0.6 else None
-        for at, update in self.factory.updates(rng, body, when, nature, dyad_id=dyad, followed=False):
-            at = when + (at - when) / 15  # a demo call is cleared within minutes
+        # No dyad id from the CAD: the dyad takes the alert in the field app (a CAD update naming a dyad would
+        # acknowledge it in the notifier's place). Cleared a few minutes later, so alerts stay open to be seen.
+        for at, update in self.factory.updates(rng, body, when, nature, dyad_id=None, followed=False):
+            at = when + (at - when) / 4
             update["at"] = local_iso(at)
             self.pending.append((at.astimezone(timezone.utc) + timedelta(seconds=1),
                                  Record("update", at, update, call_id)))

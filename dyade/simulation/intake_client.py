@@ -33,12 +33,13 @@ class ServiceClient:
 
     def __init__(self, base_url: str, token_for: Callable[[str, str], str], *, attempts: int | None = 8,
                  timeout: float = 15.0, name: str = "service", stop: Callable[[], bool] = lambda: False,
-                 http: httpx.Client | None = None):
+                 http: httpx.Client | None = None, wait: Callable[[float], object] = time.sleep):
         self.base_url = base_url.rstrip("/")
         self.token_for = token_for
         self.attempts = attempts  # None: until `stop()` says so
         self.name = name
         self.stop = stop
+        self.wait = wait  # the demo passes its stop event's wait, so that a stop is not held up by a backoff
         self.http = http or httpx.Client(base_url=self.base_url, timeout=timeout)
 
     def request(self, method: str, path: str, role: str, *, json=None, subject: str | None = None) -> httpx.Response:
@@ -57,7 +58,9 @@ class ServiceClient:
             if (self.attempts is not None and attempt >= self.attempts) or self.stop():
                 raise Unavailable(f"{self.name} ({self.base_url}{path}) ne répond pas: {why}")
             log.warning("%s indisponible (%s %s: %s); nouvel essai dans %.1f s", self.name, method, path, why, delay)
-            time.sleep(delay)
+            self.wait(delay)
+            if self.stop():
+                raise Unavailable(f"arrêt demandé pendant l'attente de {self.name}")
             delay = min(delay * 2, 15.0)
 
     def close(self) -> None:
