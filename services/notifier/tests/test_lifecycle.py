@@ -182,3 +182,25 @@ def test_clear_errors(http, supervisor, token, unique):
     assert http.get("/v1/alerts").status_code == 401
     assert http.get("/v1/alerts", headers=token("dyad")).status_code == 403   # no dyad claim
     assert http.get("/v1/alerts/al_inexistante", headers=supervisor).status_code == 404
+
+
+def test_frame_marked_stale_by_frames_changed_is_flagged_on_the_alert(notifier, http, supervisor, producer,
+                                                                       clock, unique, token):
+    from datetime import datetime, timezone
+
+    from dyade.contracts.frames import FrameChanged, FrameChangePayload
+    put_dyad(http, supervisor, f"A{unique}", f"X{unique}", shifts=ALWAYS)
+    person = f"p_s{unique}"
+    send(producer, frame(person, stale=False))
+    wait_until(lambda: _frame(notifier, person), timeout=60)
+    send(producer, decision(f"st-{unique}", sector=f"X{unique}", at=clock(), persons=[person]))
+    alert = alert_for(notifier, f"st-{unique}")
+    me = token("dyad", dyad_id=f"A{unique}")
+    assert http.get(f"/v1/alerts/{alert.alert_id}", headers=me).json()["frame_stale"] is False
+    change = FrameChanged.new(payload=FrameChangePayload(frame_id=f"f_{person}", person_key=person, change="stale",
+                                                         version=1), occurred_at=datetime.now(timezone.utc),
+                              source="infosocial", correlation_id=person)
+    send(producer, change)
+    wait_until(lambda: _frame(notifier, person).stale, timeout=60)
+    detail = http.get(f"/v1/alerts/{alert.alert_id}", headers=me).json()
+    assert detail["frame_stale"] is True and detail["frames"][0]["stale"] is True
