@@ -79,6 +79,8 @@ def test_the_image_runs_as_an_unprivileged_user_with_the_container_settings():
     assert user.split(":")[0] not in ("0", "root")
     env = " ".join(args for word, args in stage if word == "ENV")
     assert "DYADE_HOST=0.0.0.0" in env and "DYADE_HOME=/var/lib/dyade" in env and "PYTHONPATH=/app" in env
+    assert "PATH=/opt/venv/bin:" in env, "`dyade` and `dyade-healthcheck` are found on PATH"
+    assert ("COPY", "--from=build /opt/venv /opt/venv") in stage and ("COPY", "--from=build /app /app") in stage
     (expose,) = [args for word, args in stage if word == "EXPOSE"]
     defaults = Settings(_env_file=None)
     assert sorted(int(p) for p in expose.split()) == sorted(defaults.port_of(s.name) for s in SERVICES)

@@ -121,3 +121,28 @@ def test_kustomize_builds_valid_manifests(tmp_path):
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
     names = {(d["kind"], d["metadata"]["name"]) for d in built}
     assert ("ConfigMap", "dyade-prometheus-rules") in names and ("ConfigMap", "dyade-grafana-dashboards") in names
+
+
+def pod_specs() -> list[tuple[str, dict]]:
+    out = [(name, w["spec"]["template"]["spec"]) for name, w in workloads().items()]
+    out += [(j["metadata"]["name"], j["spec"]["template"]["spec"]) for j in k8s("Job")]
+    return out
+
+
+def test_every_pod_meets_the_restricted_pod_security_standard_the_namespace_enforces():
+    (namespace,) = k8s("Namespace")
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    for name, spec in pod_specs():
+        assert not (spec.get("hostNetwork") or spec.get("hostPID") or spec.get("hostIPC")), name
+        assert spec["securityContext"]["runAsNonRoot"] is True, name
+        assert spec["securityContext"]["seccompProfile"]["type"] in ("RuntimeDefault", "Localhost"), name
+        for volume in spec.get("volumes", []):
+            kinds = set(volume) - {"name"}
+            assert kinds <= {"emptyDir", "secret", "configMap", "projected", "persistentVolumeClaim",
+                             "downwardAPI", "ephemeral", "csi"}, f"{name}: volume {volume['name']} {kinds}"
+        for container in spec["containers"] + spec.get("initContainers", []):
+            ctx = container["securityContext"]
+            assert ctx["allowPrivilegeEscalation"] is False, name
+            assert "ALL" in ctx["capabilities"]["drop"] and not ctx["capabilities"].get("add"), name
+            assert not ctx.get("privileged"), name
+            assert not any("hostPort" in p for p in container.get("ports", [])), name
