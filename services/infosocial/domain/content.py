@@ -57,7 +57,7 @@ ItemIn = Annotated[Item, BeforeValidator(_text_to_item)]
 class ContactIn(Model):
     name: str = Field(min_length=1, max_length=200)
     role: str = Field(min_length=1, max_length=100, description="proche, intervenante CISSS, médecin...")
-    phone: str | None = Field(None, max_length=40, pattern=r"^[0-9+() .#*x-]{3,40}$")
+    phone: str | None = Field(None, max_length=60, description="Numéro, poste ou précision (« cell. »).")
     when_to_call: str | None = Field(None, max_length=500)
     source: Source = "sante"
 
