@@ -74,20 +74,29 @@ class Demo:
 
     # --- the banner -------------------------------------------------------------------------------------
     def banner(self) -> str:
+        """What to open, with the tokens: the field app takes a token on its login page (/connexion);
+        the dashboard and Info-social also accept it in the address (?access_token=)."""
         s = self.settings
-        dyad = self.token("dyad", "membre-D1", dyad_id="D1", sector="S1")
-        lines = [
-            "=== Démo Dyade: quoi ouvrir ===",
-            f"Application terrain (dyade D1, secteur S1): {s.url_of('notifier')}/?access_token={dyad}",
-            f"Tableau de bord (admin):                   {s.url_of('analytics')}/?access_token={self.token('admin', 'admin-demo')}",
-            f"Info-social (intervenante):                {s.url_of('infosocial')}/?access_token="
-            f"{self.token('social_worker', 'intervenante-demo-1')}",
-            f"Superviseur (roster, alertes):             {s.url_of('notifier')}/?access_token="
-            f"{self.token('supervisor', 'superviseur-demo')}",
-            f"API d'intake (docs):                       {s.url_of('intake')}/docs",
-            f"Flux: {self.options.rate} appel(s)/s, ville « {self.sim.knobs.profile.name} », "
-            f"{len(self.sim.population.city.sectors)} secteurs, dyades D1..D{len(self.sim.population.city.sectors)} "
-            "de garde 24 h/24 pour la démo.",
+        sectors = self.sim.population.city.sectors
+        first = self.featured[0].home.sector if self.featured else sectors[0]
+        order = [first] + [x for x in sectors if x != first]
+        field = s.url_of("notifier")
+        lines = ["=== Démo Dyade: quoi ouvrir ===",
+                 f"Application terrain: {field}/connexion — coller le jeton de la dyade. La dyade D{first[1:]} "
+                 f"(secteur {first}) couvre le domicile de la personne suivie qui rappelle dans la première minute."]
+        for sector in order:
+            d = "D" + sector[1:]
+            lines.append(f"  jeton dyade {d} ({sector}): {self.token('dyad', f'membre-{d}', dyad_id=d, sector=sector)}")
+        admin = self.token("admin", "admin-demo")
+        worker = self.token("social_worker", "intervenante-demo-1")
+        supervisor = self.token("supervisor", "superviseur-demo")
+        lines += [
+            f"Tableau de bord (admin): {s.url_of('analytics')}/?access_token={admin}",
+            f"Info-social (intervenante): {s.url_of('infosocial')}/?access_token={worker}",
+            f"Superviseur (toutes les alertes): {field}/connexion — jeton: {supervisor}",
+            f"API d'intake (docs): {s.url_of('intake')}/docs",
+            f"Flux: {self.options.rate} appel(s)/s, ville « {self.sim.knobs.profile.name} », {len(sectors)} secteurs, "
+            f"dyades D1..D{len(sectors)} de garde 24 h/24 pour la démo; {len(self.featured)} fiches Info-social.",
             "Autres jetons: `dyade token dyad --dyad D2 --sector S2`, `dyade token admin`...",
         ]
         return "\n".join(lines)
