@@ -1,0 +1,1 @@
+"""Dyade services: one package per service (intake, triage, infosocial, notifier, analytics)."""
