@@ -49,8 +49,8 @@ def _fetch(n, floor: int, after: int, sent: set[int], dyad_id: str | None, lang:
 
 
 def _mark_delivered(n, alert_ids: list[str], dyad_id: str) -> None:
-    for alert_id in alert_ids:
-        with n.work() as session:
+    with n.work() as session:   # one transaction for the batch the client just received
+        for alert_id in alert_ids:
             alerts.mark_delivered(session, alert_id, dyad_id, now=n.clock(), channel="application")
 
 
