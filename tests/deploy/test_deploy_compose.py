@@ -7,6 +7,7 @@ import copy
 import json
 
 import pytest
+import yaml
 from compose_spec import PyCompose
 from typer.testing import CliRunner
 
@@ -144,3 +145,14 @@ def test_the_file_follows_the_compose_specification():
     broken["services"]["intake"]["depends_on"]["migrate"]["condition"] = "service_done"
     with pytest.raises(ValueError, match="service_completed_successfully"):
         spec_check(broken)  # the checker does reject what Compose would
+
+
+def test_every_yaml_file_of_the_deployment_parses():
+    files = [ROOT / "docker-compose.yml", *sorted(DEPLOY.rglob("*.yml")), *sorted(DEPLOY.rglob("*.yaml"))]
+    assert len(files) > 10
+    for path in files:
+        try:
+            docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+        except yaml.YAMLError as exc:
+            pytest.fail(f"{path.relative_to(ROOT)}: {exc}")
+        assert docs and all(isinstance(d, dict) for d in docs), f"{path.relative_to(ROOT)}: not a YAML mapping"
