@@ -102,6 +102,17 @@ class OutboxRelay:
             return len(rows)
 
 
+def prune(factory: sessionmaker, *, sent_before: datetime, processed_before: datetime) -> int:
+    """Forget outbox rows already published and event ids too old to be redelivered."""
+    from sqlalchemy import delete
+    from services.infosocial.models import ProcessedEvent
+    with unit_of_work(factory) as s:
+        a = s.execute(delete(OutboxRecord).where(OutboxRecord.sent_at.is_not(None),
+                                                 OutboxRecord.sent_at < sent_before)).rowcount
+        b = s.execute(delete(ProcessedEvent).where(ProcessedEvent.at < processed_before)).rowcount
+    return (a or 0) + (b or 0)
+
+
 def topic_is_empty(bootstrap: str, topic: str) -> bool:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="infosocial-probe", enable_auto_commit=False)
     try:

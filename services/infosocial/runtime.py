@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from kafka import KafkaProducer
 from sqlalchemy import select
@@ -16,7 +16,7 @@ from dyade.kafka import ConsumerLoop, key_of, make_producer
 from dyade.settings import Settings
 from services.infosocial.frames import FrameCommands, current_event, snapshot
 from services.infosocial.models import Frame
-from services.infosocial.outbox import OutboxRelay, topic_is_empty
+from services.infosocial.outbox import OutboxRelay, prune, topic_is_empty
 from services.infosocial.queue import ReferralQueue
 from services.infosocial.reads import FrameReads, SnapshotCache
 
@@ -84,7 +84,10 @@ class Runtime:
         while not self.stopping.is_set():
             try:
                 counts = self.frames.sweep()
-                log.info("review sweep done", extra=counts)
+                now = datetime.now(timezone.utc)
+                pruned = prune(self.factory, sent_before=now - timedelta(days=7),
+                               processed_before=now - timedelta(days=30))
+                log.info("review sweep done", extra=counts | {"pruned": pruned})
             except Exception:
                 log.exception("review sweep failed")
             self.stopping.wait(SWEEP_EVERY_S)

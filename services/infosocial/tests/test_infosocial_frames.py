@@ -234,3 +234,21 @@ def test_readiness(api):
     r = api.get("/readyz")
     assert r.status_code == 200 and r.json()["checks"]["workers"] == "ok", r.text
     wait_until(lambda: api.get("/metrics").status_code == 200)
+
+
+def test_published_outbox_rows_are_pruned_after_a_week(runtime, unique):
+    from sqlalchemy import select
+
+    from dyade.db import unit_of_work
+    from services.infosocial.models import OutboxRecord
+    from services.infosocial.outbox import now, prune
+    key = f"p_prune{unique}"
+    with unit_of_work(runtime.factory) as s:  # rows already published (the relay leaves them alone)
+        for days in (10, 1):
+            s.add(OutboxRecord(topic="frames.changed.v1", key=key, value=b"{}", event_type=f"{days}j",
+                               created_at=now() - timedelta(days=days), sent_at=now() - timedelta(days=days)))
+    prune(runtime.factory, sent_before=now() - timedelta(days=7), processed_before=now() - timedelta(days=3650))
+    with unit_of_work(runtime.factory) as s:
+        left = s.scalars(select(OutboxRecord).where(OutboxRecord.key == key)).all()
+        assert [r.event_type for r in left] == ["1j"]
+        s.delete(left[0])
