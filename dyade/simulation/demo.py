@@ -58,6 +58,7 @@ class Demo:
                                              key=lambda p: -p.rate_per_year)[: options.frames]
         self.history_done = threading.Event()
         self.stats = {"calls": 0, "updates": 0, "rejected": 0}
+        self.live_stream: LiveCalls | None = None
 
     # --- clients ----------------------------------------------------------------------------------------
     def token(self, role: str, subject: str = "demo", **claims) -> str:
@@ -195,8 +196,9 @@ class Demo:
             return
         intake = self.client("intake")
         sink = HttpSink(intake, batch=1)
-        stream = LiveCalls(self.sim, self.featured, random.Random(f"{self.options.seed}:live:{time.time_ns()}"),
-                           rate=self.options.rate)
+        stream = self.live_stream = LiveCalls(self.sim, self.featured,
+                                              random.Random(f"{self.options.seed}:live:{time.time_ns()}"),
+                                              rate=self.options.rate)
         log.info("flux en direct: %.2f appel(s)/s", self.options.rate)
         while not self.stop.is_set():
             try:
