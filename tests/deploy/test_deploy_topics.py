@@ -8,7 +8,7 @@ from functools import lru_cache
 from dyade.contracts.topics import TOPICS, all_topic_names
 from dyade.kafka import topic_specs
 
-from deploy_files import DEPLOY, compose, k8s, load_yaml, resolve
+from deploy_files import DEPLOY, compose, k8s, load_all, load_yaml, resolve
 
 TOPICS_FILE = DEPLOY / "kafka" / "topics.yaml"
 
@@ -74,3 +74,17 @@ def test_the_topic_job_settings_of_compose_and_kubernetes_are_those_of_topics_ya
 def test_the_embedded_broker_keeps_its_single_replica_configuration():
     for spec in topic_specs(replication=1):
         assert spec.replication == 1 and "min.insync.replicas" not in spec.config
+
+
+def test_the_strimzi_topics_are_the_same_topics():
+    path = DEPLOY / "kafka" / "strimzi-topics.yaml"
+    assert path.read_text(encoding="utf-8") == renderer().render_strimzi(), \
+        "deploy/kafka/strimzi-topics.yaml is stale: python deploy/kafka/render.py --strimzi > deploy/kafka/strimzi-topics.yaml"
+    by_name = {t["name"]: t for t in production()["topics"]}
+    resources = load_all(path)
+    assert [r["spec"]["topicName"] for r in resources] == all_topic_names()
+    for r in resources:
+        t = by_name[r["spec"]["topicName"]]
+        assert r["kind"] == "KafkaTopic" and r["apiVersion"] == "kafka.strimzi.io/v1beta2"
+        assert (r["spec"]["partitions"], r["spec"]["replicas"], r["spec"]["config"]) == \
+            (t["partitions"], t["replication_factor"], t["config"])
