@@ -38,6 +38,35 @@ FR = {
     "print": "Imprimer", "month": "Mois", "count": "Nombre", "share": "Part",
 }
 
+CODES_FR = {
+    "etat_mental_perturbe": "État mental perturbé", "suicidaire": "Suicidaire", "detresse": "Détresse",
+    "violence_conjugale_familiale": "Violence conjugale ou familiale", "desordre_public": "Désordre public",
+    "bien_etre": "Vérification du bien-être", "autre": "Autre",
+    "regle_sur_place": "Réglé sur place", "transport_volontaire": "Transport volontaire",
+    "transport_p38": "Transport P-38 (non volontaire)", "arrestation": "Arrestation", "refere": "Référé",
+    "refus_aide": "Refus d'aide", "aucune_intervention": "Aucune intervention",
+    "policier": "Policier", "prepose_911": "Préposé 9-1-1", "partenaire_public": "Partenaire public",
+    "partenaire_communautaire": "Partenaire communautaire", "partenaire_municipal": "Partenaire municipal",
+    "triage": "Triage Dyade (confirmé)", "inconnu": "Inconnu",
+    "recurrence": "Récurrence", "complexite_intervention": "Complexité de l'intervention",
+    "dangerosite_previsible": "Dangerosité prévisible", "dangerosite_imminente": "Dangerosité imminente",
+    "intervention_haut_risque": "Intervention policière à haut risque",
+    "implication_partenaires": "Implication de partenaires",
+}
+CODES_EN = {
+    "etat_mental_perturbe": "Disturbed mental state", "suicidaire": "Suicidal", "detresse": "Distress",
+    "violence_conjugale_familiale": "Domestic or family violence", "desordre_public": "Public disorder",
+    "bien_etre": "Welfare check", "autre": "Other", "regle_sur_place": "Resolved on site",
+    "transport_volontaire": "Voluntary transport", "transport_p38": "P-38 transport (involuntary)",
+    "arrestation": "Arrest", "refere": "Referred", "refus_aide": "Help refused", "aucune_intervention": "No intervention",
+    "policier": "Police officer", "prepose_911": "9-1-1 call-taker", "partenaire_public": "Public partner",
+    "partenaire_communautaire": "Community partner", "partenaire_municipal": "Municipal partner",
+    "triage": "Dyade triage (confirmed)", "inconnu": "Unknown", "recurrence": "Recurrence",
+    "complexite_intervention": "Complex intervention", "dangerosite_previsible": "Foreseeable danger",
+    "dangerosite_imminente": "Imminent danger", "intervention_haut_risque": "High-risk police intervention",
+    "implication_partenaires": "Partners involved",
+}
+
 EN = {**FR, **{
     "title": "Dyade — Program figures", "subtitle": "Mixed police–social work teams",
     "login": "Sign in", "token": "Access token", "sign_in": "Sign in", "sign_out": "Sign out",
@@ -66,6 +95,10 @@ EN = {**FR, **{
     "report_title": "Program monthly report", "period": "Period", "generated": "Generated",
     "print": "Print", "month": "Month", "count": "Count", "share": "Share",
 }}
+
+
+FR = {**FR, **{f"code.{k}": v for k, v in CODES_FR.items()}}
+EN = {**EN, **{f"code.{k}": v for k, v in CODES_EN.items()}}
 
 
 def labels_for(lang: str) -> dict[str, str]:

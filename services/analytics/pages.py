@@ -32,6 +32,7 @@ def _number(value, digits: int = 1, lang: str = "fr") -> str:
 
 
 env.filters["n"] = _number
+env.filters["code"] = lambda code, t: t.get(f"code.{code}", code)
 
 
 def lang_of(request: Request) -> str:

@@ -59,7 +59,7 @@
     type: "line",
     data: {
       labels: weeks.map(w => w.week),
-      datasets: cats.map((c, i) => ({label: c, data: weeks.map(w => w.counts[c] || 0), borderColor: palette[i], backgroundColor: palette[i]})),
+      datasets: cats.map((c, i) => ({label: t["code." + c] || c, data: weeks.map(w => w.counts[c] || 0), borderColor: palette[i], backgroundColor: palette[i]})),
     },
     options: {scales: {y: {beginAtZero: true}}},
   });
