@@ -70,6 +70,7 @@ def build_app(settings: Settings, options: TriageOptions, ruleset: RulesetConfig
         broker_session_timeout=6.0, broker_heartbeat_interval=0.5, broker_rebalance_timeout=6.0,
         stream_wait_empty=False, table_standby_replicas=0, stream_recovery_delay=0.0,
         broker_commit_interval=options.commit_interval, processing_guarantee="at_least_once",
+        producer_linger=options.producer_linger,
         topic_allow_declare=True)
     edge = Edge(app)
     by_location_name, by_subject_name = internal_topics(options.app_id)

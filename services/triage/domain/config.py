@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, fields, replace
+from functools import cached_property
 
 WINDOWS_DAYS: tuple[int, ...] = (7, 30, 90, 180, 365)
 RULESET_BASE = "triage-r1"
@@ -22,7 +23,7 @@ class RulesetConfig:
     history_max_calls: int = 100                # bound of a person's (or a location's) kept history
     history_max_days: int = 400                 # entries older than this (event time) are dropped
 
-    @property
+    @cached_property
     def version(self) -> str:
         digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:8]
         return f"{RULESET_BASE}-{digest}"

@@ -1,0 +1,198 @@
+"""Triage throughput (issue 5): N synthetic calls replayed through the faust worker, end to end
+(calls.received.v1 → three stages, three tables with changelogs → triage.decided.v1), next to a raw
+kafka-python consume + contract decode loop over the same topic in the same run (the ceiling a consumer of
+this topic reaches on this machine). Also the worker's start time, peak RSS and memory per million persons.
+
+Method: a fresh embedded Tansu broker (or KAFKA_BOOTSTRAP_SERVERS), N calls produced first; the baseline
+reads them all; then the worker starts with a fresh app id and the clock runs from its readiness to the
+moment N decisions were read back from triage.decided.v1 (counted, not decoded). Memory per million persons is
+extrapolated linearly from the worker's RSS growth during the run (RSS at end − RSS at ready) divided by
+the number of distinct subjects (persons + locations), i.e. it assumes the same mix of calls per person
+and includes the per-call routing table; Python's allocator rarely returns memory, so it is an upper bound.
+
+    python -m bench.triage [--calls 50000] [--quick] [--seed 7]   (default sized for ~3 min on 2 busy cores)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+from kafka import KafkaConsumer, TopicPartition
+
+from dyade.broker import EmbeddedBroker, free_port
+from dyade.contracts import decode
+from dyade.contracts.calls import CallPayload, CallReceived, Location, PersonRef
+from dyade.kafka import create_topics, make_producer
+
+RESULTS = Path(__file__).parent / "results"
+ROOT = Path(__file__).resolve().parents[1]
+CATEGORIES = (["etat_mental_perturbe"] * 4 + ["desordre_public"] * 5 + ["detresse"] * 2 + ["suicidaire", "bien_etre",
+              "violence_conjugale_familiale", "autre", "autre"])
+FLAGS = ["arme", "menaces", "violence", "idees_suicidaires", "plan_suicidaire", "intoxication", "demande_p38"]
+
+
+def synthetic_calls(n: int, seed: int) -> tuple[list[tuple[bytes, bytes]], int, int]:
+    """Calls over one year: 40 % name a person (≈ 3 calls per person, skewed), the rest a place only."""
+    rnd = random.Random(seed)
+    persons = max(1, int(n * 0.4 / 3))
+    places = max(1, n // 5)
+    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    out = []
+    for i in range(n):
+        person = None
+        if rnd.random() < 0.4:
+            person = f"p_{int(persons * rnd.random() ** 2):x}"  # skewed: a few people call often
+        flags = tuple(rnd.sample(FLAGS, 1)) if rnd.random() < 0.2 else ()
+        call_id = f"b{seed}-{i}"
+        ev = CallReceived.new(payload=CallPayload(
+            call_id=call_id, nature_code="BENCH", category=rnd.choice(CATEGORIES), flags=flags,
+            location=Location(location_key=f"l_{rnd.randrange(places):x}", sector=f"S{rnd.randrange(1, 6)}"),
+            persons=(PersonRef(person_key=person, role="sujet"),) if person else ()),
+            occurred_at=start + timedelta(seconds=i * 365 * 86400 / n), source="bench", correlation_id=call_id)
+        out.append((call_id.encode(), ev.to_bytes()))
+    return out, persons, places
+
+
+def produce(bootstrap: str, records: list[tuple[bytes, bytes]]) -> float:
+    p = make_producer(bootstrap, linger_ms=20, batch_size=512 * 1024, enable_idempotence=False, acks=1)
+    t0 = time.perf_counter()
+    for key, value in records:
+        p.send("calls.received.v1", key=key, value=value)
+    p.flush()
+    p.close()
+    return time.perf_counter() - t0
+
+
+def baseline(bootstrap: str, n: int) -> float:
+    """Raw kafka-python: consume the topic from the beginning and decode every call with the contracts."""
+    c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, max_poll_records=2000,
+                      fetch_max_bytes=50 * 1024 * 1024)
+    c.assign([TopicPartition("calls.received.v1", p) for p in range(3)])
+    c.seek_to_beginning()
+    seen = 0
+    t0 = time.perf_counter()
+    while seen < n:
+        for records in c.poll(timeout_ms=500).values():
+            for r in records:
+                decode(r.value, CallReceived)
+                seen += 1
+    elapsed = time.perf_counter() - t0
+    c.close()
+    return n / elapsed
+
+
+def decision_counter(bootstrap: str) -> KafkaConsumer:
+    """Counts records on triage.decided.v1 (end offsets are not used: Tansu's lag a few records behind)."""
+    c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, max_poll_records=5000,
+                      fetch_max_bytes=50 * 1024 * 1024)
+    c.assign([TopicPartition("triage.decided.v1", p) for p in range(3)])
+    c.seek_to_end()
+    for tp in c.assignment():
+        c.position(tp)
+    return c
+
+
+def count(consumer: KafkaConsumer) -> int:
+    return sum(len(r) for r in consumer.poll(timeout_ms=200).values())
+
+
+def rss_kb(pid: int, field: str = "VmRSS") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def run_worker(bootstrap: str, n: int, timeout: float) -> dict:
+    port = free_port()
+    home = tempfile.mkdtemp(prefix="triage-bench-")
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "TRIAGE_PORT": str(port), "DYADE_HOME": home,
+           "DYADE_TOKEN_SECRET": "bench-secret-long-enough-for-hs256-signing", "TRIAGE_APP_ID": f"bench-{uuid.uuid4().hex[:6]}",
+           "DYADE_LOG_LEVEL": "WARNING"}
+    log = open(Path(home) / "worker.log", "w")
+    t_start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "services.triage"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    watcher = decision_counter(bootstrap)
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"worker exited, see {log.name}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        t_ready = time.perf_counter()
+        rss_ready = rss_kb(proc.pid)
+        done = 0
+        while done < n:
+            if time.perf_counter() - t_ready > timeout:
+                raise RuntimeError(f"only {done}/{n} decisions after {timeout} s")
+            done += count(watcher)
+        t_done = time.perf_counter()
+        rss_end, hwm = rss_kb(proc.pid), rss_kb(proc.pid, "VmHWM")
+    finally:
+        watcher.close()
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return {"start_s": t_ready - t_start, "elapsed_s": t_done - t_ready, "events_per_s": n / (t_done - t_ready),
+            "rss_ready_mb": rss_ready / 1024, "rss_end_mb": rss_end / 1024, "peak_rss_mb": hwm / 1024}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--calls", type=int, default=50_000, help="calls to replay (200 000+ for the full figure)")
+    ap.add_argument("--quick", action="store_true", help="20 000 calls")
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    n = 20_000 if args.quick else args.calls
+    print(f"generating {n} synthetic calls…", flush=True)
+    records, persons, places = synthetic_calls(n, args.seed)
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    broker = None if external else EmbeddedBroker(log_path=Path(tempfile.mkdtemp()) / "tansu.log").start()
+    bootstrap = external or broker.bootstrap_servers
+    try:
+        create_topics(bootstrap)
+        produce_s = produce(bootstrap, records)
+        del records
+        print(f"produced in {produce_s:.1f} s; baseline: raw kafka-python consume + decode…", flush=True)
+        base = baseline(bootstrap, n)
+        print(f"baseline {base:,.0f} events/s; worker…", flush=True)
+        w = run_worker(bootstrap, n, timeout=max(600, n / 100))
+    finally:
+        if broker:
+            broker.stop()
+    subjects = persons + places
+    growth_mb = max(0.0, w["rss_end_mb"] - w["rss_ready_mb"])
+    per_million = growth_mb / subjects * 1_000_000 / 1024  # GB per million subjects
+    result = {"calls": n, "persons": persons, "places": places, "baseline_events_per_s": base,
+              "worker_events_per_s": w["events_per_s"], "ratio": w["events_per_s"] / base, **w,
+              "state_growth_mb": growth_mb, "gb_per_million_subjects": per_million}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "triage.json").write_text(json.dumps(result, indent=2))
+    print(f"\ntriage worker : {w['events_per_s']:>9,.0f} calls/s end to end ({n} calls in {w['elapsed_s']:.1f} s)")
+    print(f"baseline      : {base:>9,.0f} events/s (kafka-python consume + decode, same topic, same run)")
+    print(f"ratio         : {result['ratio']:.2f} (target ≥ 0.5)")
+    print(f"worker start  : {w['start_s']:.1f} s to /readyz 200")
+    print(f"peak RSS      : {w['peak_rss_mb']:.0f} MB (ready {w['rss_ready_mb']:.0f} MB, end {w['rss_end_mb']:.0f} MB)")
+    print(f"memory        : ≈ {per_million:.2f} GB per million subjects ({persons} persons + {places} places, "
+          f"linear extrapolation of RSS growth)")
+    print(f"results in {RESULTS / 'triage.json'}")
+
+
+if __name__ == "__main__":
+    main()
