@@ -45,8 +45,8 @@ class FigureBook:
     """The service's single reader of facts, with a memo of computed figures.
 
     The consumer calls `invalidate()` after each batch it stores; the facts are then reloaded on the next
-    read, but not more often than every `min_refresh_s` (figures lag at most that much behind the streams
-    under continuous traffic), and at least every `ttl_s`. `refresh()` forces a reload (tests, rebuild)."""
+    read, but not more often than every `min_refresh_s` — or four times the last load's duration, so that a
+    large history is not reloaded back to back — and at least every `ttl_s`. `refresh()` forces a reload."""
 
     def __init__(self, sessions: sessionmaker[Session], ttl_s: float = 300.0, min_refresh_s: float = 5.0):
         self.sessions = sessions
@@ -57,6 +57,7 @@ class FigureBook:
         self._loaded_at = 0.0
         self._dirty = True
         self._memo: dict = {}
+        self.load_seconds = 0.0
 
     def invalidate(self) -> None:
         self._dirty = True
@@ -68,11 +69,14 @@ class FigureBook:
     def facts(self) -> Facts:
         with self._lock:
             age = time.monotonic() - self._loaded_at
-            if self._facts is None or (self._dirty and age >= self.min_refresh_s) or age > self.ttl_s:
+            min_age = max(self.min_refresh_s, 4 * self.load_seconds)
+            if self._facts is None or (self._dirty and age >= min_age) or age > self.ttl_s:
                 self._dirty = False
+                t0 = time.monotonic()
                 with unit_of_work(self.sessions) as session:
                     self._facts = store.load_facts(session)
                 self._loaded_at = time.monotonic()
+                self.load_seconds = self._loaded_at - t0
                 self._memo = {}
             return self._facts
 
