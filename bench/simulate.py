@@ -30,16 +30,16 @@ from dyade.simulation.simulation import Knobs
 RESULTS = Path(__file__).resolve().parent / "results" / "simulate.json"
 
 
-def generate(n: int, directory: Path, full: bool) -> tuple[float, int, int]:
+def generate(n: int, directory: Path, full: bool) -> tuple[float, float, int, int]:
     knobs = Knobs(PROFILES["montreal"], seed=42, start=date(2025, 1, 1), days=366 * max(1, n // 900_000 + 1),
                   limit=n)
     out = directory / "calls.jsonl"
     sink = FileSink(out, eido_share=0.05 if full else 0.0, city=knobs.profile.name, updates=full)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = simulate(knobs, sink, updates=full, referrals=full, truth_path=directory / "calls.truth.json")
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     assert result.truth["stream"]["calls"] == n, result.truth["stream"]["calls"]
-    return elapsed, out.stat().st_size, result.truth["stream"]["crisis_calls"]
+    return elapsed, cpu, out.stat().st_size, result.truth["stream"]["crisis_calls"]
 
 
 def write_only(n: int, directory: Path, sample: list[bytes]) -> float:
@@ -53,6 +53,10 @@ def write_only(n: int, directory: Path, sample: list[bytes]) -> float:
     return time.perf_counter() - t0
 
 
+def _n(x: float) -> str:
+    return f"{x:,.0f}".replace(",", " ")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="100 000 calls")
@@ -62,18 +66,19 @@ def main() -> None:
     n = args.calls or (100_000 if args.quick else 1_000_000)
     with tempfile.TemporaryDirectory(prefix="dyade-bench-sim-") as tmp:
         directory = Path(tmp)
-        elapsed, size, crisis = generate(n, directory, args.full)
+        elapsed, cpu, size, crisis = generate(n, directory, args.full)
         sample = (directory / "calls.jsonl").open("rb").readlines()[:10_000]
         (directory / "calls.jsonl").unlink()
         baseline = write_only(n, directory, sample)
     rate = n / elapsed
-    print(f"simulateur: {n:,} appels générés en {elapsed:.1f} s ({rate:,.0f} appels/s, {size / 1e6:.0f} Mo, "
-          f"{crisis:,} appels de crise)".replace(",", " "))
-    print(f"référence:  {n:,} lignes déjà prêtes écrites en {baseline:.2f} s".replace(",", " "))
+    print(f"simulateur: {_n(n)} appels générés en {elapsed:.1f} s (CPU {cpu:.1f} s; {_n(rate)} appels/s; "
+          f"{size / 1e6:.0f} Mo; {_n(crisis)} appels de crise)")
+    print(f"référence:  {_n(n)} lignes déjà prêtes écrites en {baseline:.2f} s")
     print(f"rapport:    {elapsed / baseline:.1f}× (génération / simple écriture)")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
         "benchmark": "simulate", "calls": n, "full": args.full, "seconds": round(elapsed, 3),
+        "cpu_seconds": round(cpu, 3), "load_average": os.getloadavg()[0],
         "calls_per_second": round(rate), "bytes": size, "crisis_calls": crisis,
         "baseline_write_seconds": round(baseline, 3), "ratio": round(elapsed / baseline, 2),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
