@@ -104,3 +104,22 @@ def test_a_stream_into_intake_is_accepted_and_persons_resolve_to_one_key(setting
     assert resolved.status_code == 200, resolved.text
     assert keys == {resolved.json()["person_key"]}
     assert resolved.json()["match"] == "exact"
+
+
+def test_the_csv_replays_through_intakes_reader(tmp_path):
+    reader = pytest.importorskip("services.intake.replay.reader")
+    from pathlib import Path
+
+    import yaml
+
+    from dyade.simulation.profiles import CODE_TABLE
+    mapping_path = Path(__file__).resolve().parents[2] / "dyade" / "simulation" / "replay-simulateur.yaml"
+    assert {k: v for k, v in yaml.safe_load(mapping_path.read_text())["codes"].items()} == \
+        {code: cat.value for code, cat in CODE_TABLE.items()}
+    run = write_run(tmp_path, Knobs(PROFILES["demo"], seed=12, start=date(2026, 4, 1), days=5), suffix=".csv")
+    rows = list(reader.read_export([tmp_path / "calls.csv"], reader.load_mapping(mapping_path)))
+    skipped = [r for r in rows if not isinstance(r, reader.AcceptedRow)]
+    assert skipped == []
+    assert len(rows) == run.truth["stream"]["calls"]
+    first = rows[0].submission
+    assert first.call_id.startswith("SIM-20260401-") and first.received_at.tzinfo is not None
