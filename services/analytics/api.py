@@ -32,22 +32,36 @@ def _local_midnight(d: date | None) -> datetime | None:
     return datetime.combine(d, time(0), tzinfo=MONTREAL) if d else None
 
 
+def _parse(field: str, raw: str | None, kind):
+    """An optional date or datetime from the query; an empty value (a blank form field) means none."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return kind.fromisoformat(raw.strip())
+    except ValueError:
+        example = "2025-05-01" if kind is date else "2025-05-01T00:00:00-04:00"
+        raise HTTPException(422, detail=f"{field}: date invalide ({raw[:40]!r}); attendu p. ex. {example}")
+
+
 def params(window_days: Annotated[int, Query(ge=30, le=730, description="Fenêtre avant/après, en jours.")] = 180,
-           as_of: Annotated[datetime | None, Query(description="Date de référence du suivi (défaut: dernier fait).")] = None,
+           as_of: Annotated[str | None, Query(description="Date de référence du suivi, ISO 8601 (défaut: dernier fait).")] = None,
            sector: Annotated[str | None, Query(description="Secteur (S1, S2...).")] = None,
-           start: Annotated[date | None, Query(alias="from", description="Début de période (inclus, heure locale).")] = None,
-           end: Annotated[date | None, Query(alias="to", description="Fin de période (exclue, heure locale).")] = None,
+           start: Annotated[str | None, Query(alias="from", description="Début de période AAAA-MM-JJ (inclus, heure locale).")] = None,
+           end: Annotated[str | None, Query(alias="to", description="Fin de période AAAA-MM-JJ (exclue, heure locale).")] = None,
            gu_threshold: Annotated[int, Query(ge=2, le=1000, description="Appels minimum d'une grande utilisatrice.")] = 5,
            gu_window_days: Annotated[int, Query(ge=7, le=730, description="Fenêtre des grandes utilisatrices (jours).")] = 90,
            ) -> Params:
+    sector = sector.strip() if sector and sector.strip() else None
     if sector is not None and not SECTOR.match(sector):
         raise HTTPException(422, detail=f"sector: code de secteur invalide ({sector[:30]!r}); attendu par ex. S1")
-    if start and end and start >= end:
+    start_d, end_d = _parse("from", start, date), _parse("to", end, date)
+    if start_d and end_d and start_d >= end_d:
         raise HTTPException(422, detail="from: la date de début doit précéder la date de fin (to)")
-    if as_of is not None and as_of.tzinfo is None:
-        as_of = as_of.replace(tzinfo=MONTREAL)
-    return Params(window_days=window_days, as_of=as_of, sector=sector, start=_local_midnight(start),
-                  end=_local_midnight(end), gu_threshold=gu_threshold, gu_window_days=gu_window_days)
+    as_of_dt = _parse("as_of", as_of, datetime)
+    if as_of_dt is not None and as_of_dt.tzinfo is None:
+        as_of_dt = as_of_dt.replace(tzinfo=MONTREAL)
+    return Params(window_days=window_days, as_of=as_of_dt, sector=sector, start=_local_midnight(start_d),
+                  end=_local_midnight(end_d), gu_threshold=gu_threshold, gu_window_days=gu_window_days)
 
 
 def _categories(raw: str | None) -> tuple[str, ...] | None:

@@ -102,15 +102,14 @@ class FigureBook:
     @memoized
     def repeat_calls(self, p: Params) -> dict:
         """Before/after reduction uses every fact up to `end` (history before `start` is needed for the
-        before-window); intervention starts are then kept if they fall in [start, end)."""
+        before-window); the cohort is the persons whose intervention started in [start, end)."""
         facts = self.facts()
         if p.sector:
             facts = facts.in_sector(p.sector)
         if p.end:
             facts = facts.between(None, p.end)
-        result = recurrence.repeat_call_reduction(facts, window_days=p.window_days, as_of=p.as_of or p.end)
-        if p.start:
-            result.persons[:] = [x for x in result.persons if x.started_at >= p.start]
+        result = recurrence.repeat_call_reduction(facts, window_days=p.window_days, as_of=p.as_of or p.end,
+                                                  since=p.start)
         return {**result.summary(),
                 "distribution": [{"rate_before": round(x.rate_before, 4), "rate_after": round(x.rate_after, 4),
                                   "calls_before": x.calls_before, "calls_after": x.calls_after,

@@ -115,7 +115,8 @@ class RepeatCallReduction:
         }
 
 
-def repeat_call_reduction(facts: Facts, *, window_days: int = 180, as_of: datetime | None = None) -> RepeatCallReduction:
+def repeat_call_reduction(facts: Facts, *, window_days: int = 180, as_of: datetime | None = None,
+                          since: datetime | None = None) -> RepeatCallReduction:
     """Repeat-call reduction of the cohort of persons with an intervention start.
 
     For a person whose intervention started at t0 (see `intervention_starts`):
@@ -125,6 +126,7 @@ def repeat_call_reduction(facts: Facts, *, window_days: int = 180, as_of: dateti
       reduction % = reduction / rate before (persons with no call before have none).
     - a person whose follow-up is too short (t0 + W later than `as_of`) is excluded and counted in
       `excluded_short_followup`. `as_of` defaults to the newest fact's time.
+    - with `since`, only persons whose intervention started at or after it are considered (a period's cohort).
     Cohort figures: N persons, median and mean reduction (calls / 30 days and %).
     """
     as_of = aware(as_of) if as_of else (facts.latest_time() or datetime.now().astimezone())
@@ -133,6 +135,8 @@ def repeat_call_reduction(facts: Facts, *, window_days: int = 180, as_of: dateti
     persons, excluded = [], 0
     for key, start in sorted(intervention_starts(facts).items()):
         t0 = start.started_at
+        if since is not None and t0 < since:
+            continue
         if t0 + window > as_of:
             excluded += 1
             continue

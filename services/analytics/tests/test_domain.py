@@ -71,3 +71,11 @@ def test_weeks_without_calls_are_listed_as_zero():
 def test_histogram_is_cumulative():
     h = dyads.histogram([1, 5, 6, 100000])
     assert [b["count"] for b in h["buckets"]][:2] == [2, 3] and h["buckets"][-1] == {"le": "+Inf", "count": 4}
+
+
+def test_since_limits_the_cohort_to_a_period():
+    facts = Facts(calls=[call(1, T0)], frames=[FrameEventFact("f", "p_a", "approved", 1, T0),
+                                               FrameEventFact("g", "p_b", "approved", 1, T0 + timedelta(days=40))])
+    r = recurrence.repeat_call_reduction(facts, window_days=30, as_of=T0 + timedelta(days=60),
+                                         since=T0 + timedelta(days=1))
+    assert r.n == 0 and r.excluded_short_followup == 1  # p_a before the period; p_b's follow-up too short
