@@ -195,10 +195,12 @@ def main() -> None:
                 asyncio.run(hammer(url, dispatch, bodies(50, "warm" + uuid.uuid4().hex[:4]), args.concurrency))
                 durable = asyncio.run(hammer(url, dispatch, payloads, args.concurrency))
                 durable["drain_s_after_last_ack"] = round(wait_published(url, supervisor), 2)
+                durable["writer"] = httpx.get(f"{url}/v1/outbox", headers={"Authorization": f"Bearer {supervisor}"}).json()["writer"]
                 result.update(bare=bare, durable=durable, ratio=round(durable["per_s"] / max(bare["per_s"], 0.001), 3))
                 print(f"bare FastAPI (parse only): {bare['per_s']:8.1f} calls/s  ({bare['statuses']})")
                 print(f"intake durable outbox:     {durable['per_s']:8.1f} calls/s  ({durable['statuses']}); "
                       f"outbox drained {durable['drain_s_after_last_ack']} s after the last 202")
+                print(f"group commit:              {durable['writer']}")
                 print(f"ratio durable / bare:      {result['ratio']:.2f}  (target ≥ 0.5)")
                 if not args.no_replay:
                     files = sorted(BERKELEY.glob("*.csv"))

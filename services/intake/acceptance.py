@@ -26,7 +26,7 @@ from services.intake.domain.codes import UnknownCode
 from services.intake.domain.eido import EidoError, map_eido
 from services.intake.domain.identity import referrer_key
 from services.intake.domain.locations import AddressError, block_level, location_key
-from services.intake.persons import PersonResolver, Resolution
+from services.intake.persons import GroupRace, GroupResolver, PersonResolver, Resolution
 
 
 class Conflict(Exception):
@@ -106,7 +106,7 @@ class Intake:
             return []
         try:
             results = self._accept_group(items)
-        except IntegrityError:
+        except (IntegrityError, GroupRace):
             if len(items) == 1:
                 results = self._accept_group(items)  # the other writer committed: now a replay or a conflict
             else:
@@ -123,19 +123,23 @@ class Intake:
             keys = list({(sub.call_id, sub.revision) for sub, _, _ in items})
             for row in session.execute(select(m.calls).where(tuple_(m.calls.c.call_id, m.calls.c.revision).in_(keys))):
                 staged.seen[(row.call_id, row.revision)] = row
+            resolver = GroupResolver(self.secret)
+            resolver.prefetch(session, [p for sub, _, _ in items for p in sub.persons])
             for sub, table, channel in items:
                 try:
                     results.append(self.accept_call_in(session, sub, code_table=table, channel=channel, now=now,
-                                                       staged=staged))
+                                                       staged=staged, resolver=resolver))
                 except (InvalidSubmission, Conflict) as exc:
                     results.append(exc)
+            resolver.flush(session)
             if staged.outbox:
                 session.execute(m.outbox.insert(), staged.outbox)
                 session.execute(m.calls.insert(), staged.calls)
         return results
 
     def accept_call_in(self, session: Session, sub: CallSubmission, *, code_table: str | None, channel: str,
-                       now: datetime | None = None, staged: Staged | None = None) -> Outcome:
+                       now: datetime | None = None, staged: Staged | None = None,
+                       resolver: PersonResolver | GroupResolver | None = None) -> Outcome:
         """Accept one call in the caller's transaction. With `staged`, the existing keys are already in
         `staged.seen` and the rows are left for the caller to write; without, they are written here."""
         now = now or utcnow()
@@ -168,7 +172,8 @@ class Intake:
             raise InvalidSubmission("location.address", str(exc)) from None
         refs, persons = [], []
         for person in sub.persons:
-            res = self.resolver.resolve(session, person, context="call", ref=sub.call_id, now=now, record=False)
+            res = (resolver or self.resolver).resolve(session, person, context="call", ref=sub.call_id, now=now,
+                                                      record=False)
             refs.append(res.as_ref(person.role))
             persons.append({**res.as_json(), "role": person.role.value})
         event = call_received(sub, category=category, location=loc, persons=refs, source_system=table.source_system)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -71,7 +72,13 @@ def answer(outcome: Outcome) -> JSONResponse:
     return JSONResponse(outcome.body, status_code=202, headers=headers)
 
 
+# The group-commit writer waits on PostgreSQL many times per group; with the default 5 ms GIL switch
+# interval it queues behind the event loop after each wait. 0.5 ms keeps it flowing (measured: bench.intake).
+GIL_SWITCH_INTERVAL_S = 0.0005
+
+
 def create_app(settings: Settings, *, raw_group: str | None = None, background: bool = True) -> FastAPI:
+    sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
     engine = make_engine(settings.db_url)
     sessions = make_sessionmaker(engine)
     tables = CodeTables.load()
@@ -208,6 +215,7 @@ def create_app(settings: Settings, *, raw_group: str | None = None, background: 
         return {"backlog": relay.backlog() if relay else None, "published": relay.published if relay else 0,
                 "history_restored": relay.restored if relay else 0, "relay_alive": bool(relay and relay.alive),
                 "last_error": relay.last_error if relay else "KAFKA_BOOTSTRAP_SERVERS absent",
+                "writer": {"groups": writer.groups, "calls": writer.calls, "busy_s": round(writer.busy_s, 3)},
                 "raw": {"accepted": raw.accepted, "duplicates": raw.duplicates, "dead_lettered": raw.dead_lettered,
                         "alive": raw.alive} if raw else None}
 

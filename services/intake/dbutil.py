@@ -16,3 +16,14 @@ def insert_ignore(session: Session, table: Table, values: dict) -> bool:
         raise RuntimeError(f"base non prise en charge: {dialect}")
     result = session.execute(insert(table).values(**values).on_conflict_do_nothing())
     return bool(result.rowcount)
+
+
+def insert_ignore_returning(session: Session, table: Table, rows: list[dict], column) -> set:
+    """Many rows, INSERT ... ON CONFLICT DO NOTHING RETURNING column: the values actually inserted."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table).on_conflict_do_nothing().returning(column)
+    return {r[0] for r in session.execute(stmt, rows)}
