@@ -115,6 +115,8 @@ def test_csv_export_and_monthly_report(client, history, q):
     report = get(client, "/v1/reports/monthly", month="2025-05", sector=history.sector, window_days=60)
     assert report["dispositions"]["calls_with_disposition"] == 7
     assert {d["dyad_id"]: d["alerts"] for d in report["dyads"]["dyads"]}[history.dyad("D1")] == 3
+    page = client.get("/", params={"from": "", "to": "", "sector": history.sector, "window_days": 60})  # blank fields
+    assert page.status_code == 200 and "Indicateurs du programme" in page.text
     html = client.get("/rapport", params={"month": "2025-05", "sector": history.sector})
     assert html.status_code == 200 and "Rapport mensuel" in html.text and history.dyad("D1") in html.text
 
