@@ -108,7 +108,10 @@ def test_an_alert_posted_at_intake_is_acknowledged_on_the_field_app(platform, cl
     alert = wait_until(lambda: [a for a in get_json(client, platform, "notifier", "/v1/alerts", dyad)["alerts"]
                                 if a.get("call_id") == call_id and a.get("state") == "acknowledged"], timeout=30)
     assert alert
-    # analytics hears about it through alerts.changed.v1
-    figures = wait_until(lambda: (get_json(client, platform, "analytics", "/v1/figures/dyads",
-                                           headers_for("analyst")) or {}), timeout=60)
-    assert figures
+    # analytics hears about it through alerts.changed.v1: one alert, acknowledged, with a time to acknowledge
+    def dyad_row():
+        body = get_json(client, platform, "analytics", "/v1/figures/dyads", headers_for("analyst")) or {}
+        rows = [d for d in body.get("dyads", []) if d["dyad_id"] == f"B{unique}" and d["acknowledged"] == 1]
+        return rows[0] if rows else None
+    row = wait_until(dyad_row, timeout=60, interval=0.5)
+    assert row["alerts"] == 1 and row["time_to_ack_s"]["n"] == 1
