@@ -214,6 +214,7 @@ def main() -> None:
               "database": db_url.split(":", 1)[0], "decision_to_sse_alert": notifier, "raw_broker_hop": hop,
               "ratio_p50": round(notifier.get("p50_ms", 0) / hop["p50_ms"], 1) if hop.get("p50_ms") else None,
               "ratio_p99": round(notifier.get("p99_ms", 0) / hop["p99_ms"], 1) if hop.get("p99_ms") else None,
+              "load_avg_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
               "at": datetime.now(timezone.utc).isoformat()}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "notifier.json").write_text(json.dumps(result, indent=2))
@@ -221,7 +222,8 @@ def main() -> None:
           f"p50 {notifier.get('p50_ms')} ms, p99 {notifier.get('p99_ms')} ms "
           f"({notifier['received']}/{notifier['sent']} received)")
     print(f"raw broker hop, same records:         p50 {hop.get('p50_ms')} ms, p99 {hop.get('p99_ms')} ms")
-    print(f"ratio: p50 ×{result['ratio_p50']}, p99 ×{result['ratio_p99']}")
+    print(f"ratio: p50 ×{result['ratio_p50']}, p99 ×{result['ratio_p99']} "
+          f"(machine load {result['load_avg_1m']} on {result['cpus']} CPUs)")
     if notifier["received"] < notifier["sent"]:
         sys.exit(1)
 

@@ -28,19 +28,35 @@ log = logging.getLogger("dyade.notifier.consumers")
 PERMANENT = (DataError, ValueError)  # the event can never be applied (value too long, impossible state)
 
 
+def apply(notifier: "Notifier", session, event, now) -> None:
+    if isinstance(event, TriageDecided):
+        outcome = handlers.handle_decision(session, event.payload, notifier.config, now=now)
+        log.info("decision handled", extra={"call_id": event.payload.call_id, "outcome": outcome})
+    elif isinstance(event, CallUpdated):
+        handlers.handle_call_update(session, event.payload, now=now)
+    elif isinstance(event, FrameChanged):
+        handlers.apply_frame_change(session, event.payload, now=now)
+
+
+def handle_batch(notifier: "Notifier", events: list) -> None:
+    """A polled batch in one transaction (one commit, not one per event: the notifier keeps up under a
+    burst). If one event can never apply, the batch is redone one event at a time so that only that one
+    goes to the dead-letter topic."""
+    try:
+        with notifier.work() as session:
+            for event in events:
+                apply(notifier, session, event, notifier.clock())
+    except PERMANENT:
+        for event in events:
+            handle(notifier, event)
+
+
 def handle(notifier: "Notifier", event) -> None:
     """Apply one event; a permanent failure sends it to its dead-letter topic with the reason instead of
     blocking the stream. Transient failures (database away) raise: the loop retries with backoff."""
-    now = notifier.clock()
     try:
         with notifier.work() as session:
-            if isinstance(event, TriageDecided):
-                outcome = handlers.handle_decision(session, event.payload, notifier.config, now=now)
-                log.info("decision handled", extra={"call_id": event.payload.call_id, "outcome": outcome})
-            elif isinstance(event, CallUpdated):
-                handlers.handle_call_update(session, event.payload, now=now)
-            elif isinstance(event, FrameChanged):
-                handlers.apply_frame_change(session, event.payload, now=now)
+            apply(notifier, session, event, notifier.clock())
     except PERMANENT as exc:
         reject(notifier, event, exc)
 
@@ -138,6 +154,7 @@ class FrameLoop:
 def start_consumers(notifier: "Notifier", bootstrap: str) -> list:
     group = notifier.config.group_id
     events = ConsumerLoop(bootstrap=bootstrap, group_id=group, topics=(TRIAGE_DECIDED, CALLS_UPDATED, FRAMES_CHANGED),
-                          handler=lambda e: handle(notifier, e), service="notifier").start()
+                          handler=lambda e: handle(notifier, e), service="notifier",
+                          batch_handler=lambda events: handle_batch(notifier, events)).start()
     frames = FrameLoop(notifier, bootstrap, f"{group}-frames").start()
     return [events, frames]

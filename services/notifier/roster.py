@@ -18,10 +18,15 @@ def to_dyad(row: DyadRow) -> Dyad:
 
 
 def adjacency(session: Session, default: Adjacency) -> Adjacency:
+    """Configured neighbours overridden by the API's; read once per transaction (a consumed batch)."""
+    cached = session.info.get("notifier.adjacency")
+    if cached is not None:
+        return cached
     merged = dict(default.neighbours)
     for row in session.scalars(select(SectorRow)):
         merged[row.sector] = tuple(row.neighbours)
-    return Adjacency(merged)
+    session.info["notifier.adjacency"] = Adjacency(merged)
+    return session.info["notifier.adjacency"]
 
 
 def dyads_in(session: Session, sectors: list[str]) -> list[Dyad]:

@@ -172,6 +172,8 @@ class Notifier:
                 return []
             dyad = session.get(DyadRow, alert.dyad_id)
             subs = list(session.scalars(select(SubscriptionRow).where(SubscriptionRow.dyad_id == alert.dyad_id)))
+            if not subs and not (dyad is not None and dyad.webhook_url):
+                return []   # the app's live stream is this dyad's only channel
             message, body = views.push_message(alert), views.summaries(session, [alert])[0]
             dyad_id = alert.dyad_id
         results: list[tuple[str, delivery.Sent]] = []

@@ -32,12 +32,14 @@ def _fetch(n, floor: int, after: int, sent: set[int], dyad_id: str | None, lang:
     """Changes past the cursor, plus late commits in the window behind it; never at or below `floor`
     (what the client had when it connected)."""
     with n.sessions() as session:
-        q = select(AlertEventRow).where(AlertEventRow.id > max(floor, after - WINDOW)).order_by(AlertEventRow.id)
+        q = select(AlertEventRow.id).where(AlertEventRow.id > max(floor, after - WINDOW)).order_by(AlertEventRow.id)
         if dyad_id:
             q = q.where(or_(AlertEventRow.dyad_id == dyad_id, AlertEventRow.previous_dyad_id == dyad_id))
-        rows = [r for r in session.scalars(q.limit(1000)) if r.id not in sent]
-        if not rows:
+        unseen = [i for i in session.scalars(q.limit(1000)) if i not in sent]   # ids only: cheap
+        if not unseen:
             return []
+        rows = list(session.scalars(select(AlertEventRow).where(AlertEventRow.id.in_(unseen))
+                                    .order_by(AlertEventRow.id)))
         found = {a.alert_id: a for a in session.scalars(
             select(AlertRow).where(AlertRow.alert_id.in_({r.alert_id for r in rows})))}
         summaries = {s["alert_id"]: s for s in views.summaries(session, list(found.values()), lang=lang)}
