@@ -99,6 +99,12 @@ def test_calls_by_week_and_top_locations_equal_truth(client, history, q):
     assert sum(w["total"] for w in weeks) == sum(sum(c.values()) for c in truth.values())
     everything = get(client, "/v1/figures/calls-by-week", sector=history.sector)
     assert sum(w["total"] for w in everything) == len(history.calls)
+    by_code = get(client, "/v1/figures/calls-by-week", sector=history.sector, by="nature_code", tz="America/Los_Angeles")
+    codes: dict[str, int] = {}
+    for w in by_code:
+        for code, n in w["counts"].items():
+            codes[code] = codes.get(code, 0) + n
+    assert codes == {"5150": len(history.calls) - 10, "1056": 1, "DIST": 7, "1042": 1, "415": 1}
     top = get(client, "/v1/figures/top-locations", sector=history.sector, limit=3)
     assert [(t["location_key"], t["calls"]) for t in top[:2]] == [(f"l_{history.u}_hot", 24), (f"l_{history.u}_warm", 10)]
     assert top[2]["calls"] == 1
