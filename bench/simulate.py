@@ -20,7 +20,6 @@ import time
 from datetime import date
 from pathlib import Path
 
-import orjson
 
 from dyade.simulation.outputs import FileSink
 from dyade.simulation.profiles import PROFILES

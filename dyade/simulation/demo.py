@@ -13,6 +13,7 @@ here ends `dyade up`.
 """
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -115,8 +116,19 @@ class Demo:
             else:
                 log.error("roster: la dyade %s est refusée par le notifier: %s", dyad_id, reason_of(r))
 
+    @property
+    def state_path(self):
+        return self.settings.dyade_home / "demo-state.json"
+
     def replay_history(self) -> None:
-        """The last weeks' crisis calls (in batches), then their dispositions, then the referrals."""
+        """The last weeks' crisis calls (in batches), then their dispositions, then the referrals. Once per
+        Dyade home: a later `dyade up` keeps what the database already holds (delete demo-state.json to
+        replay it again)."""
+        done = self._state().get("history")
+        if done and done.get("seed") == self.options.seed:
+            log.info("historique déjà rejoué le %s (voir %s); rien à refaire", done.get("at"), self.state_path)
+            self.history_done.set()
+            return
         calls, updates, referrals = [], [], []
         cutoff = datetime.now(timezone.utc) - timedelta(minutes=1)
         kept: set[str] = set()
@@ -140,11 +152,23 @@ class Demo:
         except Unavailable:
             return
         c = sink.counts
+        self._save_state(history={"seed": self.options.seed, "at": datetime.now(TZ).isoformat(timespec="seconds"),
+                                  "days": self.options.history_days, "calls": c.calls})
         log.info("historique de %d jours rejoué: %d appels de crise, %d dispositions, %d références (%d refus)",
                  self.options.history_days, c.calls, c.updates, c.referrals, c.rejected)
         for reason, n in list(c.reasons.items())[:5]:
             log.warning("  refus ×%d: %s", n, reason)
         self.history_done.set()
+
+    def _state(self) -> dict:
+        try:
+            return json.loads(self.state_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def _save_state(self, **values) -> None:
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        self.state_path.write_text(json.dumps({**self._state(), **values}, ensure_ascii=False), encoding="utf-8")
 
     def seed_frames(self) -> None:
         self.wait_for_history(120)

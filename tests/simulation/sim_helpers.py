@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import orjson
 
 from dyade.simulation.outputs import FileSink
-from dyade.simulation.profiles import PROFILES
 from dyade.simulation.run import simulate
 from dyade.simulation.simulation import Knobs
 

@@ -153,3 +153,14 @@ def _dyads(body) -> list[dict]:
 
 def demo_run_id(demo: Demo) -> str:
     return demo.live_stream.run_id
+
+
+def test_history_is_replayed_once_per_dyade_home(offline_demo):
+    demo = offline_demo
+    demo._save_state(history={"seed": demo.options.seed, "at": "2026-11-01T08:00:00-04:00"})
+    try:
+        demo.history_done.clear()
+        demo.replay_history()  # intake is not even running: nothing is sent
+        assert demo.history_done.is_set()
+    finally:
+        demo.state_path.unlink()

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pytest
 
-from dyade.simulation.eido import STANDARD_DIR, eido_errors, to_eido
+from dyade.simulation.eido import STANDARD_DIR, eido_errors
 
 pytestmark = pytest.mark.skipif(not (STANDARD_DIR / "openapi.yaml").exists(),
                                 reason=f"NENA EIDO standard absent ({STANDARD_DIR})")
