@@ -133,17 +133,18 @@ class Pacer:
     """Sleeps so that the stream keeps the pace of its own timestamps divided by `speed`
     (0: as fast as possible; 1: real time; 60: one simulated hour a minute)."""
 
-    def __init__(self, speed: float):
+    def __init__(self, speed: float, clock=time.monotonic, sleep=time.sleep):
         self.speed = speed
+        self.clock, self.sleep = clock, sleep
         self.origin: tuple[datetime, float] | None = None
 
     def wait(self, at: datetime) -> None:
         if self.speed <= 0:
             return
         if self.origin is None:
-            self.origin = (at, time.monotonic())
+            self.origin = (at, self.clock())
             return
         due = self.origin[1] + (at - self.origin[0]).total_seconds() / self.speed
-        delay = due - time.monotonic()
+        delay = due - self.clock()
         if delay > 0:
-            time.sleep(delay)
+            self.sleep(delay)

@@ -123,3 +123,27 @@ def test_the_csv_replays_through_intakes_reader(tmp_path):
     assert len(rows) == run.truth["stream"]["calls"]
     first = rows[0].submission
     assert first.call_id.startswith("SIM-20260401-") and first.received_at.tzinfo is not None
+
+
+def test_the_pacer_keeps_the_streams_own_time_divided_by_the_speed():
+    from datetime import timedelta
+
+    from dyade.simulation.outputs import Pacer
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 6))
+        now[0] += seconds
+    pacer = Pacer(60, clock=lambda: now[0], sleep=sleep)  # one simulated hour a minute
+    t0 = datetime(2026, 5, 1, 8, 0)
+    for minutes in (0, 30, 90, 90, 150):
+        pacer.wait(t0 + timedelta(minutes=minutes))
+    assert slept == [30.0, 60.0, 60.0]  # nothing to wait for a second record at the same time
+    now[0] += 500  # the sink was slow: no sleep, it catches up
+    pacer.wait(t0 + timedelta(minutes=160))
+    assert slept == [30.0, 60.0, 60.0]
+    fast = Pacer(0, clock=lambda: 0.0, sleep=lambda s: slept.append(s))
+    fast.wait(t0)
+    fast.wait(t0 + timedelta(days=1))
+    assert len(slept) == 3
