@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 
 from dyade.auth import Principal
@@ -52,10 +54,7 @@ class SnapshotCache:
 class FrameReads:
     factory: sessionmaker
     cache: SnapshotCache
-
-    @property
-    def engine(self):
-        return self.factory.kw["bind"]
+    audit_engine: Engine | None = None  # autocommit, no pre-ping: one round trip per audited read
 
     def for_person(self, person_key: str) -> FrameSnapshot | None:
         hit, snap = self.cache.get(person_key)
@@ -91,8 +90,15 @@ class FrameReads:
                    frame_id=snap.frame_id, person_key=snap.person_key,
                    version=version if version is not None else snap.version,
                    call_id=call_id, legal_basis=basis or snap.consent.basis.value)
-        with self.engine.begin() as conn:  # one INSERT, committed before the frame is shown
-            conn.execute(insert(FrameRead), row)
+        engine = self.audit_engine or self.factory.kw["bind"]
+        for attempt in (1, 2):  # committed before the frame is shown; a dropped pooled connection is retried once
+            try:
+                with engine.begin() as conn:
+                    conn.execute(insert(FrameRead), row)
+                return
+            except DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
 
     # -- versions ------------------------------------------------------------------------------------
     def versions(self, who: Principal, frame_id: str, call_id: str | None) -> list[dict]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from kafka import KafkaProducer
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
 
 from dyade.contracts.topics import FRAMES_CURRENT, REFERRALS_FILED, REFERRALS_SUGGESTED
 from dyade.db import make_engine, make_sessionmaker, unit_of_work
@@ -40,7 +40,8 @@ class Runtime:
         self.engine = make_engine(self.settings.db_url)
         self.factory = make_sessionmaker(self.engine)
         self.frames = FrameCommands(self.factory, after_commit=self._changed)
-        self.reads = FrameReads(self.factory, self.cache)
+        self.audit_engine = audit_engine(self.settings.db_url)
+        self.reads = FrameReads(self.factory, self.cache, self.audit_engine)
         self.queue = ReferralQueue(self.factory, after_commit=self._wake)
 
     def _wake(self) -> None:
@@ -99,12 +100,23 @@ class Runtime:
         if self.relay:
             self.relay.stop()
         self.engine.dispose()
+        if self.audit_engine is not None:
+            self.audit_engine.dispose()
 
     def workers_ok(self) -> None:
         if self.consumer and not self.consumer.healthy:
             raise RuntimeError(f"consommateur des références arrêté: {self.consumer.error}")
         if self.relay and self.relay.error:
             raise RuntimeError(f"publication en attente: {self.relay.error}")
+
+
+def audit_engine(url: str):
+    """PostgreSQL: a small autocommit pool for the audit INSERT of every read (no BEGIN/COMMIT/pre-ping round
+    trips). SQLite: None (the main engine serves)."""
+    if not url.startswith("postgresql"):
+        return None
+    return create_engine(url, isolation_level="AUTOCOMMIT", pool_size=10, max_overflow=20, pool_recycle=1800,
+                         pool_reset_on_return=None)
 
 
 def republish_if_empty(factory, bootstrap: str, topic: str = FRAMES_CURRENT.name) -> int:
