@@ -58,6 +58,17 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def utc(at: datetime) -> datetime:
+    """Stored times are UTC (SQLite keeps no offset: an aware time would be stored as its wall clock)."""
+    return at.astimezone(timezone.utc)
+
+
+def iso(at: datetime | None) -> str | None:
+    if at is None:
+        return None
+    return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).isoformat()
+
+
 class Intake:
     def __init__(self, sessions: sessionmaker[Session], secret: str, tables: CodeTables,
                  on_commit: Callable[[], None] = lambda: None):
@@ -179,7 +190,7 @@ class Intake:
         event = call_received(sub, category=category, location=loc, persons=refs, source_system=table.source_system)
         row = dict(call_id=sub.call_id, revision=sub.revision, fingerprint=fp, event_id=str(event.event_id),
                    category=category.value, sector=loc.sector, person_keys=persons, channel=channel,
-                   code_table=table.name, received_at=sub.received_at, accepted_at=now)
+                   code_table=table.name, received_at=utc(sub.received_at), accepted_at=now)
         if staged is not None:
             staged.outbox.append(self._outbox_row(event, now))
             staged.calls.append(row)
@@ -247,7 +258,8 @@ class Intake:
             check_not_future("at", sub.at, now)
             fp = fingerprint(sub)
             existing = session.execute(select(m.updates).where(
-                m.updates.c.call_id == call_id, m.updates.c.status == sub.status.value, m.updates.c.at == sub.at)).first()
+                m.updates.c.call_id == call_id, m.updates.c.status == sub.status.value,
+                m.updates.c.at == utc(sub.at))).first()
             if existing:
                 if existing.fingerprint != fp:
                     raise Conflict(f"une mise à jour {sub.status.value} de l'appel {call_id} à {sub.at.isoformat()} "
@@ -260,7 +272,7 @@ class Intake:
             keys = list(dict.fromkeys(p["person_key"] for p in call.person_keys))
             event = call_updated(call_id, sub, person_keys=keys, sector=call.sector)
             self._enqueue(session, event, now)
-            session.execute(m.updates.insert().values(call_id=call_id, status=sub.status.value, at=sub.at,
+            session.execute(m.updates.insert().values(call_id=call_id, status=sub.status.value, at=utc(sub.at),
                                                       fingerprint=fp, event_id=str(event.event_id), accepted_at=now))
             return Outcome(self._update_body(call_id, sub, str(event.event_id)), duplicate=False)
         return self._transact(work)
@@ -319,10 +331,10 @@ class Intake:
         return {
             "call_id": call_id,
             "revisions": [{"revision": r.revision, "event_id": r.event_id, "category": r.category,
-                           "channel": r.channel, "code_table": r.code_table, "received_at": r.received_at.isoformat(),
-                           "accepted_at": r.accepted_at.isoformat(), "published": r.sent_at is not None,
-                           "published_at": r.sent_at.isoformat() if r.sent_at else None} for r in revisions],
-            "updates": [{"status": u.status, "at": u.at.isoformat(), "event_id": u.event_id,
+                           "channel": r.channel, "code_table": r.code_table, "received_at": iso(r.received_at),
+                           "accepted_at": iso(r.accepted_at), "published": r.sent_at is not None,
+                           "published_at": iso(r.sent_at)} for r in revisions],
+            "updates": [{"status": u.status, "at": iso(u.at), "event_id": u.event_id,
                          "published": u.sent_at is not None} for u in ups],
         }
 
@@ -333,5 +345,5 @@ class Intake:
                 .where(m.referrals.c.referral_id == referral_id)).first()
         if row is None:
             return None
-        return {**self._referral_body(row), "accepted_at": row.accepted_at.isoformat(),
+        return {**self._referral_body(row), "accepted_at": iso(row.accepted_at),
                 "published": row.sent_at is not None}

@@ -17,7 +17,6 @@ from services.intake.dbutil import insert_ignore, insert_ignore_returning
 from services.intake.domain.identity import (Identity, best_fuzzy_match, cad_hash, identity_of, name_hash,
                                              person_key_for)
 
-MAX_FUZZY_CANDIDATES = 5000
 
 
 @dataclass(frozen=True)
@@ -72,8 +71,7 @@ class PersonResolver:
         query = select(*cols).where(ids.identity_hash == h)
         if ident.birth_date is not None:  # UNION ALL: each half uses its own index (an OR would scan)
             query = union_all(query, select(*cols).where(
-                ids.birth_date == ident.birth_date, ids.kind == "name", ids.match != MatchKind.FUZZY.value)
-                .limit(MAX_FUZZY_CANDIDATES))
+                ids.birth_date == ident.birth_date, ids.kind == "name", ids.match != MatchKind.FUZZY.value))
         rows = session.execute(query).all()
         exact = next((r for r in rows if r.identity_hash == h), None)
         if exact:
