@@ -123,13 +123,14 @@ def run_due(session: Session, config: NotifierConfig, *, now: datetime) -> int:
 
 # --- actions from the field app -------------------------------------------------------------------
 
-def _owned(session: Session, alert_id: str, dyad_id: str | None) -> AlertRow:
+def _owned(session: Session, alert_id: str, dyad_id: str | None, now: datetime) -> AlertRow:
     alert = locked(session, alert_id)
     if dyad_id is None or alert.dyad_id == dyad_id:
         return alert
     dyad = session.get(DyadRow, dyad_id)
     if alert.dyad_id is None and alert.state == S.DEFERRED and dyad is not None and dyad.sector == alert.sector:
-        alert.dyad_id = dyad_id  # the morning dyad of the sector takes a deferred call
+        alert.dyad_id, alert.assigned_at = dyad_id, now  # the morning dyad of the sector takes a deferred call
+        alert.tried = [dyad_id]
         return alert
     raise NotYours(alert_id)
 
@@ -143,14 +144,14 @@ def mark_delivered(session: Session, alert_id: str, dyad_id: str, *, now: dateti
 
 
 def seen(session: Session, alert_id: str, *, dyad_id: str | None, now: datetime) -> AlertRow:
-    alert = _owned(session, alert_id, dyad_id)
+    alert = _owned(session, alert_id, dyad_id, now)
     if alert.state in (S.CREATED, S.DELIVERED, S.ESCALATED, S.DEFERRED):
         transition(session, alert, S.SEEN, now=now)
     return alert
 
 
 def acknowledge(session: Session, alert_id: str, *, dyad_id: str | None, now: datetime) -> AlertRow:
-    alert = _owned(session, alert_id, dyad_id)
+    alert = _owned(session, alert_id, dyad_id, now)
     transition(session, alert, S.ACKNOWLEDGED, now=now, reason="prise en charge par la dyade")
     if alert.dyad_id and alert.call_id and alert.kind == AlertKind.APPEL:
         roster.set_busy(session, alert.dyad_id, alert.call_id, now)
@@ -160,7 +161,7 @@ def acknowledge(session: Session, alert_id: str, *, dyad_id: str | None, now: da
 def decline(session: Session, alert_id: str, config: NotifierConfig, *, dyad_id: str | None, reason: str,
             now: datetime) -> AlertRow:
     """A decline hands the alert on at once (next dyad, else supervisor)."""
-    alert = _owned(session, alert_id, dyad_id)
+    alert = _owned(session, alert_id, dyad_id, now)
     transition(session, alert, S.DECLINED, now=now, reason=reason)
     escalate(session, alert, config, now=now, why=f"refusée: {reason}")
     return alert
@@ -168,7 +169,7 @@ def decline(session: Session, alert_id: str, config: NotifierConfig, *, dyad_id:
 
 def close(session: Session, alert_id: str, *, dyad_id: str | None, disposition: Disposition, note: str | None,
           now: datetime) -> AlertRow:
-    alert = _owned(session, alert_id, dyad_id)
+    alert = _owned(session, alert_id, dyad_id, now)
     alert.disposition, alert.note = disposition.value, note
     transition(session, alert, S.CLOSED, now=now, reason=f"disposition: {disposition.value}")
     if alert.call_id and alert.dyad_id:
@@ -179,7 +180,7 @@ def close(session: Session, alert_id: str, *, dyad_id: str | None, disposition: 
 def snooze(session: Session, alert_id: str, *, dyad_id: str | None, reason: str, minutes: int,
            now: datetime) -> AlertRow:
     """Snoozed: new calls about the person update the alert without paging until the snooze ends."""
-    alert = _owned(session, alert_id, dyad_id)
+    alert = _owned(session, alert_id, dyad_id, now)
     alert.snoozed_until = now + timedelta(minutes=minutes)
     alert.note = reason
     transition(session, alert, S.SNOOZED, now=now, reason=reason)

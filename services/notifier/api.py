@@ -137,7 +137,7 @@ def get_alert(alert_id: str, request: Request, principal: Principal = Depends(re
         alert = session.get(AlertRow, alert_id)
         if alert is None:
             raise HTTPException(404, detail=f"alerte inconnue: {alert_id}")
-        if dyad_id and alert.dyad_id != dyad_id and not (alert.state == AlertState.DEFERRED and alert.dyad_id is None):
+        if dyad_id and alert.dyad_id != dyad_id and not _morning_list(session, alert, dyad_id):
             raise HTTPException(403, detail="cette alerte n'est pas assignée à votre dyade")
         out = views.summaries(session, [alert], lang=lang_of(request))[0]
         out["frames"] = views.police_views(session, alert, principal, now=n.clock())
@@ -146,6 +146,14 @@ def get_alert(alert_id: str, request: Request, principal: Principal = Depends(re
                           for e in session.scalars(select(AlertEventRow).where(AlertEventRow.alert_id == alert_id)
                                                    .order_by(AlertEventRow.id))]
         return out
+
+
+def _morning_list(session, alert: AlertRow, dyad_id: str) -> bool:
+    """A deferred call nobody took yet is visible to the dyads of its sector."""
+    if alert.state != AlertState.DEFERRED or alert.dyad_id is not None:
+        return False
+    dyad = session.get(DyadRow, dyad_id)
+    return dyad is not None and dyad.sector == alert.sector
 
 
 def _act(request: Request, principal: Principal, alert_id: str, action):

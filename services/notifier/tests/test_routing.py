@@ -133,3 +133,25 @@ def test_dispatch_by_the_cad_acknowledges_the_pending_alert_for_that_dyad(
     notifier.tick(DAY + timedelta(hours=1))
     from services.notifier.tests.conftest import alert_row
     assert alert_row(notifier, alert.alert_id).state == "acknowledged"
+
+
+def test_the_morning_dyad_takes_a_deferred_call_from_its_list(notifier, http, supervisor, producer, clock, unique,
+                                                              token):
+    roster(http, supervisor, unique)
+    clock.set(NIGHT)
+    send(producer, decision(f"m1-{unique}", sector=f"X{unique}", at=NIGHT))
+    alert = alert_for(notifier, f"m1-{unique}")
+    assert alert.state == "deferred"
+    morning = alert.due_at
+    clock.set(morning)
+    me = token("dyad", dyad_id=f"A{unique}")
+    today = http.get("/v1/followups/today", headers=me).json()
+    assert alert.alert_id in [a["alert_id"] for a in today["alerts"]]
+    other_sector = token("dyad", dyad_id=f"B{unique}")
+    assert http.get(f"/v1/alerts/{alert.alert_id}", headers=other_sector).status_code == 403
+    assert http.get(f"/v1/alerts/{alert.alert_id}", headers=me).status_code == 200
+    assert http.post(f"/v1/alerts/{alert.alert_id}/seen", headers=other_sector).status_code == 403
+    r = http.post(f"/v1/alerts/{alert.alert_id}/seen", headers=me)
+    assert r.status_code == 200 and (r.json()["state"], r.json()["dyad_id"]) == ("seen", f"A{unique}")
+    notifier.tick(morning + timedelta(minutes=2))   # the escalation clock starts when they take it
+    assert http.get(f"/v1/alerts/{alert.alert_id}", headers=me).json()["state"] == "seen"
