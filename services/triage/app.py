@@ -185,7 +185,7 @@ def build_app(settings: Settings, options: TriageOptions, ruleset: RulesetConfig
         suggestion = admissibility.suggestion(decision, call, st)
         DECIDE_SECONDS.observe(time.perf_counter() - t0)
         S.record_call(st, call, ruleset)
-        S.remember_decision(st, decision.payload.model_dump(mode="json"))
+        S.remember_decision(st, call.t, call.call_id, call.revision, decision.payload.model_dump_json())
         if suggestion is not None:
             admissibility.remember_suggestion(st, suggestion, call.t)
         subjects[key] = st

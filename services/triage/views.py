@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import orjson
+
 from services.triage.domain import labels as L
 from services.triage.domain import state as S
 from services.triage.domain.config import RulesetConfig
@@ -62,6 +64,6 @@ def subject_view(key: str, st: dict, at: float, cfg: RulesetConfig) -> dict:
             "observations": [L.label(L.FLAGS, f) for f in e["flags"]],
             "issue": L.label(L.DISPOSITIONS, e["disp"]), "dyade_sur_place": e["dyad_t"] is not None,
         } for cid, e in recent],
-        "dernieres_decisions": [explain_decision(d) for d in reversed(st["decisions"])],
+        "dernieres_decisions": [explain_decision(orjson.loads(d)) for d in S.decisions_of(st)],
         "ruleset_version": cfg.version,
     }

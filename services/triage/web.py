@@ -9,6 +9,7 @@ import contextlib
 import logging
 from datetime import datetime, timezone
 
+import orjson
 import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Query
 from mode import Service
@@ -19,6 +20,7 @@ from dyade.contracts import Role
 from dyade.observability import health_router, instrument
 from dyade.service import _install_error_handlers, broker_check
 from dyade.settings import Settings
+from services.triage.domain import state as S
 from services.triage.metrics import READY
 from services.triage.views import explain_decision, subject_view
 
@@ -75,15 +77,15 @@ def create_web(app, settings: Settings) -> FastAPI:
         entry = tables.calls.get(call_id)
         key = entry.get("key") if entry else None
         st = tables.subjects.get(key) if key else None
-        found = [d for d in (st or {}).get("decisions", []) if d["call_id"] == call_id]
+        found = S.decisions_of(st, call_id) if st else []
         audit.info("lecture d'une décision", extra={"reader": principal.subject, "role": principal.role.value,
                                                     "call_id": call_id, "found": bool(found)})
         if not found:
             detail = (f"appel {call_id} inconnu du triage" if not entry or not key else
                       f"aucune décision récente pour l'appel {call_id} (en cours de traitement, ou plus ancienne "
-                      f"que les {5} dernières décisions du sujet)")
+                      f"que les {S.MAX_DECISIONS} dernières décisions du sujet)")
             raise HTTPException(404, detail=detail)
-        return explain_decision(max(found, key=lambda d: d["call_revision"]))
+        return explain_decision(orjson.loads(found[0]))
 
     return api
 

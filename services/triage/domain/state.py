@@ -10,7 +10,8 @@ can look at the state "as of" the call's own time: events that happened later ne
     frames     [[t, active, version, stale, n_risques], ...]              sorted by t
     overrides  [[t, recurrent, until], ...]                               sorted by t
     suggested  {criteria, call_id, t} | None    last referral suggestion (processing state)
-    decisions  [decision, ...]                  the last few decisions, for the read API
+    decisions  [[t, call_id, revision, decision JSON], ...]   the last few, for the read API
+                                                (kept as JSON text: a quarter of the memory of dicts)
 """
 from __future__ import annotations
 
@@ -191,9 +192,14 @@ def last_dyad_contact(state: dict) -> float | None:
     return max(times) if times else None
 
 
-def remember_decision(state: dict, decision: dict) -> None:
-    kept = [d for d in state["decisions"] if d["call_id"] != decision["call_id"]
-            or d["call_revision"] != decision["call_revision"]]
-    kept.append(decision)
-    kept.sort(key=lambda d: (d["call_received_at"], d["call_id"], d["call_revision"]))
+def remember_decision(state: dict, t: float, call_id: str, revision: int, decision_json: str) -> None:
+    kept = [d for d in state["decisions"] if (d[1], d[2]) != (call_id, revision)]
+    kept.append([t, call_id, revision, decision_json])
+    kept.sort(key=lambda d: (d[0], d[1], d[2]))
     state["decisions"] = kept[-MAX_DECISIONS:]
+
+
+def decisions_of(state: dict, call_id: str | None = None) -> list[str]:
+    """Decision JSON texts, newest first (of one call when `call_id` is given, newest revision first)."""
+    items = [d for d in state["decisions"] if call_id is None or d[1] == call_id]
+    return [d[3] for d in sorted(items, key=lambda d: (d[0], d[2]), reverse=True)]

@@ -82,3 +82,14 @@ def test_ruleset_loading_from_yaml_and_env(tmp_path):
     path.write_text("grande_utilisatrice_calls: 4\nrecurrence_calls_30d: 3\n")
     cfg = load_ruleset(TriageOptions(rules_file=path), environ={"TRIAGE_RULE_RECURRENCE_CALLS_30D": "5"})
     assert (cfg.grande_utilisatrice_calls, cfg.recurrence_calls_30d) == (4, 5)
+
+
+def test_kept_decisions_are_bounded_newest_first_and_replaced_per_revision():
+    st = S.new_state()
+    for i in range(S.MAX_DECISIONS + 2):
+        S.remember_decision(st, at(i), f"c{i}", 1, f'{{"n": {i}}}')
+    S.remember_decision(st, at(S.MAX_DECISIONS + 1), f"c{S.MAX_DECISIONS + 1}", 1, '{"n": "again"}')
+    S.remember_decision(st, at(S.MAX_DECISIONS + 1), f"c{S.MAX_DECISIONS + 1}", 2, '{"n": "rev2"}')
+    assert len(st["decisions"]) == S.MAX_DECISIONS
+    assert S.decisions_of(st, f"c{S.MAX_DECISIONS + 1}") == ['{"n": "rev2"}', '{"n": "again"}']
+    assert S.decisions_of(st, "c0") == []
