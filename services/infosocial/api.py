@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+import orjson
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AwareDatetime, Field
 
 from dyade.auth import Principal, requires
@@ -116,9 +117,10 @@ def version(frame_id: FrameId, number: Annotated[int, Path(ge=1, le=100_000)], w
 # -- persons ---------------------------------------------------------------------------------------------
 @router.get("/persons/{person_key}/frame", tags=["personnes"],
             summary="Fiche de la personne pour les terminaux (vue selon le rôle, lecture auditée)")
-def person_frame(person_key: PersonKey, who: Reader, request: Request, call_id: CallId = None) -> dict:
+def person_frame(person_key: PersonKey, who: Reader, request: Request, call_id: CallId = None) -> Response:
     r = rt(request).reads
-    return r.read(who, r.for_person(person_key), call_id=call_id)
+    view = r.read(who, r.for_person(person_key), call_id=call_id)
+    return Response(orjson.dumps(view), media_type="application/json")  # the terminals' hot path
 
 
 @router.get("/persons/{person_key}/export", tags=["personnes"],
