@@ -132,22 +132,36 @@ class Relay:
             if not rows:
                 BACKLOG.set(0)
                 return 0
-            futures = [(row, self.producer.send(
-                row.topic, key=row.msg_key.encode(), value=row.value,
-                headers=[("type", row.event_type.encode()), ("schema_version", str(row.schema_version).encode()),
-                         ("event_id", row.event_id.encode())])) for row in rows]
-            self.producer.flush()
+            futures, failure = [], None
+            for row in rows:
+                try:
+                    futures.append((row, self.producer.send(
+                        row.topic, key=row.msg_key.encode(), value=row.value,
+                        headers=[("type", row.event_type.encode()),
+                                 ("schema_version", str(row.schema_version).encode()),
+                                 ("event_id", row.event_id.encode())])))
+                except Exception as exc:  # e.g. no metadata in max_block_ms: stop here, keep order
+                    failure = exc
+                    break
             now = utcnow()
             marks = []
             for row, future in futures:
-                md = future.get()  # no deadline: the producer retries until the broker answers
+                try:
+                    md = future.get()  # no deadline: the producer retries until the broker answers
+                except Exception as exc:  # producer closed or delivery given up: later rows wait
+                    failure = failure or exc
+                    break
                 marks.append({"b_seq": row.seq, "b_partition": md.partition, "b_offset": md.offset})
                 PUBLISHED.labels(row.topic).inc()
-            session.execute(update(m.outbox).where(m.outbox.c.seq == bindparam("b_seq"))
-                            .values(sent_at=now, partition=bindparam("b_partition"), offset=bindparam("b_offset"),
-                                    publish_count=m.outbox.c.publish_count + 1), marks)
-        self.published += len(rows)
-        return len(rows)
+            if marks:  # what the broker acknowledged is marked even when the batch stopped short
+                session.execute(update(m.outbox).where(m.outbox.c.seq == bindparam("b_seq"))
+                                .values(sent_at=now, partition=bindparam("b_partition"),
+                                        offset=bindparam("b_offset"), publish_count=m.outbox.c.publish_count + 1),
+                                marks)
+        self.published += len(marks)
+        if failure is not None:
+            raise failure
+        return len(marks)
 
     def backlog(self) -> int:
         with self.sessions() as session:
