@@ -65,7 +65,7 @@ def settings(broker, pg_url, dyade_home) -> Settings:
     """Settings pointing at the session's broker and database (ports chosen free per service)."""
     from dyade.broker import free_port
     return Settings(kafka_bootstrap_servers=broker.bootstrap_servers, database_url=pg_url, dyade_home=dyade_home,
-                    dyade_pseudonym_key="test-pseudonym-key", dyade_token_secret="test-token-secret",
+                    dyade_pseudonym_key="test-pseudonym-key-0123456789abcdef", dyade_token_secret="test-token-secret-0123456789abcdefghij",
                     intake_port=free_port(), triage_port=free_port(), infosocial_port=free_port(),
                     notifier_port=free_port(), analytics_port=free_port(), _env_file=None)
 

@@ -20,7 +20,7 @@ def platform(broker, tmp_path_factory):
     home = tmp_path_factory.mktemp("platform-home")
     with fresh_database() as url:
         settings = Settings(kafka_bootstrap_servers=broker.bootstrap_servers, database_url=url, dyade_home=home,
-                            dyade_pseudonym_key="e2e-pseudonym-key", dyade_token_secret="e2e-token-secret",
+                            dyade_pseudonym_key="e2e-pseudonym-key-0123456789abcdef", dyade_token_secret="e2e-token-secret-0123456789abcdefghijk",
                             intake_port=free_port(), triage_port=free_port(), infosocial_port=free_port(),
                             notifier_port=free_port(), analytics_port=free_port(), _env_file=None)
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers, "DATABASE_URL": url,
