@@ -45,7 +45,8 @@ function beep() {  // a short two-tone signal; browsers allow it once the user h
   } catch (e) { /* no audio on this device */ }
 }
 
-function mine(a) { return a.open && (!ME || a.dyad_id === ME); }
+// A dyad sees its own open alerts; the supervisor sees every open one and the calls missed for capacity.
+function mine(a) { return ME ? a.open && a.dyad_id === ME : a.open || a.state === "missed_for_capacity"; }
 
 function card(a) {
   const title = a.kind === "suivi" ? "Suivi prévu" : (a.category_label || "Appel");
@@ -135,7 +136,9 @@ function frameView(f) {
 function renderDetailState(a) {
   const state = document.getElementById("d-state");
   if (state) state.textContent = a.state_label;
-  document.getElementById("d-actions").hidden = !a.open;
+  const missed = a.state === "missed_for_capacity";
+  document.getElementById("d-actions").hidden = !(a.open || (missed && !ME));
+  for (const node of document.querySelectorAll("#d-actions > :not(details:nth-of-type(2))")) node.hidden = missed;
 }
 
 async function show(id) {

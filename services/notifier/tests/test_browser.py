@@ -7,10 +7,13 @@ from pathlib import Path
 import pytest
 
 from dyade.kafka import wait_until
-from services.notifier.tests.conftest import ALWAYS, alert_for, decision, frame, put_dyad, send
+from services.notifier.tests.conftest import (ALWAYS, alert_for, busy, call_update, decision, frame, put_dyad,
+                                              send)
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "notifier"
 CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync"]
 
 
 @pytest.mark.browser
@@ -28,9 +31,7 @@ def test_alert_appears_live_and_is_acknowledged_in_the_app(notifier, http, base_
     jwt = issue_token(settings.dyade_token_secret, subject="agente-nuit", role="dyad", dyad_id=f"A{unique}")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 390, "height": 844}, locale="fr-CA")
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -70,3 +71,36 @@ def _has_frame(notifier, person):
     from services.notifier.models import FrameRow
     with notifier.sessions() as s:
         return s.get(FrameRow, person) is not None
+
+
+@pytest.mark.browser
+def test_supervisor_sees_a_call_missed_for_capacity_and_closes_it(notifier, http, base_url, supervisor, producer,
+                                                                  clock, unique, settings, alert_events):
+    from playwright.sync_api import expect, sync_playwright
+    from dyade.auth import issue_token
+
+    put_dyad(http, supervisor, f"A{unique}", f"X{unique}", shifts=ALWAYS)
+    send(producer, call_update(f"occ-{unique}", "on_scene", at=clock(), dyad_id=f"A{unique}"))
+    wait_until(lambda: busy(notifier, f"A{unique}"), timeout=60)
+    send(producer, decision(f"cap-{unique}", sector=f"X{unique}", at=clock()))
+    alert = alert_for(notifier, f"cap-{unique}")
+    assert alert.state == "missed_for_capacity"
+    jwt = issue_token(settings.dyade_token_secret, subject="superviseure", role="supervisor")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 390, "height": 844}, locale="fr-CA")
+        page.goto(f"{base_url}/connexion")
+        page.fill("#token", jwt)
+        page.click("button[type=submit]")
+        card = page.locator(f"[data-alert='{alert.alert_id}']")
+        expect(card).to_contain_text("manquée (capacité)", timeout=30_000)
+        card.click()
+        dialog = page.locator("#detail")
+        expect(dialog.locator("[data-action=acknowledge]")).to_be_hidden()
+        dialog.locator("summary", has_text="Terminer").click()
+        dialog.locator("select[name=disposition]").select_option("aucune_intervention")
+        dialog.locator("form[data-form=close] button").click()
+        expect(card).to_have_count(0, timeout=15_000)
+        page.screenshot(path=str(ARTIFACTS / "supervision.png"))
+        browser.close()
+    assert alert_events.wait_for(alert.alert_id, "closed")[-1] == "closed"
