@@ -6,7 +6,7 @@
 2. The full Berkeley 2014 replay through the real broker: rows read, accepted, skipped by reason,
    rows/s accepted, and the time until the relay has published everything.
 
-    python -m bench.intake [--quick] [--calls N] [--concurrency C] [--no-replay]
+    python -m bench.intake [--quick] [--calls N] [--rounds R] [--concurrency C] [--no-replay]
 
 Starts its own Tansu broker and a fresh PostgreSQL database (DYADE_TEST_PG_URL, default
 postgres@127.0.0.1:5432), dropped at the end. Writes bench/results/intake.json.
@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import uuid
+from statistics import median
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -159,7 +160,8 @@ def main() -> None:
     ap.add_argument("--serve", choices=["bare", "intake"], help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--quick", action="store_true", help="petit volume (fumée)")
-    ap.add_argument("--calls", type=int, default=None, help="appels par mesure (défaut 3000, --quick 400)")
+    ap.add_argument("--calls", type=int, default=None, help="appels par manche (défaut 1500, --quick 300)")
+    ap.add_argument("--rounds", type=int, default=3, help="manches alternées bare / durable (médiane)")
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--no-replay", action="store_true", help="sans la reprise Berkeley")
     args = ap.parse_args()
@@ -172,36 +174,45 @@ def main() -> None:
     from services.intake.replay.client import replay
     from services.intake.replay.reader import load_mapping
 
-    n = args.calls or (400 if args.quick else 3000)
+    n = args.calls or (300 if args.quick else 1500)
     secret = "bench-token-secret-" + uuid.uuid4().hex
     env_common = {"DYADE_TOKEN_SECRET": secret, "DYADE_PSEUDONYM_KEY": "bench-pseudonym-key", "DYADE_LOG_LEVEL": "WARNING"}
     dispatch = issue_token(secret, subject="bench", role="dispatch")
     supervisor = issue_token(secret, subject="bench", role="supervisor")
-    result: dict = {"calls": n, "concurrency": args.concurrency}
+    result: dict = {"calls_per_round": n, "rounds": args.rounds, "concurrency": args.concurrency}
     db_name, db_url = fresh_database()
     try:
         with EmbeddedBroker() as broker:
             create_topics(broker.bootstrap_servers)
             env = {**env_common, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers, "DATABASE_URL": db_url}
-            payloads = bodies(n, uuid.uuid4().hex[:6])
-            proc, url = start_server("bare", env)
-            try:
-                asyncio.run(hammer(url, dispatch, bodies(50, "warm"), args.concurrency))
-                bare = asyncio.run(hammer(url, dispatch, payloads, args.concurrency))
-            finally:
-                stop_server(proc)
+            bare_proc, bare_url = start_server("bare", env)
             proc, url = start_server("intake", env)
             try:
+                asyncio.run(hammer(bare_url, dispatch, bodies(50, "warm"), args.concurrency))
                 asyncio.run(hammer(url, dispatch, bodies(50, "warm" + uuid.uuid4().hex[:4]), args.concurrency))
-                durable = asyncio.run(hammer(url, dispatch, payloads, args.concurrency))
-                durable["drain_s_after_last_ack"] = round(wait_published(url, supervisor), 2)
-                durable["writer"] = httpx.get(f"{url}/v1/outbox", headers={"Authorization": f"Bearer {supervisor}"}).json()["writer"]
-                result.update(bare=bare, durable=durable, ratio=round(durable["per_s"] / max(bare["per_s"], 0.001), 3))
-                print(f"bare FastAPI (parse only): {bare['per_s']:8.1f} calls/s  ({bare['statuses']})")
-                print(f"intake durable outbox:     {durable['per_s']:8.1f} calls/s  ({durable['statuses']}); "
-                      f"outbox drained {durable['drain_s_after_last_ack']} s after the last 202")
-                print(f"group commit:              {durable['writer']}")
-                print(f"ratio durable / bare:      {result['ratio']:.2f}  (target ≥ 0.5)")
+                # Alternating rounds, so that the load of this shared machine weighs on both alike.
+                rounds = {"bare": [], "durable": []}
+                for r in range(args.rounds):
+                    payloads = bodies(n, uuid.uuid4().hex[:6])
+                    rounds["bare"].append(asyncio.run(hammer(bare_url, dispatch, payloads, args.concurrency)))
+                    rounds["durable"].append(asyncio.run(hammer(url, dispatch, payloads, args.concurrency)))
+                    print(f"  round {r + 1}: bare {rounds['bare'][-1]['per_s']:.1f}/s, "
+                          f"durable {rounds['durable'][-1]['per_s']:.1f}/s")
+                drain = round(wait_published(url, supervisor), 2)
+                writer = httpx.get(f"{url}/v1/outbox", headers={"Authorization": f"Bearer {supervisor}"}).json()["writer"]
+                bare = {"per_s": median([x["per_s"] for x in rounds["bare"]]), "rounds": rounds["bare"]}
+                durable = {"per_s": median([x["per_s"] for x in rounds["durable"]]), "rounds": rounds["durable"],
+                           "drain_s_after_last_ack": drain, "writer": writer}
+                ratios = [d["per_s"] / max(b["per_s"], 0.001) for b, d in zip(rounds["bare"], rounds["durable"])]
+                result.update(bare=bare, durable=durable, ratio=round(durable["per_s"] / max(bare["per_s"], 0.001), 3),
+                              ratio_per_round=[round(x, 3) for x in ratios],
+                              load_average=os.getloadavg())
+                print(f"bare FastAPI (parse only): {bare['per_s']:8.1f} calls/s (median of {args.rounds} rounds)")
+                print(f"intake durable outbox:     {durable['per_s']:8.1f} calls/s (median); outbox drained "
+                      f"{drain} s after the last 202")
+                print(f"group commit:              {writer}")
+                print(f"ratio durable / bare:      {result['ratio']:.2f}  (target ≥ 0.5; per round "
+                      f"{', '.join(f'{x:.2f}' for x in ratios)}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
                 if not args.no_replay:
                     files = sorted(BERKELEY.glob("*.csv"))
                     files = files[:3] if args.quick else files
@@ -218,6 +229,7 @@ def main() -> None:
                           f"({result['berkeley']['published_rows_per_s']:.0f} rows/s end to end)")
             finally:
                 stop_server(proc)
+                stop_server(bare_proc)
     finally:
         drop_database(db_name)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
