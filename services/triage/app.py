@@ -87,77 +87,93 @@ def build_app(settings: Settings, options: TriageOptions, ruleset: RulesetConfig
     app.triage = SimpleNamespace(calls=calls, locations=locations, subjects=subjects, ruleset=ruleset,
                                  started=False, edge=edge)
 
+    async def guarded(msg, handle, dlq_of: str | None = None) -> None:
+        """A failure on one event (a bug, not bad input) sets it aside in the DLQ; the stream goes on."""
+        try:
+            await handle(msg)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("event handling failed", extra={"topic": msg.topic, "offset": msg.offset})
+            await edge.dead_letter(msg, f"erreur interne du triage: {type(exc).__name__}: {exc}", dlq_of=dlq_of)
+
     @app.agent(call_inputs, name="calls")
     async def route_calls(stream):
         """Remember which subject each call is about; send calls on by location, updates by subject."""
         async for event in stream.events():
-            msg = event.message
-            EVENTS.labels(msg.topic).inc()
-            ev = await edge.decode(msg, (CallReceived,) if msg.topic == T.CALLS_RECEIVED.name else (CallUpdated,))
-            if ev is None:
-                continue
-            entry = dict(calls.get(ev.payload.call_id) or {})
-            if isinstance(ev, CallReceived):
-                record = facts.call_record(ev)
-                key = subject_key(record["subject"], record["lk"])
-                if record["rev"] >= entry.get("rev", 0):
-                    entry.update(rev=record["rev"], key=key)
-                waiting = entry.pop("pending", [])
-                calls[record["call_id"]] = entry
-                await by_location.send(key=record["lk"].encode(), value=orjson.dumps(record))
-                for update in waiting:
-                    await by_subject.send(key=entry["key"].encode(), value=orjson.dumps(update))
-            else:
-                update = facts.update_record(ev)
-                if "key" in entry:
-                    await by_subject.send(key=entry["key"].encode(), value=orjson.dumps(update))
-                elif update not in entry.setdefault("pending", []):
-                    entry["pending"].append(update)
-                    calls[update["call_id"]] = entry
+            await guarded(event.message, _route_call)
+
+    async def _route_call(msg) -> None:
+        EVENTS.labels(msg.topic).inc()
+        ev = await edge.decode(msg, (CallReceived,) if msg.topic == T.CALLS_RECEIVED.name else (CallUpdated,))
+        if ev is None:
+            return
+        entry = dict(calls.get(ev.payload.call_id) or {})
+        if isinstance(ev, CallReceived):
+            record = facts.call_record(ev)
+            key = subject_key(record["subject"], record["lk"])
+            if record["rev"] >= entry.get("rev", 0):
+                entry.update(rev=record["rev"], key=key)
+            waiting = entry.pop("pending", [])
+            calls[record["call_id"]] = entry
+            await by_location.send(key=record["lk"].encode(), value=orjson.dumps(record))
+            for update in waiting:
+                await by_subject.send(key=entry["key"].encode(), value=orjson.dumps(update))
+        else:
+            update = facts.update_record(ev)
+            if "key" in entry:
+                await by_subject.send(key=entry["key"].encode(), value=orjson.dumps(update))
+            elif update not in entry.setdefault("pending", []):
+                entry["pending"].append(update)
+                calls[update["call_id"]] = entry
 
     @app.agent(by_location, name="locations")
     async def count_locations(stream):
         """Location recurrence by event time, then on to the call's subject."""
         async for event in stream.events():
-            record = orjson.loads(event.message.value)
-            place = locations.get(record["lk"]) or {}
-            crisis = record["cat"] in S.CRISIS
-            place = {**place, record["call_id"]: [record["t"], crisis]}
-            if len(place) > ruleset.history_max_calls:
-                for old in sorted(place, key=lambda c: (place[c][0], c))[: len(place) - ruleset.history_max_calls]:
-                    del place[old]
-            locations[record["lk"]] = place
-            entries = [Past(t, c) for t, c in place.values()]
-            record["loc_counts"] = counts(entries, record["t"])
-            record["loc_crisis_30"] = counts(entries, record["t"], crisis_only=True)["30j"]
-            await by_subject.send(key=subject_key(record["subject"], record["lk"]).encode(),
-                                  value=orjson.dumps(record))
+            await guarded(event.message, _count_location, dlq_of=T.CALLS_RECEIVED.name)
+
+    async def _count_location(msg) -> None:
+        record = orjson.loads(msg.value)
+        place = locations.get(record["lk"]) or {}
+        crisis = record["cat"] in S.CRISIS
+        place = {**place, record["call_id"]: [record["t"], crisis]}
+        if len(place) > ruleset.history_max_calls:
+            for old in sorted(place, key=lambda c: (place[c][0], c))[: len(place) - ruleset.history_max_calls]:
+                del place[old]
+        locations[record["lk"]] = place
+        entries = [Past(t, c) for t, c in place.values()]
+        record["loc_counts"] = counts(entries, record["t"])
+        record["loc_crisis_30"] = counts(entries, record["t"], crisis_only=True)["30j"]
+        await by_subject.send(key=subject_key(record["subject"], record["lk"]).encode(), value=orjson.dumps(record))
 
     @app.agent(subject_inputs, name="subjects")
     async def decide_subjects(stream):
+        """Each subject's state; a decision (and maybe a referral suggestion) per call."""
         async for event in stream.events():
             msg = event.message
-            if msg.topic == by_subject_name:
-                record = orjson.loads(msg.value)
-                if record["kind"] == "call":
-                    await _on_call(record)
-                else:
-                    key = msg.key.decode()
-                    st = subjects.get(key) or S.new_state()
-                    S.record_update(st, record)
-                    subjects[key] = st
-                continue
-            EVENTS.labels(msg.topic).inc()
-            if msg.topic == T.FRAMES_CURRENT.name and msg.value is None:  # tombstone: frame archived
-                if msg.key:
-                    key = msg.key.decode()
-                    st = subjects.get(key) or S.new_state()
-                    S.record_frame(st, float(msg.timestamp), active=False)  # faust gives seconds
-                    subjects[key] = st
-                continue
-            ev = await edge.decode(msg, SUBJECT_INPUTS[msg.topic])
-            if ev is not None:
-                _on_person_event(ev)
+            await guarded(msg, _on_subject_message, dlq_of=T.CALLS_RECEIVED.name if msg.topic == by_subject_name else None)
+
+    async def _on_subject_message(msg) -> None:
+        if msg.topic == by_subject_name:
+            record = orjson.loads(msg.value)
+            if record["kind"] == "call":
+                await _on_call(record)
+            else:
+                key = msg.key.decode()
+                st = subjects.get(key) or S.new_state()
+                S.record_update(st, record)
+                subjects[key] = st
+            return
+        EVENTS.labels(msg.topic).inc()
+        if msg.topic == T.FRAMES_CURRENT.name and msg.value is None:  # tombstone: frame archived
+            if msg.key:
+                key = msg.key.decode()
+                st = subjects.get(key) or S.new_state()
+                S.record_frame(st, float(msg.timestamp), active=False)  # faust gives seconds
+                subjects[key] = st
+            return
+        ev = await edge.decode(msg, SUBJECT_INPUTS[msg.topic])
+        if ev is not None:
+            _on_person_event(ev)
 
     def _on_person_event(ev) -> None:
         p = ev.payload
