@@ -4,13 +4,15 @@ tests check that every one of them validates against the inbound contracts."""
 from __future__ import annotations
 
 import random
+from bisect import bisect
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dyade.contracts.vocabulary import CallerRelation, Disposition, ObservedFlag
+from dyade.contracts.vocabulary import Disposition, ObservedFlag
 from dyade.simulation.population import (
-    VARIANT_WEIGHTS, VARIANTS, Address, City, Person, draw_birth_date, draw_name, same_person, spell,
+    VARIANT_WEIGHTS, VARIANTS, Address, City, Person, between, draw_birth_date, draw_name, one, same_person,
+    spell,
 )
 from dyade.simulation.profiles import (
     DISPOSITIONS_AFTER_FOLLOW_UP, DISPOSITIONS_CRISIS, DISPOSITIONS_OTHER, Nature,
@@ -48,6 +50,12 @@ SITUATIONS = {  # by CAD code, else by nature
     "SUSPECT": ("véhicule suspect", "individu suspect rôde près des voitures"),
     "INTOX": ("personne intoxiquée couchée sur le trottoir", "personne ivre refuse de quitter le commerce"),
 }
+
+
+def draw(rng: random.Random, table: tuple[tuple, tuple[float, ...]]):
+    """One value of a (values, cumulative weights) table."""
+    values, cum = table
+    return values[bisect(cum, rng.random() * cum[-1])]
 
 
 def pick(rng: random.Random, weighted: tuple[tuple, ...]):
@@ -93,20 +101,20 @@ class CallFactory:
              subject: Person | None = None, *, known_dob: dict[str, list[Person]] | None = None) -> dict:
         """A CallSubmission dict. `subject` is a known person (home or a public place of their sector);
         without it, a stranger (or nobody) is involved, at a random address."""
-        code = pick(rng, nature.codes)
-        caller = pick(rng, nature.callers)
-        flags = [f.value for f, p in nature.flags if rng.random() < p]
-        priority = 1 if URGENT_FLAGS.intersection(flags) else rng.choice(nature.priority)
+        code = draw(rng, nature.code_draw)
+        caller = draw(rng, nature.caller_draw)
+        flags = [f for f, p in nature.flag_draw if rng.random() < p]
+        priority = 1 if URGENT_FLAGS.intersection(flags) else one(rng, nature.priority)
         persons: list[dict] = []
         if subject is not None:
             place = subject.home if rng.random() < 0.75 else self.city.public_place(
-                rng, subject.home.sector if rng.random() < 0.9 else rng.choice(self.city.sectors))
+                rng, subject.home.sector if rng.random() < 0.9 else one(rng, self.city.sectors))
             persons.append(identity(subject, rng))
-            if caller == CallerRelation.FAMILLE and rng.random() < 0.5:
+            if caller == "famille" and rng.random() < 0.5:
                 persons.append(relative_of(subject))
         else:
             place = self.city.address(rng) if rng.random() < 0.7 else self.city.public_place(
-                rng, rng.choice(self.city.sectors))
+                rng, one(rng, self.city.sectors))
             if rng.random() < nature.person_share * (0.9 if nature.is_crisis else 1.0):
                 persons.append(self._stranger(rng, when, known_dob))
                 if nature.key == "VCF":
@@ -120,9 +128,9 @@ class CallFactory:
             "priority": priority,
             "location": address_json(place),
             "persons": persons,
-            "caller_relation": caller.value,
+            "caller_relation": caller,
             "flags": flags,
-            "narrative": f"{CALLER_WORDS[caller.value]}: {rng.choice(SITUATIONS.get(code) or SITUATIONS[nature.key])}.",
+            "narrative": f"{CALLER_WORDS[caller]}: {one(rng, SITUATIONS.get(code) or SITUATIONS[nature.key])}.",
         }
 
     def _stranger(self, rng: random.Random, when: datetime, known_dob, last_name: str | None = None) -> dict:
@@ -136,9 +144,9 @@ class CallFactory:
     def updates(self, rng: random.Random, call: dict, when: datetime, nature: Nature, *,
                 dyad_id: str | None = None, followed: bool = False) -> list[tuple[datetime, dict]]:
         """dispatched → on_scene → cleared with a disposition; `dyad_id` when a dyad attended."""
-        t1 = when + timedelta(seconds=rng.randint(60, 480))
-        t2 = t1 + timedelta(seconds=rng.randint(240, 1200))
-        t3 = t2 + timedelta(seconds=rng.randint(900, 5400))
+        t1 = when + timedelta(seconds=between(rng, 60, 480))
+        t2 = t1 + timedelta(seconds=between(rng, 240, 1200))
+        t3 = t2 + timedelta(seconds=between(rng, 900, 5400))
         table = (DISPOSITIONS_AFTER_FOLLOW_UP if followed else DISPOSITIONS_CRISIS) if nature.is_crisis \
             else DISPOSITIONS_OTHER
         disposition: Disposition = pick(rng, table)

@@ -18,6 +18,16 @@ from dyade.simulation.profiles import CityProfile
 KM_PER_DEG_LAT = 111.0
 
 
+def one(rng: random.Random, seq):
+    """rng.choice, with one draw of random() (a million calls make a few million such choices)."""
+    return seq[int(rng.random() * len(seq))]
+
+
+def between(rng: random.Random, lo: int, hi: int) -> int:
+    """rng.randint(lo, hi), with one draw of random()."""
+    return lo + int(rng.random() * (hi - lo + 1))
+
+
 @dataclass(frozen=True)
 class Address:
     civic: int
@@ -127,12 +137,12 @@ class City:
         return cls(profile, sector_streets, centres)
 
     def address(self, rng: random.Random, sector: str | None = None, place: str | None = None) -> Address:
-        sector = sector or rng.choice(self.sectors)
+        sector = sector or one(rng, self.sectors)
         lat0, lon0 = self.sector_centres[sector]
         spread = self.profile.radius_km / max(2.0, math.sqrt(len(self.sectors))) / KM_PER_DEG_LAT
         lat = round(lat0 + rng.uniform(-spread, spread), 6)
         lon = round(lon0 + rng.uniform(-spread, spread) / math.cos(math.radians(lat0)), 6)
-        return Address(rng.randint(10, 9990), rng.choice(self.sector_streets[sector]), sector, lat, lon, place)
+        return Address(between(rng, 10, 9990), one(rng, self.sector_streets[sector]), sector, lat, lon, place)
 
     def public_place(self, rng: random.Random, sector: str) -> Address:
         kinds, weights = zip(*names.PUBLIC_PLACES)
@@ -140,10 +150,10 @@ class City:
 
 
 def draw_name(rng: random.Random) -> tuple[str, str]:
-    first = rng.choice(names.GIVEN_NAMES_F if rng.random() < 0.5 else names.GIVEN_NAMES_M)
-    last = rng.choice(names.FAMILY_NAMES)
+    first = one(rng, names.GIVEN_NAMES_F if rng.random() < 0.5 else names.GIVEN_NAMES_M)
+    last = one(rng, names.FAMILY_NAMES)
     if rng.random() < names.COMPOUND_SHARE:
-        other = rng.choice(names.FAMILY_NAMES)
+        other = one(rng, names.FAMILY_NAMES)
         if other != last and "-" not in other and "-" not in last:
             last = f"{last}-{other}"
     return first, last

@@ -11,6 +11,7 @@ Figures (stated in the README of the simulation, with their source):
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from dyade.contracts.vocabulary import CallCategory, CallerRelation, Disposition, ObservedFlag
 
@@ -31,9 +32,31 @@ class Nature:
     callers: tuple[tuple[CallerRelation, float], ...] = ((CallerRelation.INCONNU, 1.0),)
     person_share: float = 1.0  # share of calls that name at least one person
 
-    @property
+    @cached_property
     def is_crisis(self) -> bool:
         return self.category.is_crisis and self.category != CallCategory.VIOLENCE_CONJUGALE_FAMILIALE
+
+    # Plain strings and cumulative weights, computed once: a million calls draw from them.
+    @cached_property
+    def code_draw(self) -> tuple[tuple[str, ...], tuple[float, ...]]:
+        return _cumulative(self.codes)
+
+    @cached_property
+    def caller_draw(self) -> tuple[tuple[str, ...], tuple[float, ...]]:
+        return _cumulative(tuple((c.value, w) for c, w in self.callers))
+
+    @cached_property
+    def flag_draw(self) -> tuple[tuple[str, float], ...]:
+        return tuple((f.value, p) for f, p in self.flags)
+
+
+def _cumulative(weighted: tuple[tuple[str, float], ...]) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    values, total, cum = [], 0.0, []
+    for value, w in weighted:
+        total += w
+        values.append(value)
+        cum.append(total)
+    return tuple(values), tuple(cum)
 
 
 F, C = ObservedFlag, CallerRelation

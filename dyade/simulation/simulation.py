@@ -174,7 +174,7 @@ class Simulation:
             n = poisson(rng, volume * nature.share) - repeat_by_code.get(nature.key, 0)
             cum = _CUM_CRISIS if nature.is_crisis else _CUM_ALL
             for _ in range(max(0, n)):
-                slots.append((rng.choices(_HOURS, cum_weights=cum)[0] * 3600 + rng.randrange(3600), nature.key, None))
+                slots.append((rng.choices(_HOURS, cum_weights=cum)[0] * 3600 + int(rng.random() * 3600), nature.key, None))
         midnight = datetime.combine(day, time(0))
         # Wall-clock times; one that does not exist (spring forward) is moved by the round trip to UTC.
         timed = sorted((((midnight + timedelta(seconds=second)).replace(tzinfo=TZ).astimezone(UTC).astimezone(TZ)),
