@@ -4,12 +4,14 @@ through here."""
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 from pydantic import ValidationError
 from sqlalchemy import func, select, tuple_
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -109,27 +111,45 @@ class Intake:
             raise result
         return result
 
-    def accept_calls(self, items: list[CallItem]) -> list[Outcome | Exception]:
+    @contextmanager
+    def _unit(self, bind: Connection | None):
+        """A transaction on a new pooled session, or on the caller's own connection (the group writer
+        keeps one: no pool checkout and no pre-ping per group)."""
+        if bind is None:
+            with unit_of_work(self.sessions) as session:
+                yield session
+            return
+        session = self.sessions(bind=bind)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def accept_calls(self, items: list[CallItem], bind: Connection | None = None) -> list[Outcome | Exception]:
         """A group of calls in ONE transaction (group commit): existing keys fetched in one query, rows
         written together. A domain refusal (InvalidSubmission, Conflict) is that item's result and writes
         nothing; a concurrent insert of the same key (IntegrityError) makes the group retry item by item."""
         if not items:
             return []
         try:
-            results = self._accept_group(items)
+            results = self._accept_group(items, bind)
         except (IntegrityError, GroupRace):
             if len(items) == 1:
-                results = self._accept_group(items)  # the other writer committed: now a replay or a conflict
+                results = self._accept_group(items, bind)  # the other writer committed: now a replay or a conflict
             else:
-                results = [r for item in items for r in self._accept_group([item])]
+                results = [r for item in items for r in self._accept_group([item], bind)]
         if any(isinstance(r, Outcome) and not r.duplicate for r in results):
             self.on_commit()
         return results
 
-    def _accept_group(self, items: list[CallItem]) -> list[Outcome | Exception]:
+    def _accept_group(self, items: list[CallItem], bind: Connection | None = None) -> list[Outcome | Exception]:
         staged = Staged()
         results: list[Outcome | Exception] = []
-        with unit_of_work(self.sessions) as session:
+        with self._unit(bind) as session:
             now = utcnow()
             keys = list({(sub.call_id, sub.revision) for sub, _, _ in items})
             for row in session.execute(select(m.calls).where(tuple_(m.calls.c.call_id, m.calls.c.revision).in_(keys))):

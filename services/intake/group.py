@@ -56,6 +56,7 @@ class GroupWriter:
 
     def _run(self) -> None:
         stop = False
+        conn = None  # this thread's own connection, kept across groups
         while not stop:
             first = self.pending.get()
             if first is None:
@@ -72,15 +73,26 @@ class GroupWriter:
                 group.append(nxt)
             t0 = time.perf_counter()
             try:
-                results: list[Any] = self.intake.accept_calls([item for item, _ in group])
-            except Exception as exc:  # database down: every call of the group gets the error (5xx → retry)
+                if conn is None:
+                    conn = self.intake.sessions.kw["bind"].connect()
+                results: list[Any] = self.intake.accept_calls([item for item, _ in group], bind=conn)
+            except Exception as exc:  # database down: every call of the group gets the error (503 → retry)
                 log.warning("group commit failed", extra={"error": str(exc)[:200], "calls": len(group)})
                 results = [exc] * len(group)
+                if conn is not None:  # a fresh (pre-pinged) connection for the next group
+                    try:
+                        conn.invalidate()
+                        conn.close()
+                    except Exception:
+                        pass
+                    conn = None
             self.busy_s += time.perf_counter() - t0
             self.groups += 1
             self.calls += len(group)
             for (_, (loop, future)), result in zip(group, results):
                 loop.call_soon_threadsafe(_settle, future, result)
+        if conn is not None:
+            conn.close()
         while True:  # refuse what arrived after stop
             try:
                 left = self.pending.get_nowait()
