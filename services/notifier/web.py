@@ -40,6 +40,7 @@ def home(request: Request):
         return RedirectResponse("/connexion", status_code=303)
     return templates.TemplateResponse(request, "index.html", {
         "principal": principal, "lang": lang_of(request),
+        "ack_delay_s": request.app.state.notifier.config.ack_delay_s,
         "dispositions": [(d.value, label) for d, label in DISPOSITIONS.items()]})
 
 

@@ -46,6 +46,16 @@ function beep() {  // a short two-tone signal; browsers allow it once the user h
 }
 
 // A dyad sees its own open alerts; the supervisor sees every open one and the calls missed for capacity.
+const ACK_DELAY_MS = Number(app.dataset.ackDelay || 180) * 1000;
+const PENDING = ["created", "delivered", "seen", "escalated"];
+const RANK = { securite_policiers: 0, dyade_prioritaire: 1, dyade_suggeree: 2 };
+
+function countdown(a) {  // a pending call alert passes to the next dyad when this reaches zero
+  if (!ME || a.kind !== "appel" || !PENDING.includes(a.state) || !a.assigned_at) return null;
+  const left = Math.ceil((new Date(a.assigned_at).getTime() + ACK_DELAY_MS - Date.now()) / 60000);
+  return el("span", { class: "badge stale" }, left > 0 ? `À prendre: ${left} min avant escalade` : "Escalade imminente");
+}
+
 function mine(a) { return ME ? a.open && a.dyad_id === ME : a.open || a.state === "missed_for_capacity"; }
 
 function card(a) {
@@ -58,12 +68,15 @@ function card(a) {
        el("span", { class: "badge state", "data-state": a.state }, a.state_label)),
     a.target_label && !a.dyad_id ? el("div", { class: "muted" }, `Pour: ${a.target_label}`) : null,
     a.summary ? el("div", {}, a.summary) : null,
+    countdown(a),
     a.frame_stale ? el("span", { class: "badge stale" }, "Fiche à réviser") :
       (a.has_frame ? el("span", { class: "badge" }, "Fiche Info-social") : null));
 }
 
 function render() {
-  const list = [...alerts.values()].filter(mine).sort((x, y) => (y.created_at || "").localeCompare(x.created_at || ""));
+  const rank = (a) => (RANK[a.level] ?? 3) + (PENDING.includes(a.state) ? 0 : 10);  // to act on, most serious first
+  const list = [...alerts.values()].filter(mine)
+    .sort((x, y) => rank(x) - rank(y) || (y.created_at || "").localeCompare(x.created_at || ""));
   document.getElementById("alerts").replaceChildren(...list.map(card));
   document.getElementById("count").textContent = list.length;
   document.getElementById("empty").hidden = list.length > 0;
@@ -205,7 +218,7 @@ if ("serviceWorker" in navigator && "PushManager" in window && ME) {
   b.onclick = () => enablePush().catch((e) => alert(`Notifications indisponibles: ${e.message}`));
 }
 
-setInterval(render, 60_000);  // keep "depuis N min" current
+setInterval(render, 30_000);  // keep "depuis N min" and the escalation countdown current
 if (navigator.wakeLock) {       // keep the screen on while the app is open during a shift
   const lock = () => navigator.wakeLock.request("screen").catch(() => {});
   lock(); document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && lock());
