@@ -41,15 +41,15 @@ def generate(n: int, directory: Path, full: bool) -> tuple[float, float, int, in
     return elapsed, cpu, out.stat().st_size, result.truth["stream"]["crisis_calls"]
 
 
-def write_only(n: int, directory: Path, sample: list[bytes]) -> float:
+def write_only(n: int, directory: Path, sample: list[bytes]) -> tuple[float, float]:
     """The same number of lines, already built, written the same way (one write per line)."""
     out = directory / "baseline.jsonl"
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with out.open("wb") as fh:
         k = len(sample)
         for i in range(n):
             fh.write(sample[i % k])
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def _n(x: float) -> str:
@@ -68,18 +68,20 @@ def main() -> None:
         elapsed, cpu, size, crisis = generate(n, directory, args.full)
         sample = (directory / "calls.jsonl").open("rb").readlines()[:10_000]
         (directory / "calls.jsonl").unlink()
-        baseline = write_only(n, directory, sample)
+        baseline, baseline_cpu = write_only(n, directory, sample)
     rate = n / elapsed
     print(f"simulateur: {_n(n)} appels générés en {elapsed:.1f} s (CPU {cpu:.1f} s; {_n(rate)} appels/s; "
           f"{size / 1e6:.0f} Mo; {_n(crisis)} appels de crise)")
-    print(f"référence:  {_n(n)} lignes déjà prêtes écrites en {baseline:.2f} s")
-    print(f"rapport:    {elapsed / baseline:.1f}× (génération / simple écriture)")
+    print(f"référence:  {_n(n)} lignes déjà prêtes écrites en {baseline:.2f} s (CPU {baseline_cpu:.2f} s)")
+    print(f"rapport:    {elapsed / baseline:.1f}× en temps écoulé, {cpu / max(baseline_cpu, 1e-9):.1f}× en CPU "
+          f"(génération / simple écriture; charge de la machine: {os.getloadavg()[0]:.1f})")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
         "benchmark": "simulate", "calls": n, "full": args.full, "seconds": round(elapsed, 3),
         "cpu_seconds": round(cpu, 3), "load_average": os.getloadavg()[0],
         "calls_per_second": round(rate), "bytes": size, "crisis_calls": crisis,
-        "baseline_write_seconds": round(baseline, 3), "ratio": round(elapsed / baseline, 2),
+        "baseline_write_seconds": round(baseline, 3), "baseline_cpu_seconds": round(baseline_cpu, 3),
+        "ratio": round(elapsed / baseline, 2), "cpu_ratio": round(cpu / max(baseline_cpu, 1e-9), 2),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }, indent=1))
     print(f"résultats: {RESULTS}")
