@@ -7,7 +7,7 @@ The service's figure includes what every read costs in production: token check, 
 written to the database (one per read), metrics middleware. The database is a fresh PostgreSQL database
 (DYADE_TEST_PG_URL, as the tests) or, when none answers, SQLite in a temporary directory.
 
-    python -m bench.infosocial [--rate 100] [--seconds 15] [--frames 1000] [--quick]
+    python -m bench.infosocial [--rate 50] [--seconds 15] [--frames 1000] [--quick]
 """
 from __future__ import annotations
 
@@ -164,13 +164,13 @@ async def drive(base: str, keys: list[str], rate: float, seconds: float, headers
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", type=float, default=100.0, help="requêtes par seconde (boucle ouverte)")
+    parser.add_argument("--rate", type=float, default=50.0, help="requêtes par seconde (boucle ouverte)")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--frames", type=int, default=1000)
-    parser.add_argument("--quick", action="store_true", help="50 req/s, 5 s, 200 fiches")
+    parser.add_argument("--quick", action="store_true", help="25 req/s, 5 s, 200 fiches")
     args = parser.parse_args()
     if args.quick:
-        args.rate, args.seconds, args.frames = 50.0, 5.0, 200
+        args.rate, args.seconds, args.frames = 25.0, 5.0, 200
     from dyade.auth import issue_token
     from dyade.broker import free_port
 
