@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -244,8 +245,9 @@ class Demo:
         text = self.banner()
         for line in text.splitlines():
             log.info(line)
-        if self.options.banner_path:
-            with open(self.options.banner_path, "w", encoding="utf-8") as fh:
+        if self.options.banner_path:  # it holds tokens: readable by its owner only
+            fd = os.open(self.options.banner_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text + "\n")
         threads = [threading.Thread(target=self._guard(f), name=f.__name__, daemon=True)
                    for f in (self.seed_roster, self.replay_history, self.seed_frames)]
