@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from dyade.contracts import ConsentStatus, LegalBasis
+from services.infosocial.domain.review import today_in_montreal
 
 Source = Literal["police", "sante"]
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and newlines allowed
@@ -74,7 +75,7 @@ class ConsentIn(Model):
 
     @model_validator(mode="after")
     def _coherent(self) -> "ConsentIn":
-        if self.date and self.date > date.today():
+        if self.date and self.date > today_in_montreal():
             raise ValueError("consent.date ne peut pas être dans le futur")
         if self.legal_basis and self.status == ConsentStatus.OBTENU:
             raise ValueError("consent.legal_basis: inutile quand le consentement est obtenu")
@@ -114,7 +115,7 @@ class FrameSubmission(FrameContent):
         if self.is_empty():
             raise ValueError("une fiche doit contenir au moins une particularité, une intervention, un contact, "
                              "un risque, un niveau de tolérance ou un mode de libération")
-        if self.review_due and self.review_due <= date.today():
+        if self.review_due and self.review_due <= today_in_montreal():
             raise ValueError("review_due doit être dans le futur")
         return self
 
