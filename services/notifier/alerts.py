@@ -16,7 +16,7 @@ from services.notifier.config import NotifierConfig
 from services.notifier.domain import lifecycle
 from services.notifier.domain.roster import next_shift_start
 from services.notifier.domain.routing import Outcome, Route, reachable_sectors, route
-from services.notifier.models import AlertEventRow, AlertRow, DyadRow
+from services.notifier.models import AlertEventRow, AlertRow, DyadRow, utc
 
 SUPERVISOR = "superviseur"
 
@@ -106,9 +106,9 @@ def run_due(session: Session, config: NotifierConfig, *, now: datetime) -> int:
                            .with_for_update(skip_locked=True))
     done = 0
     for alert in rows:
-        action = lifecycle.due_action(state=S(alert.state), assigned_at=_utc(alert.assigned_at), now=now,
+        action = lifecycle.due_action(state=S(alert.state), assigned_at=utc(alert.assigned_at), now=now,
                                       at_supervisor=alert.target == SUPERVISOR,
-                                      snoozed_until=_utc(alert.snoozed_until), timing=config.timing)
+                                      snoozed_until=utc(alert.snoozed_until), timing=config.timing)
         if action == S.ESCALATED:
             why = "refusée" if alert.state == S.DECLINED else "sans prise en charge dans le délai"
             escalate(session, alert, config, now=now, why=why)
@@ -189,8 +189,3 @@ def snooze(session: Session, alert_id: str, *, dyad_id: str | None, reason: str,
 
 def dyad_exists(session: Session, dyad_id: str) -> bool:
     return session.get(DyadRow, dyad_id) is not None
-
-
-def _utc(dt):
-    from services.notifier.models import utc
-    return utc(dt)
