@@ -13,7 +13,7 @@ from dyade.contracts import Criterion, ReferralFiled, ReferrerType
 from dyade.contracts.referrals import ReferralPayload
 from dyade.kafka import make_producer, publish, wait_until
 
-from conftest import SW_A, SW_B
+from infosocial_helpers import SW_A, SW_B
 
 playwright = pytest.importorskip("playwright.sync_api")
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "infosocial"

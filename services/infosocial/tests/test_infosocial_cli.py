@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from dyade.settings import get_settings
 from services.infosocial.cli import app
 
-from conftest import create_active
+from infosocial_helpers import create_active
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from dyade.kafka import create_topics, wait_until
 from dyade.contracts.topics import Topic
 from services.infosocial.runtime import republish_if_empty
 
-from conftest import SW_A, SW_B, create_active, frame_body
+from infosocial_helpers import SW_A, SW_B, create_active, frame_body
 
 
 def currents(records) -> list:

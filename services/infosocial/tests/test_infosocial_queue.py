@@ -13,7 +13,7 @@ from dyade.contracts.referrals import ReferralPayload, ReferralSuggestedPayload
 from dyade.contracts.topics import REFERRALS_FILED, REFERRALS_STATUS, TRIAGE_OVERRIDDEN
 from dyade.kafka import make_producer, publish, wait_until
 
-from conftest import SW_A, create_active
+from infosocial_helpers import SW_A, create_active
 
 NOW = datetime(2026, 11, 20, 14, tzinfo=timezone.utc)
 
