@@ -80,15 +80,15 @@ def baseline(bootstrap: str, n: int) -> float:
     c.assign([TopicPartition("calls.received.v1", p) for p in range(3)])
     c.seek_to_beginning()
     seen = 0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     while seen < n:
         for records in c.poll(timeout_ms=500).values():
             for r in records:
                 decode(r.value, CallReceived)
                 seen += 1
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     c.close()
-    return n / elapsed
+    return n / elapsed, cpu / n * 1e6
 
 
 def decision_counter(bootstrap: str) -> KafkaConsumer:
@@ -104,6 +104,12 @@ def decision_counter(bootstrap: str) -> KafkaConsumer:
 
 def count(consumer: KafkaConsumer) -> int:
     return sum(len(r) for r in consumer.poll(timeout_ms=200).values())
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (contention-independent cost)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kb(pid: int, field: str = "VmRSS") -> int:
@@ -134,14 +140,14 @@ def run_worker(bootstrap: str, n: int, timeout: float) -> dict:
                 pass
             time.sleep(0.1)
         t_ready = time.perf_counter()
-        rss_ready = rss_kb(proc.pid)
+        rss_ready, cpu_ready = rss_kb(proc.pid), cpu_s(proc.pid)
         done = 0
         while done < n:
             if time.perf_counter() - t_ready > timeout:
                 raise RuntimeError(f"only {done}/{n} decisions after {timeout} s")
             done += count(watcher)
         t_done = time.perf_counter()
-        rss_end, hwm = rss_kb(proc.pid), rss_kb(proc.pid, "VmHWM")
+        rss_end, hwm, cpu_end = rss_kb(proc.pid), rss_kb(proc.pid, "VmHWM"), cpu_s(proc.pid)
     finally:
         watcher.close()
         proc.terminate()
@@ -150,7 +156,7 @@ def run_worker(bootstrap: str, n: int, timeout: float) -> dict:
         except subprocess.TimeoutExpired:
             proc.kill()
     return {"start_s": t_ready - t_start, "elapsed_s": t_done - t_ready, "events_per_s": n / (t_done - t_ready),
-            "rss_ready_mb": rss_ready / 1024, "rss_end_mb": rss_end / 1024, "peak_rss_mb": hwm / 1024}
+            "worker_cpu_us_per_call": (cpu_end - cpu_ready) / n * 1e6, "rss_ready_mb": rss_ready / 1024, "rss_end_mb": rss_end / 1024, "peak_rss_mb": hwm / 1024}
 
 
 def main() -> None:
@@ -170,7 +176,7 @@ def main() -> None:
         produce_s = produce(bootstrap, records)
         del records
         print(f"produced in {produce_s:.1f} s; baseline: raw kafka-python consume + decode…", flush=True)
-        base = baseline(bootstrap, n)
+        base, base_cpu_us = baseline(bootstrap, n)
         print(f"baseline {base:,.0f} events/s; worker…", flush=True)
         w = run_worker(bootstrap, n, timeout=max(600, n / 100))
     finally:
@@ -180,6 +186,7 @@ def main() -> None:
     growth_mb = max(0.0, w["rss_end_mb"] - w["rss_ready_mb"])
     per_million = growth_mb / subjects * 1_000_000 / 1024  # GB per million subjects
     result = {"calls": n, "persons": persons, "places": places, "baseline_events_per_s": base,
+              "baseline_cpu_us_per_event": base_cpu_us, "load_average": os.getloadavg(),
               "worker_events_per_s": w["events_per_s"], "ratio": w["events_per_s"] / base, **w,
               "state_growth_mb": growth_mb, "gb_per_million_subjects": per_million}
     RESULTS.mkdir(exist_ok=True)
@@ -187,6 +194,9 @@ def main() -> None:
     print(f"\ntriage worker : {w['events_per_s']:>9,.0f} calls/s end to end ({n} calls in {w['elapsed_s']:.1f} s)")
     print(f"baseline      : {base:>9,.0f} events/s (kafka-python consume + decode, same topic, same run)")
     print(f"ratio         : {result['ratio']:.2f} (target ≥ 0.5)")
+    print(f"CPU per call  : worker {w['worker_cpu_us_per_call']:,.0f} µs (all stages, produce included), "
+          f"baseline {base_cpu_us:,.0f} µs → CPU ratio {base_cpu_us / w['worker_cpu_us_per_call']:.2f}")
+    print(f"load average  : {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other work on the machine)")
     print(f"worker start  : {w['start_s']:.1f} s to /readyz 200")
     print(f"peak RSS      : {w['peak_rss_mb']:.0f} MB (ready {w['rss_ready_mb']:.0f} MB, end {w['rss_end_mb']:.0f} MB)")
     print(f"memory        : ≈ {per_million:.2f} GB per million subjects ({persons} persons + {places} places, "

@@ -76,14 +76,15 @@ class Reader:
         self.records = []
 
     def poll(self) -> list:
+        """Every event read so far (new records are decoded once)."""
         for recs in self.consumer.poll(timeout_ms=300).values():
-            self.records.extend(recs)
+            self.records.extend(decode(r.value) for r in recs if r.value is not None)
         return self.records
 
     def events(self, accept=lambda e: True) -> list:
-        return [e for e in (decode(r.value) for r in self.poll()) if accept(e)]
+        return [e for e in self.poll() if accept(e)]
 
-    def wait(self, predicate, timeout: float = 60):
+    def wait(self, predicate, timeout: float = 180):
         """Poll until predicate(events) is truthy; return that value."""
         return wait_until(lambda: predicate(self.events()), timeout=timeout, interval=0.05)
 

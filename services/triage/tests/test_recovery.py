@@ -71,8 +71,9 @@ def test_replay_from_the_beginning_yields_the_same_decisions(triage_worker, new_
 
     replay = new_worker()
     replay.start()
+    # the replaying worker re-reads everything the session published (other services' tests too)
     both = decisions.wait(lambda es: (lambda d: d if all(len(d[c]) >= 2 for c in ids) else None)(by_call(es, ids)),
-                          timeout=120)
+                          timeout=280)
     for call_id in ids:
         a, b = both[call_id][:2]
         assert a.event_id == b.event_id and a.payload.decision_id == b.payload.decision_id
@@ -95,7 +96,7 @@ def test_kill_9_mid_stream_then_restart_decides_every_call(triage_worker, produc
     decisions.wait(lambda es: len(by_call(es, ids)) >= 10)
     triage_worker.kill9()
     triage_worker.start()
-    got = decisions.wait(lambda es: (lambda d: d if set(d) == ids else None)(by_call(es, ids)), timeout=120)
+    got = decisions.wait(lambda es: (lambda d: d if set(d) == ids else None)(by_call(es, ids)), timeout=240)
     duplicates = sum(len(v) - 1 for v in got.values())
     for call_id, copies in got.items():
         assert len({c.payload.decision_id for c in copies}) == 1, call_id

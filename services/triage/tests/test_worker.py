@@ -23,7 +23,7 @@ def decisions(broker):
     r.close()
 
 
-def decided(reader: Reader, call_ids: set[str], timeout: float = 60) -> dict[str, TriageDecided]:
+def decided(reader: Reader, call_ids: set[str], timeout: float = 180) -> dict[str, TriageDecided]:
     def got(events):
         found = {e.payload.call_id: e for e in events if isinstance(e, TriageDecided) and e.payload.call_id in call_ids}
         return found if set(found) == call_ids else None
@@ -88,7 +88,7 @@ def test_an_update_before_its_call_is_applied_and_marks_a_high_risk_intervention
     producer.flush()
     decided(decisions, {early})
     wait_until(lambda: api(triage_worker, f"/v1/persons/{person}/triage", token("officer")).json()
-               ["appels_recents"][0]["issue"] == "Transport P-38", timeout=30)
+               ["appels_recents"][0]["issue"] == "Transport P-38", timeout=120)
     publish(producer, call_event(later, NOW - timedelta(days=2), person=person))
     producer.flush()
     d = decided(decisions, {later})[later].payload
@@ -112,7 +112,7 @@ def test_frames_referrals_overrides_and_suggestions(triage_worker, producer, dec
         occurred_at=NOW - timedelta(days=20), source="infosocial", correlation_id=framed))
     producer.flush()
     view = lambda: api(triage_worker, f"/v1/persons/{framed}/triage", token("supervisor"))  # noqa: E731
-    wait_until(lambda: view().status_code == 200 and view().json()["derogation"] is not None, timeout=30)
+    wait_until(lambda: view().status_code == 200 and view().json()["derogation"] is not None, timeout=120)
     c_framed, c_new = f"{unique}-framed", f"{unique}-new"
     publish(producer, call_event(c_framed, NOW - timedelta(days=1), person=framed, flags=("idees_suicidaires",)))
     publish(producer, call_event(c_new, NOW - timedelta(days=1), person=newcomer, flags=("idees_suicidaires",)))
@@ -138,7 +138,7 @@ def test_frames_referrals_overrides_and_suggestions(triage_worker, producer, dec
     # the frame archived (tombstone): later calls no longer see it
     producer.send("frames.current.v1", key=framed.encode(), value=None)
     producer.flush()
-    wait_until(lambda: not view().json()["fiche"]["active"], timeout=30)
+    wait_until(lambda: not view().json()["fiche"]["active"], timeout=120)
     c_new2 = f"{unique}-new2"
     publish(producer, call_event(c_new2, NOW, person=newcomer, flags=("arme",)))
     producer.flush()
@@ -166,7 +166,7 @@ def test_malformed_events_go_to_the_dead_letter_topic_and_the_worker_goes_on(
             for batch in c.poll(timeout_ms=300).values():
                 recs.extend(batch)
             return [r for r in recs if r.key in (unique.encode(), f"p_{unique}".encode())]
-        dlq[topic] = wait_until(mine, timeout=30)[0]
+        dlq[topic] = wait_until(mine, timeout=120)[0]
         c.close()
     bad = dict(dlq["calls.received.v1.dlq"].headers)
     assert bad["dlq.reason"].startswith(b"JSON invalide") and bad["dlq.service"] == b"triage"
