@@ -154,6 +154,8 @@ def test_malformed_events_go_to_the_dead_letter_topic_and_the_worker_goes_on(
     producer.send("calls.received.v1", key=unique.encode(), value=b'{"type": "call.received", "broken')
     wrong = call_event(f"{unique}-wrong", NOW, person=f"p_{unique}")
     producer.send("triage.overridden.v1", key=f"p_{unique}".encode(), value=wrong.to_bytes())
+    # a record the worker cannot handle (not bad input: a bug's stand-in) is set aside, the stream goes on
+    producer.send(f"{triage_worker.app_id}-events-by-subject", key=f"p_{unique}x".encode(), value=b"not json")
     producer.flush()
     dlq = {}
     for topic in ("calls.received.v1.dlq", "triage.overridden.v1.dlq"):
@@ -165,9 +167,14 @@ def test_malformed_events_go_to_the_dead_letter_topic_and_the_worker_goes_on(
         def mine():
             for batch in c.poll(timeout_ms=300).values():
                 recs.extend(batch)
-            return [r for r in recs if r.key in (unique.encode(), f"p_{unique}".encode())]
-        dlq[topic] = wait_until(mine, timeout=120)[0]
+            return [r for r in recs if r.key in (unique.encode(), f"p_{unique}".encode(), f"p_{unique}x".encode())]
+        found = wait_until(lambda: (lambda m: m if len(m) >= (2 if topic.startswith("calls") else 1) else None)(mine()),
+                           timeout=120)
+        dlq[topic] = next(r for r in found if r.key != f"p_{unique}x".encode())
+        internal = [r for r in found if r.key == f"p_{unique}x".encode()]
         c.close()
+        if topic.startswith("calls"):
+            assert dict(internal[0].headers)["dlq.reason"].startswith(b"erreur interne du triage")
     bad = dict(dlq["calls.received.v1.dlq"].headers)
     assert bad["dlq.reason"].startswith(b"JSON invalide") and bad["dlq.service"] == b"triage"
     assert dlq["calls.received.v1.dlq"].value == b'{"type": "call.received", "broken'
