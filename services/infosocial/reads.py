@@ -14,7 +14,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 
 from dyade.auth import Principal
-from dyade.contracts import Role
 from dyade.db import unit_of_work
 from services.infosocial.domain.review import today_in_montreal
 from services.infosocial.domain.views import VIEW_OF_ROLE, FrameSnapshot, view_for
@@ -207,7 +206,3 @@ def _read_row(r: FrameRead) -> dict:
     return {"at": r.at.isoformat(), "reader": r.reader, "role": r.role, "view": r.view, "purpose": r.purpose,
             "frame_id": r.frame_id, "person_key": r.person_key, "version": r.version, "call_id": r.call_id,
             "legal_basis": r.legal_basis}
-
-
-ROLES_WITH_FRAME_ACCESS = tuple(VIEW_OF_ROLE)
-__all__ = ["FrameReads", "SnapshotCache", "ROLES_WITH_FRAME_ACCESS", "Role"]
