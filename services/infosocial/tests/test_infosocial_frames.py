@@ -252,3 +252,18 @@ def test_published_outbox_rows_are_pruned_after_a_week(runtime, unique):
         left = s.scalars(select(OutboxRecord).where(OutboxRecord.key == key)).all()
         assert [r.event_type for r in left] == ["1j"]
         s.delete(left[0])
+
+
+def test_approval_during_a_broker_outage_is_published_when_it_returns(api, sw, person, token, broker, reader,
+                                                                      runtime):
+    """The database is the record: the frame is active for terminals at once, the event waits in the outbox."""
+    r = api.post("/v1/frames", json=frame_body(person), headers=sw[0])
+    fid = r.json()["frame_id"]
+    broker.pause()
+    try:
+        assert api.post(f"/v1/frames/{fid}/approve", headers=sw[1]).status_code == 200
+        assert api.get(f"/v1/persons/{person}/frame", headers=token("officer")).json()["status"] == "active"
+    finally:
+        broker.resume()
+    recs = reader(FRAMES_CURRENT.name).until(lambda rs: len(rs) >= 1, {person}, timeout=90)
+    assert currents(recs)[0].payload.frame_id == fid
