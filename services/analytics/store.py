@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import JSON, delete, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,7 @@ TOPIC_OF = {CallReceived: "calls.received.v1", CallUpdated: "calls.updated.v1", 
             ReferralFiled: "referrals.filed.v1", ReferralStatusChanged: "referrals.status.v1",
             FrameChanged: "frames.changed.v1", AlertChanged: "alerts.changed.v1"}
 CHUNK = 1000
+COPY_FROM = 50  # rows: from this many on, PostgreSQL inserts go through COPY
 
 
 def _insert(session: Session | Connection, table, rows: list[dict]):
@@ -35,10 +36,31 @@ def _insert(session: Session | Connection, table, rows: list[dict]):
         return
     dialect = session.get_bind().dialect.name if isinstance(session, Session) else session.dialect.name
     if dialect == "postgresql":
+        if len(rows) >= COPY_FROM:
+            _copy_insert(session, table, rows)
+            return
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
     session.execute(insert(table).on_conflict_do_nothing(), rows)
+
+
+def _copy_insert(session: Session, table, rows: list[dict]) -> None:
+    """PostgreSQL, many rows: COPY into a temporary table, then INSERT ... SELECT ... ON CONFLICT DO NOTHING
+    (several times faster than multi-row INSERT for a rebuild)."""
+    from psycopg.types.json import Json
+    names = [c.name for c in table.columns]
+    json_cols = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    temp = f"tmp_{table.name}"
+    dbapi = session.connection().connection.driver_connection
+    with dbapi.cursor() as cur:
+        cur.execute(f'CREATE TEMP TABLE IF NOT EXISTS "{temp}" (LIKE "{table.name}") ON COMMIT DELETE ROWS')
+        cur.execute(f'TRUNCATE "{temp}"')
+        cols = ", ".join(f'"{n}"' for n in names)
+        with cur.copy(f'COPY "{temp}" ({cols}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([Json(row.get(n)) if n in json_cols else row.get(n) for n in names])
+        cur.execute(f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM "{temp}" ON CONFLICT DO NOTHING')
 
 
 def _chunks(seq: Sequence, n: int = CHUNK):
