@@ -45,7 +45,7 @@ def utcnow() -> datetime:
 
 class Relay:
     def __init__(self, sessions: sessionmaker[Session], bootstrap: str, *, batch_size: int = 500,
-                 idle_s: float = 0.5, verify_every_s: float = 30.0, linger_s: float = 0.02):
+                 idle_s: float = 0.5, verify_every_s: float = 30.0, linger_s: float = 0.05):
         self.sessions = sessions
         self.bootstrap = bootstrap
         self.batch_size = batch_size
