@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, MetaData, String, Text, Index
+from sqlalchemy import JSON, Boolean, Date, DateTime, Index, Integer, MetaData, String, Text
+from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -20,7 +21,20 @@ class Base(DeclarativeBase):
     metadata = MetaData()
 
 
-TS = DateTime(timezone=True)
+class UTCDateTime(TypeDecorator):
+    """Timestamps always written in UTC and read back aware: SQLite keeps no offset, so a Montréal time
+    written as is would come back five hours off."""
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return utc(value)
+
+    def process_result_value(self, value, dialect):
+        return utc(value)
+
+
+TS = UTCDateTime()
 
 
 class DyadRow(Base):

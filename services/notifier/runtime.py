@@ -135,7 +135,7 @@ class Notifier:
     # --- scheduler ------------------------------------------------------------------------------
     def tick(self, now: datetime | None = None) -> dict:
         """Escalations, expiries and follow-up reminders due at `now` (the scheduler's clock)."""
-        now = now or self.clock()
+        now = (now or self.clock()).astimezone(timezone.utc)
         with self.work() as session:
             escalated = alerts.run_due(session, self.config, now=now)
         with self.work() as session:

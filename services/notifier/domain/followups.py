@@ -4,7 +4,7 @@ when the next one comes due expires (the newer one replaces it). Reminders do no
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from services.notifier.domain.roster import MONTREAL
 
@@ -31,7 +31,7 @@ def next_due(plan: Plan, *, now: datetime) -> datetime:
 
 
 def local_day_bounds(now: datetime) -> tuple[datetime, datetime]:
-    """Start and end of the local (America/Montreal) day containing `now`."""
+    """Start and end of the local (America/Montreal) day containing `now`, in UTC (as stored)."""
     local = now.astimezone(MONTREAL)
     start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return start, start + timedelta(days=1)
+    return start.astimezone(timezone.utc), (start + timedelta(days=1)).astimezone(timezone.utc)

@@ -3,6 +3,7 @@ the tests) served by uvicorn on a free port for the session; helpers to publish 
 would publish and to read what the notifier published."""
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from datetime import date, datetime, timedelta, timezone
@@ -40,6 +41,20 @@ class Clock:
 
     def set(self, at: datetime | None) -> None:
         self.fixed = at.astimezone(timezone.utc) if at else None
+
+
+if os.environ.get("NOTIFIER_TEST_SQLITE"):
+    @pytest.fixture(scope="session")
+    def settings(broker, dyade_home):
+        """NOTIFIER_TEST_SQLITE=1: the same tests on SQLite (the embedded default of `dyade up`)."""
+        from dyade.broker import free_port
+        from dyade.db import migrate
+        from dyade.settings import Settings
+        url = f"sqlite:///{dyade_home / 'notifier-test.db'}"
+        migrate(url)
+        return Settings(kafka_bootstrap_servers=broker.bootstrap_servers, database_url=url, dyade_home=dyade_home,
+                        dyade_pseudonym_key="test-pseudonym-key", dyade_token_secret="test-token-secret",
+                        notifier_port=free_port(), _env_file=None)
 
 
 @pytest.fixture(scope="session")
