@@ -75,6 +75,9 @@ def replay_command(
     Console().print(table)
     if report:
         report.write_text(json.dumps(tally.as_json(), ensure_ascii=False, indent=2))
+    if tally.rows and not (tally.accepted or tally.duplicates):
+        console.print("[red]aucune ligne chargée:[/] vérifiez les colonnes et les codes du mapping")
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
