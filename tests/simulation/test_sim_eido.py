@@ -62,13 +62,7 @@ def test_intake_reads_the_eido_back_as_the_same_call(terrebonne_run):
     eido = pytest.importorskip("services.intake.domain.eido")
     calls = {c["call_id"]: c for c in terrebonne_run.calls}
     docs = terrebonne_run.eido[:150]
-    try:
-        mapped = [eido.map_eido(doc).submission for doc in docs]
-    except eido.EidoError as exc:
-        if "birthDate" in str(exc) and "list" in str(exc):
-            pytest.xfail(f"intake lit ncPersonComponent.birthDate comme un objet; le schéma NIEM de la norme dit "
-                         f"tableau de ncDateType ({exc})")
-        raise
+    mapped = [eido.map_eido(doc).submission for doc in docs]
     for doc, sub in zip(docs, mapped):
         call = calls[doc["incidentComponent"]["internalIncidentId"]]
         assert sub["nature_code"] == call["nature_code"]

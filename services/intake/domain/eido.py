@@ -169,10 +169,17 @@ def _role(values: list, path: str) -> str:
 
 
 def _birth_date(value: Any, path: str) -> str | None:
+    """NIEM `nc:PersonBirthDate`: an array of `ncDateType` (a lone object is tolerated), whose `date` (or
+    `time`) holds the value."""
     if value is None:
         return None
+    if isinstance(value, list):
+        if not value:
+            return None
+        value, path = value[0], f"{path}[0]"
     obj = _obj(value, path)
-    raw = _text(obj.get("date"), f"{path}.date")
+    field = "date" if obj.get("date") is not None else "time"
+    raw = _text(obj.get(field), f"{path}.{field}")
     if raw is None:
         return None
     try:

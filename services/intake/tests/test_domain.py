@@ -84,7 +84,7 @@ def test_eido_incident_type_persons_and_notes():
     doc = eido_with_incident(incidentTypeCommonRegistryText="Police", incidentTypeInternalCode="EMP")
     doc["personComponent"][0]["ncPersonComponent"] = {
         "name": [{"personGivenName": {"value": "Jean-François"}, "personSurName": "Tremblay"}],
-        "birthDate": {"date": [{"value": "1980-05-17"}]}}
+        "birthDate": [{"date": [{"value": "1980-05-17"}]}]}
     doc["notesComponent"] = [{"$id": "n1", "notesActionComments": "<p>Homme en crise &amp; agité</p>"}]
     sub = map_eido(doc).submission
     assert sub["nature_code"] == "EMP"
