@@ -50,7 +50,8 @@ def serve(kind: str, port: int) -> None:
             return {"status": "accepted", "call_id": sub.call_id}
     else:
         from dyade.settings import Settings
-        from services.intake.api import create_app
+        from services.intake.api import GIL_SWITCH_INTERVAL_S, create_app
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)  # as `python -m services.intake` runs it
         app = create_app(Settings())
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 

@@ -78,7 +78,6 @@ GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 def create_app(settings: Settings, *, raw_group: str | None = None, background: bool = True) -> FastAPI:
-    sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
     engine = make_engine(settings.db_url)
     sessions = make_sessionmaker(engine)
     tables = CodeTables.load()

@@ -11,7 +11,7 @@ from dyade.kafka import wait_until
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 CHROMIUM = "/usr/bin/chromium"
-ALWAYS = [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "23:59"}]
+ALWAYS = [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "00:00"}]
 
 
 def url(platform, service: str, path: str) -> str:
