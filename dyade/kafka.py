@@ -28,7 +28,7 @@ class BrokerUnreachable(RuntimeError):
 def admin(bootstrap: str, timeout_ms: int = 5000) -> KafkaAdminClient:
     try:
         return KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms,
-                                client_id="dyade-admin")
+                                bootstrap_timeout_ms=timeout_ms, client_id="dyade-admin")
     except (KafkaError, ValueError) as exc:
         raise BrokerUnreachable(f"aucun broker Kafka ne répond à {bootstrap!r}: {exc}") from exc
 
