@@ -79,7 +79,7 @@ def approve(frame_id: FrameId, who: SocialWorker, request: Request, body: Approv
 def record_consent(frame_id: FrameId, body: ConsentRecord, who: SocialWorker, request: Request) -> dict:
     c = rt(request).frames.record_consent(frame_id, body, who.subject, body.note)
     return {"frame_id": frame_id, "status": c.status.value, "date": c.date.isoformat() if c.date else None,
-            "scope": list(c.scope), "legal_basis": c.basis.value}
+            "scope": list(c.scope), "legal_basis": c.basis(today_in_montreal(utcnow())).value}
 
 
 @router.post("/frames/{frame_id}/archive", response_model=WrittenOut, tags=["fiches"],

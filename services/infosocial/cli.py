@@ -17,7 +17,8 @@ def _runtime():
 
 
 @app.command(help="Revue quotidienne: événements « révision due » 30 jours avant la date, fiches en retard "
-                  "marquées périmées. Les événements partent par la boîte d'envoi (relais du service).")
+                  "marquées périmées, bases « danger imminent » échues retirées. Les événements partent par la "
+                  "boîte d'envoi (relais du service).")
 def sweep(at: str = typer.Option(None, help="Instant de la revue (ISO 8601 avec fuseau), défaut: maintenant."),
           frame: list[str] = typer.Option(None, help="Limiter à ces fiches."),
           notice_days: int = typer.Option(30, min=0, max=365, help="Jours d'avance des avis de révision.")) -> None:
@@ -34,7 +35,8 @@ def sweep(at: str = typer.Option(None, help="Instant de la revue (ISO 8601 avec 
         counts = rt.frames.sweep(now, notice_days=notice_days, frame_ids=frame or None)
     finally:
         rt.engine.dispose()
-    console.print(f"révisions dues signalées: {counts['review_due']}, fiches marquées périmées: {counts['stale']}")
+    console.print(f"révisions dues signalées: {counts['review_due']}, fiches marquées périmées: {counts['stale']}, "
+                  f"bases « danger imminent » échues: {counts['danger_lapsed']}")
 
 
 @app.command(help="Republie la vue policière de chaque fiche active sur frames.current.v1 (broker vidé).")

@@ -13,10 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from dyade.contracts import ConsentStatus, FrameChanged, FrameCurrent
+from dyade.contracts import ConsentStatus, FrameChanged, FrameCurrent, LegalBasis
 from dyade.contracts.frames import FrameChangePayload, FrameCurrentPayload
 from dyade.db import unit_of_work
-from services.infosocial.domain.content import Approval, ConsentIn, FrameContent, FrameSubmission
+from services.infosocial.domain.content import (DANGER_IMMINENT_DAYS, Approval, ConsentIn, FrameContent,
+                                                FrameSubmission)
 from services.infosocial.domain.review import (REVIEW_NOTICE_DAYS, review_due_on_approval, sweep_actions,
                                                today_in_montreal)
 from services.infosocial.domain.views import STATUS_PENDING, Consent, FrameSnapshot, police_view
@@ -59,20 +60,27 @@ def snapshot(session: Session, frame: Frame) -> FrameSnapshot | None:
                     if v.approved_at is None and v.version > (frame.active_version or 0))
     return FrameSnapshot(
         frame_id=frame.frame_id, person_key=frame.person_key, version=shown.version,
-        content=FrameContent.model_validate(shown.content), consent=consent_of(frame),
+        content=FrameContent.model_validate(shown.content), consent=consent_of(session, frame),
         review_due=frame.review_due, stale_flag=frame.stale, archived=frame.archived_at is not None,
         author=shown.author, approved_by=shown.approved_by, approved_at=shown.approved_at, owner=frame.owner,
         display_name=frame.display_name, reason=shown.reason, pending_versions=pending, active=active is not None)
 
 
-def consent_of(frame: Frame) -> Consent:
+def consent_of(session: Session, frame: Frame) -> Consent:
+    recorded = session.scalars(select(ConsentEntry.recorded_at).where(ConsentEntry.frame_id == frame.frame_id)
+                               .order_by(ConsentEntry.id.desc()).limit(1)).first()
     return Consent(status=ConsentStatus(frame.consent_status), date=frame.consent_date,
                    scope=tuple(frame.consent_scope or ()), legal_basis=frame.consent_legal_basis,
-                   justification=frame.consent_justification)
+                   justification=frame.consent_justification,
+                   recorded_on=today_in_montreal(_aware(recorded)) if recorded else None)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite keeps no offset
 
 
 def current_event(snap: FrameSnapshot, now: datetime) -> FrameCurrent:
-    view, _ = police_view(snap.content, snap.consent.basis)
+    view, _ = police_view(snap.content, snap.consent.basis(today_in_montreal(now)))
     payload = FrameCurrentPayload(person_key=snap.person_key, frame_id=snap.frame_id, version=snap.version,
                                   stale=snap.is_stale(today_in_montreal(now)), review_due=snap.review_due,
                                   consent=snap.consent.status, police_view=view)
@@ -170,7 +178,7 @@ class FrameCommands:
         with unit_of_work(self.factory) as s:
             frame = self._open_frame(s, frame_id)
             self._apply_consent(s, frame, consent, by, now, note)
-            result, person = consent_of(frame), frame.person_key
+            result, person = consent_of(s, frame), frame.person_key
         self.after_commit(person)
         return result
 
@@ -217,9 +225,11 @@ class FrameCommands:
         `frame_ids` limits the sweep to some frames (tests, or re-running it for one frame)."""
         now = now or utcnow()
         today = today_in_montreal(now)
-        counts = {"review_due": 0, "stale": 0}
+        counts = {"review_due": 0, "stale": 0, "danger_lapsed": 0}
         touched: list[str] = []
         with unit_of_work(self.factory) as s:
+            touched += self._lapse_danger(s, today, now, frame_ids)
+            counts["danger_lapsed"] = len(touched)
             frames = s.scalars(select(Frame).where(
                 Frame.archived_at.is_(None), Frame.active_version.is_not(None), Frame.stale.is_(False),
                 Frame.review_due <= today + timedelta(days=notice_days),
@@ -241,6 +251,30 @@ class FrameCommands:
         for person in set(touched):
             self.after_commit(person)
         return counts
+
+
+    def _lapse_danger(self, s: Session, today, now: datetime, frame_ids: list[str] | None) -> list[str]:
+        """An imminent-danger basis that has lapsed is removed (with its trace in the consent history), and
+        the police view is republished without the health-derived elements."""
+        frames = s.scalars(select(Frame).where(
+            Frame.archived_at.is_(None), Frame.consent_legal_basis == "danger_imminent",
+            *([Frame.frame_id.in_(frame_ids)] if frame_ids else [])).with_for_update()).all()
+        lapsed = []
+        for frame in frames:
+            if consent_of(s, frame).basis(today) != LegalBasis.AUCUNE:
+                continue
+            frame.consent_legal_basis, frame.updated_at = None, now
+            s.add(ConsentEntry(frame_id=frame.frame_id, status=frame.consent_status, date=frame.consent_date,
+                               scope=list(frame.consent_scope or []), legal_basis=None,
+                               justification=frame.consent_justification,
+                               note=f"base légale « danger imminent » échue après {DANGER_IMMINENT_DAYS} jours",
+                               recorded_by="revue-quotidienne", recorded_at=now))
+            s.flush()
+            if frame.active_version is not None:
+                enqueue(s, changed_event(frame, "consent_recorded", frame.active_version, now))
+                enqueue(s, current_event(snapshot(s, frame), now))
+            lapsed.append(frame.person_key)
+        return lapsed
 
 
 def _consent_differs(frame: Frame, consent: ConsentIn) -> bool:

@@ -88,7 +88,7 @@ class FrameReads:
         row = dict(at=now, reader=who.subject[:100], role=who.role.value, view=view, purpose=purpose,
                    frame_id=snap.frame_id, person_key=snap.person_key,
                    version=version if version is not None else snap.version,
-                   call_id=call_id, legal_basis=basis or snap.consent.basis.value)
+                   call_id=call_id, legal_basis=basis or snap.consent.basis(today_in_montreal(now)).value)
         engine = self.audit_engine or self.factory.kw["bind"]
         for attempt in (1, 2):  # committed before the frame is shown; a dropped pooled connection is retried once
             try:

@@ -128,13 +128,26 @@ class ConsentRecord(ConsentIn):
     note: str | None = Field(None, max_length=2000)
 
 
-def legal_basis_of(status: ConsentStatus | str, override: str | None) -> LegalBasis:
-    """The basis on which health-derived elements may reach officers."""
+DANGER_IMMINENT_DAYS = 3  # an imminent-danger disclosure lapses: the day it is recorded and the next two
+
+
+def legal_basis_of(status: ConsentStatus | str, override: str | None, recorded_on: date | None = None,
+                   today: date | None = None) -> LegalBasis:
+    """The basis on which health-derived elements may reach officers. Imminent danger lapses after
+    DANGER_IMMINENT_DAYS days: then only police-derived elements remain, until a new basis is recorded."""
     if ConsentStatus(status) == ConsentStatus.OBTENU:
         return LegalBasis.CONSENTEMENT
+    if override == LegalBasis.DANGER_IMMINENT.value and danger_lapsed(recorded_on, today):
+        return LegalBasis.AUCUNE
     if override:
         return LegalBasis(override)
     return LegalBasis.AUCUNE
+
+
+def danger_lapsed(recorded_on: date | None, today: date | None) -> bool:
+    if recorded_on is None or today is None:
+        return False
+    return (today - recorded_on).days >= DANGER_IMMINENT_DAYS
 
 
 class Approval(Model):

@@ -43,10 +43,10 @@ class Consent:
     scope: tuple[str, ...] = ()
     legal_basis: str | None = None  # override without consent: lrsss_74_76 or danger_imminent
     justification: str | None = None
+    recorded_on: date | None = None  # when the current consent / basis was recorded (imminent danger lapses)
 
-    @property
-    def basis(self) -> LegalBasis:
-        return legal_basis_of(self.status, self.legal_basis)
+    def basis(self, today: date) -> LegalBasis:
+        return legal_basis_of(self.status, self.legal_basis, self.recorded_on, today)
 
 
 @dataclass(frozen=True)
@@ -117,23 +117,23 @@ def view_for(role: Role, frame: FrameSnapshot, today: date) -> dict[str, Any]:
     if status == STATUS_STALE:
         base["avertissement"] = STALE_WARNING.format(due=frame.review_due.isoformat())
     if kind == "dispatch":
-        view, _ = police_view(frame.content, frame.consent.basis)
+        view, _ = police_view(frame.content, frame.consent.basis(today))
         return base | {"exists": True, "safety_notes": list(view.risques)}
     if kind == "analyst":
         c = frame.content
         return base | {
             "review_due": _iso(frame.review_due), "consent_status": frame.consent.status.value,
-            "legal_basis": frame.consent.basis.value,
+            "legal_basis": frame.consent.basis(today).value,
             "approved_at": frame.approved_at.isoformat() if frame.approved_at else None,
             "counts": {"interventions_a_privilegier": len(c.interventions_a_privilegier),
                        "interventions_a_eviter": len(c.interventions_a_eviter), "contacts": len(c.contacts),
                        "risques": len(c.risques)},
             "has_pii": bool(c.pii_link)}
     if kind == "police":
-        view, withheld = police_view(frame.content, frame.consent.basis)
+        view, withheld = police_view(frame.content, frame.consent.basis(today))
         out = base | {"review_due": _iso(frame.review_due), "consent_status": frame.consent.status.value,
                       "intervenante": frame.owner,
-                      "legal_basis": frame.consent.basis.value, "police_view": view.model_dump(mode="json"),
+                      "legal_basis": frame.consent.basis(today).value, "police_view": view.model_dump(mode="json"),
                       "elements_retenus": withheld}
         if withheld:
             out["note"] = (f"{withheld} élément(s) issus du réseau de la santé ne sont pas communiqués: "
@@ -148,8 +148,8 @@ def view_for(role: Role, frame: FrameSnapshot, today: date) -> dict[str, Any]:
         "reason": frame.reason, "review_due": _iso(frame.review_due),
         "consent": {"status": c.status.value, "date": c.date.isoformat() if c.date else None, "scope": list(c.scope),
                     "legal_basis": c.legal_basis, "justification": c.justification},
-        "legal_basis": c.basis.value, "content": frame.content.model_dump(mode="json"),
-        "police_view": police_view(frame.content, c.basis)[0].model_dump(mode="json"),
+        "legal_basis": c.basis(today).value, "content": frame.content.model_dump(mode="json"),
+        "police_view": police_view(frame.content, c.basis(today))[0].model_dump(mode="json"),
         "pending_versions": list(frame.pending_versions)}
 
 

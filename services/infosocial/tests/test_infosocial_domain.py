@@ -138,3 +138,12 @@ def test_bad_input_is_named():
         ConsentIn(status="obtenu", date=date.today() + timedelta(days=2))
     with pytest.raises(ValidationError, match="person_key"):
         FrameSubmission(person_key="Jean Tremblay", risques=["x"])
+
+
+def test_imminent_danger_lapses_on_the_third_day():
+    from services.infosocial.domain.content import legal_basis_of
+    day = date(2026, 11, 20)
+    assert legal_basis_of("refuse", "danger_imminent", day, day + timedelta(days=2)) == LegalBasis.DANGER_IMMINENT
+    assert legal_basis_of("refuse", "danger_imminent", day, day + timedelta(days=3)) == LegalBasis.AUCUNE
+    assert legal_basis_of("refuse", "lrsss_74_76", day, day + timedelta(days=300)) == LegalBasis.LRSSS_74_76
+    assert legal_basis_of("obtenu", None, day, day + timedelta(days=300)) == LegalBasis.CONSENTEMENT

@@ -160,11 +160,11 @@ def test_review_due_ahead_then_stale_and_published_as_stale(api, sw, person, tok
     fid = create_active(api, sw, person)
     due = datetime.fromisoformat(api.get(f"/v1/frames/{fid}", headers=sw[0]).json()["review_due"]).date()
     noon = lambda d: datetime(d.year, d.month, d.day, 17, tzinfo=timezone.utc)  # noqa: E731
-    assert runtime.frames.sweep(noon(due - timedelta(days=40)), frame_ids=[fid]) == {"review_due": 0, "stale": 0}
-    assert runtime.frames.sweep(noon(due - timedelta(days=20)), frame_ids=[fid]) == {"review_due": 1, "stale": 0}
-    assert runtime.frames.sweep(noon(due - timedelta(days=19)), frame_ids=[fid]) == {"review_due": 0, "stale": 0}
-    assert runtime.frames.sweep(noon(due + timedelta(days=1)), frame_ids=[fid]) == {"review_due": 0, "stale": 1}
-    assert runtime.frames.sweep(noon(due + timedelta(days=2)), frame_ids=[fid]) == {"review_due": 0, "stale": 0}
+    assert runtime.frames.sweep(noon(due - timedelta(days=40)), frame_ids=[fid]) == {"review_due": 0, "stale": 0, "danger_lapsed": 0}
+    assert runtime.frames.sweep(noon(due - timedelta(days=20)), frame_ids=[fid]) == {"review_due": 1, "stale": 0, "danger_lapsed": 0}
+    assert runtime.frames.sweep(noon(due - timedelta(days=19)), frame_ids=[fid]) == {"review_due": 0, "stale": 0, "danger_lapsed": 0}
+    assert runtime.frames.sweep(noon(due + timedelta(days=1)), frame_ids=[fid]) == {"review_due": 0, "stale": 1, "danger_lapsed": 0}
+    assert runtime.frames.sweep(noon(due + timedelta(days=2)), frame_ids=[fid]) == {"review_due": 0, "stale": 0, "danger_lapsed": 0}
 
     view = api.get(f"/v1/persons/{person}/frame", headers=token("officer")).json()
     assert view["status"] == "perimee" and view["stale"] is True and "PÉRIMÉE" in view["avertissement"]
@@ -267,3 +267,23 @@ def test_approval_during_a_broker_outage_is_published_when_it_returns(api, sw, p
         broker.resume()
     recs = reader(FRAMES_CURRENT.name).until(lambda rs: len(rs) >= 1, {person}, timeout=90)
     assert currents(recs)[0].payload.frame_id == fid
+
+
+def test_an_imminent_danger_basis_lapses_after_three_days(api, sw, person, token, runtime, reader):
+    danger = {"status": "refuse", "legal_basis": "danger_imminent",
+              "justification": "Menaces de mort envers sa sœur ce soir, arme blanche au domicile"}
+    fid = create_active(api, sw, person, consent=danger)
+    officer = token("officer", subject="agent-danger")
+    view = api.get(f"/v1/persons/{person}/frame", headers=officer).json()
+    assert view["legal_basis"] == "danger_imminent" and HEALTH in repr(view)
+    at = datetime.now(timezone.utc) + timedelta(days=1)
+    assert runtime.frames.sweep(at, frame_ids=[fid])["danger_lapsed"] == 0
+    at = datetime.now(timezone.utc) + timedelta(days=3, hours=1)
+    assert runtime.frames.sweep(at, frame_ids=[fid])["danger_lapsed"] == 1
+    view = api.get(f"/v1/persons/{person}/frame", headers=officer).json()
+    assert view["legal_basis"] == "aucune" and HEALTH not in repr(view) and POLICE in repr(view)
+    recs = reader(FRAMES_CURRENT.name).until(lambda rs: len(rs) >= 2, {person})
+    last = currents(recs)[-1].payload.police_view
+    assert last.legal_basis == "aucune" and last.particularites is None
+    history = api.get(f"/v1/persons/{person}/export", headers=sw[0]).json()["frames"][0]["consents"]
+    assert "échue" in history[-1]["note"] and history[-1]["recorded_by"] == "revue-quotidienne"
