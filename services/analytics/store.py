@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
-from sqlalchemy import JSON, delete, select
+from sqlalchemy import JSON, delete, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -166,7 +166,11 @@ def _apply_calls(session: Session, events: list[CallReceived]) -> None:
 
 
 def reset(session: Session) -> None:
-    """Empty every analytics table (before a rebuild)."""
+    """Empty every analytics table (before a rebuild). PostgreSQL: TRUNCATE, which leaves no dead rows
+    behind to slow the replay down."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("TRUNCATE " + ", ".join(t.name for t in m.FACT_TABLES)))
+        return
     for table in reversed(m.FACT_TABLES):
         session.execute(delete(table))
 
