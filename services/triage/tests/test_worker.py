@@ -145,7 +145,8 @@ def test_frames_referrals_overrides_and_suggestions(triage_worker, producer, dec
     d = decided(decisions, {c_new2})[c_new2].payload
     assert "reference.ouverte" in {r.factor for r in d.reasons} and d.level == "securite_policiers"
     state = api(triage_worker, f"/v1/persons/{newcomer}/triage", token("social_worker")).json()
-    assert state["references_ouvertes"][0]["referral_id"] == f"r-{unique}"
+    # (info-social, when it runs in the same session, may also have opened a file from triage's suggestion)
+    assert f"r-{unique}" in [r["referral_id"] for r in state["references_ouvertes"]]
     assert state["suggestion_de_reference"] is None  # reset when the file was opened, none made since
 
 
