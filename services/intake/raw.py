@@ -6,17 +6,15 @@ accepted or dead-lettered."""
 from __future__ import annotations
 
 import logging
-import threading
 
 import orjson
-from kafka import KafkaConsumer
 from prometheus_client import Counter
 from pydantic import ValidationError
 
 from dyade.contracts.envelope import describe_validation_error
 from dyade.contracts.inbound import CallSubmission
 from dyade.contracts.topics import CALLS_RAW
-from dyade.kafka import FAST_GROUP, dead_letter, make_producer
+from dyade.kafka import RecordLoop, dead_letter
 from services.intake.acceptance import Conflict, Intake
 from services.intake.domain.calls import InvalidSubmission
 
@@ -44,60 +42,22 @@ def reason_for(value: bytes | None) -> tuple[CallSubmission | None, str | None]:
         return None, describe_validation_error(exc)
 
 
-class RawConsumer:
+class RawConsumer(RecordLoop):
+    """calls.raw.v1 → intake's acceptance path; restarts after a pause if the broker is lost."""
+
     def __init__(self, intake: Intake, bootstrap: str, group_id: str = "intake-raw"):
+        super().__init__(bootstrap, group_id, (CALLS_RAW.name,), self._handle_all, "intake",
+                         restart_on_error=True, max_poll_records=200)
         self.intake = intake
-        self.bootstrap = bootstrap
-        self.group_id = group_id
-        self.stopping = threading.Event()
-        self.ready = threading.Event()
-        self.thread: threading.Thread | None = None
         self.accepted = self.duplicates = self.dead_lettered = 0
-        self.last_error: str | None = None
-
-    def start(self) -> "RawConsumer":
-        self.thread = threading.Thread(target=self._run, name="intake-raw-consumer", daemon=True)
-        self.thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self.stopping.set()
-        if self.thread:
-            self.thread.join(timeout)
 
     @property
-    def alive(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
+    def last_error(self) -> str | None:
+        return f"{type(self.error).__name__}: {self.error}"[:300] if self.error else None
 
-    def _run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                self._loop()
-            except Exception as exc:  # broker unreachable at start, or lost: try again
-                self.last_error = f"{type(exc).__name__}: {exc}"[:300]
-                log.warning("raw consumer error; restarting", extra={"error": self.last_error})
-                self.stopping.wait(2.0)
-
-    def _loop(self) -> None:
-        consumer = KafkaConsumer(CALLS_RAW.name, bootstrap_servers=self.bootstrap, group_id=self.group_id,
-                                 enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=200,
-                                 client_id=f"intake-{self.group_id}", **FAST_GROUP)
-        producer = make_producer(self.bootstrap, client_id="intake-raw-dlq")
-        try:
-            while not self.stopping.is_set():
-                batch = consumer.poll(timeout_ms=200)
-                if consumer.assignment():
-                    self.ready.set()
-                if not batch:
-                    continue
-                for records in batch.values():
-                    for record in records:
-                        self._handle(record, producer)
-                producer.flush()
-                consumer.commit()
-        finally:
-            consumer.close()
-            producer.close(timeout=5)
+    def _handle_all(self, records: list, producer) -> None:
+        for record in records:
+            self._handle(record, producer)
 
     def _handle(self, record, producer) -> None:
         sub, reason = reason_for(record.value)

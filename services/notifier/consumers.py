@@ -1,21 +1,19 @@
 """Consumers: triage decisions (alerts), call updates (busy/free, closing), frame changes (review,
-stale) through the shared ConsumerLoop; the compacted frames.current.v1 through a small loop of its
-own, because there a value-less record is a tombstone (the frame was archived), not an error."""
+stale), and the compacted frames.current.v1 (the police view per person; a tombstone = the frame was
+archived), each through the shared ConsumerLoop."""
 from __future__ import annotations
 
 import logging
-import threading
 from typing import TYPE_CHECKING
 
-from kafka import KafkaConsumer
 from sqlalchemy.exc import DataError
 
-from dyade.contracts import EventError, decode, topic_for
+from dyade.contracts import topic_for
 from dyade.contracts.calls import CallUpdated
 from dyade.contracts.frames import FrameChanged, FrameCurrent
 from dyade.contracts.topics import CALLS_UPDATED, FRAMES_CHANGED, FRAMES_CURRENT, TRIAGE_DECIDED
 from dyade.contracts.triage import TriageDecided
-from dyade.kafka import FAST_GROUP, ConsumerLoop, dead_letter, key_of, make_producer
+from dyade.kafka import ConsumerLoop, key_of
 
 from services.notifier import handlers
 
@@ -71,84 +69,19 @@ def reject(notifier: "Notifier", event, exc: Exception) -> None:
                                               "reason": reason[:200]})
 
 
-class FrameLoop:
-    """frames.current.v1 → the police view per person; tombstone → forget it."""
+def apply_frame(notifier: "Notifier", event: FrameCurrent) -> None:
+    """The police view of a person's frame, kept current; a frame that can never apply is dead-lettered.
+    Transient failures raise: the loop retries, offsets stay uncommitted meanwhile."""
+    try:
+        with notifier.work() as session:
+            handlers.apply_frame(session, event.payload, now=notifier.clock())
+    except PERMANENT as exc:
+        reject(notifier, event, exc)
 
-    def __init__(self, notifier: "Notifier", bootstrap: str, group_id: str):
-        self.notifier, self.bootstrap, self.group_id = notifier, bootstrap, group_id
-        self.stop_event, self.ready = threading.Event(), threading.Event()
-        self.error: BaseException | None = None
-        self.processed = 0
-        self.thread = threading.Thread(target=self._run, name=f"consumer-{group_id}", daemon=True)
 
-    def start(self) -> "FrameLoop":
-        self.thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self.stop_event.set()
-        self.thread.join(timeout)
-
-    @property
-    def healthy(self) -> bool:
-        return self.thread.is_alive() and self.error is None
-
-    def _run(self) -> None:
-        try:
-            self._loop()
-        except BaseException as exc:
-            self.error = exc
-            log.exception("frame loop stopped")
-
-    def _loop(self) -> None:
-        consumer = KafkaConsumer(FRAMES_CURRENT.name, bootstrap_servers=self.bootstrap, group_id=self.group_id,
-                                 enable_auto_commit=False, auto_offset_reset="earliest",
-                                 client_id=f"notifier-{self.group_id}", **FAST_GROUP)
-        producer = make_producer(self.bootstrap, client_id="notifier-frames-dlq")
-        try:
-            while not self.stop_event.is_set():
-                batch = consumer.poll(timeout_ms=200)
-                if consumer.assignment():
-                    self.ready.set()
-                if not batch:
-                    continue
-                for records in batch.values():
-                    for record in records:
-                        self._one(record, producer)
-                producer.flush()
-                consumer.commit()
-        finally:
-            consumer.close()
-            producer.close()
-
-    def _one(self, record, producer) -> None:
-        now = self.notifier.clock()
-        if record.value is None:
-            if record.key:
-                with self.notifier.work() as session:
-                    handlers.remove_frame(session, record.key.decode())
-            return
-        try:
-            event = decode(record.value, FrameCurrent)
-        except EventError as exc:
-            dead_letter(producer, record.topic, record, exc.reason, "notifier")
-            return
-        delay = 0.2
-        while True:  # a database hiccup must not lose a frame: retry, offsets stay uncommitted meanwhile
-            try:
-                with self.notifier.work() as session:
-                    handlers.apply_frame(session, event.payload, now=now)
-                break
-            except PERMANENT as exc:
-                reject(self.notifier, event, exc)
-                break
-            except Exception:
-                if self.stop_event.is_set():
-                    raise
-                log.exception("frame not applied; retrying")
-                self.stop_event.wait(delay)
-                delay = min(delay * 2, 10.0)
-        self.processed += 1
+def forget_frame(notifier: "Notifier", person_key: bytes) -> None:
+    with notifier.work() as session:
+        handlers.remove_frame(session, person_key.decode())
 
 
 def start_consumers(notifier: "Notifier", bootstrap: str) -> list:
@@ -156,5 +89,7 @@ def start_consumers(notifier: "Notifier", bootstrap: str) -> list:
     events = ConsumerLoop(bootstrap=bootstrap, group_id=group, topics=(TRIAGE_DECIDED, CALLS_UPDATED, FRAMES_CHANGED),
                           handler=lambda e: handle(notifier, e), service="notifier",
                           batch_handler=lambda events: handle_batch(notifier, events)).start()
-    frames = FrameLoop(notifier, bootstrap, f"{group}-frames").start()
+    frames = ConsumerLoop(bootstrap=bootstrap, group_id=f"{group}-frames", topics=(FRAMES_CURRENT,),
+                          handler=lambda e: apply_frame(notifier, e), service="notifier",
+                          on_tombstone=lambda key: forget_frame(notifier, key)).start()
     return [events, frames]
