@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from dyade.auth import read_token, token_from
+from dyade.auth import read_token
+from dyade.web import check_sign_in, lang_of, page_principal, signed_in, signed_out
 from services.analytics.api import READERS, MONTH, params
 from services.analytics.figures import Params
 from services.analytics.i18n import labels_for
@@ -35,24 +36,8 @@ env.filters["n"] = _number
 env.filters["code"] = lambda code, t: t.get(f"code.{code}", code)
 
 
-def lang_of(request: Request) -> str:
-    lang = request.query_params.get("lang")
-    if lang in ("fr", "en"):
-        return lang
-    accept = request.headers.get("accept-language", "")
-    return "en" if accept.lower().startswith("en") else "fr"
-
-
 def _principal_or_login(request: Request):
-    auth = request.headers.get("authorization", "")
-    token = auth[7:].strip() if auth.lower().startswith("bearer ") else token_from(request, None)
-    if not token:
-        return None
-    try:
-        principal = read_token(request.app.state.token_secret, token)
-    except HTTPException:
-        return None
-    return principal if principal.role in READERS else None
+    return page_principal(request, READERS)
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
@@ -74,25 +59,20 @@ def _safe_next(target: str) -> str:
 @router.post("/login")
 def login(request: Request, token: str = Form(...), next: str = Form("/")):
     t = labels_for(lang_of(request))
-    try:
-        principal = read_token(request.app.state.token_secret, token.strip())
-    except HTTPException:
+    principal, problem = check_sign_in(request, token, READERS)
+    if problem == "invalid":
         return HTMLResponse(env.get_template("login.html").render(t=t, next=_safe_next(next), error=t["bad_token"],
                                                                   lang=lang_of(request)), status_code=401)
-    if principal.role not in READERS:
+    if problem == "role":
+        role = read_token(request.app.state.token_secret, token.strip()).role.value
         return HTMLResponse(env.get_template("login.html").render(
-            t=t, next=_safe_next(next), error=t["bad_role"].format(role=principal.role.value),
-            lang=lang_of(request)), status_code=403)
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie("dyade_token", token.strip(), httponly=True, samesite="strict", max_age=12 * 3600)
-    return response
+            t=t, next=_safe_next(next), error=t["bad_role"].format(role=role), lang=lang_of(request)), status_code=403)
+    return signed_in(request, token, _safe_next(next))
 
 
 @router.get("/logout")
 def logout():
-    response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie("dyade_token")
-    return response
+    return signed_out("/login")
 
 
 @router.get("/", response_class=HTMLResponse)
