@@ -8,14 +8,15 @@ from pathlib import Path as FsPath
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import Field, ValidationError
 
-from dyade.auth import Principal, read_token, token_from
+from dyade.auth import Principal
 from dyade.contracts import ConsentStatus, ReferralStatus, Role
 from dyade.contracts.envelope import describe_validation_error
+from dyade.web import check_sign_in, page_principal, signed_in, signed_out
 from services.infosocial.domain.content import PERSON_KEY, Approval, Archive, ConsentRecord, FrameSubmission, Model
 from services.infosocial.domain.referrals import ALLOWED, LABELS
 from services.infosocial.domain.review import today_in_montreal
@@ -27,7 +28,6 @@ from services.infosocial.runtime import Runtime
 router = APIRouter(include_in_schema=False)
 templates = Environment(loader=FileSystemLoader(FsPath(__file__).parent / "templates"),
                         autoescape=select_autoescape(["html"]))
-COOKIE = "dyade_token"
 
 
 class OverrideNote(Model):
@@ -44,14 +44,7 @@ def rt(request: Request) -> Runtime:
 
 
 def principal(request: Request) -> Principal | None:
-    token = token_from(request, None)
-    if not token:
-        return None
-    try:
-        who = read_token(request.app.state.token_secret, token)
-    except HTTPException:
-        return None
-    return who
+    return page_principal(request, set(Role))
 
 
 def guard(request: Request) -> Principal | HTMLResponse:
@@ -75,9 +68,7 @@ def back(url: str, message: str | None = None, error: str | None = None) -> Redi
 def home(request: Request):
     token = request.query_params.get("access_token")
     if token and principal(request):
-        resp = RedirectResponse("/", status_code=303)
-        resp.set_cookie(COOKIE, token, httponly=True, samesite="strict")
-        return resp
+        return signed_in(request, token, "/")
     who = guard(request)
     if not isinstance(who, Principal):
         return who
@@ -96,22 +87,18 @@ def home(request: Request):
 async def login(request: Request):
     form = await request.form()
     token = str(form.get("token", "")).strip()
-    try:
-        who = read_token(request.app.state.token_secret, token)
-    except HTTPException:
+    who, problem = check_sign_in(request, token, ALLOWED_ROLES)
+    if problem == "invalid":
         return render("login.html", 401, error="Jeton invalide ou expiré.")
-    if who.role not in ALLOWED_ROLES:
-        return render("login.html", 403, error=f"Le rôle « {who.role.value} » n'a pas accès à cette page.")
-    resp = RedirectResponse("/", status_code=303)
-    resp.set_cookie(COOKIE, token, httponly=True, samesite="strict")
-    return resp
+    if problem == "role":
+        return render("login.html", 403, error="Ce rôle n'a pas accès à cette page (réservée aux intervenantes "
+                                               "sociales).")
+    return signed_in(request, token, "/")
 
 
 @router.post("/deconnexion")
 def logout() -> RedirectResponse:
-    resp = RedirectResponse("/", status_code=303)
-    resp.delete_cookie(COOKIE)
-    return resp
+    return signed_out("/")
 
 
 @router.get("/personnes/{person_key}", response_class=HTMLResponse)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from fastapi import HTTPException, Request
 
+from dyade.web import lang_of  # noqa: F401 (re-exported for the routes)
 from dyade.auth import Principal
 from dyade.contracts.vocabulary import Role
 
@@ -12,13 +13,6 @@ FIELD = (Role.DYAD, Role.SUPERVISOR, Role.ADMIN)
 
 def notifier(request: Request):
     return request.app.state.notifier
-
-
-def lang_of(request: Request) -> str:
-    if request.query_params.get("lang") in ("fr", "en"):
-        return request.query_params["lang"]
-    accept = request.headers.get("accept-language", "fr").lower()
-    return "en" if accept.startswith("en") else "fr"
 
 
 def own_dyad(principal: Principal) -> str | None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from dyade.auth import read_token
+from dyade.web import check_sign_in, page_principal, signed_in, signed_out
 from dyade.contracts.vocabulary import Role
 
 from services.notifier.deps import FIELD, lang_of
@@ -17,18 +17,11 @@ from services.notifier.domain.labels import DISPOSITIONS
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 web_router = APIRouter(include_in_schema=False)
-COOKIE = "dyade_token"
 
 
 def _principal(request: Request):
-    token = request.cookies.get(COOKIE)
-    if not token:
-        return None
-    try:
-        principal = read_token(request.app.state.token_secret, token)
-    except HTTPException:
-        return None
-    if principal.role not in FIELD or (principal.role == Role.DYAD and not principal.dyad_id):
+    principal = page_principal(request, FIELD)
+    if principal is None or (principal.role == Role.DYAD and not principal.dyad_id):
         return None
     return principal
 
@@ -36,6 +29,9 @@ def _principal(request: Request):
 @web_router.get("/", response_class=HTMLResponse)
 def home(request: Request):
     principal = _principal(request)
+    token = request.query_params.get("access_token")
+    if token and principal is not None:  # a link with the token: keep it in the cookie, clean the address
+        return signed_in(request, token, "/")
     if principal is None:
         return RedirectResponse("/connexion", status_code=303)
     return templates.TemplateResponse(request, "index.html", {
@@ -51,26 +47,20 @@ def login_page(request: Request, erreur: str | None = None):
 
 @web_router.post("/connexion")
 def login(request: Request, token: str = Form(..., min_length=10, max_length=4000)):
-    try:
-        principal = read_token(request.app.state.token_secret, token.strip())
-    except HTTPException:
+    principal, problem = check_sign_in(request, token, FIELD)
+    if problem == "invalid":
         return templates.TemplateResponse(request, "login.html", {"error": "Jeton invalide ou expiré.", "lang": "fr"},
                                           status_code=401)
-    if principal.role not in FIELD or (principal.role == Role.DYAD and not principal.dyad_id):
+    if problem == "role" or (principal.role == Role.DYAD and not principal.dyad_id):
         return templates.TemplateResponse(request, "login.html", {
             "error": "Ce jeton ne donne pas accès à l'application des dyades (rôle dyad avec une dyade, "
                      "ou superviseur).", "lang": "fr"}, status_code=403)
-    resp = RedirectResponse("/", status_code=303)
-    resp.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict", max_age=12 * 3600,
-                    secure=request.url.scheme == "https")
-    return resp
+    return signed_in(request, token, "/")
 
 
 @web_router.post("/deconnexion")
 def logout():
-    resp = RedirectResponse("/connexion", status_code=303)
-    resp.delete_cookie(COOKIE)
-    return resp
+    return signed_out("/connexion")
 
 
 @web_router.get("/sw.js")

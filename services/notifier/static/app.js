@@ -97,7 +97,7 @@ function upsert(a, fresh) {
 
 function connect(cursor) {
   const live = document.getElementById("live");
-  source = new EventSource(`/v1/stream?cursor=${cursor}`);
+  source = new EventSource(`/v1/stream?cursor=${cursor}&lang=fr`);
   source.onopen = () => { live.textContent = "En direct"; live.className = "live on"; };
   source.onerror = () => {
     live.textContent = "Reconnexion…"; live.className = "live off";
