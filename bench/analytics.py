@@ -17,34 +17,17 @@ import json
 import os
 import random
 import sys
-import tempfile
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from bench._db import bench_database
+
 RESULTS = Path(__file__).parent / "results"
-PG_ADMIN_URL = os.environ.get("DYADE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
 def database() -> tuple[str, callable]:
-    from sqlalchemy import create_engine, text
-    name = f"dyade_bench_analytics_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception:
-        path = Path(tempfile.mkdtemp()) / "bench.db"
-        return f"sqlite:///{path}", lambda: None
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-    return url, drop
+    return bench_database("dyade_bench_analytics")
 
 
 def publish_calls(bootstrap: str, n: int, seed: int = 8) -> float:

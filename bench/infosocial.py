@@ -23,11 +23,12 @@ import time
 import uuid
 from pathlib import Path
 
+from bench._db import bench_database
+
 import httpx
 
 RESULTS = Path(__file__).parent / "results"
 SECRET = "bench-token-secret-long-enough-for-hs256"
-PG_ADMIN_URL = os.environ.get("DYADE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
 # -- servers (each in its own process) ---------------------------------------------------------------------
@@ -83,22 +84,7 @@ def wait_ready(base: str, timeout: float = 60) -> None:
 
 # -- data ------------------------------------------------------------------------------------------------------
 def database() -> tuple[str, callable]:
-    from sqlalchemy import create_engine, text
-    name = f"dyade_bench_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception:
-        path = Path(tempfile.mkdtemp()) / "bench.db"
-        return f"sqlite:///{path}", lambda: None
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
+    return bench_database("dyade_bench")
 
 
 def seed(db_url: str, count: int) -> list[str]:

@@ -28,12 +28,12 @@ from pathlib import Path
 
 import httpx
 
+from bench._db import bench_database
 from dyade.contracts.inbound import CallSubmission
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "intake.json"
 BERKELEY = Path(os.environ.get("DYADE_BERKELEY_DIR", "/work/shared/data/calls-for-service/berkeley-2014/daily"))
-PG_ADMIN_URL = os.environ.get("DYADE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 FIRST = ["Jean-François", "Marie", "Luc", "Sylvie", "Mathieu", "Isabelle", "Pierre", "Nathalie", "Éric", "Julie"]
 LAST = ["Tremblay", "Gagnon", "Roy", "Côté", "Bouchard", "Gauthier", "Morin", "Lavoie", "Fortin", "Gagné"]
 
@@ -133,29 +133,6 @@ def wait_published(url: str, token: str, timeout: float = 900) -> float:
     raise TimeoutError("outbox pas vidée")
 
 
-def fresh_database() -> tuple[str, str]:
-    from sqlalchemy import create_engine, text
-
-    from dyade.db import migrate
-    name = f"dyade_bench_intake_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    migrate(url)
-    return name, url
-
-
-def drop_database(name: str) -> None:
-    from sqlalchemy import create_engine, text
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--serve", choices=["bare", "intake"], help=argparse.SUPPRESS)
@@ -181,7 +158,7 @@ def main() -> None:
     dispatch = issue_token(secret, subject="bench", role="dispatch")
     supervisor = issue_token(secret, subject="bench", role="supervisor")
     result: dict = {"calls_per_round": n, "rounds": args.rounds, "concurrency": args.concurrency}
-    db_name, db_url = fresh_database()
+    db_url, drop_database = bench_database("dyade_bench_intake")
     try:
         with EmbeddedBroker() as broker:
             create_topics(broker.bootstrap_servers)
@@ -232,7 +209,7 @@ def main() -> None:
                 stop_server(proc)
                 stop_server(bare_proc)
     finally:
-        drop_database(db_name)
+        drop_database()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     print(f"→ {RESULTS.relative_to(ROOT)}")

@@ -27,11 +27,12 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench._db import bench_database
+
 import httpx
 
 RESULTS = Path(__file__).parent / "results"
 SECRET = "bench-token-secret-long-enough-for-hs256"
-PG_ADMIN_URL = os.environ.get("DYADE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
 def serve(bootstrap: str, db_url: str, port: int, home: str) -> None:
@@ -50,21 +51,7 @@ def serve(bootstrap: str, db_url: str, port: int, home: str) -> None:
 
 
 def database() -> tuple[str, callable]:
-    from sqlalchemy import create_engine, text
-    name = f"dyade_bench_notifier_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception:
-        path = Path(tempfile.mkdtemp()) / "bench.db"
-        return f"sqlite:///{path}", lambda: None
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
+    return bench_database("dyade_bench_notifier")
 
 
 class SseClient(threading.Thread):

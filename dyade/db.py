@@ -1,9 +1,11 @@
 """Database plumbing: engines, sessions, and migrations (Alembic, one branch per service)."""
 from __future__ import annotations
 
+import os
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
@@ -98,3 +100,31 @@ def migrate(url: str) -> None:
     from alembic import command
     check_database(url)
     command.upgrade(alembic_config(url), "heads")
+
+
+PG_ADMIN_URL = os.environ.get("DYADE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def scratch_database(prefix: str = "dyade_scratch", *, migrated: bool = True,
+                     admin_url: str = PG_ADMIN_URL) -> tuple[str, Callable[[], None]]:
+    """A new PostgreSQL database (tests, benchmarks), migrated to every service's head, and the function
+    that drops it."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+    if migrated:
+        try:
+            migrate(url)
+        except BaseException:
+            drop()
+            raise
+    return url, drop

@@ -3,22 +3,19 @@ by the root conftest.py): one real Tansu broker per test session, one fresh Post
 test session, tokens by role."""
 from __future__ import annotations
 
-import os
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from dyade.auth import issue_token
 from dyade.broker import EmbeddedBroker
-from dyade.db import migrate
+from dyade.db import scratch_database
 from dyade.kafka import create_topics
 from dyade.settings import Settings
 
-PG_ADMIN_URL = os.environ.get("DYADE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
 @pytest.fixture(scope="session")
@@ -33,19 +30,11 @@ def broker(tmp_path_factory):
 @contextmanager
 def fresh_database() -> Iterator[str]:
     """A new PostgreSQL database migrated to every service's head; dropped afterwards."""
-    name = f"dyade_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    url, drop = scratch_database("dyade_test")
     try:
-        migrate(url)
         yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+        drop()
 
 
 @pytest.fixture(scope="session")

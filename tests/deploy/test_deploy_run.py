@@ -10,16 +10,14 @@ import shutil
 import signal
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from dyade.broker import EmbeddedBroker, free_port
 from dyade.kafka import wait_until
 from dyade.service import SERVICES
-from dyade.testing import PG_ADMIN_URL
+from dyade.db import scratch_database
 
 from deploy_files import ROOT, compose, resolve
 from test_deploy_compose import FAKE_ENV
@@ -56,15 +54,9 @@ def build_context(dest: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def fresh_database():
-    name = f"dyade_deploy_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    url, drop = scratch_database("dyade_deploy", migrated=False)  # the image's own migrate job runs
+    yield url
+    drop()
 
 
 @pytest.fixture(scope="module")

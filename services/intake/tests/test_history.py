@@ -8,12 +8,10 @@ import uuid
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from dyade.broker import EmbeddedBroker
-from dyade.db import migrate
 from dyade.kafka import create_topics, wait_until
-from dyade.testing import PG_ADMIN_URL
+from dyade.db import scratch_database
 from services.intake.api import create_app
 from services.intake.tests.conftest import TopicReader, call_body
 
@@ -22,17 +20,9 @@ TOPICS = ("calls.received.v1", "calls.updated.v1", "referrals.filed.v1")
 
 @pytest.fixture(scope="module")
 def own_db():
-    name = f"dyade_intake_hist_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    migrate(url)
+    url, drop = scratch_database("dyade_intake_hist")
     yield url
-    with admin.connect() as conn:
-        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    drop()
 
 
 def events_on(bootstrap: str) -> dict[str, list[str]]:
