@@ -30,10 +30,11 @@ import httpx
 
 from bench._db import bench_database
 from dyade.contracts.inbound import CallSubmission
+from dyade.paths import BERKELEY as BERKELEY_LOGS
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "intake.json"
-BERKELEY = Path(os.environ.get("DYADE_BERKELEY_DIR", "/work/shared/data/calls-for-service/berkeley-2014/daily"))
+BERKELEY = Path(os.environ.get("DYADE_BERKELEY_DIR", BERKELEY_LOGS / "daily"))
 FIRST = ["Jean-François", "Marie", "Luc", "Sylvie", "Mathieu", "Isabelle", "Pierre", "Nathalie", "Éric", "Julie"]
 LAST = ["Tremblay", "Gagnon", "Roy", "Côté", "Bouchard", "Gauthier", "Morin", "Lavoie", "Fortin", "Gagné"]
 

@@ -20,8 +20,9 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from dyade.simulation.profiles import NATURE_OF_CODE
+from dyade.paths import EIDO_STANDARD
 
-STANDARD_DIR = Path(os.environ.get("DYADE_EIDO_STANDARD", "/work/shared/standards/nena-eido"))
+STANDARD_DIR = Path(os.environ.get("DYADE_EIDO_STANDARD", EIDO_STANDARD))
 EIDO_TYPE = "EmergencyIncidentDataObjectType"
 AGENCY = "spvd.qc.ca"  # short: intake keeps an incident URN of <= 64 characters as the call id
 

@@ -11,11 +11,12 @@ from zoneinfo import ZoneInfo
 
 from dyade.auth import issue_token
 from dyade.kafka import wait_until
+from dyade.paths import BERKELEY as BERKELEY_LOGS
 from services.intake.replay.client import replay
 from services.intake.replay.reader import load_mapping
 
 ROOT = Path(__file__).resolve().parents[2]
-DAILY = ROOT.parent / "shared" / "data" / "calls-for-service" / "berkeley-2014" / "daily"
+DAILY = BERKELEY_LOGS / "daily"
 MAPPING = ROOT / "services" / "intake" / "mappings" / "berkeley.yaml"
 BERKELEY = ZoneInfo("America/Los_Angeles")
 # two full weeks of real logs (Monday 2014-07-07 to Sunday 2014-07-20)

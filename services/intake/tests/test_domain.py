@@ -4,7 +4,6 @@ from __future__ import annotations
 import copy
 import json
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +13,9 @@ from services.intake.domain.eido import UNSPECIFIED_TYPE, EidoError, call_id_of,
 from services.intake.domain.identity import (best_fuzzy_match, identity_of, name_hash, normalise_name,
                                              person_key_for)
 from services.intake.domain.locations import block_level, is_unknown, location_key, normalise_address
+from dyade.paths import EIDO_STANDARD
 
-SAMPLE = Path("/work/shared/standards/nena-eido/sample-call-transfer.json")
+SAMPLE = EIDO_STANDARD / "sample-call-transfer.json"
 
 
 def test_names_ignore_accents_case_hyphens_apostrophes_and_order():

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from services.intake.tests.conftest import call_body
+from dyade.paths import EIDO_STANDARD
 
-SAMPLE = Path("/work/shared/standards/nena-eido/sample-call-transfer.json")
+SAMPLE = EIDO_STANDARD / "sample-call-transfer.json"
 
 
 def ago(minutes: int) -> str:

@@ -13,8 +13,8 @@ from dyade.kafka import wait_until
 from services.intake.code_tables import MappingError
 from services.intake.replay.client import replay
 from services.intake.replay.reader import AcceptedRow, SkippedRow, load_mapping, read_export
+from dyade.paths import BERKELEY
 
-BERKELEY = Path("/work/shared/data/calls-for-service/berkeley-2014")
 MAPPING = Path(__file__).resolve().parents[1] / "mappings" / "berkeley.yaml"
 
 
