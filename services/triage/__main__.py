@@ -45,6 +45,9 @@ def main() -> None:
     settings = Settings()
     options = TriageOptions()
     configure_logging("triage", settings.dyade_log_level)
+    if options.faust_log_level:  # faust/aiokafka internals (rebalances, recovery) for diagnosis
+        for name in ("faust", "mode", "aiokafka"):
+            logging.getLogger(name).setLevel(options.faust_log_level.upper())
     if not settings.kafka_bootstrap_servers:
         raise SystemExit("KAFKA_BOOTSTRAP_SERVERS est requis (dyade up le fournit)")
     ruleset = load_ruleset(options)

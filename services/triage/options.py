@@ -18,6 +18,7 @@ class TriageOptions(BaseSettings):
                                                     "internal topic prefix. A new id replays from the beginning.")
     rules_file: Path | None = Field(None, description="YAML file of rule-set thresholds (see RulesetConfig).")
     commit_interval: float = Field(1.0, description="Seconds between offset commits.")
+    faust_log_level: str | None = Field(None, description="Log level of faust/mode/aiokafka (default: WARNING).")
     producer_linger: float = Field(0.01, description="Seconds the producer waits to batch messages (throughput).")
 
 

@@ -34,7 +34,8 @@ class Worker:
         return {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers, "DATABASE_URL": s.database_url,
                 "DYADE_HOME": str(s.dyade_home), "DYADE_TOKEN_SECRET": s.dyade_token_secret,
                 "DYADE_PSEUDONYM_KEY": s.dyade_pseudonym_key, "TRIAGE_PORT": str(self.port),
-                "TRIAGE_APP_ID": self.app_id, "DYADE_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"}
+                "TRIAGE_APP_ID": self.app_id, "DYADE_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1",
+                "TRIAGE_FAUST_LOG_LEVEL": "INFO"}
 
     def start(self, timeout: float = 120) -> float:
         t0 = time.monotonic()
