@@ -51,11 +51,12 @@ def database_check(url: str) -> ReadyCheck:
 
 
 def create_app(service: str, settings: Settings, *, title: str, description: str = "", lifespan=None,
-               extra_checks: dict[str, ReadyCheck] | None = None) -> FastAPI:
+               extra_checks: dict[str, ReadyCheck] | None = None, uses_database: bool = True) -> FastAPI:
+    """`uses_database=False` for a service that keeps no state in the database (triage: faust tables)."""
     app = FastAPI(title=f"Dyade — {title}", version=__version__, description=description, lifespan=lifespan)
     app.state.settings = settings
     app.state.token_secret = settings.secret("dyade_token_secret")
-    checks: dict[str, ReadyCheck] = {"database": database_check(settings.db_url)}
+    checks: dict[str, ReadyCheck] = {"database": database_check(settings.db_url)} if uses_database else {}
     if settings.kafka_bootstrap_servers:
         checks["broker"] = broker_check(settings.kafka_bootstrap_servers)
     checks.update(extra_checks or {})

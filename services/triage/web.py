@@ -14,11 +14,9 @@ import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Query
 from mode import Service
 
-from dyade import __version__
 from dyade.auth import Principal, requires
 from dyade.contracts import Role
-from dyade.observability import health_router, instrument
-from dyade.service import _install_error_handlers, broker_check
+from dyade.service import create_app
 from dyade.settings import Settings
 from services.triage.domain import state as S
 from services.triage.metrics import READY
@@ -35,12 +33,6 @@ def worker_ready(app) -> bool:
 
 def create_web(app, settings: Settings) -> FastAPI:
     """`app` is the faust app (its tables are read here)."""
-    api = FastAPI(title="Dyade — Triage: récurrence et dangerosité", version=__version__,
-                  description="Décisions de triage expliquées (lecture seule). Les décisions sont publiées sur "
-                              "`triage.decided.v1`; les suggestions de référence sur `referrals.suggested.v1`.")
-    api.state.settings = settings
-    api.state.token_secret = settings.secret("dyade_token_secret")
-
     def worker_check() -> None:
         READY.set(1 if worker_ready(app) else 0)
         if not app.triage.started:
@@ -48,12 +40,10 @@ def create_web(app, settings: Settings) -> FastAPI:
         if app.rebalancing:
             raise RuntimeError("rééquilibrage des partitions en cours")
 
-    checks = {"worker": worker_check}
-    if settings.kafka_bootstrap_servers:
-        checks["broker"] = broker_check(settings.kafka_bootstrap_servers)
-    api.include_router(health_router("triage", checks))
-    instrument(api, "triage")
-    _install_error_handlers(api)
+    api = create_app("triage", settings, title="Triage: récurrence et dangerosité", uses_database=False,
+                     extra_checks={"worker": worker_check},
+                     description="Décisions de triage expliquées (lecture seule). Les décisions sont publiées sur "
+                                 "`triage.decided.v1`; les suggestions de référence sur `referrals.suggested.v1`.")
     tables = app.triage
 
     @api.get("/v1/persons/{person_key}/triage", tags=["triage"],
