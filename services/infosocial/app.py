@@ -11,6 +11,7 @@ from dyade.settings import Settings
 from dyade.service import create_app as base_app
 from services.infosocial import api, web
 from services.infosocial.frames import Problem
+from services.infosocial.identities import IntakeIdentities
 from services.infosocial.runtime import Runtime
 
 DESCRIPTION = """Fiches Info-social (cadres d'intervention): versions approuvées par une deuxième personne,
@@ -22,6 +23,7 @@ sociales. Chaque élément d'une fiche porte sa source: `police` (tiré des inte
 def create_app(settings: Settings, *, consumer_group: str = "infosocial", workers: bool = True,
                sweep: bool = True) -> FastAPI:
     runtime = Runtime(settings, consumer_group=consumer_group)
+    identities = IntakeIdentities.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -30,10 +32,12 @@ def create_app(settings: Settings, *, consumer_group: str = "infosocial", worker
             yield
         finally:
             runtime.stop()
+            identities.close()
 
     app = base_app("infosocial", settings, title="Fiches Info-social", description=DESCRIPTION, lifespan=lifespan,
                    extra_checks={"workers": runtime.workers_ok})
     app.state.runtime = runtime
+    app.state.identities = identities
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem):

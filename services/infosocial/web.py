@@ -22,6 +22,7 @@ from services.infosocial.domain.referrals import ALLOWED, LABELS
 from services.infosocial.domain.review import today_in_montreal
 from services.infosocial.frames import Problem, utcnow
 from services.infosocial.forms import frame_form_values, parse_frame_form
+from services.infosocial.identities import Lookup
 from services.infosocial.overview import due_for_review, frame_list
 from services.infosocial.runtime import Runtime
 
@@ -57,6 +58,10 @@ def guard(request: Request) -> Principal | HTMLResponse:
     return who
 
 
+def identities(request: Request, keys, purpose: str) -> Lookup:
+    return request.app.state.identities.lookup(request, keys, purpose)
+
+
 def back(url: str, message: str | None = None, error: str | None = None) -> RedirectResponse:
     params = {k: v for k, v in (("msg", message), ("error", error)) if v}
     if params:
@@ -78,9 +83,12 @@ def home(request: Request):
                          limit=200)
     for item in queue:
         item["moves"] = [(s.value, LABELS[s]) for s in sorted(ALLOWED[ReferralStatus(item["status"])])]
-    return render("queue.html", who=who, queue=queue, due=due_for_review(r.factory, today),
-                  pending=frame_list(r.factory, today=today, pending_only=True), today=today,
-                  msg=request.query_params.get("msg"), error=request.query_params.get("error"))
+    due = due_for_review(r.factory, today)
+    pending = frame_list(r.factory, today=today, pending_only=True)
+    shown = identities(request, [x["person_key"] for x in (*queue, *pending, *due)], "infosocial: file de travail")
+    return render("queue.html", who=who, queue=queue, due=due, pending=pending, today=today, names=shown.names,
+                  identity_notice=shown.notice, msg=request.query_params.get("msg"),
+                  error=request.query_params.get("error"))
 
 
 @router.post("/connexion")
@@ -113,8 +121,10 @@ def person(person_key: str, request: Request):
         frame = r.reads.read(who, snap, call_id=None, purpose="page")
         versions = r.reads.versions(who, snap.frame_id, None)
     referrals = r.queue.list(statuses=None, person_key=person_key, limit=50) if person_key.startswith("p_") else []
+    shown = identities(request, [person_key], "infosocial: dossier de la personne")
     return render("person.html", who=who, person_key=person_key, frame=frame, versions=versions or [],
-                  referrals=referrals, consent_statuses=[s.value for s in ConsentStatus],
+                  referrals=referrals, identity=shown.names.get(person_key), identity_notice=shown.notice,
+                  consent_statuses=[s.value for s in ConsentStatus],
                   msg=request.query_params.get("msg"), error=request.query_params.get("error"))
 
 

@@ -26,6 +26,7 @@ from services.intake.code_tables import CodeTables
 from services.intake.domain.calls import InvalidSubmission
 from services.intake.domain.eido import EidoError
 from services.intake.group import GroupWriter
+from services.intake.identities import identity_router
 from services.intake.outbox import Relay
 from services.intake.raw import RawConsumer
 
@@ -200,6 +201,8 @@ def create_app(settings: Settings, *, raw_group: str | None = None, background: 
     def resolve(person: PersonIdentity,
                 principal: Principal = Depends(requires(Role.SOCIAL_WORKER, Role.OFFICER, Role.CALLTAKER))):
         return intake.resolve_person(person, principal.subject).as_json()
+
+    app.include_router(identity_router(sessions))
 
     @app.get("/v1/code-tables", tags=["configuration"], summary="Tables de codes de nature connues")
     def code_tables(_: Principal = Depends(requires(Role.DISPATCH, Role.SUPERVISOR, Role.ANALYST))):

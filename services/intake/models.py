@@ -6,6 +6,8 @@
 - intake_identities: identities (names, birth dates, CAD person ids) → person keys. The ONLY place
   where Dyade keeps who a person is; events carry the key.
 - intake_resolutions: each resolution of a person (match kind and confidence).
+- intake_identity_reads: each disclosure of an identity to a reader (who, role, when, person key, why);
+  made by migrations/intake_0002_identity_reads.py.
 """
 from __future__ import annotations
 
@@ -102,5 +104,15 @@ resolutions = Table(
     Column("confidence", Float, nullable=False),
     Column("context", String(20), nullable=False),  # call | referral | resolve
     Column("ref", String(64)),
+    Column("at", TZ, nullable=False),
+)
+
+identity_reads = Table(
+    "intake_identity_reads", metadata,
+    Column("id", SEQ, primary_key=True, autoincrement=True),
+    Column("person_key", String(40), nullable=False, index=True),
+    Column("subject", String(200), nullable=False),
+    Column("role", String(30), nullable=False),
+    Column("purpose", String(200), nullable=False),
     Column("at", TZ, nullable=False),
 )
