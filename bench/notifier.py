@@ -54,27 +54,36 @@ def database() -> tuple[str, callable]:
     return bench_database("dyade_bench_notifier")
 
 
-class SseClient(threading.Thread):
-    """The dyad's app: records when each call's alert arrives (state `created`)."""
+class AlertStream(threading.Thread):
+    """A field-app client on the notifier's live stream: when each call's alert first arrives, and in which
+    state (created for the dyad, or missed for capacity, deferred...)."""
 
     def __init__(self, base: str, headers: dict):
         super().__init__(daemon=True)
         self.base, self.headers = base, headers
         self.arrived: dict[str, float] = {}
+        self.states: dict[str, int] = {}
         self.connected = threading.Event()
         self.stop = False
 
     def run(self) -> None:
-        with httpx.stream("GET", f"{self.base}/v1/stream", headers=self.headers,
-                          timeout=httpx.Timeout(10, read=None)) as resp:
-            self.connected.set()
-            for line in resp.iter_lines():
-                if self.stop:
-                    return
-                if line.startswith("data:"):
-                    data = json.loads(line[5:])
-                    if data["change"]["state"] == "created" and data["alert"]["call_id"]:
-                        self.arrived.setdefault(data["alert"]["call_id"], time.perf_counter())
+        try:
+            with httpx.stream("GET", f"{self.base}/v1/stream", headers=self.headers,
+                              timeout=httpx.Timeout(10, read=None)) as resp:
+                self.connected.set()
+                for line in resp.iter_lines():
+                    if self.stop:
+                        return
+                    if line.startswith("data:"):
+                        data = json.loads(line[5:])
+                        call_id = data["alert"].get("call_id")
+                        if call_id and call_id not in self.arrived:
+                            self.arrived[call_id] = time.perf_counter()
+                            state = data["change"]["state"]
+                            self.states[state] = self.states.get(state, 0) + 1
+        except httpx.HTTPError:
+            if not self.stop:
+                raise
 
 
 class RawConsumer(threading.Thread):
@@ -155,7 +164,7 @@ def main() -> None:
         httpx.put(f"{base}/v1/dyads/D1", json={"name": "Dyade 1", "sector": "S1", "shifts": always},
                   headers=sup).raise_for_status()
 
-        client = SseClient(base, dyad)
+        client = AlertStream(base, dyad)
         client.start()
         client.connected.wait(30)
         raw = RawConsumer(broker.bootstrap_servers)

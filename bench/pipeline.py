@@ -22,7 +22,7 @@ from tempfile import mkdtemp
 import httpx
 
 from bench._db import bench_database
-from bench.notifier import percentile
+from bench.notifier import AlertStream, percentile
 from dyade.auth import issue_token
 from dyade.broker import EmbeddedBroker, free_port
 from dyade.cli.up import Platform, available_services
@@ -42,38 +42,6 @@ def call(call_id: str, n: int) -> dict:
             "persons": [{"first_name": "Personne", "last_name": f"Banc{n}",
                          "birth_date": (date(1940, 1, 1) + timedelta(days=n)).isoformat(), "role": "sujet"}],
             "flags": ["idees_suicidaires", "plan_suicidaire"]}
-
-
-class AlertStream(threading.Thread):
-    """A field-app client on the notifier's live stream: when each call's alert first arrives, and in which
-    state (created for the dyad, or missed for capacity, deferred...)."""
-
-    def __init__(self, base: str, headers: dict):
-        super().__init__(daemon=True)
-        self.base, self.headers = base, headers
-        self.arrived: dict[str, float] = {}
-        self.states: dict[str, int] = {}
-        self.connected = threading.Event()
-        self.stop = False
-
-    def run(self) -> None:
-        try:
-            with httpx.stream("GET", f"{self.base}/v1/stream", headers=self.headers,
-                              timeout=httpx.Timeout(10, read=None)) as resp:
-                self.connected.set()
-                for line in resp.iter_lines():
-                    if self.stop:
-                        return
-                    if line.startswith("data:"):
-                        data = json.loads(line[5:])
-                        call_id = data["alert"].get("call_id")
-                        if call_id and call_id not in self.arrived:
-                            self.arrived[call_id] = time.perf_counter()
-                            state = data["change"]["state"]
-                            self.states[state] = self.states.get(state, 0) + 1
-        except httpx.HTTPError:
-            if not self.stop:
-                raise
 
 
 def stats(latencies_ms: list[float]) -> dict:
