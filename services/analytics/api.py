@@ -48,8 +48,8 @@ def params(window_days: Annotated[int, Query(ge=30, le=730, description="Fenêtr
            sector: Annotated[str | None, Query(description="Secteur (S1, S2...).")] = None,
            start: Annotated[str | None, Query(alias="from", description="Début de période AAAA-MM-JJ (inclus, heure locale).")] = None,
            end: Annotated[str | None, Query(alias="to", description="Fin de période AAAA-MM-JJ (exclue, heure locale).")] = None,
-           gu_threshold: Annotated[int, Query(ge=2, le=1000, description="Appels minimum d'une grande utilisatrice.")] = 5,
-           gu_window_days: Annotated[int, Query(ge=7, le=730, description="Fenêtre des grandes utilisatrices (jours).")] = 90,
+           gu_threshold: Annotated[int, Query(ge=2, le=1000, description="Appels de crise minimum d'une grande utilisatrice (7, comme le triage).")] = 7,
+           gu_window_days: Annotated[int, Query(ge=7, le=730, description="Fenêtre des grandes utilisatrices (jours; 365 comme le triage).")] = 365,
            ) -> Params:
     sector = sector.strip() if sector and sector.strip() else None
     if sector is not None and not SECTOR.match(sector):

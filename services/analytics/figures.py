@@ -27,8 +27,8 @@ class Params:
     sector: str | None = None
     start: datetime | None = None
     end: datetime | None = None
-    gu_threshold: int = 5
-    gu_window_days: int = 90
+    gu_threshold: int = 7  # as triage's grande-utilisatrice flag: 7 crisis calls in 365 days
+    gu_window_days: int = 365
     repeat_lookback_days: int = 30
 
 

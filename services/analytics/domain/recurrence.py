@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from dyade.contracts.vocabulary import CallCategory
 from services.analytics.domain.facts import Facts, aware, month_of
 
 ACCEPTED_REFERRAL = {"admissible", "premier_contact"}
@@ -52,10 +53,13 @@ def intervention_starts(facts: Facts) -> dict[str, InterventionStart]:
     return starts
 
 
-def calls_by_person(facts: Facts) -> dict[str, list[datetime]]:
-    """Sorted receive times of the calls each person is counted on (see CallFact.counted_persons)."""
+def calls_by_person(facts: Facts, *, crisis_only: bool = False) -> dict[str, list[datetime]]:
+    """Sorted receive times of the calls each person is counted on (see CallFact.counted_persons);
+    `crisis_only` keeps the crisis calls (`CallCategory.is_crisis`)."""
     out: dict[str, list[datetime]] = defaultdict(list)
     for c in facts.calls:
+        if crisis_only and not CallCategory(c.category).is_crisis:
+            continue
         for key in c.counted_persons():
             out[key].append(aware(c.received_at))
     for times in out.values():
@@ -170,13 +174,14 @@ def repeat_calls_by_month(facts: Facts, *, lookback_days: int = 30) -> list[dict
              "share": round(repeat[m] / total[m], 4) if total[m] else 0.0} for m in sorted(total)]
 
 
-def grandes_utilisatrices_by_month(facts: Facts, *, threshold: int = 5, window_days: int = 90) -> list[dict]:
-    """A person is a *grande utilisatrice* in month M when they are counted on at least `threshold` calls
-    received in the `window_days` days ending at the end of month M (America/Montreal).
+def grandes_utilisatrices_by_month(facts: Facts, *, threshold: int = 7, window_days: int = 365) -> list[dict]:
+    """A person is a *grande utilisatrice* in month M when they are counted on at least `threshold` crisis
+    calls (`CallCategory.is_crisis`, the definition triage uses for its flag) received in the `window_days`
+    days ending at the end of month M (America/Montreal); by default 7 in 365 days, triage's default.
     By month: their number, the calls of month M about at least one of them, all calls of month M, and
     the share (calls about them / all calls)."""
     from services.analytics.domain.calendar import month_end
-    times_of = calls_by_person(facts)
+    times_of = calls_by_person(facts, crisis_only=True)
     by_month: dict[str, list] = defaultdict(list)
     for c in facts.calls:
         by_month[month_of(c.received_at)].append(c)

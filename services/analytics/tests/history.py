@@ -220,14 +220,16 @@ def oracle_weekly(h: History, categories=None) -> dict[str, Counter]:
 
 
 def oracle_grandes_utilisatrices(h: History, threshold: int = 5, days: int = 90) -> dict[str, tuple[int, int, int]]:
-    """month → (grandes utilisatrices, their calls in the month, calls in the month), by brute force."""
+    """month → (grandes utilisatrices, their calls in the month, calls in the month), by brute force;
+    persons are counted on crisis calls only."""
+    crisis = {"etat_mental_perturbe", "suicidaire", "detresse", "bien_etre", "violence_conjugale_familiale"}
     out = {}
     months = sorted({c["at"].astimezone(MTL).strftime("%Y-%m") for c in h.calls})
     for m in months:
         y, mo = int(m[:4]), int(m[5:])
         end = datetime(y + (mo == 12), 1 if mo == 12 else mo + 1, 1, tzinfo=MTL)
         start = end - timedelta(days=days)
-        per = Counter(k for c in h.calls if start <= c["at"] < end for k in c["counted"])
+        per = Counter(k for c in h.calls if start <= c["at"] < end and c["category"] in crisis for k in c["counted"])
         gu = {k for k, n in per.items() if n >= threshold}
         month_calls = [c for c in h.calls if c["at"].astimezone(MTL).strftime("%Y-%m") == m]
         out[m] = (len(gu), sum(1 for c in month_calls if c["counted"] & gu), len(month_calls))

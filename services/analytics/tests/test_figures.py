@@ -41,7 +41,8 @@ def test_repeat_trend_and_grandes_utilisatrices_equal_brute_force(client, histor
     trend = {r["month"]: (r["calls"], r["repeat_calls"]) for r in get(client, "/v1/figures/repeat-calls", **q)["trend"]}
     assert trend == oracle_repeat_trend(history)
     gu = {r["month"]: (r["grandes_utilisatrices"], r["their_calls"], r["calls"])
-          for r in get(client, "/v1/figures/grandes-utilisatrices", sector=history.sector)}
+          for r in get(client, "/v1/figures/grandes-utilisatrices", sector=history.sector,
+                                                          gu_threshold=5, gu_window_days=90)}
     truth = oracle_grandes_utilisatrices(history)
     assert gu == truth
     assert any(n > 0 for n, _, _ in truth.values())  # the history does have grandes utilisatrices

@@ -18,10 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dyade.contracts.vocabulary import CallCategory
 from services.triage.domain.config import RulesetConfig
 from services.triage.domain.recurrence import DAY, Past
 
-CRISIS = {"etat_mental_perturbe", "suicidaire", "detresse", "bien_etre", "violence_conjugale_familiale"}
+CRISIS = frozenset(c.value for c in CallCategory if c.is_crisis)  # one definition, in the contracts
 CLOSED_REFERRAL = {"refusee", "fermee"}
 HIGH_RISK_DISPOSITIONS = {"transport_p38", "arrestation"}
 HIGH_RISK_FLAGS = {"arme", "menaces_de_mort", "gestes_suicidaires"}
