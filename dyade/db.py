@@ -43,9 +43,10 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A transaction: committed if the block succeeds, rolled back otherwise."""
-    session = factory()
+def unit_of_work(factory: sessionmaker[Session], bind=None) -> Iterator[Session]:
+    """A transaction: committed if the block succeeds, rolled back otherwise. `bind`: run it on a
+    connection the caller holds instead of one from the pool."""
+    session = factory(bind=bind) if bind is not None else factory()
     try:
         yield session
         session.commit()

@@ -115,19 +115,8 @@ class Intake:
     def _unit(self, bind: Connection | None):
         """A transaction on a new pooled session, or on the caller's own connection (the group writer
         keeps one: no pool checkout and no pre-ping per group)."""
-        if bind is None:
-            with unit_of_work(self.sessions) as session:
-                yield session
-            return
-        session = self.sessions(bind=bind)
-        try:
+        with unit_of_work(self.sessions, bind) as session:
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
 
     def accept_calls(self, items: list[CallItem], bind: Connection | None = None) -> list[Outcome | Exception]:
         """A group of calls in ONE transaction (group commit): existing keys fetched in one query, rows
