@@ -1,7 +1,7 @@
 """Issue 7's figure: latency from a call accepted at intake (its 202) to the alert received by a connected
 field-app client (SSE), through the five real services on a real broker, at a stated call rate.
 
-Baseline in the same run: the raw broker hops the call crosses — calls.received.v1 → triage's two
+Baseline in the same run: the raw broker hops the call crosses — calls.received.v2 → triage's two
 repartition topics → triage.decided.v1 (4 hops) — as a chain of bare kafka-python relays (consume, produce
 to the next topic) on the same broker, fed at the same rate.
 

@@ -1,5 +1,5 @@
 """Triage throughput (issue 5): N synthetic calls replayed through the faust worker, end to end
-(calls.received.v1 → three stages, three tables with changelogs → triage.decided.v1), next to a raw
+(calls.received.v2 → three stages, three tables with changelogs → triage.decided.v1), next to a raw
 kafka-python consume + contract decode loop over the same topic in the same run (the ceiling a consumer of
 this topic reaches on this machine). Also the worker's start time, peak RSS and memory per million persons.
 
@@ -67,7 +67,7 @@ def produce(bootstrap: str, records: list[tuple[bytes, bytes]]) -> float:
     p = make_producer(bootstrap, linger_ms=20, batch_size=512 * 1024, enable_idempotence=False, acks=1)
     t0 = time.perf_counter()
     for key, value in records:
-        p.send("calls.received.v1", key=key, value=value)
+        p.send("calls.received.v2", key=key, value=value)
     p.flush()
     p.close()
     return time.perf_counter() - t0
@@ -77,7 +77,7 @@ def baseline(bootstrap: str, n: int) -> float:
     """Raw kafka-python: consume the topic from the beginning and decode every call with the contracts."""
     c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, max_poll_records=2000,
                       fetch_max_bytes=50 * 1024 * 1024)
-    c.assign([TopicPartition("calls.received.v1", p) for p in range(3)])
+    c.assign([TopicPartition("calls.received.v2", p) for p in range(3)])
     c.seek_to_beginning()
     seen = 0
     t0, c0 = time.perf_counter(), time.process_time()

@@ -43,6 +43,11 @@ class CallPayload(Payload):
     summary: str | None = Field(None, max_length=500, description="Short narrative for the responding dyad.")
     source_system: str = "cad"
 
+    @property
+    def location_key(self) -> str:
+        """The topic's partitioning key."""
+        return self.location.location_key
+
 
 class CallReceived(Event[CallPayload]):
     """A call accepted by intake. occurred_at is the CAD's received time."""
@@ -71,6 +76,8 @@ class CallUpdatePayload(Payload):
     dyad_id: str | None = Field(None, description="Set when a dyad attended the call.")
     person_keys: tuple[str, ...] = ()
     sector: str | None = None
+    location_key: str | None = Field(None, description="The call's location key (set by intake; the topic's "
+                                                        "partitioning key, so an update follows its call).")
 
 
 class CallUpdated(Event[CallUpdatePayload]):

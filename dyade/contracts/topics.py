@@ -61,9 +61,13 @@ def with_min_insync(config: dict[str, str], replication: int) -> dict[str, str]:
 
 CALLS_RAW = Topic("calls.raw.v1", "call_id", (), "Raw call JSON produced by a dispatch system; intake validates it.",
                   produced_by="cad", consumed_by=("intake",), dlq=True, raw=True, retention_days=7)
-CALLS_RECEIVED = Topic("calls.received.v1", "call_id", (CallReceived,), "Calls accepted by intake.",
+# Calls and their updates are keyed by location (v2; v1 was keyed by call id): the calls at one place meet in
+# one partition, in order, so triage counts a place's recurrence where the call arrives (one stage, no
+# repartition for calls about nobody). Intake puts the call's location key on every update.
+CALLS_RECEIVED = Topic("calls.received.v2", "location_key", (CallReceived,), "Calls accepted by intake, keyed by location.",
                        produced_by="intake", consumed_by=("triage", "analytics"), dlq=True)
-CALLS_UPDATED = Topic("calls.updated.v1", "call_id", (CallUpdated,), "Call status changes and dispositions.",
+CALLS_UPDATED = Topic("calls.updated.v2", "location_key", (CallUpdated,),
+                      "Call status changes and dispositions, keyed by the call's location.",
                       produced_by="intake", consumed_by=("triage", "notifier", "analytics"), dlq=True)
 REFERRALS_FILED = Topic("referrals.filed.v1", "person_key", (ReferralFiled,), "Social referrals filed by people.",
                         produced_by="intake", consumed_by=("triage", "infosocial", "analytics"), dlq=True)

@@ -23,7 +23,7 @@ from services.analytics.domain.facts import (
     AlertEventFact, CallFact, CallUpdateFact, DecisionFact, Facts, FrameEventFact, ReferralEventFact,
 )
 
-TOPIC_OF = {CallReceived: "calls.received.v1", CallUpdated: "calls.updated.v1", TriageDecided: "triage.decided.v1",
+TOPIC_OF = {CallReceived: "calls.received.v2", CallUpdated: "calls.updated.v2", TriageDecided: "triage.decided.v1",
             ReferralFiled: "referrals.filed.v1", ReferralStatusChanged: "referrals.status.v1",
             FrameChanged: "frames.changed.v1", AlertChanged: "alerts.changed.v1"}
 CHUNK = 1000

@@ -198,8 +198,8 @@ class Intake:
             persons.append({**res.as_json(), "role": person.role.value})
         event = call_received(sub, category=category, location=loc, persons=refs, source_system=table.source_system)
         row = dict(call_id=sub.call_id, revision=sub.revision, fingerprint=fp, event_id=str(event.event_id),
-                   category=category.value, sector=loc.sector, person_keys=persons, channel=channel,
-                   code_table=table.name, received_at=utc(sub.received_at), accepted_at=now)
+                   category=category.value, sector=loc.sector, location_key=loc.location_key, person_keys=persons,
+                   channel=channel, code_table=table.name, received_at=utc(sub.received_at), accepted_at=now)
         if staged is not None:
             staged.outbox.append(self._outbox_row(event, now))
             staged.calls.append(row)
@@ -279,7 +279,7 @@ class Intake:
             if call is None:
                 raise NotFound(f"appel inconnu: {call_id}")
             keys = list(dict.fromkeys(p["person_key"] for p in call.person_keys))
-            event = call_updated(call_id, sub, person_keys=keys, sector=call.sector)
+            event = call_updated(call_id, sub, person_keys=keys, sector=call.sector, location_key=call.location_key)
             self._enqueue(session, event, now)
             session.execute(m.updates.insert().values(call_id=call_id, status=sub.status.value, at=utc(sub.at),
                                                       fingerprint=fp, event_id=str(event.event_id), accepted_at=now))

@@ -45,6 +45,7 @@ calls = Table(
     Column("event_id", String(36), nullable=False),
     Column("category", String(40), nullable=False),
     Column("sector", String(40)),
+    Column("location_key", String(64)),
     Column("person_keys", JSON, nullable=False),
     Column("channel", String(20), nullable=False),
     Column("code_table", String(64), nullable=False),

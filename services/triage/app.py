@@ -1,7 +1,7 @@
 """The triage worker: one faust.App, three short agents, three tables (memory store + changelogs).
 
-    calls.received.v1 ┐  agent `calls` (by call_id, table `calls`: call → subject, pending updates)
-    calls.updated.v1  ┘        │ calls                         │ updates
+    calls.received.v2 ┐  agent `calls` (by call_id, table `calls`: call → subject, pending updates)
+    calls.updated.v2  ┘        │ calls                         │ updates
                                ▼                               │
       <app>-calls-by-location: agent `locations` (by location_key, table `locations`: recent calls there)
                                │ calls + location recurrence   │

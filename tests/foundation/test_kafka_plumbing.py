@@ -6,7 +6,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from dyade.broker import EmbeddedBroker
-from dyade.contracts import CallCategory, CallPayload, CallReceived, Location
+from dyade.contracts import CallCategory, CallPayload, CallReceived, Location, decode
 from dyade.contracts.topics import CALLS_RECEIVED, Topic
 from dyade.kafka import BrokerUnreachable, ConsumerLoop, create_topics, make_producer, publish, wait_until
 
@@ -30,7 +30,7 @@ def read_all(bootstrap: str, topic: str) -> list:
 
 @pytest.fixture
 def scratch_topic(broker, unique) -> Topic:
-    """A fresh topic per test, shaped like calls.received.v1."""
+    """A fresh topic per test, shaped like calls.received.v2."""
     topic = Topic(f"test.{unique}.v1", "call_id", (CallReceived,), "scratch", partitions=2, dlq=True)
     create_topics(broker.bootstrap_servers, [topic])
     return topic
@@ -115,8 +115,9 @@ def test_publish_keys_by_the_topic_key(broker, unique):
     event = a_call(f"{unique}-k")
     meta = publish(producer, event).get(timeout=10)
     assert meta.topic == CALLS_RECEIVED.name
-    records = [r for r in read_all(broker.bootstrap_servers, CALLS_RECEIVED.name) if r.key == f"{unique}-k".encode()]
-    assert records and dict(records[0].headers)["type"] == b"call.received"
+    ours = [r for r in read_all(broker.bootstrap_servers, CALLS_RECEIVED.name) if decode(r.value).event_id == event.event_id]
+    assert ours and ours[0].key == event.payload.location.location_key.encode()  # calls are keyed by location
+    assert dict(ours[0].headers)["type"] == b"call.received"
 
 
 def test_create_topics_is_idempotent(broker, scratch_topic):

@@ -134,7 +134,7 @@ def test_metrics_expose_dyad_figures_without_person_keys(client, history):
     assert f'dyade_analytics_dyad_alerts{{dyad="{d1}",sector="{history.sector}"}} 3.0' in text
     assert f'dyade_analytics_missed_for_capacity{{sector="{history.sector}"}} 1.0' in text
     assert f'dyade_analytics_latency_seconds_count{{sector="{history.sector}",stage="received_to_ack"}} 3.0' in text
-    assert "dyade_analytics_consumer_lag{topic=\"calls.received.v1\"}" in text
+    assert "dyade_analytics_consumer_lag{topic=\"calls.received.v2\"}" in text
     assert f"p_{history.u}" not in text
 
 

@@ -68,9 +68,10 @@ def call_received(sub: CallSubmission, *, category: CallCategory, location: Reso
 
 
 def call_updated(call_id: str, sub: CallUpdateSubmission, *, person_keys: list[str],
-                 sector: str | None) -> CallUpdated:
+                 sector: str | None, location_key: str) -> CallUpdated:
     payload = CallUpdatePayload(call_id=call_id, status=sub.status, disposition=sub.disposition,
-                                dyad_id=sub.dyad_id, person_keys=tuple(person_keys), sector=sector)
+                                dyad_id=sub.dyad_id, person_keys=tuple(person_keys), sector=sector,
+                                location_key=location_key)
     return CallUpdated.new(payload=payload, occurred_at=sub.at, source=SOURCE, correlation_id=call_id)
 
 

@@ -5,7 +5,7 @@ from services.intake.tests.conftest import call_body
 
 
 def test_call_is_accepted_and_published_with_keys_not_names(intake, dispatch, reader, unique):
-    calls = reader("calls.received.v1")
+    calls = reader("calls.received.v2")
     r = intake.post("/v1/calls", json=call_body(f"C-{unique}"), headers=dispatch)
     assert r.status_code == 202, r.text
     body = r.json()
@@ -24,7 +24,7 @@ def test_call_is_accepted_and_published_with_keys_not_names(intake, dispatch, re
 
 
 def test_same_call_twice_returns_first_answer_and_publishes_once(intake, dispatch, reader, unique):
-    calls = reader("calls.received.v1")
+    calls = reader("calls.received.v2")
     body = call_body(f"D-{unique}")
     first = intake.post("/v1/calls", json=body, headers=dispatch)
     again = intake.post("/v1/calls", json=body, headers=dispatch)

@@ -15,7 +15,7 @@ from dyade.db import scratch_database
 from services.intake.api import create_app
 from services.intake.tests.conftest import TopicReader, call_body
 
-TOPICS = ("calls.received.v1", "calls.updated.v1", "referrals.filed.v1")
+TOPICS = ("calls.received.v2", "calls.updated.v2", "referrals.filed.v1")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ def published(intake, dispatch, call_id: str) -> bool:
 
 def test_broker_frozen_calls_still_accepted_then_published_once_in_order(intake, dispatch, broker, reader, unique,
                                                                          token):
-    calls = reader("calls.received.v1")
+    calls = reader("calls.received.v2")
     ids = [f"OUT-{unique}-{i:02d}" for i in range(12)]
     broker.pause()
     try:

@@ -9,7 +9,7 @@ from services.intake.tests.conftest import call_body
 
 
 def test_raw_calls_accepted_once_and_bad_records_dead_lettered(intake, broker, reader, dispatch, unique):
-    calls, dlq = reader("calls.received.v1"), reader("calls.raw.v1.dlq")
+    calls, dlq = reader("calls.received.v2"), reader("calls.raw.v1.dlq")
     good = json.dumps(call_body(f"RAW-{unique}", nature_code="DETR")).encode()
     bad = {
         "not-json": b"{pas du json " + unique.encode(),

@@ -72,7 +72,7 @@ def test_invalid_mapping_is_refused_with_the_reason(tmp_path):
 
 
 def test_three_days_replay_through_the_broker(intake, mapping, token, reader):
-    calls = reader("calls.received.v1")
+    calls = reader("calls.received.v2")
     started = datetime.now(timezone.utc)  # the session's broker may already hold these calls from other tests
     days = [BERKELEY / "daily" / n for n in ("07102014.csv", "07172014.csv", "10302014.csv")]
     expected = [r for r in read_export(days, mapping) if isinstance(r, AcceptedRow)]

@@ -152,14 +152,14 @@ def test_frames_referrals_overrides_and_suggestions(triage_worker, producer, dec
 
 def test_malformed_events_go_to_the_dead_letter_topic_and_the_worker_goes_on(
         triage_worker, producer, decisions, broker, unique):
-    producer.send("calls.received.v1", key=unique.encode(), value=b'{"type": "call.received", "broken')
+    producer.send("calls.received.v2", key=unique.encode(), value=b'{"type": "call.received", "broken')
     wrong = call_event(f"{unique}-wrong", NOW, person=f"p_{unique}")
     producer.send("triage.overridden.v1", key=f"p_{unique}".encode(), value=wrong.to_bytes())
     # a record the worker cannot handle (not bad input: a bug's stand-in) is set aside, the stream goes on
     producer.send(f"{triage_worker.app_id}-events-by-subject", key=f"p_{unique}x".encode(), value=b"not json")
     producer.flush()
     dlq = {}
-    for topic in ("calls.received.v1.dlq", "triage.overridden.v1.dlq"):
+    for topic in ("calls.received.v2.dlq", "triage.overridden.v1.dlq"):
         c = KafkaConsumer(bootstrap_servers=broker.bootstrap_servers)
         c.assign([TopicPartition(topic, 0)])
         c.seek_to_beginning()
@@ -176,9 +176,9 @@ def test_malformed_events_go_to_the_dead_letter_topic_and_the_worker_goes_on(
         c.close()
         if topic.startswith("calls"):
             assert dict(internal[0].headers)["dlq.reason"].startswith(b"erreur interne du triage")
-    bad = dict(dlq["calls.received.v1.dlq"].headers)
+    bad = dict(dlq["calls.received.v2.dlq"].headers)
     assert bad["dlq.reason"].startswith(b"JSON invalide") and bad["dlq.service"] == b"triage"
-    assert dlq["calls.received.v1.dlq"].value == b'{"type": "call.received", "broken'
+    assert dlq["calls.received.v2.dlq"].value == b'{"type": "call.received", "broken'
     assert b"inattendu" in dict(dlq["triage.overridden.v1.dlq"].headers)["dlq.reason"]
     ok = f"{unique}-ok"
     publish(producer, call_event(ok, NOW, person=f"p_{unique}"))

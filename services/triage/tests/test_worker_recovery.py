@@ -30,7 +30,7 @@ def decisions(broker):
 
 
 def same_partition_ids(prefix: str, n: int) -> list[str]:
-    """n call ids in one partition of calls.received.v1: one person's calls then keep their order end to end."""
+    """n call ids in one partition of calls.received.v2: one person's calls then keep their order end to end."""
     ids = (f"{prefix}-{i}" for i in itertools.count())
     first = next(ids)
     return [first] + list(itertools.islice((c for c in ids if partition_of(c) == partition_of(first)), n - 1))
