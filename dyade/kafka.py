@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -102,12 +102,29 @@ def key_of(event: Event, topic: Topic) -> bytes:
     return str(value).encode()
 
 
-def publish(producer: KafkaProducer, event: Event, topic: Topic | None = None):
-    """Send an event to its topic, keyed as the topic declares. Returns the send future."""
+class Record(NamedTuple):
+    """What `producer.send` gets: topic, key, value (None: a tombstone) and headers."""
+    topic: str
+    key: bytes
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+
+def record_of(event: Event, topic: Topic | None = None) -> Record:
+    """An event as a record on its topic, keyed as the topic declares."""
     from dyade.contracts import topic_for
     topic = topic or topic_for(type(event))
-    return producer.send(topic.name, key=key_of(event, topic), value=event.to_bytes(),
-                         headers=[("type", event.TYPE.encode()), ("schema_version", str(event.VERSION).encode())])
+    return Record(topic.name, key_of(event, topic), event.to_bytes(),
+                  [("type", event.TYPE.encode()), ("schema_version", str(event.VERSION).encode())])
+
+
+def send(producer: KafkaProducer, record: Record):
+    return producer.send(record.topic, key=record.key, value=record.value, headers=record.headers)
+
+
+def publish(producer: KafkaProducer, event: Event, topic: Topic | None = None):
+    """Send an event to its topic, keyed as the topic declares. Returns the send future."""
+    return send(producer, record_of(event, topic))
 
 
 def dead_letter(producer: KafkaProducer, topic: str, record, reason: str, service: str):

@@ -1,23 +1,19 @@
 """Transactional outbox: events are written in the same transaction as the change that caused them, and
-a relay thread publishes them in order. A tombstone (value None) on frames.current.v1 removes a person's
-frame from the compacted topic."""
+a relay thread (dyade.outbox) publishes them in order. A tombstone (value None) on frames.current.v1
+removes a person's frame from the compacted topic."""
 from __future__ import annotations
 
-import logging
-import threading
 from datetime import datetime, timezone
 
 from kafka import KafkaConsumer, TopicPartition
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dyade.contracts import Event, topic_for
 from dyade.contracts.topics import FRAMES_CURRENT
 from dyade.db import unit_of_work
-from dyade.kafka import key_of, make_producer
+from dyade.kafka import Record, key_of
+from dyade.outbox import OutboxRelay
 from services.infosocial.models import OutboxRecord
-
-log = logging.getLogger("infosocial.outbox")
 
 
 def now() -> datetime:
@@ -35,71 +31,15 @@ def enqueue_tombstone(session: Session, person_key: str) -> None:
                              created_at=now()))
 
 
-class OutboxRelay:
-    """Publishes unsent outbox rows; woken after each commit, and every second in any case."""
+class Relay(OutboxRelay):
+    """Publishes Info-social's outbox; woken after each commit, and every second in any case."""
 
-    def __init__(self, factory: sessionmaker, bootstrap: str, batch: int = 500):
-        self.factory = factory
-        self.bootstrap = bootstrap
-        self.batch = batch
-        self.wake = threading.Event()
-        self.stopping = threading.Event()
-        self.thread: threading.Thread | None = None
-        self.error: str | None = None
-        self.published = 0
+    def __init__(self, sessions: sessionmaker, bootstrap: str):
+        super().__init__(sessions, bootstrap, OutboxRecord.__table__, name="infosocial")
 
-    def start(self) -> "OutboxRelay":
-        self.thread = threading.Thread(target=self._run, name="infosocial-outbox", daemon=True)
-        self.thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self.stopping.set()
-        self.wake.set()
-        if self.thread:
-            self.thread.join(timeout)
-
-    def _run(self) -> None:
-        producer = None
-        delay = 0.5
-        while not self.stopping.is_set():
-            try:
-                producer = producer or make_producer(self.bootstrap, client_id="infosocial-outbox")
-                while self.relay_once(producer):
-                    pass
-                self.error = None
-                delay = 0.5
-                self.wake.wait(1.0)
-                self.wake.clear()
-            except Exception as exc:  # broker away: keep the rows, retry with backoff
-                self.error = str(exc)[:300]
-                log.warning("outbox relay failed; retrying", extra={"error": self.error})
-                self.stopping.wait(delay)
-                delay = min(delay * 2, 10.0)
-        if producer is not None:
-            producer.close(timeout=5)
-
-    def relay_once(self, producer) -> int:
-        """Publish one batch; returns how many rows went out."""
-        with unit_of_work(self.factory) as s:
-            query = select(OutboxRecord).where(OutboxRecord.sent_at.is_(None)).order_by(OutboxRecord.id)
-            if s.bind.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = s.scalars(query.limit(self.batch)).all()
-            if not rows:
-                return 0
-            futures = []
-            for row in rows:
-                headers = [("type", row.event_type.encode())] if row.event_type else []
-                futures.append(producer.send(row.topic, key=row.key.encode(), value=row.value, headers=headers))
-            producer.flush(timeout=30)
-            for f in futures:
-                f.get(timeout=30)
-            sent = now()
-            for row in rows:
-                row.sent_at = sent
-            self.published += len(rows)
-            return len(rows)
+    def records(self, session: Session, rows) -> list[Record]:
+        return [Record(row.topic, row.key.encode(), row.value,
+                       [("type", row.event_type.encode())] if row.event_type else []) for row in rows]
 
 
 def prune(factory: sessionmaker, *, sent_before: datetime, processed_before: datetime) -> int:

@@ -16,7 +16,7 @@ from dyade.kafka import ConsumerLoop, key_of, make_producer
 from dyade.settings import Settings
 from services.infosocial.frames import FrameCommands, current_event, snapshot
 from services.infosocial.models import Frame
-from services.infosocial.outbox import OutboxRelay, prune, topic_is_empty
+from services.infosocial.outbox import Relay, prune, topic_is_empty
 from services.infosocial.queue import ReferralQueue
 from services.infosocial.reads import FrameReads, SnapshotCache
 
@@ -30,7 +30,7 @@ class Runtime:
     settings: Settings
     consumer_group: str = "infosocial"
     cache: SnapshotCache = field(default_factory=SnapshotCache)
-    relay: OutboxRelay | None = None
+    relay: Relay | None = None
     consumer: ConsumerLoop | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
     sweeper: threading.Thread | None = None
@@ -46,7 +46,7 @@ class Runtime:
 
     def _wake(self) -> None:
         if self.relay:
-            self.relay.wake.set()
+            self.relay.notify()
 
     def _changed(self, person_key: str) -> None:
         self.cache.invalidate(person_key)
@@ -59,7 +59,7 @@ class Runtime:
                 self.republished = republish_if_empty(self.factory, bootstrap)
             except Exception:  # the relay and readiness will say if the broker stays away
                 log.exception("republication check failed")
-            self.relay = OutboxRelay(self.factory, bootstrap).start()
+            self.relay = Relay(self.factory, bootstrap).start()
             self.consumer = self._new_consumer(bootstrap).start()
             threading.Thread(target=self._supervise, args=(bootstrap,), name="infosocial-supervisor",
                              daemon=True).start()
@@ -106,8 +106,8 @@ class Runtime:
     def workers_ok(self) -> None:
         if self.consumer and not self.consumer.healthy:
             raise RuntimeError(f"consommateur des références arrêté: {self.consumer.error}")
-        if self.relay and self.relay.error:
-            raise RuntimeError(f"publication en attente: {self.relay.error}")
+        if self.relay and self.relay.last_error:
+            raise RuntimeError(f"publication en attente: {self.relay.last_error}")
 
 
 def audit_engine(url: str):

@@ -3,25 +3,19 @@ the transaction that made it committed; the row's event id makes a re-send harml
 the delivery worker when it assigns the alert to a dyad."""
 from __future__ import annotations
 
-import logging
 import queue
-import threading
 import uuid
-from datetime import datetime, timezone
-from typing import Callable
 
 from prometheus_client import Counter
 from sqlalchemy import select
 
 from dyade.contracts.alerts import AlertChanged, AlertPayload
 from dyade.contracts.vocabulary import AlertKind, AlertState as S
-from dyade.db import unit_of_work
-from dyade.kafka import publish
+from dyade.kafka import Record, record_of
+from dyade.outbox import OutboxRelay
 
 from services.notifier.domain.roster import shift_label
 from services.notifier.models import AlertEventRow, AlertRow, utc
-
-log = logging.getLogger("dyade.notifier.publisher")
 
 ASSIGNING = {S.CREATED.value, S.ESCALATED.value}
 ALERT_CHANGES = Counter("dyade_notifier_alert_changes_total", "Alert state changes published", ["state", "kind"])
@@ -38,58 +32,24 @@ def to_event(row: AlertEventRow, alert: AlertRow) -> AlertChanged:
                             correlation_id=alert.call_id or alert.alert_id, event_id=uuid.UUID(row.event_id))
 
 
-class Relay:
-    def __init__(self, sessions, producer, deliveries: "queue.Queue[str]", on_error: Callable[[Exception], None]):
-        self.sessions, self.producer, self.deliveries = sessions, producer, deliveries
-        self.wake = threading.Event()
-        self.stop_event = threading.Event()
-        self.published = 0
-        self.on_error = on_error
-        self.thread = threading.Thread(target=self._run, name="notifier-relay", daemon=True)
+class Relay(OutboxRelay):
+    """Publishes the outbound rows of notifier_alert_events; an alert just assigned to a dyad goes to the
+    delivery worker once its change is published."""
 
-    def start(self) -> "Relay":
-        self.thread.start()
-        return self
+    def __init__(self, sessions, bootstrap: str, deliveries: "queue.Queue[str]"):
+        super().__init__(sessions, bootstrap, AlertEventRow.__table__, name="notifier", sent_column="published_at",
+                         where=AlertEventRow.outbound.is_(True), retry_s=(1.0, 1.0))
+        self.deliveries = deliveries
+        self.kinds: dict[str, str] = {}  # alert id → kind, for the rows of the batch in flight
 
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.wake.set()
-        self.thread.join(10)
+    def records(self, session, rows) -> list[Record]:
+        alerts = {a.alert_id: a for a in session.scalars(
+            select(AlertRow).where(AlertRow.alert_id.in_({r.alert_id for r in rows})))}
+        self.kinds = {alert_id: a.kind for alert_id, a in alerts.items()}
+        return [record_of(to_event(row, alerts[row.alert_id])) for row in rows]
 
-    def _run(self) -> None:
-        while not self.stop_event.is_set():
-            self.wake.wait(1.0)
-            self.wake.clear()
-            try:
-                while self.drain() and not self.stop_event.is_set():
-                    pass
-            except Exception as exc:  # broker or database away: try again on the next wake
-                log.exception("relay failed; retrying")
-                self.on_error(exc)
-                self.stop_event.wait(1.0)
-
-    def drain(self, limit: int = 500) -> int:
-        assign: list[str] = []
-        with unit_of_work(self.sessions) as session:
-            rows = list(session.scalars(
-                select(AlertEventRow).where(AlertEventRow.outbound.is_(True), AlertEventRow.published_at.is_(None))
-                .order_by(AlertEventRow.id).limit(limit).with_for_update(skip_locked=True)))
-            if not rows:
-                return 0
-            alerts = {a.alert_id: a for a in session.scalars(
-                select(AlertRow).where(AlertRow.alert_id.in_({r.alert_id for r in rows})))}
-            futures = [publish(self.producer, to_event(row, alerts[row.alert_id])) for row in rows]
-            self.producer.flush(timeout=30)
-            for future in futures:   # a failed send raises here: nothing is marked published
-                future.get(timeout=30)
-            for row in rows:
-                ALERT_CHANGES.labels(row.state, alerts[row.alert_id].kind).inc()
-            now = datetime.now(timezone.utc)
-            for row in rows:
-                row.published_at = now
-                if row.state in ASSIGNING and row.dyad_id:
-                    assign.append(row.alert_id)
-        self.published += len(rows)
-        for alert_id in assign:
-            self.deliveries.put(alert_id)
-        return len(rows)
+    def on_sent(self, rows) -> None:
+        for row in rows:
+            ALERT_CHANGES.labels(row.state, self.kinds[row.alert_id]).inc()
+            if row.state in ASSIGNING and row.dyad_id:
+                self.deliveries.put(row.alert_id)

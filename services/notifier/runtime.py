@@ -74,7 +74,6 @@ class Notifier:
         self.consumers: list = []
         self.relay: Relay | None = None
         self.producer = None
-        self.last_error: Exception | None = None
 
     # --- transactions ---------------------------------------------------------------------------
     @contextmanager
@@ -86,15 +85,15 @@ class Notifier:
 
     def changed(self) -> None:
         if self.relay:
-            self.relay.wake.set()
+            self.relay.notify()
         self.hub.notify()
 
     # --- life cycle -----------------------------------------------------------------------------
     def start(self) -> "Notifier":
         bootstrap = self.settings.kafka_bootstrap_servers
         if bootstrap:
-            self.producer = make_producer(bootstrap, client_id="notifier")
-            self.relay = Relay(self.sessions, self.producer, self.deliveries, self._error).start()
+            self.producer = make_producer(bootstrap, client_id="notifier")  # dead letters
+            self.relay = Relay(self.sessions, bootstrap, self.deliveries).start()
             self.consumers = start_consumers(self, bootstrap)
         self._thread(self._deliver_loop, "notifier-delivery")
         if self.config.tick_s > 0:
@@ -118,7 +117,7 @@ class Notifier:
         for c in self.consumers:
             if not c.healthy:
                 raise RuntimeError(f"consommateur {c.group_id} arrêté: {c.error}")
-        if self.relay and not self.relay.thread.is_alive():
+        if self.relay and not self.relay.alive:
             raise RuntimeError("relais des événements d'alerte arrêté")
         stalled = [t.name for t in self.threads if not t.is_alive()]
         if stalled:
@@ -128,9 +127,6 @@ class Notifier:
         t = threading.Thread(target=target, name=name, daemon=True)
         t.start()
         self.threads.append(t)
-
-    def _error(self, exc: Exception) -> None:
-        self.last_error = exc
 
     # --- scheduler ------------------------------------------------------------------------------
     def tick(self, now: datetime | None = None) -> dict:
