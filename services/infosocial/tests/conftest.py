@@ -1,5 +1,5 @@
 """Info-social test fixtures: one real server (uvicorn in a thread) on the session's PostgreSQL and broker,
-with its own consumer group; a helper to read what it published."""
+with its own consumer group. What it published is read with dyade.testing's `reader`."""
 from __future__ import annotations
 
 import threading
@@ -11,7 +11,7 @@ import uvicorn
 
 from dyade.broker import free_port
 from dyade.kafka import wait_until
-from infosocial_helpers import SW_A, SW_B, TopicReader
+from infosocial_helpers import SW_A, SW_B
 
 
 @pytest.fixture(scope="session")
@@ -59,16 +59,3 @@ def person() -> str:
 def sw(token):
     """Headers of the two social workers (author and approver)."""
     return token("social_worker", subject=SW_A), token("social_worker", subject=SW_B)
-
-
-@pytest.fixture
-def reader(broker):
-    opened: list[TopicReader] = []
-
-    def make(topic: str) -> TopicReader:
-        r = TopicReader(broker.bootstrap_servers, topic)
-        opened.append(r)
-        return r
-    yield make
-    for r in opened:
-        r.close()

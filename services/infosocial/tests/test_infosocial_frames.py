@@ -10,6 +10,7 @@ from dyade.contracts import FrameChanged, FrameCurrent, decode
 from dyade.contracts.topics import FRAMES_CHANGED, FRAMES_CURRENT
 from dyade.kafka import create_topics, wait_until
 from dyade.contracts.topics import Topic
+from dyade.testing import keyed
 from services.infosocial.runtime import republish_if_empty
 
 from infosocial_helpers import SW_A, SW_B, create_active, frame_body
@@ -57,12 +58,11 @@ def test_a_frame_is_active_only_after_a_second_person_approves(api, sw, person, 
     assert first["content"]["risques"][1]["text"] == "Idées suicidaires en automne"
 
     # The compacted topic holds the police view of each approved version, keyed by person.
-    cur = reader(FRAMES_CURRENT.name)
-    recs = cur.until(lambda rs: len(rs) >= 2, {person})
+    recs = reader(FRAMES_CURRENT).wait_for_records(keyed(person), 2)
     events = currents(recs)
     assert [e.payload.version for e in events] == [1, 2]
     assert events[1].payload.police_view.risques == ("Chien agressif",)
-    changed = reader(FRAMES_CHANGED.name).until(lambda rs: len(rs) >= 2, {person})
+    changed = reader(FRAMES_CHANGED).wait_for_records(keyed(person), 2)
     kinds = [decode(r.value, expect=FrameChanged).payload for r in changed]
     assert [(k.change, k.version, k.first_activation) for k in kinds] == [("approved", 1, True), ("approved", 2, False)]
 
@@ -126,7 +126,7 @@ def test_consent_withdrawal_takes_effect_at_once_and_is_published(api, sw, perso
     view = api.get(f"/v1/persons/{person}/frame", headers=officer).json()
     assert HEALTH not in repr(view) and view["elements_retenus"] > 0 and view["legal_basis"] == "aucune"
     assert view["police_view"]["interventions_a_privilegier"] == ["Parler calmement, se présenter par son nom"]
-    recs = reader(FRAMES_CURRENT.name).until(lambda rs: len(rs) >= 2, {person})
+    recs = reader(FRAMES_CURRENT).wait_for_records(keyed(person), 2)
     last = currents(recs)[-1].payload
     assert last.consent == "refuse" and last.police_view.particularites is None
     assert last.police_view.legal_basis == "aucune"
@@ -171,9 +171,9 @@ def test_review_due_ahead_then_stale_and_published_as_stale(api, sw, person, tok
     due_list = api.get("/v1/frames", params={"due_within_days": 0}, headers=sw[0]).json()
     assert any(f["frame_id"] == fid and f["stale"] for f in due_list)
 
-    changed = reader(FRAMES_CHANGED.name).until(lambda rs: len(rs) >= 3, {person})
+    changed = reader(FRAMES_CHANGED).wait_for_records(keyed(person), 3)
     assert [decode(r.value).payload.change for r in changed] == ["approved", "review_due", "stale"]
-    recs = reader(FRAMES_CURRENT.name).until(lambda rs: len(rs) >= 2, {person})
+    recs = reader(FRAMES_CURRENT).wait_for_records(keyed(person), 2)
     assert currents(recs)[-1].payload.stale is True
 
     # A new approved version is the review: current again, next review a year later.
@@ -186,7 +186,7 @@ def test_archive_publishes_a_tombstone(api, sw, person, token, reader):
     fid = create_active(api, sw, person)
     r = api.post(f"/v1/frames/{fid}/archive", json={"reason": "déménagé hors territoire"}, headers=sw[0])
     assert r.status_code == 200 and r.json()["status"] == "archivee"
-    recs = reader(FRAMES_CURRENT.name).until(lambda rs: len(rs) >= 2, {person})
+    recs = reader(FRAMES_CURRENT).wait_for_records(keyed(person), 2)
     assert recs[0].value is not None and recs[-1].value is None  # tombstone: the key leaves the compacted topic
     assert api.get(f"/v1/persons/{person}/frame", headers=token("officer")).status_code == 404
     assert api.post(f"/v1/frames/{fid}/approve", headers=sw[1]).status_code == 409
@@ -200,7 +200,7 @@ def test_current_frames_republished_when_the_topic_is_empty(api, sw, person, run
     create_topics(broker.bootstrap_servers, [fresh])
     n = republish_if_empty(runtime.factory, broker.bootstrap_servers, fresh.name)
     assert n >= 1
-    recs = reader(fresh.name).until(lambda rs: len(rs) >= 1, {person})
+    recs = reader(fresh).wait_for_records(keyed(person), 1)
     assert currents(recs)[0].payload.person_key == person
     assert republish_if_empty(runtime.factory, broker.bootstrap_servers, fresh.name) == 0  # not empty any more
 
@@ -265,7 +265,7 @@ def test_approval_during_a_broker_outage_is_published_when_it_returns(api, sw, p
         assert api.get(f"/v1/persons/{person}/frame", headers=token("officer")).json()["status"] == "active"
     finally:
         broker.resume()
-    recs = reader(FRAMES_CURRENT.name).until(lambda rs: len(rs) >= 1, {person}, timeout=90)
+    recs = reader(FRAMES_CURRENT).wait_for_records(keyed(person), 1, timeout=90)
     assert currents(recs)[0].payload.frame_id == fid
 
 
@@ -282,7 +282,7 @@ def test_an_imminent_danger_basis_lapses_after_three_days(api, sw, person, token
     assert runtime.frames.sweep(at, frame_ids=[fid])["danger_lapsed"] == 1
     view = api.get(f"/v1/persons/{person}/frame", headers=officer).json()
     assert view["legal_basis"] == "aucune" and HEALTH not in repr(view) and POLICE in repr(view)
-    recs = reader(FRAMES_CURRENT.name).until(lambda rs: len(rs) >= 2, {person})
+    recs = reader(FRAMES_CURRENT).wait_for_records(keyed(person), 2)
     last = currents(recs)[-1].payload.police_view
     assert last.legal_basis == "aucune" and last.particularites is None
     history = api.get(f"/v1/persons/{person}/export", headers=sw[0]).json()["frames"][0]["consents"]

@@ -12,6 +12,7 @@ from dyade.contracts import (Criterion, RecurrenceOverridden, ReferralFiled, Ref
 from dyade.contracts.referrals import ReferralPayload, ReferralSuggestedPayload
 from dyade.contracts.topics import REFERRALS_FILED, REFERRALS_STATUS, TRIAGE_OVERRIDDEN
 from dyade.kafka import make_producer, publish, wait_until
+from dyade.testing import keyed
 
 from infosocial_helpers import SW_A, create_active
 
@@ -76,7 +77,7 @@ def test_a_filed_referral_goes_through_its_states(api, sw, person, producer, rea
     assert move("en_suivi").status_code == 200 and move("fermee").status_code == 200
     assert move("admissible").status_code == 409
 
-    recs = reader(REFERRALS_STATUS.name).until(lambda rs: len(rs) >= 7, {person})
+    recs = reader(REFERRALS_STATUS).wait_for_records(keyed(person), 7)
     statuses = [decode(r.value, expect=ReferralStatusChanged).payload for r in recs]
     assert [(s.previous, s.status) for s in statuses] == [
         (None, "recue"), ("recue", "admissible"), ("admissible", "premier_contact"), ("premier_contact", "refusee"),
@@ -97,8 +98,8 @@ def test_undecodable_referral_goes_to_the_dead_letter_topic(broker, producer, re
     key = f"p_bad{unique}"
     producer.send(REFERRALS_FILED.name, key=key.encode(), value=b'{"type": "referral.filed", "schema_version": 1}')
     producer.flush()
-    recs = reader(REFERRALS_FILED.dlq_name).until(
-        lambda rs: any(dict(r.headers).get("dlq.service") == b"infosocial" for r in rs), {key}, timeout=60)
+    recs = reader(REFERRALS_FILED.dlq_name).wait_for_records(
+        lambda r: r.key == key.encode() and dict(r.headers).get("dlq.service") == b"infosocial", timeout=60)
     assert any(b"payload" in dict(r.headers)["dlq.reason"] for r in recs)
 
 
@@ -107,7 +108,7 @@ def test_recurrence_override_is_published_for_triage(api, sw, person, reader, to
                  json={"note": "Situation stabilisée, hébergée en ressource", "until": "2030-01-01T00:00:00Z"},
                  headers=sw[0])
     assert r.status_code == 201, r.text
-    recs = reader(TRIAGE_OVERRIDDEN.name).until(lambda rs: len(rs) >= 1, {person})
+    recs = reader(TRIAGE_OVERRIDDEN).wait_for_records(keyed(person), 1)
     event = decode(recs[0].value, expect=RecurrenceOverridden)
     assert event.payload.recurrent is False and event.payload.author_key == SW_A
     assert api.post(f"/v1/persons/{person}/recurrence-override", json={"note": "x"}, headers=sw[0]).status_code == 422

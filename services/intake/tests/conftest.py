@@ -1,5 +1,5 @@
-"""Intake's test fixtures: one intake app for the session (real broker, real PostgreSQL), a helper to
-read what intake published, and call bodies with unique ids."""
+"""Intake's test fixtures: one intake app for the session (real broker, real PostgreSQL) and call bodies
+with unique ids. What intake published is read with dyade.testing's `reader`."""
 from __future__ import annotations
 
 import uuid
@@ -7,9 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from fastapi.testclient import TestClient
-from kafka import KafkaConsumer, TopicPartition
 
-from dyade.contracts import decode
 from dyade.kafka import wait_until
 from services.intake.api import create_app
 
@@ -44,63 +42,3 @@ def call_body(call_id: str, **over) -> dict:
     }
     body.update(over)
     return body
-
-
-class TopicReader:
-    """Reads a topic from the beginning (no consumer group) and keeps what matches."""
-
-    def __init__(self, bootstrap: str, topic: str):
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                      client_id="intake-test-reader")
-        parts = self.consumer.partitions_for_topic(topic) or set()
-        wait_until(lambda: self.consumer.partitions_for_topic(topic), timeout=30)
-        parts = self.consumer.partitions_for_topic(topic)
-        self.consumer.assign([TopicPartition(topic, p) for p in parts])
-        self.consumer.seek_to_beginning()
-        self.records = []
-
-    def poll(self):
-        for recs in self.consumer.poll(timeout_ms=300).values():
-            self.records.extend(recs)
-        return self.records
-
-    def events(self, predicate=lambda e: True):
-        out = []
-        for rec in self.records:
-            try:
-                event = decode(rec.value)
-            except Exception:
-                continue
-            if predicate(event):
-                out.append(event)
-        return out
-
-    def wait_for(self, predicate, count: int, timeout: float = 60):
-        def enough():
-            self.poll()
-            return len(self.events(predicate)) >= count
-        wait_until(enough, timeout=timeout, interval=0.1)
-        return self.events(predicate)
-
-    def wait_for_records(self, predicate, count: int, timeout: float = 60):
-        def enough():
-            self.poll()
-            return len([r for r in self.records if predicate(r)]) >= count
-        wait_until(enough, timeout=timeout, interval=0.1)
-        return [r for r in self.records if predicate(r)]
-
-    def close(self):
-        self.consumer.close()
-
-
-@pytest.fixture
-def reader(broker):
-    opened = []
-
-    def make(topic: str) -> TopicReader:
-        r = TopicReader(broker.bootstrap_servers, topic)
-        opened.append(r)
-        return r
-    yield make
-    for r in opened:
-        r.close()

@@ -1,11 +1,12 @@
 """POST /v1/calls end to end: accepted once stored, published once, idempotent, 409 on conflict."""
 from __future__ import annotations
 
+from dyade.contracts.topics import CALLS_RECEIVED
 from services.intake.tests.conftest import call_body
 
 
 def test_call_is_accepted_and_published_with_keys_not_names(intake, dispatch, reader, unique):
-    calls = reader("calls.received.v2")
+    calls = reader(CALLS_RECEIVED)
     r = intake.post("/v1/calls", json=call_body(f"C-{unique}"), headers=dispatch)
     assert r.status_code == 202, r.text
     body = r.json()
@@ -24,7 +25,7 @@ def test_call_is_accepted_and_published_with_keys_not_names(intake, dispatch, re
 
 
 def test_same_call_twice_returns_first_answer_and_publishes_once(intake, dispatch, reader, unique):
-    calls = reader("calls.received.v2")
+    calls = reader(CALLS_RECEIVED)
     body = call_body(f"D-{unique}")
     first = intake.post("/v1/calls", json=body, headers=dispatch)
     again = intake.post("/v1/calls", json=body, headers=dispatch)

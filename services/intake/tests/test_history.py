@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from dyade.broker import EmbeddedBroker
 from dyade.kafka import create_topics, wait_until
 from dyade.db import scratch_database
+from dyade.testing import TopicReader
 from services.intake.api import create_app
-from services.intake.tests.conftest import TopicReader, call_body
-
-TOPICS = ("calls.received.v2", "calls.updated.v2", "referrals.filed.v1")
+from services.intake.outbox import PRODUCED_TOPICS
+from services.intake.tests.conftest import call_body
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +27,10 @@ def own_db():
 
 def events_on(bootstrap: str) -> dict[str, list[str]]:
     out = {}
-    for topic in TOPICS:
+    for topic in PRODUCED_TOPICS:
         r = TopicReader(bootstrap, topic)
         r.poll(); r.poll()
-        out[topic] = sorted((rec.partition, rec.offset, dict(rec.headers)["event_id"].decode()) for rec in r.records)
+        out[topic.name] = sorted((rec.partition, rec.offset, dict(rec.headers)["event_id"].decode()) for rec in r.records)
         r.close()
     return out
 

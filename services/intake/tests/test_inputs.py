@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+from dyade.contracts.topics import CALLS_RECEIVED, CALLS_UPDATED, REFERRALS_FILED
 from services.intake.tests.conftest import call_body
 from dyade.paths import EIDO_STANDARD
 
@@ -16,7 +17,7 @@ def ago(minutes: int) -> str:
 
 
 def test_update_published_with_call_persons_and_sector_idempotent(intake, dispatch, reader, unique):
-    updates = reader("calls.updated.v2")
+    updates = reader(CALLS_UPDATED)
     call = intake.post("/v1/calls", json=call_body(f"U-{unique}"), headers=dispatch).json()
     body = {"status": "cleared", "at": ago(1), "disposition": "transport_volontaire", "dyad_id": "D1"}
     r = intake.post(f"/v1/calls/U-{unique}/updates", json=body, headers=dispatch)
@@ -46,7 +47,7 @@ def referral(unique: str, **over) -> dict:
 
 
 def test_referral_published_with_keys_and_refused_without_criterion(intake, token, reader, unique):
-    filed = reader("referrals.filed.v1")
+    filed = reader(REFERRALS_FILED)
     officer = token("officer")
     r = intake.post("/v1/referrals", json=referral(unique), headers=officer)
     assert r.status_code == 202, r.text
@@ -93,7 +94,7 @@ def test_near_duplicate_spellings_resolve_to_the_same_person(intake, token, disp
 
 
 def test_standard_eido_sample_accepted_published_and_idempotent(intake, dispatch, reader):
-    calls = reader("calls.received.v2")
+    calls = reader(CALLS_RECEIVED)
     doc = json.loads(SAMPLE.read_text())
     r = intake.post("/v1/eido", json=doc, headers=dispatch)
     assert r.status_code == 202, r.text
@@ -109,7 +110,7 @@ def test_standard_eido_sample_accepted_published_and_idempotent(intake, dispatch
 
 
 def test_batch_gives_one_result_per_item_and_one_bad_item_fails_nothing(intake, dispatch, reader, unique):
-    calls = reader("calls.received.v2")
+    calls = reader(CALLS_RECEIVED)
     first = call_body(f"B-{unique}-1")
     items = [first, {"call_id": f"B-{unique}-2"}, call_body(f"B-{unique}-3", nature_code="ZZZ"),
              call_body(f"B-{unique}-4", received_at=(datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+from dyade.contracts.topics import CALLS_RECEIVED
 from dyade.kafka import wait_until
 from services.intake.tests.conftest import call_body
 
@@ -15,7 +16,7 @@ def published(intake, dispatch, call_id: str) -> bool:
 
 def test_broker_frozen_calls_still_accepted_then_published_once_in_order(intake, dispatch, broker, reader, unique,
                                                                          token):
-    calls = reader("calls.received.v2")
+    calls = reader(CALLS_RECEIVED)
     ids = [f"OUT-{unique}-{i:02d}" for i in range(12)]
     broker.pause()
     try:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
+from dyade.contracts.topics import CALLS_RAW, CALLS_RECEIVED
 from dyade.kafka import make_producer, wait_until
 from services.intake.tests.conftest import call_body
 
 
 def test_raw_calls_accepted_once_and_bad_records_dead_lettered(intake, broker, reader, dispatch, unique):
-    calls, dlq = reader("calls.received.v2"), reader("calls.raw.v1.dlq")
+    calls, dlq = reader(CALLS_RECEIVED), reader(CALLS_RAW.dlq_name)
     good = json.dumps(call_body(f"RAW-{unique}", nature_code="DETR")).encode()
     bad = {
         "not-json": b"{pas du json " + unique.encode(),
@@ -18,11 +19,11 @@ def test_raw_calls_accepted_once_and_bad_records_dead_lettered(intake, broker, r
         "unknown-code": json.dumps(call_body(f"RAWCODE-{unique}", nature_code="ZZZ")).encode(),
     }
     producer = make_producer(broker.bootstrap_servers)
-    producer.send("calls.raw.v1", key=f"RAW-{unique}".encode(), value=good)
-    producer.send("calls.raw.v1", key=f"RAW-{unique}".encode(), value=good)  # the CAD retried
+    producer.send(CALLS_RAW.name, key=f"RAW-{unique}".encode(), value=good)
+    producer.send(CALLS_RAW.name, key=f"RAW-{unique}".encode(), value=good)  # the CAD retried
     for name, value in bad.items():
-        producer.send("calls.raw.v1", key=name.encode(), value=value)
-    producer.send("calls.raw.v1", key=b"k", value=json.dumps(call_body(f"RAWB-{unique}", nature_code="5150")).encode(),
+        producer.send(CALLS_RAW.name, key=name.encode(), value=value)
+    producer.send(CALLS_RAW.name, key=b"k", value=json.dumps(call_body(f"RAWB-{unique}", nature_code="5150")).encode(),
                   headers=[("code_table", b"berkeley")])
     producer.flush()
     producer.close()

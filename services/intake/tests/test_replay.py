@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from dyade.contracts.topics import CALLS_RECEIVED
 from dyade.kafka import wait_until
 from services.intake.code_tables import MappingError
 from services.intake.replay.client import replay
@@ -72,7 +73,7 @@ def test_invalid_mapping_is_refused_with_the_reason(tmp_path):
 
 
 def test_three_days_replay_through_the_broker(intake, mapping, token, reader):
-    calls = reader("calls.received.v2")
+    calls = reader(CALLS_RECEIVED)
     started = datetime.now(timezone.utc)  # the session's broker may already hold these calls from other tests
     days = [BERKELEY / "daily" / n for n in ("07102014.csv", "07172014.csv", "10302014.csv")]
     expected = [r for r in read_export(days, mapping) if isinstance(r, AcceptedRow)]

@@ -1,5 +1,5 @@
-"""Integration harness: the triage worker as a subprocess, events in, decisions out (assign + seek, no
-consumer group, so nothing is shared with other tests)."""
+"""Integration harness: the triage worker as a subprocess, events in, decisions out (read with
+dyade.testing.TopicReader: assign + seek, no consumer group, so nothing is shared with other tests)."""
 from __future__ import annotations
 
 import os
@@ -11,10 +11,8 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-from kafka import KafkaConsumer, TopicPartition
 from kafka.partitioner.default import murmur2
 
-from dyade.contracts import decode
 from dyade.contracts.calls import CallPayload, CallReceived, CallUpdated, CallUpdatePayload, Location, PersonRef
 from dyade.kafka import wait_until
 
@@ -65,32 +63,6 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-
-
-class Reader:
-    """Reads a topic from the beginning (every partition), decoding what it reads."""
-
-    def __init__(self, bootstrap: str, topic: str, partitions: int = 3):
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        self.consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
-        self.consumer.seek_to_beginning()
-        self.records = []
-
-    def poll(self) -> list:
-        """Every event read so far (new records are decoded once)."""
-        for recs in self.consumer.poll(timeout_ms=300).values():
-            self.records.extend(decode(r.value) for r in recs if r.value is not None)
-        return self.records
-
-    def events(self, accept=lambda e: True) -> list:
-        return [e for e in self.poll() if accept(e)]
-
-    def wait(self, predicate, timeout: float = 180):
-        """Poll until predicate(events) is truthy; return that value."""
-        return wait_until(lambda: predicate(self.events()), timeout=timeout, interval=0.05)
-
-    def close(self) -> None:
-        self.consumer.close()
 
 
 def partition_of(key: str, partitions: int = 3) -> int:

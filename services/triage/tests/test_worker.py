@@ -5,25 +5,24 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from dyade.contracts.frames import FrameCurrent, FrameCurrentPayload, PoliceView
 from dyade.contracts.referrals import ReferralFiled, ReferralPayload
+from dyade.contracts.topics import CALLS_RECEIVED, REFERRALS_SUGGESTED, TRIAGE_DECIDED, TRIAGE_OVERRIDDEN
 from dyade.contracts.triage import OverridePayload, RecurrenceOverridden, TriageDecided
 from dyade.kafka import publish, wait_until
-from services.triage.tests.harness import Reader, call_event, update_event
+from dyade.testing import TopicReader, keyed
+from services.triage.tests.harness import call_event, update_event
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 
 @pytest.fixture
-def decisions(broker):
-    r = Reader(broker.bootstrap_servers, "triage.decided.v1")
-    yield r
-    r.close()
+def decisions(reader):
+    return reader(TRIAGE_DECIDED)
 
 
-def decided(reader: Reader, call_ids: set[str], timeout: float = 180) -> dict[str, TriageDecided]:
+def decided(reader: TopicReader, call_ids: set[str], timeout: float = 180) -> dict[str, TriageDecided]:
     def got(events):
         found = {e.payload.call_id: e for e in events if isinstance(e, TriageDecided) and e.payload.call_id in call_ids}
         return found if set(found) == call_ids else None
@@ -122,9 +121,10 @@ def test_frames_referrals_overrides_and_suggestions(triage_worker, producer, dec
     assert f.frame.exists and f.frame.version == 3 and f.recurrence.overridden and "recurrence" in f.criteria_met
     assert {"danger.fiche", "fiche.active", "recurrence.derogation"} <= {r.factor for r in f.reasons}
 
-    suggestions = Reader(broker.bootstrap_servers, "referrals.suggested.v1")
+    suggestions = TopicReader(broker.bootstrap_servers, REFERRALS_SUGGESTED)
     try:
-        mine = suggestions.wait(lambda es: [e for e in es if e.payload.person_key in (framed, newcomer)] or None)
+        mine = suggestions.wait(lambda es: [e for e in es if e.payload.person_key in (framed, newcomer)] or None,
+                                timeout=180)
         assert [e.payload.person_key for e in mine] == [newcomer]  # the framed person already has a file
         assert mine[0].payload.call_id == c_new and "dangerosite_previsible" in mine[0].payload.criteria
     finally:
@@ -152,34 +152,26 @@ def test_frames_referrals_overrides_and_suggestions(triage_worker, producer, dec
 
 def test_malformed_events_go_to_the_dead_letter_topic_and_the_worker_goes_on(
         triage_worker, producer, decisions, broker, unique):
-    producer.send("calls.received.v2", key=unique.encode(), value=b'{"type": "call.received", "broken')
+    producer.send(CALLS_RECEIVED.name, key=unique.encode(), value=b'{"type": "call.received", "broken')
     wrong = call_event(f"{unique}-wrong", NOW, person=f"p_{unique}")
-    producer.send("triage.overridden.v1", key=f"p_{unique}".encode(), value=wrong.to_bytes())
+    producer.send(TRIAGE_OVERRIDDEN.name, key=f"p_{unique}".encode(), value=wrong.to_bytes())
     # a record the worker cannot handle (not bad input: a bug's stand-in) is set aside, the stream goes on
     producer.send(f"{triage_worker.app_id}-events-by-subject", key=f"p_{unique}x".encode(), value=b"not json")
     producer.flush()
     dlq = {}
-    for topic in ("calls.received.v2.dlq", "triage.overridden.v1.dlq"):
-        c = KafkaConsumer(bootstrap_servers=broker.bootstrap_servers)
-        c.assign([TopicPartition(topic, 0)])
-        c.seek_to_beginning()
-        recs = []
-
-        def mine():
-            for batch in c.poll(timeout_ms=300).values():
-                recs.extend(batch)
-            return [r for r in recs if r.key in (unique.encode(), f"p_{unique}".encode(), f"p_{unique}x".encode())]
-        found = wait_until(lambda: (lambda m: m if len(m) >= (2 if topic.startswith("calls") else 1) else None)(mine()),
-                           timeout=120)
+    for topic in (CALLS_RECEIVED, TRIAGE_OVERRIDDEN):
+        dead = TopicReader(broker.bootstrap_servers, topic.dlq_name)
+        found = dead.wait_for_records(keyed(unique, f"p_{unique}", f"p_{unique}x"),
+                                      2 if topic is CALLS_RECEIVED else 1, timeout=120)
+        dead.close()
         dlq[topic] = next(r for r in found if r.key != f"p_{unique}x".encode())
         internal = [r for r in found if r.key == f"p_{unique}x".encode()]
-        c.close()
-        if topic.startswith("calls"):
+        if topic is CALLS_RECEIVED:
             assert dict(internal[0].headers)["dlq.reason"].startswith(b"erreur interne du triage")
-    bad = dict(dlq["calls.received.v2.dlq"].headers)
+    bad = dict(dlq[CALLS_RECEIVED].headers)
     assert bad["dlq.reason"].startswith(b"JSON invalide") and bad["dlq.service"] == b"triage"
-    assert dlq["calls.received.v2.dlq"].value == b'{"type": "call.received", "broken'
-    assert b"inattendu" in dict(dlq["triage.overridden.v1.dlq"].headers)["dlq.reason"]
+    assert dlq[CALLS_RECEIVED].value == b'{"type": "call.received", "broken'
+    assert b"inattendu" in dict(dlq[TRIAGE_OVERRIDDEN].headers)["dlq.reason"]
     ok = f"{unique}-ok"
     publish(producer, call_event(ok, NOW, person=f"p_{unique}"))
     producer.flush()

@@ -15,18 +15,17 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from dyade.contracts.topics import TRIAGE_DECIDED
 from dyade.contracts.triage import TriageDecided
 from dyade.kafka import publish
-from services.triage.tests.harness import Reader, call_event, partition_of
+from services.triage.tests.harness import call_event, partition_of
 
 BASE = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=60)
 
 
 @pytest.fixture
-def decisions(broker):
-    r = Reader(broker.bootstrap_servers, "triage.decided.v1")
-    yield r
-    r.close()
+def decisions(reader):
+    return reader(TRIAGE_DECIDED)
 
 
 def same_partition_ids(prefix: str, n: int) -> list[str]:
@@ -64,7 +63,7 @@ def test_replay_from_the_beginning_yields_the_same_decisions(triage_worker, new_
     for e in events:
         publish(producer, e)
     producer.flush()
-    first = decisions.wait(lambda es: (lambda d: d if set(d) == ids else None)(by_call(es, ids)))
+    first = decisions.wait(lambda es: (lambda d: d if set(d) == ids else None)(by_call(es, ids)), timeout=180)
     assert first[f"{unique}-nobody-0"][0].payload.person_keys == ()
     nobody_last = max((c for c in ids if "nobody" in c), key=lambda c: first[c][0].occurred_at)
     assert first[nobody_last][0].payload.level == "dyade_suggeree"  # 4 crisis calls at the place in 30 days
@@ -93,7 +92,7 @@ def test_kill_9_mid_stream_then_restart_decides_every_call(triage_worker, produc
     for e in events:
         publish(producer, e)
     producer.flush()
-    decisions.wait(lambda es: len(by_call(es, ids)) >= 10)
+    decisions.wait(lambda es: len(by_call(es, ids)) >= 10, timeout=180)
     triage_worker.kill9()
     triage_worker.start()
     got = decisions.wait(lambda es: (lambda d: d if set(d) == ids else None)(by_call(es, ids)), timeout=240)
