@@ -1,7 +1,10 @@
 """Triage throughput (issue 5): N synthetic calls replayed through the faust worker, end to end
-(calls.received.v2 → three stages, three tables with changelogs → triage.decided.v1), next to a raw
-kafka-python consume + contract decode loop over the same topic in the same run (the ceiling a consumer of
-this topic reaches on this machine). Also the worker's start time, peak RSS and memory per million persons.
+(calls.received.v2 → the place stage, and the person stage for calls about a person; two tables with
+changelogs → triage.decided.v1), next to two baselines over the same topic in the same run:
+  - a raw kafka-python consume + contract decode loop (the ceiling a consumer of this topic reaches here);
+  - a faust agent that does nothing (stock faust, and with triage's lean consumer): what faust itself costs
+    per record, before any triage work.
+Also the worker's start time, peak RSS and memory per million persons.
 
 Method: a fresh embedded Tansu broker (or KAFKA_BOOTSTRAP_SERVERS), N calls produced first; the baseline
 reads them all; then the worker starts with a fresh app id and the clock runs from its readiness to the
@@ -10,7 +13,7 @@ extrapolated linearly from the worker's RSS growth during the run (RSS at end �
 the number of distinct subjects (persons + locations), i.e. it assumes the same mix of calls per person
 and includes the per-call routing table; Python's allocator rarely returns memory, so it is an upper bound.
 
-    python -m bench.triage [--calls 50000] [--quick] [--seed 7]   (default sized for ~3 min on 2 busy cores)
+    python -m bench.triage [--calls 50000] [--quick] [--seed 7]   (--calls 1000000 for the issue's figure)
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -42,6 +46,7 @@ FLAGS = ["arme", "menaces", "violence", "idees_suicidaires", "plan_suicidaire", 
 
 
 def synthetic_calls(n: int, seed: int) -> tuple[list[tuple[bytes, bytes]], int, int]:
+    """(key, value) records keyed as intake keys them (by location)."""
     """Calls over one year: 40 % name a person (≈ 3 calls per person, skewed), the rest a place only."""
     rnd = random.Random(seed)
     persons = max(1, int(n * 0.4 / 3))
@@ -59,7 +64,7 @@ def synthetic_calls(n: int, seed: int) -> tuple[list[tuple[bytes, bytes]], int, 
             location=Location(location_key=f"l_{rnd.randrange(places):x}", sector=f"S{rnd.randrange(1, 6)}"),
             persons=(PersonRef(person_key=person, role="sujet"),) if person else ()),
             occurred_at=start + timedelta(seconds=i * 365 * 86400 / n), source="bench", correlation_id=call_id)
-        out.append((call_id.encode(), ev.to_bytes()))
+        out.append((ev.payload.location_key.encode(), ev.to_bytes()))
     return out, persons, places
 
 
@@ -119,7 +124,17 @@ def rss_kb(pid: int, field: str = "VmRSS") -> int:
     return 0
 
 
-def run_worker(bootstrap: str, n: int, timeout: float) -> dict:
+def faust_noop(bootstrap: str, n: int, lean: bool) -> float:
+    """Records/s of a do-nothing faust agent over the same topic (a subprocess, fresh consumer group)."""
+    out = subprocess.run([sys.executable, "-m", "bench._faust_noop", bootstrap, str(n), *(["--lean"] if lean else [])],
+                         cwd=ROOT, capture_output=True, text=True, timeout=max(600, n / 500))
+    rates = re.findall(r"RATE ([0-9.]+)", out.stdout + out.stderr)  # faust logs what a worker prints
+    if out.returncode or not rates:
+        raise RuntimeError(f"faust no-op agent failed: {out.stderr[-2000:]}")
+    return float(rates[-1])
+
+
+def run_worker(bootstrap: str, n: int, timeout: float, broker_alive=lambda: True) -> dict:
     port = free_port()
     home = tempfile.mkdtemp(prefix="triage-bench-")
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "TRIAGE_PORT": str(port), "DYADE_HOME": home,
@@ -141,11 +156,19 @@ def run_worker(bootstrap: str, n: int, timeout: float) -> dict:
             time.sleep(0.1)
         t_ready = time.perf_counter()
         rss_ready, cpu_ready = rss_kb(proc.pid), cpu_s(proc.pid)
-        done = 0
+        done, last_report = 0, time.perf_counter()
         while done < n:
             if time.perf_counter() - t_ready > timeout:
                 raise RuntimeError(f"only {done}/{n} decisions after {timeout} s")
+            if not broker_alive():
+                raise RuntimeError(f"the broker stopped after {done}/{n} decisions")
+            if proc.poll() is not None:
+                raise RuntimeError(f"worker exited after {done}/{n} decisions, see {log.name}")
             done += count(watcher)
+            if time.perf_counter() - last_report > 30:
+                last_report = time.perf_counter()
+                print(f"  … {done:,}/{n:,} decisions, {done / (last_report - t_ready):,.0f}/s, "
+                      f"worker RSS {rss_kb(proc.pid) / 1024:,.0f} MB", flush=True)
         t_done = time.perf_counter()
         rss_end, hwm, cpu_end = rss_kb(proc.pid), rss_kb(proc.pid, "VmHWM"), cpu_s(proc.pid)
     finally:
@@ -177,8 +200,11 @@ def main() -> None:
         del records
         print(f"produced in {produce_s:.1f} s; baseline: raw kafka-python consume + decode…", flush=True)
         base, base_cpu_us = baseline(bootstrap, n)
-        print(f"baseline {base:,.0f} events/s; worker…", flush=True)
-        w = run_worker(bootstrap, n, timeout=max(600, n / 100))
+        print(f"baseline {base:,.0f} events/s; do-nothing faust agents…", flush=True)
+        noop, noop_lean = faust_noop(bootstrap, n, lean=False), faust_noop(bootstrap, n, lean=True)
+        print(f"faust no-op {noop:,.0f}/s, with the lean consumer {noop_lean:,.0f}/s; triage worker…", flush=True)
+        w = run_worker(bootstrap, n, timeout=max(600, n / 100),
+                       broker_alive=(lambda: broker.running) if broker else (lambda: True))
     finally:
         if broker:
             broker.stop()
@@ -186,21 +212,28 @@ def main() -> None:
     growth_mb = max(0.0, w["rss_end_mb"] - w["rss_ready_mb"])
     per_million = growth_mb / subjects * 1_000_000 / 1024  # GB per million subjects
     result = {"calls": n, "persons": persons, "places": places, "baseline_events_per_s": base,
+              "faust_noop_per_s": noop, "faust_noop_lean_per_s": noop_lean,
+              "ratio_to_faust_noop": w["events_per_s"] / noop,
               "baseline_cpu_us_per_event": base_cpu_us, "load_average": os.getloadavg(),
               "worker_events_per_s": w["events_per_s"], "ratio": w["events_per_s"] / base, **w,
-              "state_growth_mb": growth_mb, "gb_per_million_subjects": per_million}
+              "state_growth_mb": growth_mb, "gb_per_million_subjects": per_million,
+              "gb_per_million_persons": growth_mb / persons * 1_000_000 / 1024}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "triage.json").write_text(json.dumps(result, indent=2))
     print(f"\ntriage worker : {w['events_per_s']:>9,.0f} calls/s end to end ({n} calls in {w['elapsed_s']:.1f} s)")
     print(f"baseline      : {base:>9,.0f} events/s (kafka-python consume + decode, same topic, same run)")
     print(f"ratio         : {result['ratio']:.2f} (target ≥ 0.5)")
+    print(f"faust itself  : {noop:>9,.0f} records/s for an agent that does nothing ({noop / base:.2f} of the baseline); "
+          f"{noop_lean:,.0f}/s with triage's lean consumer")
+    print(f"vs faust      : triage does {result['ratio_to_faust_noop']:.2f} of what a do-nothing faust agent reads")
     print(f"CPU per call  : worker {w['worker_cpu_us_per_call']:,.0f} µs (all stages, produce included), "
           f"baseline {base_cpu_us:,.0f} µs → CPU ratio {base_cpu_us / w['worker_cpu_us_per_call']:.2f}")
     print(f"load average  : {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other work on the machine)")
     print(f"worker start  : {w['start_s']:.1f} s to /readyz 200")
     print(f"peak RSS      : {w['peak_rss_mb']:.0f} MB (ready {w['rss_ready_mb']:.0f} MB, end {w['rss_end_mb']:.0f} MB)")
     print(f"memory        : ≈ {per_million:.2f} GB per million subjects ({persons} persons + {places} places, "
-          f"linear extrapolation of RSS growth)")
+          f"linear extrapolation of RSS growth); ≈ {result['gb_per_million_persons']:.2f} GB per million persons "
+          f"with this mix of places")
     print(f"results in {RESULTS / 'triage.json'}")
 
 

@@ -1,25 +1,26 @@
-"""The triage worker: one faust.App, three short agents, three tables (memory store + changelogs).
+"""The triage worker: one faust.App, two agents, two tables (memory store + changelogs).
 
-    calls.received.v2 ┐  agent `calls` (by call_id, table `calls`: call → subject, pending updates)
-    calls.updated.v2  ┘        │ calls                         │ updates
-                               ▼                               │
-      <app>-calls-by-location: agent `locations` (by location_key, table `locations`: recent calls there)
-                               │ calls + location recurrence   │
-                               ▼                               ▼
+    calls.received.v2 ┐  agent `places` (by location key — how intake keys calls and their updates;
+    calls.updated.v2  ┘   table `places`: recent calls there, updates ahead of their call, and the state of
+                          the place as the subject of calls about nobody)
+                               │ call about nobody: decided here ──────────────► triage.decided.v1
+                               │ call about a person: + location recurrence, and its updates
+                               ▼
       <app>-events-by-subject ┐
-      referrals.filed.v1      │  agent `subjects` (by person key, or location key for a call about nobody;
-      referrals.status.v1     ├─ table `subjects`: history, referrals, frames, overrides, last decisions)
+      referrals.filed.v1      │  agent `subjects` (by person key; table `subjects`: history, referrals,
+      referrals.status.v1     ├─ frames, overrides, last decisions)
       frames.current.v1       │        → triage.decided.v1, referrals.suggested.v1
       triage.overridden.v1    ┘
 
-The two internal topics are the repartitioning (`group_by`) steps: one person's events, whatever the call
-they came with, meet in one partition, co-partitioned with the person-keyed input topics (same key bytes,
-same murmur2 partitioner, same partition count). Bytes are decoded with the contracts at the edge;
-malformed input goes to `<topic>.dlq` with the reason, and the worker goes on.
+Most real calls name nobody (the Berkeley logs never do): they cross one stage. A call about a person
+crosses two — its place, then its person, through the one internal topic, co-partitioned with the
+person-keyed inputs (same key bytes, same murmur2 partitioner, same partition count). Bytes are decoded
+with the contracts at the edge; malformed input goes to `<topic>.dlq` with the reason, and the worker goes on.
 """
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -34,14 +35,13 @@ from dyade.contracts.referrals import ReferralFiled, ReferralStatusChanged, Refe
 from dyade.contracts.triage import RecurrenceOverridden, TriageDecided
 from dyade.settings import Settings
 from services.triage import facts
-from services.triage.domain import admissibility, state as S
+from services.triage.domain import admissibility, place as P, state as S
 from services.triage.domain.config import RulesetConfig
 from services.triage.domain.decide import decide, event_id_for
-from services.triage.domain.recurrence import Past, counts
-from services.triage.domain.routing import subject_key
 from services.triage.edge import Edge
 from services.triage.metrics import DECIDE_SECONDS, DECISIONS, EVENTS, SUGGESTIONS, TRIAGE_DELAY
 from services.triage.options import TriageOptions
+from services.triage.transport import TriageApp
 
 log = logging.getLogger("dyade.triage")
 
@@ -49,21 +49,58 @@ SUBJECT_INPUTS = {T.REFERRALS_FILED.name: (ReferralFiled,), T.REFERRALS_STATUS.n
                   T.FRAMES_CURRENT.name: (FrameCurrent,), T.TRIAGE_OVERRIDDEN.name: (RecurrenceOverridden,)}
 
 
-def internal_topics(app_id: str) -> tuple[str, str]:
-    return f"{app_id}-calls-by-location", f"{app_id}-events-by-subject"
+def internal_topics(app_id: str) -> tuple[str, ...]:
+    return (f"{app_id}-events-by-subject",)
+
+
+def advertised_host(host: str) -> str:
+    return socket.gethostname() if host in ("0.0.0.0", "::", "") else host
 
 
 def faust_brokers(bootstrap: str) -> list[str]:
     return [f"kafka://{h.strip()}" for h in bootstrap.split(",") if h.strip()]
 
 
+class CallIndex:
+    """call id → key of the subject whose state holds its decision (person, or place for a call about
+    nobody), for `/v1/calls/{id}/decision`. Worker memory, not a table: it covers the decisions the
+    subjects still keep, and is rebuilt from the tables after a rebalance or a restart."""
+
+    def __init__(self, *tables):
+        self.tables = tables
+        self.keys: dict[str, str] = {}
+        self.stale = True
+
+    def add(self, call_id: str, key: str, forgotten: set[str]) -> None:
+        self.keys[call_id] = key
+        for c in forgotten:
+            if self.keys.get(c) == key:
+                del self.keys[c]
+
+    def lookup(self, call_id: str) -> str | None:
+        if call_id not in self.keys and self.stale:
+            self.keys = {d[1]: key for key, st in _states(*self.tables) for d in st["decisions"]}
+            self.stale = False
+        return self.keys.get(call_id)
+
+
+def _states(places, subjects):
+    for key, place in places.items():
+        if place and place.get("state"):
+            yield key, place["state"]
+    for key, st in subjects.items():
+        if st:
+            yield key, st
+
+
 def build_app(settings: Settings, options: TriageOptions, ruleset: RulesetConfig) -> faust.App:
     partitions = settings.dyade_topic_partitions
     datadir = Path(settings.dyade_home) / "triage" / options.app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app = TriageApp(
         options.app_id, broker=faust_brokers(settings.kafka_bootstrap_servers or "localhost:9092"),
         store="memory://", web_enabled=False, autodiscover=False,
+        canonical_url=options.advertised_url or f"http://{advertised_host(settings.dyade_host)}:{settings.triage_port}",
         datadir=str(datadir),
         topic_partitions=partitions, topic_replication_factor=settings.dyade_topic_replication,
         key_serializer="raw", value_serializer="raw", consumer_auto_offset_reset="earliest",
@@ -73,19 +110,22 @@ def build_app(settings: Settings, options: TriageOptions, ruleset: RulesetConfig
         producer_linger=options.producer_linger,
         topic_allow_declare=True)
     edge = Edge(app)
-    by_location_name, by_subject_name = internal_topics(options.app_id)
+    (by_subject_name,) = internal_topics(options.app_id)
     raw = dict(key_serializer="raw", value_serializer="raw")
     call_inputs = app.topic(T.CALLS_RECEIVED.name, T.CALLS_UPDATED.name, **raw)
-    by_location = app.topic(by_location_name, **raw)
     by_subject = app.topic(by_subject_name, **raw)
     subject_inputs = app.topic(by_subject_name, *SUBJECT_INPUTS, **raw)
     table = dict(default=None, partitions=partitions,
                  schema=faust.Schema(key_type=str, key_serializer="json", value_serializer="json"))
-    calls = app.Table("calls", help="call_id → revision, subject key, updates waiting for the call", **table)
-    locations = app.Table("locations", help="location_key → recent calls there (event time)", **table)
-    subjects = app.Table("subjects", help="person (or location) key → triage state", **table)
-    app.triage = SimpleNamespace(calls=calls, locations=locations, subjects=subjects, ruleset=ruleset,
+    places = app.Table("places", help="location key → recent calls, early updates, state as a subject", **table)
+    subjects = app.Table("subjects", help="person key → triage state", **table)
+    index = CallIndex(places, subjects)
+    app.triage = SimpleNamespace(places=places, subjects=subjects, index=index, ruleset=ruleset,
                                  started=False, edge=edge)
+
+    @app.on_partitions_assigned.connect
+    async def _assigned(app, assigned, **kwargs) -> None:  # other keys may now be ours: rebuild on next miss
+        index.stale = True
 
     async def guarded(msg, handle, dlq_of: str | None = None) -> None:
         """A failure on one event (a bug, not bad input) sets it aside in the DLQ; the stream goes on."""
@@ -95,59 +135,66 @@ def build_app(settings: Settings, options: TriageOptions, ruleset: RulesetConfig
             log.exception("event handling failed", extra={"topic": msg.topic, "offset": msg.offset})
             await edge.dead_letter(msg, f"erreur interne du triage: {type(exc).__name__}: {exc}", dlq_of=dlq_of)
 
-    @app.agent(call_inputs, name="calls")
-    async def route_calls(stream):
-        """Remember which subject each call is about; send calls on by location, updates by subject."""
+    @app.agent(call_inputs, name="places")
+    async def at_places(stream):
+        """Location recurrence; calls about nobody decided here, calls about a person sent on to the person."""
         async for event in stream.events():
-            await guarded(event.message, _route_call)
+            await guarded(event.message, _on_place_message)
 
-    async def _route_call(msg) -> None:
+    async def _on_place_message(msg) -> None:
         EVENTS.labels(msg.topic).inc()
-        ev = await edge.decode(msg, (CallReceived,) if msg.topic == T.CALLS_RECEIVED.name else (CallUpdated,))
+        if msg.topic == T.CALLS_RECEIVED.name:
+            ev = await edge.decode(msg, (CallReceived,))
+            if ev is not None:
+                await _call_at_place(facts.call_record(ev))
+            return
+        ev = await edge.decode(msg, (CallUpdated,))
         if ev is None:
             return
-        entry = dict(calls.get(ev.payload.call_id) or {})
-        if isinstance(ev, CallReceived):
-            record = facts.call_record(ev)
-            key = subject_key(record["subject"], record["lk"])
-            if record["rev"] >= entry.get("rev", 0):
-                entry.update(rev=record["rev"], key=key)
-            waiting = entry.pop("pending", [])
-            calls[record["call_id"]] = entry
-            await by_location.send(key=record["lk"].encode(), value=orjson.dumps(record))
+        if not ev.payload.location_key:
+            await edge.dead_letter(msg, "mise à jour sans location_key: impossible de la rattacher au lieu de "
+                                        "son appel (calls.updated.v2 exige la clé de lieu de l'appel)")
+            return
+        await _update_at_place(ev.payload.location_key, facts.update_record(ev))
+
+    async def _call_at_place(record: dict) -> None:
+        lk = record["lk"]
+        place = places.get(lk) or P.new_place()
+        P.record_call(place, record["call_id"], record["t"], record["cat"] in S.CRISIS, record["subject"], ruleset)
+        loc_counts, loc_crisis_30 = P.recurrence(place, record["t"])
+        waiting = P.release(place, record["call_id"])
+        if record["subject"] is None:
+            st = place["state"] or S.new_state()
             for update in waiting:
-                await by_subject.send(key=entry["key"].encode(), value=orjson.dumps(update))
+                S.record_update(st, update)
+            out = _decide(lk, st, record, loc_counts, loc_crisis_30)
+            place["state"] = st
+            places[lk] = place
+            await _publish(out)
         else:
-            update = facts.update_record(ev)
-            if "key" in entry:
-                await by_subject.send(key=entry["key"].encode(), value=orjson.dumps(update))
-            elif update not in entry.setdefault("pending", []):
-                entry["pending"].append(update)
-                calls[update["call_id"]] = entry
+            places[lk] = place
+            record["loc_counts"], record["loc_crisis_30"] = loc_counts, loc_crisis_30
+            key = record["subject"].encode()
+            await by_subject.send(key=key, value=orjson.dumps(record))
+            for update in waiting:
+                await by_subject.send(key=key, value=orjson.dumps(update))
 
-    @app.agent(by_location, name="locations")
-    async def count_locations(stream):
-        """Location recurrence by event time, then on to the call's subject."""
-        async for event in stream.events():
-            await guarded(event.message, _count_location, dlq_of=T.CALLS_RECEIVED.name)
-
-    async def _count_location(msg) -> None:
-        record = orjson.loads(msg.value)
-        place = locations.get(record["lk"]) or {}
-        crisis = record["cat"] in S.CRISIS
-        place = {**place, record["call_id"]: [record["t"], crisis]}
-        if len(place) > ruleset.history_max_calls:
-            for old in sorted(place, key=lambda c: (place[c][0], c))[: len(place) - ruleset.history_max_calls]:
-                del place[old]
-        locations[record["lk"]] = place
-        entries = [Past(t, c) for t, c in place.values()]
-        record["loc_counts"] = counts(entries, record["t"])
-        record["loc_crisis_30"] = counts(entries, record["t"], crisis_only=True)["30j"]
-        await by_subject.send(key=subject_key(record["subject"], record["lk"]).encode(), value=orjson.dumps(record))
+    async def _update_at_place(lk: str, update: dict) -> None:
+        place = places.get(lk) or P.new_place()
+        if not P.knows(place, update["call_id"]):
+            P.hold(place, update)
+            places[lk] = place
+        elif (subject := P.subject_of(place, update["call_id"])) is not None:
+            await by_subject.send(key=subject.encode(), value=orjson.dumps(update))
+        else:
+            st = place["state"] or S.new_state()
+            S.record_update(st, update)
+            place["state"] = st
+            places[lk] = place
 
     @app.agent(subject_inputs, name="subjects")
-    async def decide_subjects(stream):
-        """Each subject's state; a decision (and maybe a referral suggestion) per call."""
+    async def at_subjects(stream):
+        """Each person's state; a decision (and maybe a referral suggestion) per call."""
         async for event in stream.events():
             msg = event.message
             await guarded(msg, _on_subject_message, dlq_of=T.CALLS_RECEIVED.name if msg.topic == by_subject_name else None)
@@ -155,11 +202,13 @@ def build_app(settings: Settings, options: TriageOptions, ruleset: RulesetConfig
     async def _on_subject_message(msg) -> None:
         if msg.topic == by_subject_name:
             record = orjson.loads(msg.value)
+            key = msg.key.decode()
+            st = subjects.get(key) or S.new_state()
             if record["kind"] == "call":
-                await _on_call(record)
+                out = _decide(key, st, record, record["loc_counts"], record["loc_crisis_30"])
+                subjects[key] = st
+                await _publish(out)
             else:
-                key = msg.key.decode()
-                st = subjects.get(key) or S.new_state()
                 S.record_update(st, record)
                 subjects[key] = st
             return
@@ -192,29 +241,32 @@ def build_app(settings: Settings, options: TriageOptions, ruleset: RulesetConfig
             S.record_override(st, t, recurrent=p.recurrent, until=facts.epoch(p.until) if p.until else None)
         subjects[p.person_key] = st
 
-    async def _on_call(record: dict) -> None:
+    def _decide(key: str, st: dict, record: dict, loc_counts: dict, loc_crisis_30: int) -> list:
+        """Decide on the call with the subject's state as of its time and remember it in `st` (the caller
+        stores `st`, then publishes the events returned: the decision, maybe a referral suggestion)."""
         call = facts.call_facts(record)
-        key = subject_key(call.subject, call.location_key)
-        st = subjects.get(key) or S.new_state()
         t0 = time.perf_counter()
-        decision = decide(call, st, record["loc_counts"], record["loc_crisis_30"], ruleset)
+        decision = decide(call, st, loc_counts, loc_crisis_30, ruleset)
         suggestion = admissibility.suggestion(decision, call, st)
         DECIDE_SECONDS.observe(time.perf_counter() - t0)
         S.record_call(st, call, ruleset)
-        S.remember_decision(st, call.t, call.call_id, call.revision, decision.payload.model_dump_json())
-        if suggestion is not None:
-            admissibility.remember_suggestion(st, suggestion, call.t)
-        subjects[key] = st
         d = decision.payload
-        out = TriageDecided.new(payload=d, occurred_at=d.call_received_at, source="triage",
-                                correlation_id=record["corr"], event_id=event_id_for("triage.decided", d.decision_id))
-        await edge.publish(out)
+        forgotten = S.remember_decision(st, call.t, call.call_id, call.revision, d.model_dump_json())
+        index.add(call.call_id, key, forgotten)
+        out = [TriageDecided.new(payload=d, occurred_at=d.call_received_at, source="triage",
+                                 correlation_id=record["corr"], event_id=event_id_for("triage.decided", d.decision_id))]
         DECISIONS.labels(d.level.value).inc()
         TRIAGE_DELAY.observe(max(0.0, time.time() - call.t))
         if suggestion is not None:
-            await edge.publish(ReferralSuggested.new(
+            admissibility.remember_suggestion(st, suggestion, call.t)
+            out.append(ReferralSuggested.new(
                 payload=suggestion, occurred_at=d.call_received_at, source="triage", correlation_id=record["corr"],
                 event_id=event_id_for("referral.suggested", suggestion.suggestion_id)))
             SUGGESTIONS.inc()
+        return out
+
+    async def _publish(events: list) -> None:
+        for event in events:
+            await edge.publish(event)
 
     return app

@@ -19,6 +19,9 @@ class TriageOptions(BaseSettings):
     rules_file: Path | None = Field(None, description="YAML file of rule-set thresholds (see RulesetConfig).")
     commit_interval: float = Field(1.0, description="Seconds between offset commits.")
     faust_log_level: str | None = Field(None, description="Log level of faust/mode/aiokafka (default: WARNING).")
+    advertised_url: str | None = Field(None, description="URL other triage workers use to reach this one's API "
+                                                         "(read requests are forwarded to the worker holding the "
+                                                         "key). Default: http://DYADE_HOST:TRIAGE_PORT.")
     producer_linger: float = Field(0.01, description="Seconds the producer waits to batch messages (throughput).")
 
 

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import orjson
 import uvicorn
-from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from mode import Service
 
 from dyade.auth import Principal, requires
@@ -20,10 +20,12 @@ from dyade.service import create_app
 from dyade.settings import Settings
 from services.triage.domain import state as S
 from services.triage.metrics import READY
+from services.triage.peers import Peers, forwarded
 from services.triage.views import explain_decision, subject_view
 
 log = logging.getLogger("dyade.triage")
 audit = logging.getLogger("dyade.triage.audit")
+LOCATION_PREFIX = "l_"
 READERS = (Role.DISPATCH, Role.OFFICER, Role.DYAD, Role.SOCIAL_WORKER, Role.SUPERVISOR, Role.ADMIN)
 
 
@@ -45,14 +47,19 @@ def create_web(app, settings: Settings) -> FastAPI:
                      description="Décisions de triage expliquées (lecture seule). Les décisions sont publiées sur "
                                  "`triage.decided.v1`; les suggestions de référence sur `referrals.suggested.v1`.")
     tables = app.triage
+    peers = Peers(app)
 
     @api.get("/v1/persons/{person_key}/triage", tags=["triage"],
              summary="État de triage d'une personne (ou d'un lieu: clé l_...)")
-    async def person_triage(person_key: str,
+    async def person_triage(request: Request, person_key: str,
                             au: datetime | None = Query(None, description="Calculer les fenêtres à cette date "
                                                                            "(défaut: maintenant)"),
                             principal: Principal = Depends(requires(*READERS))) -> dict:
-        st = tables.subjects.get(person_key)
+        place = person_key.startswith(LOCATION_PREFIX)
+        owner = peers.owner("places" if place else "subjects", person_key)
+        if owner and not forwarded(request):
+            return await peers.forward(owner, request)
+        st = ((tables.places.get(person_key) or {}).get("state") if place else tables.subjects.get(person_key))
         audit.info("lecture de l'état de triage", extra={"reader": principal.subject, "role": principal.role.value,
                                                          "person_key": person_key, "found": st is not None})
         if st is None:
@@ -63,18 +70,25 @@ def create_web(app, settings: Settings) -> FastAPI:
         return subject_view(person_key, st, at.timestamp(), tables.ruleset)
 
     @api.get("/v1/calls/{call_id}/decision", tags=["triage"], summary="Décision de triage d'un appel, expliquée")
-    async def call_decision(call_id: str, principal: Principal = Depends(requires(*READERS))) -> dict:
-        entry = tables.calls.get(call_id)
-        key = entry.get("key") if entry else None
-        st = tables.subjects.get(key) if key else None
+    async def call_decision(request: Request, call_id: str,
+                            principal: Principal = Depends(requires(*READERS))) -> dict:
+        key = tables.index.lookup(call_id)
+        if key is None and not forwarded(request):
+            for peer in peers.others():  # another worker decided it (the call's partitions are not ours)
+                answer = await peers.forward(peer, request)
+                if answer.status_code != 404:
+                    return answer
+        st = None
+        if key is not None:
+            st = ((tables.places.get(key) or {}).get("state") if key.startswith(LOCATION_PREFIX)
+                  else tables.subjects.get(key))
         found = S.decisions_of(st, call_id) if st else []
         audit.info("lecture d'une décision", extra={"reader": principal.subject, "role": principal.role.value,
                                                     "call_id": call_id, "found": bool(found)})
         if not found:
-            detail = (f"appel {call_id} inconnu du triage" if not entry or not key else
-                      f"aucune décision récente pour l'appel {call_id} (en cours de traitement, ou plus ancienne "
-                      f"que les {S.MAX_DECISIONS} dernières décisions du sujet)")
-            raise HTTPException(404, detail=detail)
+            raise HTTPException(404, detail=f"aucune décision connue pour l'appel {call_id} (appel inconnu, en cours "
+                                            f"de traitement, ou plus ancien que les {S.MAX_DECISIONS} dernières "
+                                            f"décisions de son sujet)")
         return explain_decision(orjson.loads(found[0]))
 
     return api

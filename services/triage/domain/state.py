@@ -193,11 +193,13 @@ def last_dyad_contact(state: dict) -> float | None:
     return max(times) if times else None
 
 
-def remember_decision(state: dict, t: float, call_id: str, revision: int, decision_json: str) -> None:
+def remember_decision(state: dict, t: float, call_id: str, revision: int, decision_json: str) -> set[str]:
+    """Keep the decision among the subject's last few; returns the calls none of whose decisions is kept."""
     kept = [d for d in state["decisions"] if (d[1], d[2]) != (call_id, revision)]
     kept.append([t, call_id, revision, decision_json])
     kept.sort(key=lambda d: (d[0], d[1], d[2]))
     state["decisions"] = kept[-MAX_DECISIONS:]
+    return {d[1] for d in kept[:-MAX_DECISIONS]} - {d[1] for d in state["decisions"]}
 
 
 def decisions_of(state: dict, call_id: str | None = None) -> list[str]:

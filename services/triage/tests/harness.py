@@ -78,7 +78,9 @@ def call_event(call_id: str, occurred_at: datetime, *, person: str | None = None
         occurred_at=occurred_at, source="intake", correlation_id=call_id)
 
 
-def update_event(call_id: str, occurred_at: datetime, *, disposition=None, dyad=None, persons=()) -> CallUpdated:
+def update_event(call_id: str, occurred_at: datetime, *, disposition=None, dyad=None, persons=(),
+                 location="l_test") -> CallUpdated:
     return CallUpdated.new(payload=CallUpdatePayload(call_id=call_id, status="cleared", disposition=disposition,
-                                                     dyad_id=dyad, person_keys=tuple(persons)),
+                                                     dyad_id=dyad, person_keys=tuple(persons),
+                                                     location_key=location),
                            occurred_at=occurred_at, source="intake", correlation_id=call_id)
