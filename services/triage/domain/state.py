@@ -10,12 +10,18 @@ can look at the state "as of" the call's own time: events that happened later ne
     frames     [[t, active, version, stale, n_risques], ...]              sorted by t
     overrides  [[t, recurrent, until], ...]                               sorted by t
     suggested  {criteria, call_id, t} | None    last referral suggestion (processing state)
-    decisions  [[t, call_id, revision, decision JSON], ...]   the last few, for the read API
-                                                (kept as JSON text: a quarter of the memory of dicts)
+    decisions  [[t, call_id, revision, packed decision], ...]   the last few, for the read API
+
+A decision's JSON is ~2 KB, mostly the same labels and citations every time: it is kept deflated against
+a preset dictionary of typical decisions (`decision-z1.zdict`, ~150 bytes each instead of ~2,000). The
+dictionary is frozen: packed text names it (`z1:`), and a new dictionary would get a new name.
 """
 from __future__ import annotations
 
+import base64
+import zlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dyade.contracts.vocabulary import CallCategory
@@ -29,6 +35,20 @@ HIGH_RISK_FLAGS = {"arme", "menaces_de_mort", "gestes_suicidaires"}
 MAX_PENDING = 50
 MAX_EVENTS = 20
 MAX_DECISIONS = 5
+ZDICT = (Path(__file__).with_name("decision-z1.zdict")).read_bytes()
+PACKED = "z1:"
+
+
+def pack(decision_json: str) -> str:
+    z = zlib.compressobj(6, zdict=ZDICT)
+    return PACKED + base64.b85encode(z.compress(decision_json.encode()) + z.flush()).decode()
+
+
+def unpack(stored: str) -> str:
+    if not stored.startswith(PACKED):  # kept before packing existed
+        return stored
+    z = zlib.decompressobj(zdict=ZDICT)
+    return (z.decompress(base64.b85decode(stored[len(PACKED):])) + z.flush()).decode()
 
 
 def new_state() -> dict[str, Any]:
@@ -196,7 +216,7 @@ def last_dyad_contact(state: dict) -> float | None:
 def remember_decision(state: dict, t: float, call_id: str, revision: int, decision_json: str) -> set[str]:
     """Keep the decision among the subject's last few; returns the calls none of whose decisions is kept."""
     kept = [d for d in state["decisions"] if (d[1], d[2]) != (call_id, revision)]
-    kept.append([t, call_id, revision, decision_json])
+    kept.append([t, call_id, revision, pack(decision_json)])
     kept.sort(key=lambda d: (d[0], d[1], d[2]))
     state["decisions"] = kept[-MAX_DECISIONS:]
     return {d[1] for d in kept[:-MAX_DECISIONS]} - {d[1] for d in state["decisions"]}
@@ -205,4 +225,4 @@ def remember_decision(state: dict, t: float, call_id: str, revision: int, decisi
 def decisions_of(state: dict, call_id: str | None = None) -> list[str]:
     """Decision JSON texts, newest first (of one call when `call_id` is given, newest revision first)."""
     items = [d for d in state["decisions"] if call_id is None or d[1] == call_id]
-    return [d[3] for d in sorted(items, key=lambda d: (d[0], d[2]), reverse=True)]
+    return [unpack(d[3]) for d in sorted(items, key=lambda d: (d[0], d[2]), reverse=True)]

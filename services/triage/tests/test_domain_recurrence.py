@@ -93,3 +93,13 @@ def test_kept_decisions_are_bounded_newest_first_and_replaced_per_revision():
     assert len(st["decisions"]) == S.MAX_DECISIONS
     assert S.decisions_of(st, f"c{S.MAX_DECISIONS + 1}") == ['{"n": "rev2"}', '{"n": "again"}']
     assert S.decisions_of(st, "c0") == []
+
+
+def test_decisions_are_kept_packed_and_read_back_exactly():
+    st = S.new_state()
+    text = '{"decision_id": "d1", "reasons": [{"label": "Arme mentionnée", "source": "Pratique de Terrebonne"}]}'
+    S.remember_decision(st, 1.0, "c1", 1, text)
+    stored = st["decisions"][0][3]
+    assert stored.startswith(S.PACKED) and len(stored) < len(text)
+    assert S.decisions_of(st, "c1") == [text]
+    assert S.unpack(text) == text  # a decision kept before packing is read as it was
