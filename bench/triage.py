@@ -134,52 +134,65 @@ def faust_noop(bootstrap: str, n: int, lean: bool) -> float:
     return float(rates[-1])
 
 
-def run_worker(bootstrap: str, n: int, timeout: float, broker_alive=lambda: True) -> dict:
-    port = free_port()
+def run_worker(bootstrap: str, n: int, timeout: float, broker_alive=lambda: True, workers: int = 1) -> dict:
+    """`workers` processes in one consumer group (they share the partitions); figures are their sums."""
     home = tempfile.mkdtemp(prefix="triage-bench-")
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "TRIAGE_PORT": str(port), "DYADE_HOME": home,
-           "DYADE_TOKEN_SECRET": "bench-secret-long-enough-for-hs256-signing", "TRIAGE_APP_ID": f"bench-{uuid.uuid4().hex[:6]}",
-           "DYADE_LOG_LEVEL": "WARNING"}
-    log = open(Path(home) / "worker.log", "w")
+    app_id = f"bench-{uuid.uuid4().hex[:6]}"
+    ports = [free_port() for _ in range(workers)]
+    logs = [open(Path(home) / f"worker{i}.log", "w") for i in range(workers)]
     t_start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "services.triage"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    procs = [subprocess.Popen([sys.executable, "-m", "services.triage"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                              env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "TRIAGE_PORT": str(port),
+                                   "DYADE_HOME": str(Path(home) / str(port)), "TRIAGE_APP_ID": app_id,
+                                   "DYADE_TOKEN_SECRET": "bench-secret-long-enough-for-hs256-signing",
+                                   "DYADE_LOG_LEVEL": "WARNING"})
+             for port, log in zip(ports, logs)]
     watcher = decision_counter(bootstrap)
-    try:
-        while True:
+
+    def alive() -> None:
+        for proc, log in zip(procs, logs):
             if proc.poll() is not None:
-                raise RuntimeError(f"worker exited, see {log.name}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
+                raise RuntimeError(f"a worker exited, see {log.name}")
+
+    def ready(port: int) -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+    try:
+        while not all(ready(port) for port in ports):
+            alive()
             time.sleep(0.1)
         t_ready = time.perf_counter()
-        rss_ready, cpu_ready = rss_kb(proc.pid), cpu_s(proc.pid)
+        rss_ready, cpu_ready = sum(rss_kb(p.pid) for p in procs), sum(cpu_s(p.pid) for p in procs)
         done, last_report = 0, time.perf_counter()
         while done < n:
             if time.perf_counter() - t_ready > timeout:
                 raise RuntimeError(f"only {done}/{n} decisions after {timeout} s")
             if not broker_alive():
                 raise RuntimeError(f"the broker stopped after {done}/{n} decisions")
-            if proc.poll() is not None:
-                raise RuntimeError(f"worker exited after {done}/{n} decisions, see {log.name}")
+            alive()
             done += count(watcher)
             if time.perf_counter() - last_report > 30:
                 last_report = time.perf_counter()
                 print(f"  … {done:,}/{n:,} decisions, {done / (last_report - t_ready):,.0f}/s, "
-                      f"worker RSS {rss_kb(proc.pid) / 1024:,.0f} MB", flush=True)
+                      f"worker RSS {sum(rss_kb(p.pid) for p in procs) / 1024:,.0f} MB", flush=True)
         t_done = time.perf_counter()
-        rss_end, hwm, cpu_end = rss_kb(proc.pid), rss_kb(proc.pid, "VmHWM"), cpu_s(proc.pid)
+        rss_end = sum(rss_kb(p.pid) for p in procs)
+        hwm = sum(rss_kb(p.pid, "VmHWM") for p in procs)
+        cpu_end = sum(cpu_s(p.pid) for p in procs)
     finally:
         watcher.close()
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    return {"start_s": t_ready - t_start, "elapsed_s": t_done - t_ready, "events_per_s": n / (t_done - t_ready),
-            "worker_cpu_us_per_call": (cpu_end - cpu_ready) / n * 1e6, "rss_ready_mb": rss_ready / 1024, "rss_end_mb": rss_end / 1024, "peak_rss_mb": hwm / 1024}
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return {"workers": workers, "start_s": t_ready - t_start, "elapsed_s": t_done - t_ready,
+            "events_per_s": n / (t_done - t_ready), "worker_cpu_us_per_call": (cpu_end - cpu_ready) / n * 1e6,
+            "rss_ready_mb": rss_ready / 1024, "rss_end_mb": rss_end / 1024, "peak_rss_mb": hwm / 1024}
 
 
 def main() -> None:
@@ -187,6 +200,7 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=50_000, help="calls to replay (200 000+ for the full figure)")
     ap.add_argument("--quick", action="store_true", help="20 000 calls")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--workers", type=int, default=1, help="triage workers in the group (they share the partitions)")
     args = ap.parse_args()
     n = 20_000 if args.quick else args.calls
     print(f"generating {n} synthetic calls…", flush=True)
@@ -203,7 +217,7 @@ def main() -> None:
         print(f"baseline {base:,.0f} events/s; do-nothing faust agents…", flush=True)
         noop, noop_lean = faust_noop(bootstrap, n, lean=False), faust_noop(bootstrap, n, lean=True)
         print(f"faust no-op {noop:,.0f}/s, with the lean consumer {noop_lean:,.0f}/s; triage worker…", flush=True)
-        w = run_worker(bootstrap, n, timeout=max(600, n / 100),
+        w = run_worker(bootstrap, n, timeout=max(600, n / 100), workers=args.workers,
                        broker_alive=(lambda: broker.running) if broker else (lambda: True))
     finally:
         if broker:
@@ -219,8 +233,11 @@ def main() -> None:
               "state_growth_mb": growth_mb, "gb_per_million_subjects": per_million,
               "gb_per_million_persons": growth_mb / persons * 1_000_000 / 1024}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "triage.json").write_text(json.dumps(result, indent=2))
-    print(f"\ntriage worker : {w['events_per_s']:>9,.0f} calls/s end to end ({n} calls in {w['elapsed_s']:.1f} s)")
+    named = f"triage-{n // 1000}k" + (f"-{args.workers}workers" if args.workers > 1 else "") + ".json"
+    for name in ("triage.json", named):  # the latest run, and this size's
+        (RESULTS / name).write_text(json.dumps(result, indent=2))
+    print(f"\ntriage worker : {w['events_per_s']:>9,.0f} calls/s end to end ({n} calls in {w['elapsed_s']:.1f} s, "
+          f"{args.workers} worker(s))")
     print(f"baseline      : {base:>9,.0f} events/s (kafka-python consume + decode, same topic, same run)")
     print(f"ratio         : {result['ratio']:.2f} (target ≥ 0.5)")
     print(f"faust itself  : {noop:>9,.0f} records/s for an agent that does nothing ({noop / base:.2f} of the baseline); "
@@ -234,7 +251,7 @@ def main() -> None:
     print(f"memory        : ≈ {per_million:.2f} GB per million subjects ({persons} persons + {places} places, "
           f"linear extrapolation of RSS growth); ≈ {result['gb_per_million_persons']:.2f} GB per million persons "
           f"with this mix of places")
-    print(f"results in {RESULTS / 'triage.json'}")
+    print(f"results in {RESULTS / named}")
 
 
 if __name__ == "__main__":

@@ -37,8 +37,9 @@ class Relay(OutboxRelay):
     delivery worker once its change is published."""
 
     def __init__(self, sessions, bootstrap: str, deliveries: "queue.Queue[str]"):
+        # one relay at a time (advisory lock): an alert's state changes reach the topic in order
         super().__init__(sessions, bootstrap, AlertEventRow.__table__, name="notifier", sent_column="published_at",
-                         where=AlertEventRow.outbound.is_(True), retry_s=(1.0, 1.0))
+                         lock_key=0x1D7A_0B0E, where=AlertEventRow.outbound.is_(True), retry_s=(1.0, 1.0))
         self.deliveries = deliveries
         self.kinds: dict[str, str] = {}  # alert id → kind, for the rows of the batch in flight
 

@@ -32,6 +32,10 @@ def test_broker_frozen_calls_still_accepted_then_published_once_in_order(intake,
         # Keep the outage longer than the producer's request timeout (10 s), so the relay's sends time out
         # and are retried: the retries must not be written twice.
         time.sleep(12)
+        # the backlog gauge rises while nothing can be sent (what the IntakeOutboxBacklog alert watches)
+        gauge = next(ln for ln in intake.get("/metrics").text.splitlines()
+                     if ln.startswith("dyade_intake_outbox_backlog "))
+        assert float(gauge.split()[1]) >= len(ids) + 2
     finally:
         broker.resume()
     wait_until(lambda: all(published(intake, dispatch, cid) for cid in ids), timeout=120, interval=0.2)
