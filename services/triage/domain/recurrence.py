@@ -1,16 +1,14 @@
 """Recurrence by event time: counts per window and a decayed score, for a person or a location."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from services.triage.domain.config import WINDOWS_DAYS
 
 DAY = 86_400.0
 
 
-@dataclass(frozen=True)
-class Past:
+class Past(NamedTuple):  # a tuple: a person's history is rebuilt as these for every call
     """One earlier (or the current) call as recurrence sees it."""
     t: float          # event time, epoch seconds
     crisis: bool
@@ -21,16 +19,19 @@ def window_label(days: int) -> str:
     return f"{days}j"
 
 
+_WINDOWS = tuple((window_label(d), d * DAY) for d in WINDOWS_DAYS)
+
+
 def counts(entries: Iterable[Past], at: float, *, crisis_only: bool = False) -> dict[str, int]:
     """Calls with event time in (at - window, at] for each window; later calls never count."""
-    out = {window_label(d): 0 for d in WINDOWS_DAYS}
+    out = dict.fromkeys((label for label, _ in _WINDOWS), 0)
     for e in entries:
         if e.t > at or (crisis_only and not e.crisis):
             continue
         age = at - e.t
-        for d in WINDOWS_DAYS:
-            if age < d * DAY:
-                out[window_label(d)] += 1
+        for label, span in _WINDOWS:
+            if age < span:
+                out[label] += 1
     return out
 
 

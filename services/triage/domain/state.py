@@ -39,16 +39,19 @@ ZDICT = (Path(__file__).with_name("decision-z1.zdict")).read_bytes()
 PACKED = "z1:"
 
 
+_PRIMED = zlib.compressobj(6, zdict=ZDICT)  # copying a primed compressor is cheaper than priming one
+
+
 def pack(decision_json: str) -> str:
-    z = zlib.compressobj(6, zdict=ZDICT)
-    return PACKED + base64.b85encode(z.compress(decision_json.encode()) + z.flush()).decode()
+    z = _PRIMED.copy()
+    return PACKED + base64.b64encode(z.compress(decision_json.encode()) + z.flush()).decode()
 
 
 def unpack(stored: str) -> str:
     if not stored.startswith(PACKED):  # kept before packing existed
         return stored
     z = zlib.decompressobj(zdict=ZDICT)
-    return (z.decompress(base64.b85decode(stored[len(PACKED):])) + z.flush()).decode()
+    return (z.decompress(base64.b64decode(stored[len(PACKED):])) + z.flush()).decode()
 
 
 def new_state() -> dict[str, Any]:
