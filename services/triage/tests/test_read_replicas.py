@@ -10,16 +10,17 @@ import httpx
 from dyade.broker import free_port
 from dyade.contracts.topics import TRIAGE_DECIDED
 from dyade.contracts.triage import TriageDecided
-from dyade.kafka import publish, wait_until
+from dyade.kafka import make_producer, publish, wait_until
 from services.triage.peers import partition_of
 from services.triage.tests.harness import Worker, call_event
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 
-def test_either_worker_answers_for_keys_the_other_holds(settings, tmp_path, producer, reader, token, unique):
+def test_either_worker_answers_for_keys_the_other_holds(settings, broker, tmp_path, reader, token, unique):
     app_id = f"triage-pair-{uuid.uuid4().hex[:8]}"
     pair = [Worker(settings, app_id, free_port(), tmp_path / f"worker{i}.log") for i in range(2)]
+    producer = make_producer(broker.bootstrap_servers)
     try:
         for w in pair:
             w.start()
@@ -53,5 +54,6 @@ def test_either_worker_answers_for_keys_the_other_holds(settings, tmp_path, prod
         unknown = [httpx.get(f"{w.url}/v1/calls/{unique}-nope/decision", headers=headers, timeout=10) for w in pair]
         assert [a.status_code for a in unknown] == [404, 404]
     finally:
+        producer.close()
         for w in pair:
             w.stop()
