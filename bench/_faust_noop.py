@@ -1,7 +1,7 @@
 """A faust agent that does nothing but count the calls it reads: what faust itself costs per record on this
-machine (bench.triage's second baseline). `--lean` uses triage's consumer (services/triage/transport.py).
+machine (bench.triage's second baseline).
 
-    python -m bench._faust_noop BOOTSTRAP N [--lean]     prints the records/s of the agent, then exits
+    python -m bench._faust_noop BOOTSTRAP N     prints the records/s of the agent, then exits
 """
 from __future__ import annotations
 
@@ -14,13 +14,11 @@ import uuid
 import faust
 
 from dyade.contracts import topics as T
-from services.triage.transport import TriageApp
 
 
 def main() -> None:
-    bootstrap, n, lean = sys.argv[1], int(sys.argv[2]), "--lean" in sys.argv
-    cls = TriageApp if lean else faust.App
-    app = cls(f"noop-{uuid.uuid4().hex[:6]}", broker=f"kafka://{bootstrap}", store="memory://", web_enabled=False,
+    bootstrap, n = sys.argv[1], int(sys.argv[2])
+    app = faust.App(f"noop-{uuid.uuid4().hex[:6]}", broker=f"kafka://{bootstrap}", store="memory://", web_enabled=False,
               autodiscover=False, datadir=tempfile.mkdtemp(prefix="faust-noop-"), consumer_auto_offset_reset="earliest",
               broker_session_timeout=6.0, broker_heartbeat_interval=0.5, broker_rebalance_timeout=6.0,
               stream_wait_empty=False, key_serializer="raw", value_serializer="raw")

@@ -2,8 +2,7 @@
 (calls.received.v2 → the place stage, and the person stage for calls about a person; two tables with
 changelogs → triage.decided.v1), next to two baselines over the same topic in the same run:
   - a raw kafka-python consume + contract decode loop (the ceiling a consumer of this topic reaches here);
-  - a faust agent that does nothing (stock faust, and with triage's lean consumer): what faust itself costs
-    per record, before any triage work.
+  - a faust agent that does nothing: what faust itself costs per record, before any triage work.
 Also the worker's start time, peak RSS and memory per million persons.
 
 Method: a fresh embedded Tansu broker (or KAFKA_BOOTSTRAP_SERVERS), N calls produced first; the baseline
@@ -124,9 +123,9 @@ def rss_kb(pid: int, field: str = "VmRSS") -> int:
     return 0
 
 
-def faust_noop(bootstrap: str, n: int, lean: bool) -> float:
+def faust_noop(bootstrap: str, n: int) -> float:
     """Records/s of a do-nothing faust agent over the same topic (a subprocess, fresh consumer group)."""
-    out = subprocess.run([sys.executable, "-m", "bench._faust_noop", bootstrap, str(n), *(["--lean"] if lean else [])],
+    out = subprocess.run([sys.executable, "-m", "bench._faust_noop", bootstrap, str(n)],
                          cwd=ROOT, capture_output=True, text=True, timeout=max(600, n / 500))
     rates = re.findall(r"RATE ([0-9.]+)", out.stdout + out.stderr)  # faust logs what a worker prints
     if out.returncode or not rates:
@@ -215,8 +214,8 @@ def main() -> None:
         print(f"produced in {produce_s:.1f} s; baseline: raw kafka-python consume + decode…", flush=True)
         base, base_cpu_us = baseline(bootstrap, n)
         print(f"baseline {base:,.0f} events/s; do-nothing faust agents…", flush=True)
-        noop, noop_lean = faust_noop(bootstrap, n, lean=False), faust_noop(bootstrap, n, lean=True)
-        print(f"faust no-op {noop:,.0f}/s, with the lean consumer {noop_lean:,.0f}/s; triage worker…", flush=True)
+        noop = faust_noop(bootstrap, n)
+        print(f"faust no-op {noop:,.0f}/s; triage worker…", flush=True)
         w = run_worker(bootstrap, n, timeout=max(600, n / 100), workers=args.workers,
                        broker_alive=(lambda: broker.running) if broker else (lambda: True))
     finally:
@@ -226,7 +225,7 @@ def main() -> None:
     growth_mb = max(0.0, w["rss_end_mb"] - w["rss_ready_mb"])
     per_million = growth_mb / subjects * 1_000_000 / 1024  # GB per million subjects
     result = {"calls": n, "persons": persons, "places": places, "baseline_events_per_s": base,
-              "faust_noop_per_s": noop, "faust_noop_lean_per_s": noop_lean,
+              "faust_noop_per_s": noop,
               "ratio_to_faust_noop": w["events_per_s"] / noop,
               "baseline_cpu_us_per_event": base_cpu_us, "load_average": os.getloadavg(),
               "worker_events_per_s": w["events_per_s"], "ratio": w["events_per_s"] / base, **w,
@@ -240,8 +239,7 @@ def main() -> None:
           f"{args.workers} worker(s))")
     print(f"baseline      : {base:>9,.0f} events/s (kafka-python consume + decode, same topic, same run)")
     print(f"ratio         : {result['ratio']:.2f} (target ≥ 0.5)")
-    print(f"faust itself  : {noop:>9,.0f} records/s for an agent that does nothing ({noop / base:.2f} of the baseline); "
-          f"{noop_lean:,.0f}/s with triage's lean consumer")
+    print(f"faust itself  : {noop:>9,.0f} records/s for an agent that does nothing ({noop / base:.2f} of the baseline)")
     print(f"vs faust      : triage does {result['ratio_to_faust_noop']:.2f} of what a do-nothing faust agent reads")
     print(f"CPU per call  : worker {w['worker_cpu_us_per_call']:,.0f} µs (all stages, produce included), "
           f"baseline {base_cpu_us:,.0f} µs → CPU ratio {base_cpu_us / w['worker_cpu_us_per_call']:.2f}")

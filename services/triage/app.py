@@ -41,7 +41,6 @@ from services.triage.domain.decide import decide, event_id_for
 from services.triage.edge import Edge
 from services.triage.metrics import DECIDE_SECONDS, DECISIONS, EVENTS, SUGGESTIONS, TRIAGE_DELAY
 from services.triage.options import TriageOptions
-from services.triage.transport import TriageApp
 
 log = logging.getLogger("dyade.triage")
 
@@ -97,7 +96,7 @@ def build_app(settings: Settings, options: TriageOptions, ruleset: RulesetConfig
     partitions = settings.dyade_topic_partitions
     datadir = Path(settings.dyade_home) / "triage" / options.app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
-    app = TriageApp(
+    app = faust.App(
         options.app_id, broker=faust_brokers(settings.kafka_bootstrap_servers or "localhost:9092"),
         store="memory://", web_enabled=False, autodiscover=False,
         canonical_url=options.advertised_url or f"http://{advertised_host(settings.dyade_host)}:{settings.triage_port}",

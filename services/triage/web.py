@@ -26,7 +26,7 @@ from services.triage.views import explain_decision, subject_view
 log = logging.getLogger("dyade.triage")
 audit = logging.getLogger("dyade.triage.audit")
 LOCATION_PREFIX = "l_"
-READERS = (Role.DISPATCH, Role.OFFICER, Role.DYAD, Role.SOCIAL_WORKER, Role.SUPERVISOR, Role.ADMIN)
+READERS = (Role.DISPATCH, Role.OFFICER, Role.DYAD, Role.SOCIAL_WORKER, Role.SUPERVISOR)
 
 
 def worker_ready(app) -> bool:
