@@ -47,16 +47,15 @@ class Relay(OutboxRelay):
                          idle_s=0.5, linger_s=0.05, retry_s=(0.2, 5.0))
         self.restored = 0
         self._backlog = (0.0, 0)  # (monotonic time counted, unsent rows)
-        BACKLOG.set_function(self.backlog)
+        BACKLOG.set_function(self.scraped_backlog)
 
-    def backlog(self) -> float:
-        """Unsent rows, counted when Prometheus scrapes (at most every 5 s; the partial index on unsent rows
-        keeps it cheap), so the gauge rises while the broker is away, when nothing is being sent."""
+    def scraped_backlog(self) -> float:
+        """Unsent rows for the gauge, counted when Prometheus scrapes (at most every 5 s; a partial index keeps
+        it cheap), so it rises while the broker is away, when nothing is being sent."""
         counted_at, n = self._backlog
         if time.monotonic() - counted_at > 5:
             try:
-                with self.sessions() as session:
-                    n = session.scalar(select(func.count()).select_from(m.outbox).where(m.outbox.c.sent_at.is_(None)))
+                n = self.backlog()
             except Exception:  # noqa: BLE001 - the database being away is reported elsewhere; keep the last count
                 return float(n)
             self._backlog = (time.monotonic(), n)
