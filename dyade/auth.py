@@ -1,4 +1,5 @@
-"""Bearer tokens (JWT, HS256) carrying a role. Every endpoint names the roles it admits."""
+"""Bearer tokens (JWT, HS256) carrying a role. Every endpoint names the roles it admits: no role passes
+everywhere, `admin` included (an administrator runs the platform; health and identity data are not its)."""
 from __future__ import annotations
 
 import time
@@ -11,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from dyade.contracts import Role
 
 ISSUER = "dyade"
+ADMIN_NOTE = " — administrer la plateforme ne donne accès ni aux renseignements de santé ni aux identités"
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,10 @@ def token_from(request: Request, credentials: HTTPAuthorizationCredentials | Non
 
 
 def requires(*roles: Role):
-    """FastAPI dependency: 401 without a valid token, 403 when its role is not among `roles`."""
+    """FastAPI dependency: 401 without a valid token, 403 when its role is not among `roles` (no exception for
+    `admin`: it passes only where it is listed)."""
+    if not roles:
+        raise ValueError("requires: nommer au moins un rôle")
     allowed = set(roles)
 
     def dependency(request: Request,
@@ -61,8 +66,9 @@ def requires(*roles: Role):
             raise HTTPException(401, detail="authentification requise (jeton Bearer)",
                                 headers={"WWW-Authenticate": "Bearer"})
         principal = read_token(request.app.state.token_secret, token)
-        if allowed and principal.role not in allowed and principal.role != Role.ADMIN:
+        if principal.role not in allowed:
             raise HTTPException(403, detail=f"le rôle {principal.role.value} n'a pas accès à cette ressource "
-                                            f"(rôles admis: {', '.join(sorted(r.value for r in allowed))})")
+                                            f"(rôles admis: {', '.join(sorted(r.value for r in allowed))})"
+                                            + (ADMIN_NOTE if principal.role == Role.ADMIN else ""))
         return principal
     return dependency

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import Field, ValidationError
 
-from dyade.auth import Principal
+from dyade.auth import Principal, read_token
 from dyade.contracts import ConsentStatus, ReferralStatus, Role
 from dyade.contracts.envelope import describe_validation_error
 from dyade.web import check_sign_in, page_principal, signed_in, signed_out
@@ -33,7 +33,9 @@ templates = Environment(loader=FileSystemLoader(FsPath(__file__).parent / "templ
 
 class OverrideNote(Model):
     note: str = Field(min_length=3, max_length=2000)
-ALLOWED_ROLES = {Role.SOCIAL_WORKER, Role.ADMIN}
+ALLOWED_ROLES = {Role.SOCIAL_WORKER}  # not admin: frames, identities and referrals are the social workers' work
+ADMIN_REFUSED = ("Le rôle « admin » n'a pas accès à cette page (réservée aux intervenantes sociales) : administrer "
+                 "la plateforme ne donne accès ni aux fiches, ni aux renseignements de santé, ni aux identités.")
 
 
 def render(name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
@@ -53,9 +55,14 @@ def guard(request: Request) -> Principal | HTMLResponse:
     if who is None:
         return render("login.html", 401, error=None)
     if who.role not in ALLOWED_ROLES:
-        return render("login.html", 403, error=f"Le rôle « {who.role.value} » n'a pas accès à cette page "
-                                                "(réservée aux intervenantes sociales).")
+        return render("login.html", 403, error=refused(who.role))
     return who
+
+
+def refused(role: Role) -> str:
+    if role == Role.ADMIN:
+        return ADMIN_REFUSED
+    return f"Le rôle « {role.value} » n'a pas accès à cette page (réservée aux intervenantes sociales)."
 
 
 def identities(request: Request, keys, purpose: str) -> Lookup:
@@ -99,8 +106,7 @@ async def login(request: Request):
     if problem == "invalid":
         return render("login.html", 401, error="Jeton invalide ou expiré.")
     if problem == "role":
-        return render("login.html", 403, error="Ce rôle n'a pas accès à cette page (réservée aux intervenantes "
-                                               "sociales).")
+        return render("login.html", 403, error=refused(read_token(request.app.state.token_secret, token).role))
     return signed_in(request, token, "/")
 
 

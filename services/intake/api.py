@@ -205,7 +205,7 @@ def create_app(settings: Settings, *, raw_group: str | None = None, background: 
     app.include_router(identity_router(sessions))
 
     @app.get("/v1/code-tables", tags=["configuration"], summary="Tables de codes de nature connues")
-    def code_tables(_: Principal = Depends(requires(Role.DISPATCH, Role.SUPERVISOR, Role.ANALYST))):
+    def code_tables(_: Principal = Depends(requires(Role.DISPATCH, Role.SUPERVISOR, Role.ANALYST, Role.ADMIN))):
         return {"default": tables.default,
                 "tables": {name: {"source_system": t.source_system,
                                   "unknown_code": t.unknown.value if t.unknown else "reject",
@@ -213,7 +213,7 @@ def create_app(settings: Settings, *, raw_group: str | None = None, background: 
                            for name, t in tables.tables.items()}}
 
     @app.get("/v1/outbox", tags=["exploitation"], summary="État du relais de l'outbox")
-    def outbox_status(_: Principal = Depends(requires(Role.SUPERVISOR))):
+    def outbox_status(_: Principal = Depends(requires(Role.SUPERVISOR, Role.ADMIN))):
         return {"backlog": relay.backlog() if relay else None, "published": relay.published if relay else 0,
                 "history_restored": relay.restored if relay else 0, "relay_alive": bool(relay and relay.alive),
                 "last_error": relay.last_error if relay else "KAFKA_BOOTSTRAP_SERVERS absent",

@@ -1,4 +1,4 @@
-"""Who a person key is, for the roles allowed to know (social worker, admin): intake is the only service that
+"""Who a person key is, for the roles allowed to know (social worker; not admin): intake is the only service that
 keeps identities, so the pages of the other services ask here. Every disclosure is written to
 intake_identity_reads (reader, role, when, key, purpose) in the same transaction as the read: no audit, no
 identity. Names never go to the logs; only counts do."""
@@ -25,7 +25,7 @@ PERSON_KEY_PATTERN = r"^p_[0-9A-Za-z]{4,64}$"
 PersonKey = Annotated[str, StringConstraints(pattern=PERSON_KEY_PATTERN)]
 MAX_KEYS = 200
 PURPOSE_PATTERN = r"^[^\x00-\x1f\x7f]+$"  # printable text: no control characters (PostgreSQL refuses NUL)
-READERS = (Role.SOCIAL_WORKER,)  # admin passes every `requires`
+READERS = (Role.SOCIAL_WORKER,)  # admin reads the audit of disclosures, never an identity
 
 
 class Name(BaseModel):
@@ -125,7 +125,7 @@ def identity_router(sessions: sessionmaker[Session]) -> APIRouter:
         return disclosures.reads(person_key, limit)
 
     @router.get("/v1/persons/{person_key}/identity", response_model=PersonIdentityView,
-                summary="Identité d'une personne (intervenante sociale, admin); chaque lecture est consignée",
+                summary="Identité d'une personne (intervenante sociale); chaque lecture est consignée",
                 responses={404: {"description": "Clé sans identité connue"}})
     def identity(person_key: str = Path(..., pattern=PERSON_KEY_PATTERN),
                  purpose: str = Query("consultation", min_length=3, max_length=200, pattern=PURPOSE_PATTERN,

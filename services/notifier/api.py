@@ -205,7 +205,7 @@ def post_snooze(alert_id: str, body: SnoozeIn, request: Request, principal: Prin
 
 @router.put("/persons/{person_key}/followup-plan", summary="Plan de suivi d'une personne connue (type 2)")
 def put_plan(person_key: str, body: PlanIn, request: Request,
-             _: Principal = Depends(requires(Role.SUPERVISOR, Role.SOCIAL_WORKER, Role.ADMIN))):
+             _: Principal = Depends(requires(Role.SUPERVISOR, Role.SOCIAL_WORKER))):
     if not person_key.startswith("p_") or len(person_key) > 100:
         raise HTTPException(422, detail="person_key: clé pseudonyme attendue (p_…)")
     n = notifier(request)

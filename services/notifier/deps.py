@@ -7,8 +7,8 @@ from dyade.web import lang_of  # noqa: F401 (re-exported for the routes)
 from dyade.auth import Principal
 from dyade.contracts.vocabulary import Role
 
-SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)
-FIELD = (Role.DYAD, Role.SUPERVISOR, Role.ADMIN)
+SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)  # the roster, webhooks, sectors: running the platform
+FIELD = (Role.DYAD, Role.SUPERVISOR)  # alerts carry the call, the persons and the police view: not admin
 
 
 def notifier(request: Request):

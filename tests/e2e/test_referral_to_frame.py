@@ -1,7 +1,8 @@
 """The social worker's path across services: an officer files a référence sociale at intake, it reaches the
 Info-social queue; a frame is written and approved by a second worker; the next call about the person (a
 spelling variant of the name) is triaged with the frame, and the dyad's alert carries the frame's police
-view; the officer's read of the frame is audited with the call it was for."""
+view; the officer's read of the frame is audited with the call it was for; the administrator sees the audits and
+the roster, never the frame, the identity, the triage state nor the alert."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -85,6 +86,18 @@ def test_referral_frame_call_alert_and_audit(platform, headers_for, unique):
     r = http.get(f"{url('infosocial')}/v1/persons/{key}/frame", headers=headers_for("officer", subject="agent-77"),
                  params={"call_id": call_id})
     assert r.status_code == 200 and "Parler calmement" in r.text
-    reads = http.get(f"{url('infosocial')}/v1/audit/reads", headers=headers_for("admin"),
-                     params={"person_key": key}).json()
+    admin = headers_for("admin", subject="exploitation")
+    reads = http.get(f"{url('infosocial')}/v1/audit/reads", headers=admin, params={"person_key": key}).json()
     assert any(x.get("call_id") == call_id and "agent-77" in str(x) for x in reads)
+
+    # 7. the administrator runs the platform (audits, roster, figures) but reads no health nor identity data
+    for service, path in [("infosocial", f"/v1/persons/{key}/frame"), ("infosocial", f"/v1/frames/{frame_id}"),
+                          ("infosocial", "/v1/referrals"), ("intake", f"/v1/persons/{key}/identity"),
+                          ("intake", f"/v1/referrals/REF-{unique}"), ("intake", f"/v1/calls/{call_id}"),
+                          ("triage", f"/v1/persons/{key}/triage"), ("triage", f"/v1/calls/{call_id}/decision"),
+                          ("notifier", "/v1/alerts"), ("notifier", f"/v1/alerts/{alert['alert_id']}")]:
+        r = http.get(f"{url(service)}{path}", headers=admin)
+        assert r.status_code == 403 and "admin" in r.json()["detail"], (service, path, r.status_code)
+    for service, path in [("intake", "/v1/persons/identity-reads"), ("intake", "/v1/outbox"),
+                          ("notifier", "/v1/dyads"), ("analytics", "/v1/figures/overview")]:
+        assert http.get(f"{url(service)}{path}", headers=admin).status_code == 200, (service, path)

@@ -70,6 +70,28 @@ def test_the_banner_names_what_to_open(offline_demo):
     assert text.count("jeton dyade D") == 4
 
 
+def test_every_token_of_the_banner_opens_its_page(offline_demo):
+    """No role passes everywhere (`admin` included): each link carries a role its page admits."""
+    import re
+    from dyade.auth import read_token
+    from services.analytics.api import READERS as DASHBOARD
+    from services.infosocial.web import ALLOWED_ROLES as INFOSOCIAL
+    from services.notifier.deps import FIELD
+    s = offline_demo.settings
+    pages = {s.url_of("analytics"): DASHBOARD, s.url_of("infosocial"): INFOSOCIAL, s.url_of("notifier"): FIELD}
+    checked = 0
+    for line in offline_demo.banner().splitlines():
+        token = re.search(r"eyJ[\w-]+\.[\w-]+\.[\w-]+", line)
+        if not token:
+            continue
+        url = s.url_of("notifier") if "jeton dyade" in line else re.search(r"https?://[^/\s]+", line).group(0)
+        who = read_token(s.dyade_token_secret, token.group(0))
+        assert who.role in pages[url], line
+        assert who.role != "dyad" or who.dyad_id, line
+        checked += 1
+    assert checked == 4 + 3
+
+
 # --- against the real services -------------------------------------------------------------------------
 def _serve(app, port: int):
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,

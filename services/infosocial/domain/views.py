@@ -2,11 +2,14 @@
 
 | role                       | view      | what                                                            |
 |----------------------------|-----------|-----------------------------------------------------------------|
-| social_worker, admin       | complete  | everything, with each element's source, consent, identity, PII   |
+| social_worker              | complete  | everything, with each element's source, consent, identity, PII   |
 | officer, dyad              | police    | police view: police-derived elements, health ones only with a basis |
 | dispatch                   | dispatch  | that a frame exists, its status, and the safety notes (risques)  |
 | analyst                    | analyst   | no identity, no narrative: status, dates, consent, counts       |
-| any other role             | —         | refused (403)                                                   |
+| any other role, admin too  | —         | refused (403)                                                   |
+
+An administrator runs the platform (audit of reads, the daily sweep); it sees no frame, not even the analyst's
+view: a frame is health information about a named person.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from dyade.contracts.frames import Contact, PoliceView
 from services.infosocial.domain.content import FrameContent, Item, legal_basis_of
 
 VIEW_OF_ROLE: dict[Role, str] = {
-    Role.SOCIAL_WORKER: "complete", Role.ADMIN: "complete",
+    Role.SOCIAL_WORKER: "complete",
     Role.OFFICER: "police", Role.DYAD: "police",
     Role.DISPATCH: "dispatch",
     Role.ANALYST: "analyst",

@@ -85,7 +85,7 @@ POLICE = "Couteau gardé dans la cuisine"
 
 @pytest.mark.parametrize("consent", list(CONSENT_CASES))
 @pytest.mark.parametrize("role, sees_police, sees_health_with_basis, sees_identity", [
-    ("social_worker", True, True, True), ("admin", True, True, True),
+    ("social_worker", True, True, True),
     ("officer", True, True, False), ("dyad", True, True, False),
     ("dispatch", True, False, False),   # safety notes only (health ones only with a basis)
     ("analyst", False, False, False),   # no identity, no narrative
@@ -98,7 +98,7 @@ def test_consent_filtering_by_role(api, sw, person, token, consent, role, sees_p
     text = r.text
     assert (POLICE in text) == sees_police
     with_basis = consent != "refuse"
-    full = role in ("social_worker", "admin")
+    full = role == "social_worker"
     if role == "dispatch":
         assert ("Idées suicidaires" in text) == with_basis  # a health-derived safety note
         assert HEALTH not in text
@@ -108,12 +108,36 @@ def test_consent_filtering_by_role(api, sw, person, token, consent, role, sees_p
     assert ("450-555-0101" in text) == (full or (role in ("officer", "dyad") and with_basis))
 
 
-@pytest.mark.parametrize("role", ["calltaker", "partner", "supervisor"])
+@pytest.mark.parametrize("role", ["calltaker", "partner", "supervisor", "admin"])
 def test_other_roles_are_refused(api, sw, person, token, role):
-    create_active(api, sw, person)
+    fid = create_active(api, sw, person)
     r = api.get(f"/v1/persons/{person}/frame", headers=token(role))
     assert r.status_code == 403 and "rôle" in r.json()["detail"]
+    assert api.get(f"/v1/frames/{fid}", headers=token(role)).status_code == 403
     assert api.get(f"/v1/persons/{person}/frame").status_code == 401
+
+
+def test_admin_runs_the_audit_and_the_sweep_but_reads_approves_and_exports_nothing(api, sw, person, token):
+    fid = create_active(api, sw, person)
+    pending = api.put(f"/v1/frames/{fid}", json=frame_body(person), headers=sw[0])
+    assert pending.status_code == 201, pending.text
+    admin = token("admin", subject="adm")
+    detail = api.get(f"/v1/persons/{person}/frame", headers=admin).json()["detail"]
+    assert "admin" in detail and "santé" in detail and "identités" in detail
+    for path in (f"/v1/frames/{fid}", f"/v1/frames/{fid}/versions", f"/v1/frames/{fid}/versions/1",
+                 f"/v1/persons/{person}/export", "/v1/frames", "/v1/referrals"):
+        assert api.get(path, headers=admin).status_code == 403, path
+    assert api.post(f"/v1/frames/{fid}/approve", json={}, headers=admin).status_code == 403
+    assert api.post(f"/v1/frames/{fid}/consent", json={"status": "refuse", "note": "x"},
+                    headers=admin).status_code == 403
+    assert api.post("/v1/frames", json=frame_body(person), headers=admin).status_code == 403
+    page = api.get("/", headers=admin)
+    assert page.status_code == 403 and "administrer la plateforme" in page.text
+    rows = api.get("/v1/audit/reads", params={"frame_id": fid}, headers=admin)
+    assert rows.status_code == 200 and all(r["role"] != "admin" for r in rows.json())
+    # the sweep is the administrator's: past the role check, an invalid time is refused before anything runs
+    assert api.post("/v1/admin/sweep", params={"at": "pas-une-date"}, headers=admin).status_code == 422
+    assert api.post("/v1/admin/sweep", params={"at": "pas-une-date"}, headers=sw[0]).status_code == 403
 
 
 def test_consent_withdrawal_takes_effect_at_once_and_is_published(api, sw, person, token, reader):

@@ -184,6 +184,22 @@ def test_clear_errors(http, supervisor, token, unique):
     assert http.get("/v1/alerts/al_inexistante", headers=supervisor).status_code == 404
 
 
+def test_admin_runs_the_roster_but_sees_no_alert_nor_person(http, token, unique):
+    admin = token("admin", subject="adm")
+    put_dyad(http, admin, f"M{unique}", f"M{unique}", active=False)   # the roster is the administrator's
+    assert f"M{unique}" in {d["dyad_id"] for d in http.get("/v1/dyads", headers=admin).json()["dyads"]}
+    r = http.put(f"/v1/sectors/M{unique}", json={"neighbours": [f"N{unique}"]}, headers=admin)
+    assert r.status_code == 200, r.text
+    for method, path, body in [("get", "/v1/alerts", None), ("get", "/v1/alerts/al_x", None),
+                               ("post", "/v1/alerts/al_x/acknowledge", None), ("get", "/v1/followups/today", None),
+                               ("get", "/v1/stream", None),
+                               ("put", "/v1/persons/p_abcd1234/followup-plan", {"dyad_id": f"M{unique}"})]:
+        r = http.request(method.upper(), path, headers=admin, json=body)
+        assert r.status_code == 403 and "admin" in r.json()["detail"], (path, r.status_code)
+    page = http.post("/connexion", data={"token": admin["Authorization"][7:]})
+    assert page.status_code == 403
+
+
 def test_frame_marked_stale_by_frames_changed_is_flagged_on_the_alert(notifier, http, supervisor, producer,
                                                                        clock, unique, token):
     from datetime import datetime, timezone
