@@ -47,7 +47,10 @@ class Relay(OutboxRelay):
                          idle_s=0.5, linger_s=0.05, retry_s=(0.2, 5.0))
         self.restored = 0
         self._backlog = (0.0, 0)  # (monotonic time counted, unsent rows)
-        BACKLOG.set_function(self.scraped_backlog)
+
+    def start(self) -> "Relay":
+        BACKLOG.set_function(self.scraped_backlog)  # the gauge follows the relay that runs in this process
+        return super().start()
 
     def scraped_backlog(self) -> float:
         """Unsent rows for the gauge, counted when Prometheus scrapes (at most every 5 s; a partial index keeps

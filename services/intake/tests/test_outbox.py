@@ -7,6 +7,7 @@ from collections import Counter
 
 from dyade.contracts.topics import CALLS_RECEIVED
 from dyade.kafka import wait_until
+from services.intake.outbox import BACKLOG
 from services.intake.tests.conftest import call_body
 
 
@@ -32,7 +33,9 @@ def test_broker_frozen_calls_still_accepted_then_published_once_in_order(intake,
         # Keep the outage longer than the producer's request timeout (10 s), so the relay's sends time out
         # and are retried: the retries must not be written twice.
         time.sleep(12)
-        # the backlog gauge rises while nothing can be sent (what the IntakeOutboxBacklog alert watches)
+        # the backlog gauge rises while nothing can be sent (what the IntakeOutboxBacklog alert watches); it
+        # follows the relay started last in the process, and this test process starts several intake apps
+        BACKLOG.set_function(intake.app.state.relay.scraped_backlog)
         gauge = next(ln for ln in intake.get("/metrics").text.splitlines()
                      if ln.startswith("dyade_intake_outbox_backlog "))
         assert float(gauge.split()[1]) >= len(ids) + 2
