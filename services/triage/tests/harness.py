@@ -11,7 +11,6 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-from kafka.partitioner.default import murmur2
 
 from dyade.contracts.calls import CallPayload, CallReceived, CallUpdated, CallUpdatePayload, Location, PersonRef
 from dyade.kafka import wait_until
@@ -63,10 +62,6 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-
-
-def partition_of(key: str, partitions: int = 3) -> int:
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 def call_event(call_id: str, occurred_at: datetime, *, person: str | None = None, category="etat_mental_perturbe",
