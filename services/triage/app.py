@@ -76,6 +76,10 @@ class CallIndex:
             if self.keys.get(c) == key:
                 del self.keys[c]
 
+    def invalidate(self) -> None:
+        """Partitions moved: keys may have gone to another worker, or come from one."""
+        self.keys, self.stale = {}, True
+
     def lookup(self, call_id: str) -> str | None:
         if call_id not in self.keys and self.stale:
             self.keys = {d[1]: key for key, st in _states(*self.tables) for d in st["decisions"]}
@@ -123,8 +127,8 @@ def build_app(settings: Settings, options: TriageOptions, ruleset: RulesetConfig
                                  started=False, edge=edge)
 
     @app.on_partitions_assigned.connect
-    async def _assigned(app, assigned, **kwargs) -> None:  # other keys may now be ours: rebuild on next miss
-        index.stale = True
+    async def _assigned(app, assigned, **kwargs) -> None:
+        index.invalidate()
 
     async def guarded(msg, handle, dlq_of: str | None = None) -> None:
         """A failure on one event (a bug, not bad input) sets it aside in the DLQ; the stream goes on."""
