@@ -87,6 +87,20 @@ class CallIndex:
         return self.keys.get(call_id)
 
 
+PLACE_PREFIX = "l_"  # intake's location keys (services/intake/domain/locations.py); persons are p_…
+
+
+def table_of(key: str) -> str:
+    return "places" if key.startswith(PLACE_PREFIX) else "subjects"
+
+
+def state_of(places, subjects, key: str) -> dict | None:
+    """The subject state of a key: a person's, or a place's as the subject of calls about nobody."""
+    if table_of(key) == "places":
+        return (places.get(key) or {}).get("state")
+    return subjects.get(key)
+
+
 def _states(places, subjects):
     for key, place in places.items():
         if place and place.get("state"):
@@ -124,7 +138,7 @@ def build_app(settings: Settings, options: TriageOptions, ruleset: RulesetConfig
     subjects = app.Table("subjects", help="person key → triage state", **table)
     index = CallIndex(places, subjects)
     app.triage = SimpleNamespace(places=places, subjects=subjects, index=index, ruleset=ruleset,
-                                 started=False, edge=edge)
+                                 started=False, edge=edge, state_of=lambda key: state_of(places, subjects, key))
 
     @app.on_partitions_assigned.connect
     async def _assigned(app, assigned, **kwargs) -> None:

@@ -20,12 +20,12 @@ from dyade.service import create_app
 from dyade.settings import Settings
 from services.triage.domain import state as S
 from services.triage.metrics import READY
+from services.triage.app import table_of
 from services.triage.peers import Peers, forwarded
 from services.triage.views import explain_decision, subject_view
 
 log = logging.getLogger("dyade.triage")
 audit = logging.getLogger("dyade.triage.audit")
-LOCATION_PREFIX = "l_"
 READERS = (Role.DISPATCH, Role.OFFICER, Role.DYAD, Role.SOCIAL_WORKER, Role.SUPERVISOR)
 
 
@@ -55,11 +55,10 @@ def create_web(app, settings: Settings) -> FastAPI:
                             au: datetime | None = Query(None, description="Calculer les fenêtres à cette date "
                                                                            "(défaut: maintenant)"),
                             principal: Principal = Depends(requires(*READERS))) -> dict:
-        place = person_key.startswith(LOCATION_PREFIX)
-        owner = peers.owner("places" if place else "subjects", person_key)
+        owner = peers.owner(table_of(person_key), person_key)
         if owner and not forwarded(request):
             return await peers.forward(owner, request)
-        st = ((tables.places.get(person_key) or {}).get("state") if place else tables.subjects.get(person_key))
+        st = tables.state_of(person_key)
         audit.info("lecture de l'état de triage", extra={"reader": principal.subject, "role": principal.role.value,
                                                          "person_key": person_key, "found": st is not None})
         if st is None:
@@ -78,10 +77,7 @@ def create_web(app, settings: Settings) -> FastAPI:
                 answer = await peers.forward(peer, request)
                 if answer.status_code != 404:
                     return answer
-        st = None
-        if key is not None:
-            st = ((tables.places.get(key) or {}).get("state") if key.startswith(LOCATION_PREFIX)
-                  else tables.subjects.get(key))
+        st = tables.state_of(key) if key is not None else None
         found = S.decisions_of(st, call_id) if st else []
         audit.info("lecture d'une décision", extra={"reader": principal.subject, "role": principal.role.value,
                                                     "call_id": call_id, "found": bool(found)})
