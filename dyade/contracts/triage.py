@@ -48,6 +48,10 @@ class DecisionPayload(Payload):
     person_keys: tuple[str, ...] = ()
     location_key: str
     sector: str | None = None
+    address: str | None = Field(None, description="Block-level address of the call (where the dyad goes).")
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    nature_code: str | None = Field(None, description="The CAD's own call-type code.")
     category: CallCategory
     level: TriageLevel
     danger: Danger
