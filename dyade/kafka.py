@@ -1,24 +1,20 @@
-"""Kafka plumbing shared by the services (kafka-python): topics, producers, and a consumer loop that
-decodes, hands each event to a handler, dead-letters what cannot be decoded and commits only after
-the handler has succeeded (at-least-once; handlers drop duplicates by event id)."""
+"""Kafka plumbing shared by the services (kafka-python): topics and producers. Consumers run on the
+kernel in `dyade.consumer`."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, NamedTuple
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaProducer
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from dyade.contracts import TOPICS, Event, EventError, Topic, decode
+from dyade.contracts import TOPICS, Event, Topic
 from dyade.contracts.topics import all_topic_names
 
 log = logging.getLogger("dyade.kafka")
 
-# Tansu and Kafka both honour these; they make a consumer group ready in seconds instead of ~30 s.
-FAST_GROUP = dict(session_timeout_ms=6000, heartbeat_interval_ms=500, max_poll_interval_ms=60_000)
 
 
 class BrokerUnreachable(RuntimeError):
@@ -125,167 +121,6 @@ def send(producer: KafkaProducer, record: Record):
 def publish(producer: KafkaProducer, event: Event, topic: Topic | None = None):
     """Send an event to its topic, keyed as the topic declares. Returns the send future."""
     return send(producer, record_of(event, topic))
-
-
-def dead_letter(producer: KafkaProducer, topic: str, record, reason: str, service: str):
-    """Send the original bytes to `<topic>.dlq` with the reason in headers."""
-    headers = list(record.headers or []) + [
-        ("dlq.reason", reason.encode("utf-8", "replace")[:1000]),
-        ("dlq.source_topic", record.topic.encode()),
-        ("dlq.partition", str(record.partition).encode()),
-        ("dlq.offset", str(record.offset).encode()),
-        ("dlq.service", service.encode()),
-    ]
-    return producer.send(f"{topic}.dlq", key=record.key, value=record.value, headers=headers)
-
-
-Handler = Callable[[Event], None]
-RecordHandler = Callable[[list, KafkaProducer], None]
-
-
-class RecordLoop:
-    """One consumer group over some topics, run in a thread: poll → `on_records(records, producer)` →
-    flush the producer → commit. Offsets are committed only after `on_records` returned.
-
-    `restart_on_error`: a loop that fails (broker unreachable at start, lost) starts again after a pause
-    instead of stopping; `error` holds the last failure while it retries.
-    """
-
-    def __init__(self, bootstrap: str, group_id: str, topic_names: tuple[str, ...], on_records: RecordHandler,
-                 service: str, *, producer: KafkaProducer | None = None, restart_on_error: bool = False,
-                 max_poll_records: int = 500):
-        self.bootstrap, self.group_id, self.topic_names = bootstrap, group_id, topic_names
-        self.on_records, self.service, self.producer = on_records, service, producer
-        self.restart_on_error, self.max_poll_records = restart_on_error, max_poll_records
-        self.stop_event = threading.Event()
-        self.ready = threading.Event()
-        self.thread: threading.Thread | None = None
-        self.error: BaseException | None = None
-        self.processed = 0
-
-    def start(self):
-        self.thread = threading.Thread(target=self._run, name=f"consumer-{self.group_id}", daemon=True)
-        self.thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self.stop_event.set()
-        if self.thread:
-            self.thread.join(timeout)
-
-    @property
-    def alive(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
-
-    @property
-    def healthy(self) -> bool:
-        return self.alive and self.error is None
-
-    def _run(self) -> None:
-        while not self.stop_event.is_set():
-            try:
-                self._loop()
-                return
-            except BaseException as exc:  # surfaced by /readyz
-                self.error = exc
-                if not self.restart_on_error:
-                    log.exception("consumer loop stopped", extra={"group": self.group_id})
-                    return
-                log.warning("consumer loop failed; restarting",
-                            extra={"group": self.group_id, "error": f"{type(exc).__name__}: {exc}"[:300]})
-                self.stop_event.wait(2.0)
-
-    def _loop(self) -> None:
-        consumer = KafkaConsumer(
-            *self.topic_names, bootstrap_servers=self.bootstrap, group_id=self.group_id, enable_auto_commit=False,
-            auto_offset_reset="earliest", client_id=f"{self.service}-{self.group_id}",
-            max_poll_records=self.max_poll_records, **FAST_GROUP)
-        producer = self.producer or make_producer(self.bootstrap, client_id=f"{self.service}-{self.group_id}")
-        try:
-            while not self.stop_event.is_set():
-                batch = consumer.poll(timeout_ms=200)
-                if consumer.assignment():
-                    self.ready.set()
-                    self.error = None
-                if not batch:
-                    continue
-                records = [r for part in batch.values() for r in part]
-                self.on_records(records, producer)
-                producer.flush()
-                consumer.commit()
-                self.processed += len(records)
-        finally:
-            consumer.close()
-            if self.producer is None:
-                producer.close(timeout=5)
-
-
-class ConsumerLoop(RecordLoop):
-    """A RecordLoop that decodes events: decode → handler → commit (at least once; handlers drop duplicates
-    by event id).
-
-    An event that cannot be decoded goes to its topic's dead-letter topic and the loop goes on; if more
-    than `max_bad_share` of a batch is bad, the loop stops rather than dead-letter a whole stream. A handler
-    that raises is retried with backoff (offsets not committed). On a compacted topic, `on_tombstone`
-    receives the key of each tombstone (a record with no value); without it a tombstone is dead-lettered.
-    """
-
-    def __init__(self, bootstrap: str, group_id: str, topics: tuple[Topic, ...], handler: Handler, service: str,
-                 producer: KafkaProducer | None = None, max_bad_share: float = 0.5,
-                 batch_handler: Callable[[list[Event]], None] | None = None,
-                 on_tombstone: Callable[[bytes], None] | None = None):
-        super().__init__(bootstrap, group_id, tuple(t.name for t in topics), self._decode_and_handle, service,
-                         producer=producer)
-        self.topics, self.handler, self.batch_handler = topics, handler, batch_handler
-        self.max_bad_share, self.on_tombstone = max_bad_share, on_tombstone
-        self.expected = {t.name: t.events for t in topics}
-        self.dead_lettered = 0
-
-    def _decode_and_handle(self, records: list, producer: KafkaProducer) -> None:
-        events: list[Event] = []
-        tombstones: list[bytes] = []
-        bad = 0
-        for record in records:
-            if record.value is None and self.on_tombstone is not None:
-                if record.key:
-                    tombstones.append(record.key)
-                continue
-            try:
-                if record.value is None:
-                    raise EventError("valeur vide (tombstone) inattendue sur ce topic")
-                events.append(decode(record.value, self.expected[record.topic] or None))
-            except EventError as exc:
-                bad += 1
-                dead_letter(producer, record.topic, record, exc.reason, self.service)
-                self.dead_lettered += 1
-                log.warning("event dead-lettered", extra={"topic": record.topic, "offset": record.offset,
-                                                          "reason": exc.reason[:200]})
-        if len(records) >= 10 and bad / len(records) > self.max_bad_share:
-            producer.flush()
-            raise RuntimeError(f"{bad}/{len(records)} événements invalides: arrêt du consommateur {self.group_id}")
-        self._retrying(lambda: self._deliver(events, tombstones))
-
-    def _deliver(self, events: list[Event], tombstones: list[bytes]) -> None:
-        if self.batch_handler:
-            self.batch_handler(events)
-        else:
-            for e in events:
-                self.handler(e)
-        for key in tombstones:
-            self.on_tombstone(key)
-
-    def _retrying(self, step: Callable[[], None]) -> None:
-        delay = 0.2
-        while True:
-            try:
-                step()
-                return
-            except Exception:
-                if self.stop_event.is_set():
-                    raise
-                log.exception("handler failed; retrying", extra={"group": self.group_id})
-                self.stop_event.wait(delay)
-                delay = min(delay * 2, 10.0)
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.05):

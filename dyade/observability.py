@@ -52,14 +52,24 @@ HTTP_LATENCY = Histogram("dyade_http_request_seconds", "HTTP request latency", [
 ReadyCheck = Callable[[], None]  # raises with a user-facing message when not ready
 
 
-def health_router(service: str, checks: dict[str, ReadyCheck]) -> APIRouter:
+ConsumersHealth = Callable[[], list[dict]]  # each consumer's health (dyade.consumer.Consumer.health)
+
+
+def health_router(service: str, checks: dict[str, ReadyCheck], consumers: ConsumersHealth | None = None) -> APIRouter:
     router = APIRouter(tags=["santé"])
+    consumers = consumers or (lambda: [])
 
-    @router.get("/healthz", summary="Le processus répond")
-    def healthz() -> dict:
-        return {"status": "ok", "service": service}
+    @router.get("/healthz", summary="Le processus et ses boucles de consommation tournent",
+                responses={500: {"description": "Une boucle de consommation est arrêtée ou bloquée"}})
+    def healthz() -> Response:
+        stuck = [c for c in consumers() if c["state"] == "stalled" and "ne tourne plus" in c["message"]]
+        if stuck:
+            return JSONResponse({"status": "stuck", "service": service,
+                                 "detail": "; ".join(f"{c['group']}: {c['message']}" for c in stuck)}, status_code=500)
+        return JSONResponse({"status": "ok", "service": service})
 
-    @router.get("/readyz", summary="Broker et base de données joignables", responses={503: {"description": "Pas prêt"}})
+    @router.get("/readyz", summary="Broker, base de données et consommateurs en état de marche",
+                responses={503: {"description": "Pas prêt ou dégradé (le détail dit quoi)"}})
     def readyz() -> Response:
         results, ok = {}, True
         for name, check in checks.items():
@@ -69,8 +79,11 @@ def health_router(service: str, checks: dict[str, ReadyCheck]) -> APIRouter:
             except Exception as exc:
                 ok = False
                 results[name] = str(exc)[:300]
-        return JSONResponse({"status": "ok" if ok else "unavailable", "service": service, "checks": results},
-                            status_code=200 if ok else 503)
+        loops = consumers()
+        healthy = all(c["state"] == "running" for c in loops)
+        status = "unavailable" if not ok else ("ok" if healthy else "degraded")
+        return JSONResponse({"status": status, "service": service, "checks": results, "consumers": loops},
+                            status_code=200 if status == "ok" else 503)
 
     @router.get("/metrics", summary="Métriques Prometheus", include_in_schema=False)
     def metrics() -> Response:

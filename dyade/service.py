@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from dyade import __version__
 from dyade.db import check_database
 from dyade.kafka import admin
-from dyade.observability import ReadyCheck, configure_logging, health_router, instrument
+from dyade.observability import ConsumersHealth, ReadyCheck, configure_logging, health_router, instrument
 from dyade.settings import Settings
 
 log = logging.getLogger("dyade.service")
@@ -51,8 +51,10 @@ def database_check(url: str) -> ReadyCheck:
 
 
 def create_app(service: str, settings: Settings, *, title: str, description: str = "", lifespan=None,
-               extra_checks: dict[str, ReadyCheck] | None = None, uses_database: bool = True) -> FastAPI:
-    """`uses_database=False` for a service that keeps no state in the database (triage: faust tables)."""
+               extra_checks: dict[str, ReadyCheck] | None = None, uses_database: bool = True,
+               consumers: ConsumersHealth | None = None) -> FastAPI:
+    """`uses_database=False` for a service that keeps no state in the database (triage: faust tables);
+    `consumers` gives the health of the service's consumers for /readyz and /healthz."""
     app = FastAPI(title=f"Dyade — {title}", version=__version__, description=description, lifespan=lifespan)
     app.state.settings = settings
     app.state.token_secret = settings.secret("dyade_token_secret")
@@ -60,7 +62,7 @@ def create_app(service: str, settings: Settings, *, title: str, description: str
     if settings.kafka_bootstrap_servers:
         checks["broker"] = broker_check(settings.kafka_bootstrap_servers)
     checks.update(extra_checks or {})
-    app.include_router(health_router(service, checks))
+    app.include_router(health_router(service, checks, consumers))
     instrument(app, service)
     _install_error_handlers(app)
     return app

@@ -42,16 +42,12 @@ def create_app(settings: Settings, *, group_id: str = GROUP, consume: bool = Tru
                 loop.stop()
             engine.dispose()
 
-    def consumer_check() -> None:
-        loop = app.state.consumer
-        if loop is not None and not loop.healthy:
-            raise RuntimeError(f"consommateur arrêté: {loop.error}")
-
     app = create_service_app("analytics", settings, title="Indicateurs du programme",
                              description="Indicateurs calculés en continu à partir des flux d'événements: "
                                          "réduction des appels répétés, grandes utilisatrices, activité des dyades, "
                                          "délais, issues, fiches et références. Définitions: docs/figures.md.",
-                             lifespan=lifespan, extra_checks={"consumer": consumer_check})
+                             lifespan=lifespan,
+                             consumers=lambda: [app.state.consumer.health()] if app.state.consumer else [])
     app.state.book = book
     app.state.consumer = None
     app.include_router(api.router)

@@ -12,7 +12,7 @@ from dyade.contracts.topics import (
     ALERTS_CHANGED, CALLS_RECEIVED, CALLS_UPDATED, FRAMES_CHANGED, REFERRALS_FILED, REFERRALS_STATUS, TRIAGE_DECIDED,
 )
 from dyade.db import unit_of_work
-from dyade.kafka import ConsumerLoop
+from dyade.consumer import Consumer
 from services.analytics import store
 from services.analytics.metrics import EVENTS_STORED
 
@@ -36,7 +36,6 @@ def batch_writer(sessions: sessionmaker[Session], on_stored: Callable[[], None] 
 
 
 def start_consumer(bootstrap: str, sessions: sessionmaker[Session], *, group_id: str = GROUP,
-                   on_stored: Callable[[], None] = lambda: None) -> ConsumerLoop:
-    handler = batch_writer(sessions, on_stored)
-    return ConsumerLoop(bootstrap=bootstrap, group_id=group_id, topics=TOPICS, handler=lambda e: handler([e]),
-                        batch_handler=handler, service="analytics").start()
+                   on_stored: Callable[[], None] = lambda: None) -> Consumer:
+    return Consumer(bootstrap, group_id, TOPICS, service="analytics",
+                    handle_batch=batch_writer(sessions, on_stored)).start()

@@ -35,7 +35,8 @@ def create_app(settings: Settings, *, consumer_group: str = "infosocial", worker
             identities.close()
 
     app = base_app("infosocial", settings, title="Fiches Info-social", description=DESCRIPTION, lifespan=lifespan,
-                   extra_checks={"workers": runtime.workers_ok})
+                   extra_checks={"workers": runtime.workers_ok},
+                   consumers=runtime.consumers_health)
     app.state.runtime = runtime
     app.state.identities = identities
 

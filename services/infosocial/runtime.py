@@ -12,7 +12,8 @@ from sqlalchemy import create_engine, select
 
 from dyade.contracts.topics import FRAMES_CURRENT, REFERRALS_FILED, REFERRALS_SUGGESTED
 from dyade.db import make_engine, make_sessionmaker, unit_of_work
-from dyade.kafka import ConsumerLoop, key_of, make_producer
+from dyade.consumer import Consumer
+from dyade.kafka import key_of, make_producer
 from dyade.settings import Settings
 from services.infosocial.frames import FrameCommands, current_event, snapshot
 from services.infosocial.models import Frame
@@ -31,7 +32,7 @@ class Runtime:
     consumer_group: str = "infosocial"
     cache: SnapshotCache = field(default_factory=SnapshotCache)
     relay: Relay | None = None
-    consumer: ConsumerLoop | None = None
+    consumer: Consumer | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
     sweeper: threading.Thread | None = None
     republished: int = 0
@@ -60,26 +61,12 @@ class Runtime:
             except Exception:  # the relay and readiness will say if the broker stays away
                 log.exception("republication check failed")
             self.relay = Relay(self.factory, bootstrap).start()
-            self.consumer = self._new_consumer(bootstrap).start()
-            threading.Thread(target=self._supervise, args=(bootstrap,), name="infosocial-supervisor",
-                             daemon=True).start()
+            self.consumer = Consumer(bootstrap, self.consumer_group, (REFERRALS_FILED, REFERRALS_SUGGESTED),
+                                     service="infosocial", handle=self.queue.handle).start()
         if sweep:
             self.sweeper = threading.Thread(target=self._sweep_loop, name="infosocial-sweep", daemon=True)
             self.sweeper.start()
         return self
-
-    def _new_consumer(self, bootstrap: str) -> ConsumerLoop:
-        return ConsumerLoop(bootstrap=bootstrap, group_id=self.consumer_group,
-                            topics=(REFERRALS_FILED, REFERRALS_SUGGESTED), handler=self.queue.handle,
-                            service="infosocial")
-
-    def _supervise(self, bootstrap: str) -> None:
-        """A consumer that stopped (broker away at start, too many bad events) is started again."""
-        while not self.stopping.wait(5.0):
-            if self.consumer and not self.consumer.healthy:
-                log.warning("referral consumer stopped; restarting", extra={"error": str(self.consumer.error)[:200]})
-                self.consumer.stop(timeout=1)
-                self.consumer = self._new_consumer(bootstrap).start()
 
     def _sweep_loop(self) -> None:
         while not self.stopping.is_set():
@@ -103,9 +90,10 @@ class Runtime:
         if self.audit_engine is not None:
             self.audit_engine.dispose()
 
+    def consumers_health(self) -> list[dict]:
+        return [self.consumer.health()] if self.consumer else []
+
     def workers_ok(self) -> None:
-        if self.consumer and not self.consumer.healthy:
-            raise RuntimeError(f"consommateur des références arrêté: {self.consumer.error}")
         if self.relay and self.relay.last_error:
             raise RuntimeError(f"publication en attente: {self.relay.last_error}")
 

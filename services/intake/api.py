@@ -27,6 +27,7 @@ from services.intake.domain.calls import InvalidSubmission
 from services.intake.domain.eido import EidoError
 from services.intake.group import GroupWriter
 from services.intake.identities import identity_router
+from services.intake.narratives import narrative_router
 from services.intake.outbox import Relay
 from services.intake.raw import RawConsumer
 
@@ -112,14 +113,13 @@ def create_app(settings: Settings, *, raw_group: str | None = None, background: 
             raise RuntimeError("écrivain des appels arrêté")
         if background and relay and not relay.alive:
             raise RuntimeError("relais de l'outbox arrêté")
-        if background and raw and not raw.alive:
-            raise RuntimeError("consommateur calls.raw.v1 arrêté")
 
     app = create_service_app("intake", settings, title="Réception des appels et références", lifespan=lifespan,
                              description="Reçoit les appels du RAO (JSON, EIDO NENA, lots, topic brut) et les "
                                          "références sociales; publie des événements versionnés, sans perte ni "
                                          "doublon (outbox transactionnelle).",
-                             extra_checks={"background": background_check})
+                             extra_checks={"background": background_check},
+                             consumers=lambda: [raw.health()] if background and raw else [])
     app.add_middleware(Utf8BodyGuard)
     app.state.intake, app.state.relay, app.state.raw, app.state.writer = intake, relay, raw, writer
 
@@ -203,6 +203,7 @@ def create_app(settings: Settings, *, raw_group: str | None = None, background: 
         return intake.resolve_person(person, principal.subject).as_json()
 
     app.include_router(identity_router(sessions))
+    app.include_router(narrative_router(sessions))
 
     @app.get("/v1/code-tables", tags=["configuration"], summary="Tables de codes de nature connues")
     def code_tables(_: Principal = Depends(requires(Role.DISPATCH, Role.SUPERVISOR, Role.ANALYST, Role.ADMIN))):

@@ -5,8 +5,6 @@ A record may name its code table in a `code_table` header. Offsets are committed
 accepted or dead-lettered."""
 from __future__ import annotations
 
-import logging
-
 import orjson
 from prometheus_client import Counter
 from pydantic import ValidationError
@@ -14,12 +12,12 @@ from pydantic import ValidationError
 from dyade.contracts.envelope import describe_validation_error
 from dyade.contracts.inbound import CallSubmission
 from dyade.contracts.topics import CALLS_RAW
-from dyade.kafka import RecordLoop, dead_letter
+from dyade.consumer import Consumer, Invalid
 from services.intake.acceptance import Conflict, Intake
 from services.intake.domain.calls import InvalidSubmission
 
-log = logging.getLogger("intake.raw")
-RAW_RECORDS = Counter("dyade_intake_raw_records_total", "Records read from calls.raw.v1", ["outcome"])
+RAW_RECORDS = Counter("dyade_intake_raw_records_total", "Calls accepted from calls.raw.v1 (dead letters: "
+                      "dyade_consumer_dead_letters_total)", ["outcome"])
 
 
 def reason_for(value: bytes | None) -> tuple[CallSubmission | None, str | None]:
@@ -42,40 +40,42 @@ def reason_for(value: bytes | None) -> tuple[CallSubmission | None, str | None]:
         return None, describe_validation_error(exc)
 
 
-class RawConsumer(RecordLoop):
-    """calls.raw.v1 → intake's acceptance path; restarts after a pause if the broker is lost."""
+def decode_raw(record) -> tuple[CallSubmission, str | None]:
+    """A raw record as (submission, code table named in its header), or Invalid with the reason."""
+    sub, reason = reason_for(record.value)
+    if sub is None:
+        raise Invalid(reason or "refusé")
+    table = dict(record.headers or []).get("code_table")
+    if table is None:
+        return sub, None
+    try:
+        name = table.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid("en-tête code_table: UTF-8 invalide")
+    if not name.isprintable() or not name.strip():
+        raise Invalid("en-tête code_table: caractères de contrôle ou vide")
+    return sub, name
+
+
+class RawConsumer(Consumer):
+    """calls.raw.v1 → intake's acceptance path, on the consumer kernel (pauses and resumes when the broker or
+    the database is away; what cannot be accepted is dead-lettered with the reason)."""
 
     def __init__(self, intake: Intake, bootstrap: str, group_id: str = "intake-raw"):
-        super().__init__(bootstrap, group_id, (CALLS_RAW.name,), self._handle_all, "intake",
-                         restart_on_error=True, max_poll_records=200)
+        super().__init__(bootstrap, group_id, (CALLS_RAW.name,), service="intake", handle=self._accept,
+                         decoder=decode_raw, max_poll_records=200)
         self.intake = intake
-        self.accepted = self.duplicates = self.dead_lettered = 0
+        self.accepted = self.duplicates = 0
 
-    @property
-    def last_error(self) -> str | None:
-        return f"{type(self.error).__name__}: {self.error}"[:300] if self.error else None
-
-    def _handle_all(self, records: list, producer) -> None:
-        for record in records:
-            self._handle(record, producer)
-
-    def _handle(self, record, producer) -> None:
-        sub, reason = reason_for(record.value)
-        table = dict(record.headers or []).get("code_table")
-        if sub is not None:
-            try:
-                outcome = self.intake.accept_call(sub, code_table=table.decode() if table else None, channel="raw")
-                if outcome.duplicate:
-                    self.duplicates += 1
-                    RAW_RECORDS.labels("duplicate").inc()
-                else:
-                    self.accepted += 1
-                    RAW_RECORDS.labels("accepted").inc()
-                return
-            except (InvalidSubmission, Conflict) as exc:
-                reason = str(exc)
-        dead_letter(producer, CALLS_RAW.name, record, reason or "refusé", "intake")
-        self.dead_lettered += 1
-        RAW_RECORDS.labels("dead_lettered").inc()
-        log.warning("raw call dead-lettered", extra={"offset": record.offset, "partition": record.partition,
-                                                     "reason": (reason or "")[:200]})
+    def _accept(self, item: tuple[CallSubmission, str | None]) -> None:
+        sub, table = item
+        try:
+            outcome = self.intake.accept_call(sub, code_table=table, channel="raw")
+        except (InvalidSubmission, Conflict) as exc:
+            raise Invalid(str(exc)) from exc
+        if outcome.duplicate:
+            self.duplicates += 1
+            RAW_RECORDS.labels("duplicate").inc()
+        else:
+            self.accepted += 1
+            RAW_RECORDS.labels("accepted").inc()

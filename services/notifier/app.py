@@ -34,7 +34,8 @@ def create_app(settings: Settings, config: NotifierConfig | None = None, notifie
                 runtime.stop()
 
     app = create_service_app("notifier", settings, title="Alertes aux dyades", description=DESCRIPTION,
-                             lifespan=lifespan, extra_checks={"consumers": runtime.ready})
+                             lifespan=lifespan, extra_checks={"workers": runtime.ready},
+                             consumers=lambda: [c.health() for c in runtime.consumers])
     app.state.notifier = runtime
     app.include_router(router)
     app.include_router(stream_router)

@@ -15,7 +15,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from dyade.db import make_engine, make_sessionmaker, unit_of_work
-from dyade.kafka import make_producer
 from dyade.settings import Settings
 
 from services.notifier import alerts, delivery, followups, views
@@ -73,7 +72,6 @@ class Notifier:
         self.threads: list[threading.Thread] = []
         self.consumers: list = []
         self.relay: Relay | None = None
-        self.producer = None
 
     # --- transactions ---------------------------------------------------------------------------
     @contextmanager
@@ -92,7 +90,6 @@ class Notifier:
     def start(self) -> "Notifier":
         bootstrap = self.settings.kafka_bootstrap_servers
         if bootstrap:
-            self.producer = make_producer(bootstrap, client_id="notifier")  # dead letters
             self.relay = Relay(self.sessions, bootstrap, self.deliveries).start()
             self.consumers = start_consumers(self, bootstrap)
         self._thread(self._deliver_loop, "notifier-delivery")
@@ -109,14 +106,9 @@ class Notifier:
         self.deliveries.put("")
         for t in self.threads:
             t.join(10)
-        if self.producer:
-            self.producer.close(timeout=10)
         self.engine.dispose()
 
     def ready(self) -> None:
-        for c in self.consumers:
-            if not c.healthy:
-                raise RuntimeError(f"consommateur {c.group_id} arrêté: {c.error}")
         if self.relay and not self.relay.alive:
             raise RuntimeError("relais des événements d'alerte arrêté")
         stalled = [t.name for t in self.threads if not t.is_alive()]
@@ -135,7 +127,7 @@ class Notifier:
         with self.work() as session:
             escalated = alerts.run_due(session, self.config, now=now)
         with self.work() as session:
-            reminders = followups.remind_due(session, now=now)
+            reminders = followups.remind_due(session, now=now, tz=self.config.tz)
         return {"escalated_or_expired": escalated, "reminders": reminders}
 
     def _schedule_loop(self) -> None:
@@ -170,7 +162,7 @@ class Notifier:
             subs = list(session.scalars(select(SubscriptionRow).where(SubscriptionRow.dyad_id == alert.dyad_id)))
             if not subs and not (dyad is not None and dyad.webhook_url):
                 return []   # the app's live stream is this dyad's only channel
-            message, body = views.push_message(alert), views.summaries(session, [alert])[0]
+            message, body = views.push_message(alert), views.summaries(session, [alert], tz=self.config.tz)[0]
             dyad_id = alert.dyad_id
         results: list[tuple[str, delivery.Sent]] = []
         for sub in subs:

@@ -255,8 +255,8 @@ def test_bad_ids_and_moves_are_4xx(api, sw, person, token):
 
 
 def test_readiness(api):
-    r = api.get("/readyz")
-    assert r.status_code == 200 and r.json()["checks"]["workers"] == "ok", r.text
+    r = wait_until(lambda: (r := api.get("/readyz")).status_code == 200 and r, timeout=30)
+    assert r.json()["checks"]["workers"] == "ok" and r.json()["consumers"][0]["state"] == "running", r.text
     wait_until(lambda: api.get("/metrics").status_code == 200)
 
 

@@ -118,7 +118,7 @@ def test_an_event_that_can_never_apply_goes_to_the_dlq_and_the_stream_goes_on(
         return [r for recs in reader.poll(timeout_ms=200).values() for r in recs if f"bad-{unique}".encode() in r.value]
     [record] = wait_until(dead, timeout=60)
     reason = dict(record.headers)["dlq.reason"].decode()
-    assert reason.startswith("notifier: DataError")
+    assert reason.startswith("DataError") and dict(record.headers)["dlq.kind"] == b"invalid"
     reader.close()
 
 

@@ -1,0 +1,424 @@
+"""The consumer kernel every kafka-python consumer of Dyade runs on (intake's raw topic, Info-social,
+the notifier, analytics), in the spirit of Sentry's arroyo:
+
+    poll → decode → handle (a batch, or one record at a time) → dead-letter what can never be handled
+         → flush the producer → commit the offsets of what was handled.
+
+Failures are classified once, here:
+- *invalid* — cannot be decoded, or the handler says it can never apply (`Invalid`, a data error):
+  dead-lettered at once with the original bytes and reason headers; the loop goes on.
+- *failing* — any other error from the handler: retried with backoff a bounded number of times, then
+  dead-lettered; never the same record forever.
+- *infrastructure* — the broker or the database is away: nothing is committed, the partitions are rewound
+  to the first record not handled and paused, and the loop reconnects and resumes. It never stops.
+
+A consumer never stops itself because of what is in a topic. Its health (state, lag, last progress,
+dead letters in the last five minutes) is what `/readyz`, `/healthz`, `dyade status` and the Prometheus
+rules read.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
+from kafka.errors import KafkaError
+from prometheus_client import Counter, Gauge
+
+from dyade.contracts import Event, EventError, Topic, decode as decode_event
+
+log = logging.getLogger("dyade.consumer")
+
+# Tansu and Kafka both honour these; they make a consumer group ready in seconds instead of ~30 s.
+FAST_GROUP = dict(session_timeout_ms=6000, heartbeat_interval_ms=500, max_poll_interval_ms=60_000)
+
+LAG = Gauge("dyade_consumer_lag", "Records behind the end of the assigned partitions", ["service", "group"])
+LAST_PROGRESS = Gauge("dyade_consumer_last_progress_timestamp_seconds",
+                      "Unix time of the last commit, or of the last check that found nothing to do",
+                      ["service", "group"])
+CONNECTED = Gauge("dyade_consumer_connected", "1 while the consumer reaches the broker", ["service", "group"])
+STALLED = Gauge("dyade_consumer_stalled", "1 when records wait but nothing was committed for the stall delay",
+                ["service", "group"])
+DEAD_LETTERS = Counter("dyade_consumer_dead_letters", "Records sent to a dead-letter topic",
+                       ["service", "group", "kind"])
+RETRIES = Counter("dyade_consumer_retries", "Handler attempts that failed and were retried", ["service", "group"])
+RECONNECTS = Counter("dyade_consumer_reconnects", "Pauses for the broker or the database", ["service", "group"])
+
+
+class Invalid(Exception):
+    """Raised by a decoder or handler: this record can never be handled; dead-letter it with `reason`."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def is_infrastructure(exc: BaseException) -> bool:
+    """The broker or the database is away (or timed out): pause and retry, never dead-letter."""
+    from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+    return isinstance(exc, (OperationalError, InterfaceError, DisconnectionError, PoolTimeout, KafkaError,
+                            ConnectionError, TimeoutError))
+
+
+def is_invalid(exc: BaseException) -> bool:
+    """Retrying cannot help: the data itself is refused (bad value, NUL byte, impossible state)."""
+    from pydantic import ValidationError
+    from sqlalchemy.exc import DataError, StatementError
+    if isinstance(exc, (Invalid, EventError, ValidationError, DataError)):
+        return True
+    return isinstance(exc, StatementError) and isinstance(exc.orig, (ValueError, UnicodeError))
+
+
+def reason_of(exc: BaseException) -> str:
+    """A reason for the dead-letter headers, without the SQL parameters a database error may carry."""
+    if isinstance(exc, (Invalid, EventError)):
+        return exc.reason
+    orig = getattr(exc, "orig", None) or exc
+    first = (str(orig).splitlines() or [""])[0]
+    name = type(exc).__name__ if orig is exc else f"{type(exc).__name__} ({type(orig).__name__})"
+    return f"{name}: {first}"[:1000]
+
+
+@dataclass
+class Policy:
+    """How hard to try. `stall_s`: records waiting and no commit for that long → stalled; `liveness_s`:
+    the loop itself has not turned for that long → not alive (a supervisor should restart the process)."""
+    max_attempts: int = 5
+    first_retry_s: float = 0.2
+    max_retry_s: float = 5.0
+    max_pause_s: float = 10.0
+    stall_s: float = 60.0
+    liveness_s: float = 120.0
+    dead_letter_alarm: int = 20   # dead letters in 5 minutes that turn /readyz degraded
+    probe_every_s: float = 5.0
+
+
+def _backoff(attempt: int, first: float, cap: float) -> float:
+    return min(first * (2 ** attempt), cap)
+
+
+@dataclass
+class Item:
+    """A decoded record: what the handler gets (`value`), and where it came from."""
+    record: Any
+    value: Any
+    tombstone: bool = False
+
+
+Decoder = Callable[[Any], Any]   # ConsumerRecord → value, or raise Invalid
+
+
+def contract_decoder(topics: Iterable[Topic]) -> Decoder:
+    """Decode a record with the event contracts its topic declares."""
+    expected = {t.name: (t.events or None) for t in topics}
+
+    def decode(record) -> Event:
+        if record.value is None:
+            raise Invalid("valeur vide (tombstone) inattendue sur ce topic")
+        return decode_event(record.value, expected.get(record.topic))
+    return decode
+
+
+class Consumer:
+    """One consumer group over some topics, in a thread.
+
+    `handle(value)` handles one decoded record; `handle_batch(values)` (optional) a whole poll at once, in
+    one transaction for example — if it fails for anything but infrastructure, the poll is handled again
+    one record at a time, so that only the bad record is retried and dead-lettered. `on_tombstone(key)`
+    handles records without a value on a compacted topic. Handlers must drop what they already handled
+    (delivery is at least once: after a pause the partitions are rewound).
+    """
+
+    def __init__(self, bootstrap: str, group_id: str, topics: tuple[Topic, ...] | tuple[str, ...], *,
+                 service: str, handle: Callable[[Any], None] | None = None, handle_batch: Callable[[list], None] | None = None,
+                 on_tombstone: Callable[[bytes], None] | None = None, decoder: Decoder | None = None,
+                 producer: KafkaProducer | None = None, policy: Policy | None = None, max_poll_records: int = 500):
+        if handle is None and handle_batch is None:
+            raise ValueError("a consumer needs handle or handle_batch")
+        self.bootstrap, self.group_id, self.service = bootstrap, group_id, service
+        self.topic_names = tuple(t if isinstance(t, str) else t.name for t in topics)
+        self.handle, self.handle_batch, self.on_tombstone = handle, handle_batch, on_tombstone
+        self.decoder = decoder or contract_decoder([t for t in topics if not isinstance(t, str)])
+        self.producer, self.policy, self.max_poll_records = producer, policy or Policy(), max_poll_records
+        self.stop_event, self.ready = threading.Event(), threading.Event()
+        self.thread: threading.Thread | None = None
+        self.state = "starting"
+        self.error: str | None = None
+        self.processed = self.dead_lettered = 0
+        self.lag: int | None = None
+        self.last_progress: float | None = None   # time.time()
+        self.last_turn = time.monotonic()
+        self._dead_letter_times: deque[float] = deque()
+        self._labels = (service, group_id)
+        CONNECTED.labels(*self._labels).set(0)
+
+    # --- life cycle ---------------------------------------------------------------------------------
+    def start(self) -> "Consumer":
+        self.thread = threading.Thread(target=self._run, name=f"consumer-{self.group_id}", daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stop_event.set()
+        if self.thread:
+            self.thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        """The loop runs and has turned recently (a stuck handler or a dead thread is not alive)."""
+        return (self.thread is not None and self.thread.is_alive()
+                and time.monotonic() - self.last_turn < self.policy.liveness_s)
+
+    @property
+    def healthy(self) -> bool:
+        return self.alive and self.health()["state"] == "running"
+
+    def health(self) -> dict:
+        """What /readyz shows for this consumer (French message for the operator)."""
+        now = time.time()
+        while self._dead_letter_times and now - self._dead_letter_times[0] > 300:
+            self._dead_letter_times.popleft()
+        recent = len(self._dead_letter_times)
+        age = None if self.last_progress is None else round(now - self.last_progress, 1)
+        state, message = self.state, ""
+        if not self.alive and self.thread is not None:
+            state, message = "stalled", "la boucle de consommation ne tourne plus (redémarrer le service)"
+        elif state == "reconnecting":
+            message = f"broker ou base de données injoignable, reprise automatique ({self.error or ''})"[:300]
+        elif state == "running" and self.lag and age is not None and age > self.policy.stall_s:
+            state, message = "stalled", f"{self.lag} événement(s) en attente, aucun progrès depuis {age:.0f} s"
+        elif state == "starting":
+            message = "en attente de l'attribution des partitions"
+        if state == "running" and recent >= self.policy.dead_letter_alarm:
+            state, message = "degraded", f"{recent} événement(s) en lettres mortes en 5 min (voir {self._dlqs()})"
+        STALLED.labels(*self._labels).set(1 if state == "stalled" else 0)
+        return {"group": self.group_id, "state": state, "lag": self.lag, "last_progress_age_s": age,
+                "dead_letters_last_5min": recent, "message": message or "ok"}
+
+    def _dlqs(self) -> str:
+        return ", ".join(f"{t}.dlq" for t in self.topic_names)
+
+    # --- the loop -----------------------------------------------------------------------------------
+    def _run(self) -> None:
+        attempt = 0
+        while not self.stop_event.is_set():
+            self.last_turn = time.monotonic()
+            try:
+                self._connected_session()
+                return
+            except Exception as exc:   # the broker went away under the consumer: build a new one
+                self._pausing(exc)
+                self.stop_event.wait(_backoff(attempt, 0.5, self.policy.max_pause_s))
+                attempt += 1
+
+    def _pausing(self, exc: BaseException) -> None:
+        self.state, self.error = "reconnecting", reason_of(exc)[:300]
+        CONNECTED.labels(*self._labels).set(0)
+        RECONNECTS.labels(*self._labels).inc()
+        log.warning("consumer paused; reconnecting", extra={"group": self.group_id, "error": self.error})
+
+    def _connected_session(self) -> None:
+        consumer = KafkaConsumer(
+            *self.topic_names, bootstrap_servers=self.bootstrap, group_id=self.group_id, enable_auto_commit=False,
+            auto_offset_reset="earliest", client_id=f"{self.service}-{self.group_id}",
+            max_poll_records=self.max_poll_records, request_timeout_ms=10_000, **FAST_GROUP)
+        producer = self.producer or _producer(self.bootstrap, f"{self.service}-{self.group_id}")
+        next_probe, pause_attempt, joined = 0.0, 0, time.monotonic()
+        try:
+            while not self.stop_event.is_set():
+                self.last_turn = time.monotonic()
+                batch = consumer.poll(timeout_ms=200)
+                if consumer.assignment() and not self.ready.is_set():
+                    self.ready.set()
+                    next_probe = 0.0
+                elif not consumer.assignment() and self.state == "starting" and time.monotonic() - joined > 15:
+                    self._progressed(0)   # a member with no partition (more members than partitions) is idle
+                    self.ready.set()
+                records = [r for part in batch.values() for r in part]
+                if records:
+                    done = self._handle_records(records, producer)
+                    if done is not None:
+                        producer.flush(timeout=10)
+                        self._commit(consumer, done)
+                    if done is None or len(done) < len(records):
+                        self._rewind_and_pause(consumer, records, done or [], pause_attempt)
+                        pause_attempt += 1
+                        continue
+                    pause_attempt = 0
+                    self._progressed(len(records))
+                if time.monotonic() >= next_probe:
+                    next_probe = time.monotonic() + self.policy.probe_every_s
+                    self._probe(consumer)
+        finally:
+            CONNECTED.labels(*self._labels).set(0)
+            consumer.close(autocommit=False)
+            if self.producer is None:
+                producer.close(timeout=5)
+
+    def _progressed(self, count: int) -> None:
+        self.processed += count
+        self.last_progress = time.time()
+        LAST_PROGRESS.labels(*self._labels).set(self.last_progress)
+        if self.state != "running":
+            self.state, self.error = "running", None
+            CONNECTED.labels(*self._labels).set(1)
+
+    def _probe(self, consumer: KafkaConsumer) -> None:
+        """Lag of the assigned partitions; a broker that does not answer turns the state to reconnecting."""
+        assigned = consumer.assignment()
+        if not assigned:
+            return
+        try:
+            ends = consumer.end_offsets(list(assigned), timeout_ms=3000)
+            lag = sum(max(0, end - consumer.position(tp, timeout_ms=3000)) for tp, end in ends.items())
+        except KafkaError as exc:
+            if self.state != "reconnecting":
+                self._pausing(exc)
+            return
+        self.lag = lag
+        LAG.labels(*self._labels).set(lag)
+        if lag == 0 or self.state != "running":
+            self._progressed(0)
+
+    def _commit(self, consumer: KafkaConsumer, done: list) -> None:
+        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        for record in done:
+            tp = TopicPartition(record.topic, record.partition)
+            if tp not in offsets or offsets[tp].offset <= record.offset:
+                offsets[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
+        if offsets:
+            consumer.commit(offsets, timeout_ms=10_000)
+
+    def _rewind_and_pause(self, consumer: KafkaConsumer, records: list, done: list, attempt: int) -> None:
+        """Infrastructure failed mid-poll: start again at the first record not handled, after a pause."""
+        handled = {(r.topic, r.partition, r.offset) for r in done}
+        first: dict[TopicPartition, int] = {}
+        for r in records:
+            if (r.topic, r.partition, r.offset) not in handled:
+                tp = TopicPartition(r.topic, r.partition)
+                first[tp] = min(first.get(tp, r.offset), r.offset)
+        assigned = consumer.assignment()
+        for tp, offset in first.items():
+            if tp in assigned:
+                consumer.seek(tp, offset)
+        paused = [tp for tp in first if tp in assigned]
+        consumer.pause(*paused)
+        deadline = time.monotonic() + _backoff(attempt, self.policy.first_retry_s * 2, self.policy.max_pause_s)
+        while time.monotonic() < deadline and not self.stop_event.is_set():
+            self.last_turn = time.monotonic()
+            consumer.poll(timeout_ms=200)   # stay in the group while paused
+        consumer.resume(*[tp for tp in paused if tp in consumer.assignment()])
+
+    # --- handling -----------------------------------------------------------------------------------
+    def _handle_records(self, records: list, producer) -> list | None:
+        """The records handled or dead-lettered, in order; shorter than `records` (or None) when the
+        broker or the database failed: the rest is handled after a pause."""
+        items: list[Item] = []
+        done: list = []
+        for record in records:
+            if record.value is None and self.on_tombstone is not None:
+                items.append(Item(record, record.key, tombstone=True))
+                continue
+            try:
+                items.append(Item(record, self.decoder(record)))
+            except Exception as exc:
+                if is_infrastructure(exc):
+                    self._pausing(exc)
+                    return None
+                self._dead_letter(producer, record, reason_of(exc), "invalid", 1)
+        if self.handle_batch is not None and items and not any(i.tombstone for i in items):
+            try:
+                self.handle_batch([i.value for i in items])
+                return list(records)
+            except Exception as exc:
+                if is_infrastructure(exc):
+                    self._pausing(exc)
+                    return None
+                log.warning("batch failed; handling one record at a time",
+                            extra={"group": self.group_id, "error": reason_of(exc)[:200]})
+        by_offset = {(i.record.topic, i.record.partition, i.record.offset) for i in items}
+        for record in records:
+            if (record.topic, record.partition, record.offset) not in by_offset:
+                done.append(record)   # dead-lettered while decoding
+                continue
+            item = next(i for i in items if i.record is record)
+            if not self._handle_one(item, producer):
+                return done
+            done.append(record)
+        return done
+
+    def _handle_one(self, item: Item, producer) -> bool:
+        """Handle one record with bounded retries; False: infrastructure failed, pause and retry later."""
+        for attempt in range(self.policy.max_attempts):
+            try:
+                if item.tombstone:
+                    if item.value:
+                        self.on_tombstone(item.value)
+                elif self.handle_batch is not None and self.handle is None:
+                    self.handle_batch([item.value])
+                else:
+                    self.handle(item.value)
+                return True
+            except Exception as exc:
+                if is_infrastructure(exc):
+                    self._pausing(exc)
+                    return False
+                if is_invalid(exc):
+                    self._dead_letter(producer, item.record, reason_of(exc), "invalid", attempt + 1)
+                    return True
+                RETRIES.labels(*self._labels).inc()
+                log.warning("handler failed; retrying", extra={"group": self.group_id, "attempt": attempt + 1,
+                                                               "error": reason_of(exc)[:200]})
+                if attempt + 1 < self.policy.max_attempts:
+                    self.last_turn = time.monotonic()
+                    if self.stop_event.wait(_backoff(attempt, self.policy.first_retry_s, self.policy.max_retry_s)):
+                        return False
+                else:
+                    self._dead_letter(producer, item.record, f"échec après {attempt + 1} tentatives: "
+                                      f"{reason_of(exc)}", "failing", attempt + 1)
+        return True
+
+    def _dead_letter(self, producer, record, reason: str, kind: str, attempts: int) -> None:
+        dead_letter(producer, record.topic, record, reason, self.service,
+                    extra=[("dlq.kind", kind.encode()), ("dlq.attempts", str(attempts).encode()),
+                           ("dlq.group", self.group_id.encode())])
+        self.dead_lettered += 1
+        self._dead_letter_times.append(time.time())
+        DEAD_LETTERS.labels(*self._labels, kind).inc()
+        log.warning("record dead-lettered", extra={"topic": record.topic, "partition": record.partition,
+                                                   "offset": record.offset, "kind": kind, "reason": reason[:200]})
+
+
+def dead_letter_headers(record, reason: str, service: str, extra: Iterable[tuple[str, bytes]] = ()) -> list:
+    """The record's own headers, then the reason and where it came from (one shape for every service)."""
+    own = record.headers or []
+    own = own.items() if isinstance(own, dict) else own
+    return [(k, v) for k, v in own if not k.startswith("dlq.")] + [
+        ("dlq.reason", reason.encode("utf-8", "replace")[:1000]),
+        ("dlq.source_topic", record.topic.encode()),
+        ("dlq.partition", str(record.partition).encode()),
+        ("dlq.offset", str(record.offset).encode()),
+        ("dlq.service", service.encode()),
+        *extra,
+    ]
+
+
+def dead_letter(producer: KafkaProducer, topic: str, record, reason: str, service: str,
+                extra: Iterable[tuple[str, bytes]] = ()):
+    """Send the original bytes to `<topic>.dlq` with the reason and where they came from in headers."""
+    return producer.send(f"{topic}.dlq", key=record.key, value=record.value,
+                         headers=dead_letter_headers(record, reason, service, extra))
+
+
+def _producer(bootstrap: str, client_id: str) -> KafkaProducer:
+    from dyade.kafka import make_producer
+    return make_producer(bootstrap, client_id=client_id)
+
+
+def consumers_health(consumers: Iterable[Consumer]) -> list[dict]:
+    return [c.health() for c in consumers if c is not None]

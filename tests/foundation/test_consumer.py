@@ -1,0 +1,200 @@
+"""The consumer kernel (dyade.consumer) on the real embedded broker: invalid records dead-lettered at once,
+failing ones after bounded retries, infrastructure failures paused and resumed, offsets committed only after
+success, and a consumer that never stops because of what is in a topic."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from dyade.consumer import Consumer, Invalid, Policy
+from dyade.contracts.topics import Topic
+from dyade.contracts import CallReceived
+from dyade.kafka import create_topics, make_producer, publish, wait_until
+from tests.foundation.test_kafka_plumbing import a_call, read_all
+
+FAST = Policy(max_attempts=3, first_retry_s=0.05, max_retry_s=0.2, max_pause_s=0.5, dead_letter_alarm=20)
+
+
+@pytest.fixture
+def scratch_topic(broker, unique) -> Topic:
+    topic = Topic(f"test.{unique}.v1", "call_id", (CallReceived,), "scratch", partitions=2, dlq=True)
+    create_topics(broker.bootstrap_servers, [topic])
+    return topic
+
+
+@pytest.fixture
+def producer(broker):
+    p = make_producer(broker.bootstrap_servers)
+    yield p
+    p.close(timeout=5)
+
+
+def consumer(broker, topic, unique, **kw) -> Consumer:
+    kw.setdefault("policy", FAST)
+    return Consumer(broker.bootstrap_servers, f"g-{unique}", (topic,), service="test", **kw).start()
+
+
+def dlq_headers(broker, topic) -> list[dict]:
+    return [dict(r.headers) for r in read_all(broker.bootstrap_servers, topic.dlq_name)]
+
+
+def test_undecodable_records_are_dead_lettered_with_their_bytes_and_the_rest_is_handled(broker, scratch_topic,
+                                                                                         unique, producer):
+    events = [a_call(f"{unique}-{i}") for i in range(20)]
+    for e in events[:10]:
+        publish(producer, e, scratch_topic)
+    producer.send(scratch_topic.name, key=b"bad", value=b"{not json")
+    producer.send(scratch_topic.name, key=b"nul", value=b"\x00\xff\xfe")
+    for e in events[10:]:
+        publish(producer, e, scratch_topic)
+    producer.flush()
+    seen: list[str] = []
+    loop = consumer(broker, scratch_topic, unique, handle=lambda e: seen.append(e.payload.call_id))
+    try:
+        wait_until(lambda: len(seen) == 20 and loop.dead_lettered == 2, timeout=30)
+    finally:
+        loop.stop()
+    assert sorted(seen) == sorted(e.payload.call_id for e in events)
+    dlq = read_all(broker.bootstrap_servers, scratch_topic.dlq_name)
+    assert sorted(r.value for r in dlq) == [b"\x00\xff\xfe", b"{not json"]
+    for r in dlq:
+        h = dict(r.headers)
+        assert h["dlq.kind"] == b"invalid" and h["dlq.source_topic"] == scratch_topic.name.encode()
+        assert h["dlq.reason"] and h["dlq.offset"].isdigit() and h["dlq.partition"].isdigit()
+
+
+def test_a_record_that_keeps_failing_is_dead_lettered_after_bounded_retries(broker, scratch_topic, unique, producer):
+    poison = a_call(f"{unique}-poison")
+    good = [a_call(f"{unique}-{i}") for i in range(5)]
+    for e in [poison, *good]:
+        publish(producer, e, scratch_topic)
+    producer.flush()
+    attempts: dict[str, int] = {}
+    handled: list[str] = []
+
+    def handle(event):
+        cid = event.payload.call_id
+        attempts[cid] = attempts.get(cid, 0) + 1
+        if cid == poison.payload.call_id:
+            raise RuntimeError("bug in the handler")
+        handled.append(cid)
+
+    loop = consumer(broker, scratch_topic, unique, handle=handle)
+    try:
+        wait_until(lambda: len(handled) == 5 and loop.dead_lettered == 1, timeout=30)
+        assert loop.health()["state"] == "running"
+    finally:
+        loop.stop()
+    assert attempts[poison.payload.call_id] == FAST.max_attempts
+    [h] = dlq_headers(broker, scratch_topic)
+    assert h["dlq.kind"] == b"failing" and h["dlq.attempts"] == b"3" and b"RuntimeError" in h["dlq.reason"]
+
+
+def test_a_batch_that_fails_is_handled_one_record_at_a_time(broker, scratch_topic, unique, producer):
+    events = [a_call(f"{unique}-{i}") for i in range(8)]
+    for e in events:
+        publish(producer, e, scratch_topic)
+    producer.flush()
+    stored: list[str] = []
+    bad = events[3].payload.call_id
+
+    def handle_batch(batch):
+        if any(e.payload.call_id == bad for e in batch):
+            raise Invalid("valeur impossible")
+        stored.extend(e.payload.call_id for e in batch)
+
+    loop = consumer(broker, scratch_topic, unique, handle_batch=handle_batch)
+    try:
+        wait_until(lambda: len(stored) == 7 and loop.dead_lettered == 1, timeout=30)
+    finally:
+        loop.stop()
+    assert bad not in stored
+
+
+def test_infrastructure_failures_pause_without_dead_letter_nor_commit_then_resume(broker, scratch_topic, unique,
+                                                                                   producer):
+    for i in range(5):
+        publish(producer, a_call(f"{unique}-{i}"), scratch_topic)
+    producer.flush()
+    down = threading.Event()
+    down.set()
+    attempts: list[str] = []
+
+    def handle(event):
+        attempts.append(event.payload.call_id)
+        if down.is_set():
+            raise OperationalError("SELECT 1", {}, ConnectionRefusedError("database away"))
+
+    loop = consumer(broker, scratch_topic, unique, handle=handle)
+    try:
+        wait_until(lambda: len(attempts) >= 6, timeout=30)   # more attempts than records: retried, not dropped
+        assert loop.processed == 0 and loop.dead_lettered == 0
+        health = loop.health()
+        assert health["state"] == "reconnecting" and "injoignable" in health["message"]
+        down.clear()
+        wait_until(lambda: loop.processed == 5, timeout=30)
+        wait_until(lambda: loop.health()["state"] == "running", timeout=15)
+    finally:
+        loop.stop()
+    assert loop.dead_lettered == 0
+    # committed: a new member of the group gets only what comes next
+    again: list[str] = []
+    loop2 = consumer(broker, scratch_topic, unique, handle=lambda e: again.append(e.payload.call_id))
+    try:
+        wait_until(loop2.ready.is_set, timeout=30)
+        publish(producer, a_call(f"{unique}-late"), scratch_topic)
+        producer.flush()
+        wait_until(lambda: again, timeout=30)
+    finally:
+        loop2.stop()
+    assert again == [f"{unique}-late"]
+
+
+def test_a_burst_of_garbage_degrades_health_but_never_stops_the_consumer(broker, scratch_topic, unique, producer):
+    for i in range(30):
+        producer.send(scratch_topic.name, key=str(i).encode(), value=b"garbage")
+    producer.flush()
+    seen: list[str] = []
+    loop = consumer(broker, scratch_topic, unique, handle=lambda e: seen.append(e.payload.call_id))
+    try:
+        wait_until(lambda: loop.dead_lettered == 30, timeout=30)
+        health = loop.health()
+        assert health["state"] == "degraded" and health["dead_letters_last_5min"] == 30
+        assert "lettres mortes" in health["message"]
+        publish(producer, a_call(f"{unique}-after"), scratch_topic)
+        producer.flush()
+        wait_until(lambda: seen == [f"{unique}-after"], timeout=30)
+        assert loop.alive
+    finally:
+        loop.stop()
+
+
+def test_tombstones_go_to_their_handler_or_to_the_dead_letter_topic(broker, scratch_topic, unique, producer):
+    producer.send(scratch_topic.name, key=b"k1", value=None)
+    producer.flush()
+    gone: list[bytes] = []
+    loop = consumer(broker, scratch_topic, unique, handle=lambda e: None, on_tombstone=gone.append)
+    try:
+        wait_until(lambda: gone == [b"k1"], timeout=30)
+    finally:
+        loop.stop()
+    loop = Consumer(broker.bootstrap_servers, f"g2-{unique}", (scratch_topic,), service="test",
+                    handle=lambda e: None, policy=FAST).start()
+    try:
+        wait_until(lambda: loop.dead_lettered == 1, timeout=30)
+    finally:
+        loop.stop()
+
+
+def test_health_reports_lag_and_progress(broker, scratch_topic, unique, producer):
+    release = threading.Event()
+    loop = consumer(broker, scratch_topic, unique, handle=lambda e: release.wait(30))
+    try:
+        wait_until(lambda: loop.health()["state"] == "running", timeout=30)
+        health = loop.health()
+        assert health["lag"] == 0 and health["last_progress_age_s"] is not None
+    finally:
+        release.set()
+        loop.stop()
