@@ -1,4 +1,4 @@
-"""Rebuild time of analytics (issue 8): `dyade analytics rebuild` over N calls, next to the time to merely read
+"""Rebuild time of analytics: `dyade analytics rebuild` over N calls, next to the time to merely read
 the same records from the broker in the same run (a group-less consumer reading every partition to its end,
 decoding nothing).
 

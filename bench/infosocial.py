@@ -1,4 +1,4 @@
-"""Frame lookup latency for patrol terminals (issue 6): `GET /v1/persons/{key}/frame` as an officer, at a
+"""Frame lookup latency for patrol terminals: `GET /v1/persons/{key}/frame` as an officer, at a
 stated request rate (open loop: latency counted from each request's scheduled time), p50 and p99.
 Baseline in the same run: a bare FastAPI endpoint returning the same JSON from memory, same uvicorn
 settings, same client. Both servers run in their own process.

@@ -3,8 +3,10 @@
 1. Accepted calls/s through intake's durable path (validation, person resolution, idempotency record and
    outbox row committed in PostgreSQL, relay publishing to the broker) next to a bare FastAPI endpoint
    that only parses the same JSON: same HTTP client, same concurrency, same run, one uvicorn process each.
-2. The full Berkeley 2014 replay through the real broker: rows read, accepted, skipped by reason,
-   rows/s accepted, and the time until the relay has published everything.
+2. A Berkeley 2014 replay through the real broker: rows read, accepted, skipped by reason, rows/s
+   accepted, and the time until the relay has published everything. The 15-day sample in
+   dyade/data/berkeley-2014/daily by default; DYADE_BERKELEY_DIR=<folder of the 116 daily files> replays the
+   full log (see that folder's README for where it is published).
 
     python -m bench.intake [--quick] [--calls N] [--rounds R] [--concurrency C] [--no-replay]
 

@@ -1,4 +1,4 @@
-"""Alert latency of the notifier (issue 7): from a triage decision published on triage.decided.v1 to the
+"""Alert latency of the notifier: from a triage decision published on triage.decided.v1 to the
 alert received by a dyad's connected field app (SSE), p50 and p99 at a stated decision rate (open loop:
 each decision is sent at its scheduled time and timed from its send).
 

@@ -1,4 +1,4 @@
-"""Issue 7's figure: latency from a call accepted at intake (its 202) to the alert received by a connected
+"""End-to-end alert latency: from a call accepted at intake (its 202) to the alert received by a connected
 field-app client (SSE), through the five real services on a real broker, at a stated call rate.
 
 Baseline in the same run: the raw broker hops the call crosses — calls.received.v2 → triage's two

@@ -1,4 +1,4 @@
-"""Start-up figures of the platform (issue 3): embedded broker start, topic creation, `dyade up` until every
+"""Start-up figures of the platform: embedded broker start, topic creation, `dyade up` until every
 service answers /readyz, and the shutdown after Ctrl-C. Baseline in the same run: starting a bare Python
 interpreter that imports nothing (the floor of any process start on this machine).
 

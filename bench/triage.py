@@ -1,4 +1,4 @@
-"""Triage throughput (issue 5): N synthetic calls replayed through the faust worker, end to end
+"""Triage throughput: N synthetic calls replayed through the faust worker, end to end
 (calls.received.v2 → the place stage, and the person stage for calls about a person; two tables with
 changelogs → triage.decided.v1), next to two baselines over the same topic in the same run:
   - a raw kafka-python consume + contract decode loop (the ceiling a consumer of this topic reaches here);

@@ -1,4 +1,8 @@
-"""The domain's words, as the practice uses them (see shared/domain/). Values are stable codes."""
+"""The domain's words, as the practice uses them (chiefly in "Entretien avec Nathalie L'Heureux, T.S.,
+coordonnatrice aux interventions psychosociales au Service de police de la Ville de Terrebonne", by
+Audrey-Anne Dumais-Michaud, Université du Québec en Outaouais, and in the Consortium InterS4 practice
+summary "Collaboration entre le corps policier et le réseau de la santé - CISSS Abitibi-Témiscamingue",
+2020, on ÉMIPIC's dyads). Values are stable codes."""
 from __future__ import annotations
 
 from enum import StrEnum

@@ -1,5 +1,5 @@
 """NENA EIDO (NENA-STA-021.1b) documents for simulated calls, and a validator against the standard's own
-schema (shared/standards/nena-eido/openapi.yaml, whose `$ref`s point into NIEMComponents/).
+schema (dyade/standards/nena-eido/openapi.yaml, whose `$ref`s point into NIEMComponents/).
 
 A call becomes one EIDO: an incident component (the CAD's nature code, priority, sector), the call
 component, the agency, the location (PIDF-LO civic address and point), the persons (NIEM names and

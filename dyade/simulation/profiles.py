@@ -5,7 +5,9 @@ Figures (stated in the README of the simulation, with their source):
   mental state (état mental perturbé), about 140 crisis calls a day counting suicide, distress and
   welfare checks; about 2 000 000 inhabitants served.
 - Terrebonne: about 140 000 inhabitants; the same ratios give about 70 000 calls and 2 600 crisis calls
-  a year; one citizen generated 65 police calls in 6 months (interview in shared/domain, file 000).
+  a year; one citizen generated 65 police calls in 6 months ("Entretien avec Nathalie L'Heureux, T.S.,
+  coordonnatrice aux interventions psychosociales au Service de police de la Ville de Terrebonne", by
+  Audrey-Anne Dumais-Michaud, Université du Québec en Outaouais).
 - High utilisers: a cohort calling at 7 crisis calls a year or more; most persons call once.
 """
 from __future__ import annotations

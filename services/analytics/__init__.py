@@ -1,1 +1,1 @@
-"""Analytics: program figures computed continuously from the event streams (issue 8)."""
+"""Analytics: program figures computed continuously from the event streams."""

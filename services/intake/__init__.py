@@ -1,1 +1,1 @@
-"""Intake: calls and social referrals in, nothing lost, nothing duplicated (issue 4)."""
+"""Intake: calls and social referrals in, nothing lost, nothing duplicated."""

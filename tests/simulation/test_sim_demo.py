@@ -105,8 +105,6 @@ def _serve(app, port: int):
 @pytest.fixture(scope="module")
 def platform(settings):
     """intake, Info-social and the notifier, on ports of their own (other tests use the session's)."""
-    for module in ("services.intake.api", "services.infosocial.app", "services.notifier.app"):
-        pytest.importorskip(module)
     from services.infosocial.app import create_app as infosocial_app
     from services.intake.api import create_app as intake_app
     from services.notifier.app import create_app as notifier_app

@@ -9,6 +9,7 @@ import pytest
 
 from dyade.simulation.population import VARIANTS, Person, City, draw_birth_date, draw_name, identity_key, spell
 from dyade.simulation.profiles import PROFILES
+from services.intake.domain import identity
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,6 @@ def test_different_persons_stay_different(persons):
 
 
 def test_intakes_resolver_sees_one_person_per_variant_set(persons):
-    identity = pytest.importorskip("services.intake.domain.identity")
     for p in persons:
         names = {identity.normalise_name(s["first_name"], s["last_name"]) for s in (spell(p, v) for v in VARIANTS)}
         assert len(names) == 1, (p, names)

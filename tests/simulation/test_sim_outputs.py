@@ -62,7 +62,6 @@ def test_calls_reach_the_raw_topic(broker, unique):
 
 @pytest.fixture(scope="module")
 def intake_http(settings):
-    pytest.importorskip("services.intake.api")
     from fastapi.testclient import TestClient
     from services.intake.api import create_app
     app = create_app(settings, background=False)  # acceptance only: the relay is intake's own business
@@ -107,12 +106,12 @@ def test_a_stream_into_intake_is_accepted_and_persons_resolve_to_one_key(setting
 
 
 def test_the_csv_replays_through_intakes_reader(tmp_path):
-    reader = pytest.importorskip("services.intake.replay.reader")
     from pathlib import Path
 
     import yaml
 
     from dyade.simulation.profiles import CODE_TABLE
+    from services.intake.replay import reader
     mapping_path = Path(__file__).resolve().parents[2] / "dyade" / "simulation" / "replay-simulateur.yaml"
     assert {k: v for k, v in yaml.safe_load(mapping_path.read_text())["codes"].items()} == \
         {code: cat.value for code, cat in CODE_TABLE.items()}

@@ -2,7 +2,7 @@
 call submissions intake accepts. Stray lines are reported with a reason and skipped, never a crash.
 
     mapping = load_mapping("services/intake/mappings/berkeley.yaml")
-    for row in read_export(["../shared/data/calls-for-service/berkeley-2014/daily"], mapping):
+    for row in read_export(["dyade/data/berkeley-2014/daily"], mapping):
         if isinstance(row, AcceptedRow): row.submission, row.category
         else: row.kind, row.reason, row.source
 
