@@ -124,6 +124,74 @@ def contract_decoder(topics: Iterable[Topic]) -> Decoder:
     return decode
 
 
+class Progress:
+    """What a consumer reports about itself: state, lag, last progress, dead letters in the last five minutes,
+    with its Prometheus series. The kernel's loop and triage's faust agents both keep one."""
+
+    def __init__(self, service: str, group: str, topic_names: Iterable[str], policy: Policy):
+        self.service, self.group, self.topic_names, self.policy = service, group, tuple(topic_names), policy
+        self.state, self.error = "starting", None
+        self.processed = self.dead_lettered = 0
+        self.lag: int | None = None
+        self.last_progress: float | None = None   # time.time()
+        self._dead_letter_times: deque[float] = deque()
+        self._labels = (service, group)
+        CONNECTED.labels(*self._labels).set(0)
+
+    def progressed(self, count: int = 0) -> None:
+        self.processed += count
+        self.last_progress = time.time()
+        LAST_PROGRESS.labels(*self._labels).set(self.last_progress)
+        if self.state != "running":
+            self.state, self.error = "running", None
+            CONNECTED.labels(*self._labels).set(1)
+
+    def pausing(self, exc: BaseException | str) -> None:
+        self.state, self.error = "reconnecting", (exc if isinstance(exc, str) else reason_of(exc))[:300]
+        CONNECTED.labels(*self._labels).set(0)
+        RECONNECTS.labels(*self._labels).inc()
+        log.warning("consumer paused; reconnecting", extra={"group": self.group, "error": self.error})
+
+    def starting(self, why: str) -> None:
+        self.state, self.error = "starting", why
+        CONNECTED.labels(*self._labels).set(0)
+
+    def lagging(self, lag: int) -> None:
+        self.lag = lag
+        LAG.labels(*self._labels).set(lag)
+        if lag == 0 or self.state != "running":
+            self.progressed(0)
+
+    def dead_lettered_one(self, kind: str) -> None:
+        self.progress.dead_lettered_one(kind)
+
+    def retried(self) -> None:
+        RETRIES.labels(*self._labels).inc()
+
+    def health(self, alive: bool = True) -> dict:
+        """What /readyz shows for this consumer (French message for the operator)."""
+        now = time.time()
+        while self._dead_letter_times and now - self._dead_letter_times[0] > 300:
+            self._dead_letter_times.popleft()
+        recent = len(self._dead_letter_times)
+        age = None if self.last_progress is None else round(now - self.last_progress, 1)
+        state, message = self.state, ""
+        if not alive:
+            state, message = "stalled", "la boucle de consommation ne tourne plus (redémarrer le service)"
+        elif state == "reconnecting":
+            message = f"broker ou base de données injoignable, reprise automatique ({self.error or ''})"[:300]
+        elif state == "running" and self.lag and age is not None and age > self.policy.stall_s:
+            state, message = "stalled", f"{self.lag} événement(s) en attente, aucun progrès depuis {age:.0f} s"
+        elif state == "starting":
+            message = self.error or "en attente de l'attribution des partitions"
+        if state == "running" and recent >= self.policy.dead_letter_alarm:
+            dlqs = ", ".join(f"{t}.dlq" for t in self.topic_names)
+            state, message = "degraded", f"{recent} événement(s) en lettres mortes en 5 min (voir {dlqs})"
+        STALLED.labels(*self._labels).set(1 if state == "stalled" else 0)
+        return {"group": self.group, "state": state, "lag": self.lag, "last_progress_age_s": age,
+                "dead_letters_last_5min": recent, "message": message or "ok"}
+
+
 class Consumer:
     """One consumer group over some topics, in a thread.
 
@@ -147,15 +215,8 @@ class Consumer:
         self.producer, self.policy, self.max_poll_records = producer, policy or Policy(), max_poll_records
         self.stop_event, self.ready = threading.Event(), threading.Event()
         self.thread: threading.Thread | None = None
-        self.state = "starting"
-        self.error: str | None = None
-        self.processed = self.dead_lettered = 0
-        self.lag: int | None = None
-        self.last_progress: float | None = None   # time.time()
+        self.progress = Progress(service, group_id, self.topic_names, self.policy)
         self.last_turn = time.monotonic()
-        self._dead_letter_times: deque[float] = deque()
-        self._labels = (service, group_id)
-        CONNECTED.labels(*self._labels).set(0)
 
     # --- life cycle ---------------------------------------------------------------------------------
     def start(self) -> "Consumer":
@@ -178,30 +239,16 @@ class Consumer:
     def healthy(self) -> bool:
         return self.alive and self.health()["state"] == "running"
 
-    def health(self) -> dict:
-        """What /readyz shows for this consumer (French message for the operator)."""
-        now = time.time()
-        while self._dead_letter_times and now - self._dead_letter_times[0] > 300:
-            self._dead_letter_times.popleft()
-        recent = len(self._dead_letter_times)
-        age = None if self.last_progress is None else round(now - self.last_progress, 1)
-        state, message = self.state, ""
-        if not self.alive and self.thread is not None:
-            state, message = "stalled", "la boucle de consommation ne tourne plus (redémarrer le service)"
-        elif state == "reconnecting":
-            message = f"broker ou base de données injoignable, reprise automatique ({self.error or ''})"[:300]
-        elif state == "running" and self.lag and age is not None and age > self.policy.stall_s:
-            state, message = "stalled", f"{self.lag} événement(s) en attente, aucun progrès depuis {age:.0f} s"
-        elif state == "starting":
-            message = "en attente de l'attribution des partitions"
-        if state == "running" and recent >= self.policy.dead_letter_alarm:
-            state, message = "degraded", f"{recent} événement(s) en lettres mortes en 5 min (voir {self._dlqs()})"
-        STALLED.labels(*self._labels).set(1 if state == "stalled" else 0)
-        return {"group": self.group_id, "state": state, "lag": self.lag, "last_progress_age_s": age,
-                "dead_letters_last_5min": recent, "message": message or "ok"}
+    @property
+    def processed(self) -> int:
+        return self.progress.processed
 
-    def _dlqs(self) -> str:
-        return ", ".join(f"{t}.dlq" for t in self.topic_names)
+    @property
+    def dead_lettered(self) -> int:
+        return self.progress.dead_lettered
+
+    def health(self) -> dict:
+        return self.progress.health(alive=self.alive or self.thread is None)
 
     # --- the loop -----------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -212,15 +259,9 @@ class Consumer:
                 self._connected_session()
                 return
             except Exception as exc:   # the broker went away under the consumer: build a new one
-                self._pausing(exc)
+                self.progress.pausing(exc)
                 self.stop_event.wait(_backoff(attempt, 0.5, self.policy.max_pause_s))
                 attempt += 1
-
-    def _pausing(self, exc: BaseException) -> None:
-        self.state, self.error = "reconnecting", reason_of(exc)[:300]
-        CONNECTED.labels(*self._labels).set(0)
-        RECONNECTS.labels(*self._labels).inc()
-        log.warning("consumer paused; reconnecting", extra={"group": self.group_id, "error": self.error})
 
     def _connected_session(self) -> None:
         consumer = KafkaConsumer(
@@ -236,8 +277,9 @@ class Consumer:
                 if consumer.assignment() and not self.ready.is_set():
                     self.ready.set()
                     next_probe = 0.0
-                elif not consumer.assignment() and self.state == "starting" and time.monotonic() - joined > 15:
-                    self._progressed(0)   # a member with no partition (more members than partitions) is idle
+                elif not consumer.assignment() and self.progress.state == "starting" \
+                        and time.monotonic() - joined > 15:
+                    self.progress.progressed(0)   # a member with no partition (more members than partitions) is idle
                     self.ready.set()
                 records = [r for part in batch.values() for r in part]
                 if records:
@@ -250,23 +292,15 @@ class Consumer:
                         pause_attempt += 1
                         continue
                     pause_attempt = 0
-                    self._progressed(len(records))
+                    self.progress.progressed(len(records))
                 if time.monotonic() >= next_probe:
                     next_probe = time.monotonic() + self.policy.probe_every_s
                     self._probe(consumer)
         finally:
-            CONNECTED.labels(*self._labels).set(0)
+            CONNECTED.labels(self.service, self.group_id).set(0)
             consumer.close(autocommit=False)
             if self.producer is None:
                 producer.close(timeout=5)
-
-    def _progressed(self, count: int) -> None:
-        self.processed += count
-        self.last_progress = time.time()
-        LAST_PROGRESS.labels(*self._labels).set(self.last_progress)
-        if self.state != "running":
-            self.state, self.error = "running", None
-            CONNECTED.labels(*self._labels).set(1)
 
     def _probe(self, consumer: KafkaConsumer) -> None:
         """Lag of the assigned partitions; a broker that does not answer turns the state to reconnecting."""
@@ -277,13 +311,10 @@ class Consumer:
             ends = consumer.end_offsets(list(assigned), timeout_ms=3000)
             lag = sum(max(0, end - consumer.position(tp, timeout_ms=3000)) for tp, end in ends.items())
         except KafkaError as exc:
-            if self.state != "reconnecting":
-                self._pausing(exc)
+            if self.progress.state != "reconnecting":
+                self.progress.pausing(exc)
             return
-        self.lag = lag
-        LAG.labels(*self._labels).set(lag)
-        if lag == 0 or self.state != "running":
-            self._progressed(0)
+        self.progress.lagging(lag)
 
     def _commit(self, consumer: KafkaConsumer, done: list) -> None:
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
@@ -328,7 +359,7 @@ class Consumer:
                 items.append(Item(record, self.decoder(record)))
             except Exception as exc:
                 if is_infrastructure(exc):
-                    self._pausing(exc)
+                    self.progress.pausing(exc)
                     return None
                 self._dead_letter(producer, record, reason_of(exc), "invalid", 1)
         if self.handle_batch is not None and items and not any(i.tombstone for i in items):
@@ -337,7 +368,7 @@ class Consumer:
                 return list(records)
             except Exception as exc:
                 if is_infrastructure(exc):
-                    self._pausing(exc)
+                    self.progress.pausing(exc)
                     return None
                 log.warning("batch failed; handling one record at a time",
                             extra={"group": self.group_id, "error": reason_of(exc)[:200]})
@@ -366,12 +397,12 @@ class Consumer:
                 return True
             except Exception as exc:
                 if is_infrastructure(exc):
-                    self._pausing(exc)
+                    self.progress.pausing(exc)
                     return False
                 if is_invalid(exc):
                     self._dead_letter(producer, item.record, reason_of(exc), "invalid", attempt + 1)
                     return True
-                RETRIES.labels(*self._labels).inc()
+                self.progress.retried()
                 log.warning("handler failed; retrying", extra={"group": self.group_id, "attempt": attempt + 1,
                                                                "error": reason_of(exc)[:200]})
                 if attempt + 1 < self.policy.max_attempts:
@@ -387,9 +418,7 @@ class Consumer:
         dead_letter(producer, record.topic, record, reason, self.service,
                     extra=[("dlq.kind", kind.encode()), ("dlq.attempts", str(attempts).encode()),
                            ("dlq.group", self.group_id.encode())])
-        self.dead_lettered += 1
-        self._dead_letter_times.append(time.time())
-        DEAD_LETTERS.labels(*self._labels, kind).inc()
+        self.progress.dead_lettered_one(kind)
         log.warning("record dead-lettered", extra={"topic": record.topic, "partition": record.partition,
                                                    "offset": record.offset, "kind": kind, "reason": reason[:200]})
 

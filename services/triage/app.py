@@ -19,6 +19,7 @@ with the contracts at the edge; malformed input goes to `<topic>.dlq` with the r
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import time
@@ -33,12 +34,14 @@ from dyade.contracts.calls import CallReceived, CallUpdated
 from dyade.contracts.frames import FrameCurrent
 from dyade.contracts.referrals import ReferralFiled, ReferralStatusChanged, ReferralSuggested
 from dyade.contracts.triage import RecurrenceOverridden, TriageDecided
+from dyade.consumer import Policy, Progress, is_invalid, reason_of
 from dyade.settings import Settings
 from services.triage import facts
 from services.triage.domain import admissibility, place as P, state as S
 from services.triage.domain.config import RulesetConfig
 from services.triage.domain.decide import decide, event_id_for
 from services.triage.edge import Edge
+from services.triage.lag import GroupLag
 from services.triage.metrics import DECIDE_SECONDS, DECISIONS, EVENTS, SUGGESTIONS, TRIAGE_DELAY
 from services.triage.options import TriageOptions
 
@@ -126,8 +129,12 @@ def build_app(settings: Settings, options: TriageOptions, ruleset: RulesetConfig
         broker_commit_interval=options.commit_interval, processing_guarantee="at_least_once",
         producer_linger=options.producer_linger,
         topic_allow_declare=True)
-    edge = Edge(app)
+    progress = Progress("triage", options.app_id, [T.CALLS_RECEIVED.name, T.CALLS_UPDATED.name, *SUBJECT_INPUTS],
+                        Policy())
+    edge = Edge(app, progress)
+    group_lag = GroupLag(settings.kafka_bootstrap_servers or "localhost:9092", options.app_id)
     (by_subject_name,) = internal_topics(options.app_id)
+    consumed = {T.CALLS_RECEIVED.name, T.CALLS_UPDATED.name, by_subject_name, *SUBJECT_INPUTS}
     raw = dict(key_serializer="raw", value_serializer="raw")
     call_inputs = app.topic(T.CALLS_RECEIVED.name, T.CALLS_UPDATED.name, **raw)
     by_subject = app.topic(by_subject_name, **raw)
@@ -138,19 +145,37 @@ def build_app(settings: Settings, options: TriageOptions, ruleset: RulesetConfig
     subjects = app.Table("subjects", help="person key → triage state", **table)
     index = CallIndex(places, subjects)
     app.triage = SimpleNamespace(places=places, subjects=subjects, index=index, ruleset=ruleset,
-                                 started=False, edge=edge, state_of=lambda key: state_of(places, subjects, key))
+                                 started=False, edge=edge, progress=progress, state_of=lambda key: state_of(places, subjects, key))
 
     @app.on_partitions_assigned.connect
     async def _assigned(app, assigned, **kwargs) -> None:
         index.invalidate()
 
     async def guarded(msg, handle, dlq_of: str | None = None) -> None:
-        """A failure on one event (a bug, not bad input) sets it aside in the DLQ; the stream goes on."""
+        """A failure on one event sets it aside in the DLQ and the stream goes on. Not retried, unlike the
+        kernel's consumers: a handler updates the subject's state in place before it publishes, so running
+        it again would count the call twice."""
         try:
             await handle(msg)
+            progress.progressed(1)
         except Exception as exc:  # noqa: BLE001
+            kind = "invalid" if is_invalid(exc) else "failing"
             log.exception("event handling failed", extra={"topic": msg.topic, "offset": msg.offset})
-            await edge.dead_letter(msg, f"erreur interne du triage: {type(exc).__name__}: {exc}", dlq_of=dlq_of)
+            await edge.dead_letter(msg, f"erreur interne du triage: {reason_of(exc)}", dlq_of=dlq_of, kind=kind)
+
+    @app.timer(interval=5.0, on_leader=False)
+    async def _probe_lag() -> None:
+        """Lag of this worker's partitions, from faust's own read offsets and the broker's high waters."""
+        if not app.triage.started or app.rebalancing:
+            progress.starting("rééquilibrage des partitions" if app.rebalancing else "le worker démarre")
+            return
+        mine = [(tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic in consumed]
+        try:
+            lag = await asyncio.get_running_loop().run_in_executor(None, group_lag, mine)
+        except Exception as exc:  # noqa: BLE001 - the broker does not answer: say so, keep going
+            progress.pausing(exc)
+            return
+        progress.lagging(lag)
 
     @app.agent(call_inputs, name="places")
     async def at_places(stream):

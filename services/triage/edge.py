@@ -6,6 +6,7 @@ import logging
 
 from dyade.contracts import Event, EventError, decode
 from dyade.contracts.topics import Topic, topic_for
+from dyade.consumer import Progress, dead_letter_headers
 from dyade.kafka import key_of
 from services.triage.metrics import DEAD_LETTERS
 
@@ -14,8 +15,8 @@ SERVICE = "triage"
 
 
 class Edge:
-    def __init__(self, app):
-        self.app = app
+    def __init__(self, app, progress: Progress | None = None):
+        self.app, self.progress = app, progress
         self._topics: dict[str, object] = {}
 
     def topic(self, name: str):
@@ -23,20 +24,17 @@ class Edge:
             self._topics[name] = self.app.topic(name, key_serializer="raw", value_serializer="raw")
         return self._topics[name]
 
-    async def dead_letter(self, message, reason: str, dlq_of: str | None = None) -> None:
-        """Original bytes to `<topic>.dlq` with the same headers as `dyade.kafka.dead_letter`."""
+    async def dead_letter(self, message, reason: str, dlq_of: str | None = None, kind: str = "invalid") -> None:
+        """Original bytes to `<topic>.dlq` with the headers every Dyade consumer writes."""
         source = dlq_of or message.topic
-        headers = list(_headers(message.headers)) + [
-            ("dlq.reason", reason.encode("utf-8", "replace")[:1000]),
-            ("dlq.source_topic", message.topic.encode()),
-            ("dlq.partition", str(message.partition).encode()),
-            ("dlq.offset", str(message.offset).encode()),
-            ("dlq.service", SERVICE.encode()),
-        ]
+        headers = dead_letter_headers(message, reason, SERVICE, [("dlq.kind", kind.encode()),
+                                                                 ("dlq.group", self.app.conf.id.encode())])
         await self.topic(f"{source}.dlq").send(key=message.key, value=message.value, headers=headers)
         DEAD_LETTERS.labels(source).inc()
+        if self.progress is not None:
+            self.progress.dead_lettered_one(kind)
         log.warning("event dead-lettered", extra={"topic": message.topic, "offset": message.offset,
-                                                  "reason": reason[:200]})
+                                                  "kind": kind, "reason": reason[:200]})
 
     async def decode(self, message, expect: tuple[type[Event], ...]) -> Event | None:
         try:
@@ -52,11 +50,3 @@ class Edge:
         await self.topic(topic.name).send(
             key=key_of(event, topic), value=event.to_bytes(),
             headers=[("type", event.TYPE.encode()), ("schema_version", str(event.VERSION).encode())])
-
-
-def _headers(headers) -> list[tuple[str, bytes]]:
-    if not headers:
-        return []
-    if isinstance(headers, dict):
-        return list(headers.items())
-    return list(headers)

@@ -43,7 +43,7 @@ def create_web(app, settings: Settings) -> FastAPI:
             raise RuntimeError("rééquilibrage des partitions en cours")
 
     api = create_app("triage", settings, title="Triage: récurrence et dangerosité", uses_database=False,
-                     extra_checks={"worker": worker_check},
+                     extra_checks={"worker": worker_check}, consumers=lambda: [app.triage.progress.health()],
                      description="Décisions de triage expliquées (lecture seule). Les décisions sont publiées sur "
                                  "`triage.decided.v1`; les suggestions de référence sur `referrals.suggested.v1`.")
     tables = app.triage

@@ -36,7 +36,10 @@ def api(worker, path, headers):
 def test_worker_started_and_reports_ready(triage_worker):
     r = httpx.get(triage_worker.url + "/readyz", timeout=5)
     assert r.status_code == 200 and r.json()["checks"]["worker"] == "ok"
-    assert "dyade_triage_ready" in httpx.get(triage_worker.url + "/metrics", timeout=5).text
+    [consumer] = r.json()["consumers"]
+    assert consumer["state"] == "running" and isinstance(consumer["lag"], int), consumer
+    metrics = httpx.get(triage_worker.url + "/metrics", timeout=5).text
+    assert "dyade_triage_ready" in metrics and "dyade_consumer_lag{" in metrics
     assert httpx.get(triage_worker.url + "/openapi.json", timeout=5).json()["paths"]["/v1/calls/{call_id}/decision"]
     print(f"triage worker ready in {triage_worker.start_seconds:.1f} s")
 

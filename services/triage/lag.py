@@ -1,0 +1,32 @@
+"""The worker's lag as an operator sees it: the group's committed offsets against the end of the partitions
+this worker holds (kafka-python, in a thread: faust's own read offsets change meaning after a seek). The
+client names the group but never joins it: it only reads the group's offsets."""
+from __future__ import annotations
+
+from kafka import KafkaConsumer, TopicPartition
+
+
+class GroupLag:
+    def __init__(self, bootstrap: str, group: str):
+        self.bootstrap, self.group = bootstrap, group
+        self._client: KafkaConsumer | None = None
+
+    def __call__(self, partitions: list[tuple[str, int]]) -> int:
+        """Records not yet committed on `partitions`; raises KafkaError when the broker does not answer."""
+        if not partitions:
+            return 0
+        if self._client is None:
+            self._client = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=self.group,
+                                         enable_auto_commit=False, request_timeout_ms=5000,
+                                         client_id=f"{self.group}-lag")
+        tps = [TopicPartition(t, p) for t, p in partitions]
+        ends = self._client.end_offsets(tps, timeout_ms=3000)
+        lag = 0
+        for tp in tps:
+            committed = self._client.committed(tp, timeout_ms=3000) or 0
+            lag += max(0, ends.get(tp, 0) - committed)
+        return lag
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close(autocommit=False)
