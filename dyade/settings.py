@@ -73,4 +73,12 @@ def normalise_db_url(url: str) -> str:
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings of a command. KAFKA_BOOTSTRAP_SERVERS unset: the embedded broker of the `dyade up`
+    running for this DYADE_HOME, if any (DYADE_HOME/run.json, see dyade/runfile.py)."""
+    settings = Settings()
+    if not settings.kafka_bootstrap_servers:
+        from dyade.runfile import bootstrap_servers
+        running = bootstrap_servers(settings.dyade_home)
+        if running:
+            settings = settings.model_copy(update={"kafka_bootstrap_servers": running})
+    return settings

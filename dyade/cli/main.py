@@ -8,6 +8,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from dyade.cli import up as up_module
@@ -27,7 +28,8 @@ def topics(create: bool = typer.Option(False, help="Créer les topics manquants.
     from dyade.kafka import BrokerUnreachable, create_topics, missing_topics
     settings = get_settings()
     if not settings.kafka_bootstrap_servers:
-        fail("KAFKA_BOOTSTRAP_SERVERS n'est pas défini (le broker embarqué ne vit que pendant `dyade up`).")
+        fail(f"KAFKA_BOOTSTRAP_SERVERS n'est pas défini et aucun `dyade up` ne tourne pour "
+             f"DYADE_HOME={settings.dyade_home} (le broker embarqué ne vit que pendant `dyade up`).")
     try:
         if create:
             # Partitions as each topic declares them, unless DYADE_TOPIC_PARTITIONS is set explicitly.
@@ -45,25 +47,95 @@ def topics(create: bool = typer.Option(False, help="Créer les topics manquants.
     Console().print(table)
 
 
-@app.command(help="État de chaque service (readyz).")
+SERVICE_STATES = {"ok": "[green]prêt[/]", "degraded": "[yellow]dégradé[/]", "unavailable": "[red]indisponible[/]"}
+CONSUMER_STATES = {"running": "[green]actif[/]", "starting": "[yellow]démarrage[/]",
+                   "reconnecting": "[yellow]reconnexion[/]", "stalled": "[red]bloqué[/]"}
+
+
+def ago(seconds) -> str:
+    """How long ago, in French: il y a 3 s, il y a 2 min, il y a 1 h 05; a dash when unknown."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds != seconds or seconds < 0:
+        return "—"
+    s = int(seconds)
+    if s < 60:
+        return f"il y a {s} s"
+    if s < 3600:
+        return f"il y a {s // 60} min"
+    if s < 86400:
+        return f"il y a {s // 3600} h {s % 3600 // 60:02d}"
+    return f"il y a {s // 86400} j"
+
+
+def _count(value) -> str:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else "—"
+
+
+def readiness_rows(code: int | None, doc) -> tuple[bool, str, str, list[tuple[str, str, str, str, str, str]]]:
+    """A service's /readyz answer, read defensively (a service not yet upgraded has no "consumers"):
+    (all ok, state, detail, [(group, state, lag, last progress, dead letters 5 min, message)])."""
+    if code is None:
+        return False, "[red]arrêté[/]", "ne répond pas", []
+    doc = doc if isinstance(doc, dict) else {}
+    status = doc.get("status") if isinstance(doc.get("status"), str) else ("ok" if code == 200 else "unavailable")
+    ok = code == 200 and status == "ok"
+    state = SERVICE_STATES.get(status, f"[yellow]{escape(status)}[/]")
+    if code != 200 and status == "ok":  # a 5xx without the contract's body
+        state, ok = f"[red]HTTP {code}[/]", False
+    checks = doc.get("checks") if isinstance(doc.get("checks"), dict) else {}
+    failing = {k: v for k, v in checks.items() if v != "ok"}
+    if failing:
+        detail = "; ".join(f"{k}: {v}" for k, v in failing.items())
+    else:
+        detail = f"ok ({', '.join(checks)})" if checks else ""
+    rows = []
+    consumers = doc.get("consumers") if isinstance(doc.get("consumers"), list) else []
+    for c in consumers:
+        if not isinstance(c, dict):
+            continue
+        c_state = c.get("state") if isinstance(c.get("state"), str) else "?"
+        ok = ok and c_state == "running"
+        rows.append((str(c.get("group", "?")), CONSUMER_STATES.get(c_state, f"[yellow]{escape(c_state)}[/]"),
+                     _count(c.get("lag")), ago(c.get("last_progress_age_s")),
+                     _count(c.get("dead_letters_last_5min")), str(c.get("message") or "")))
+    return ok, state, escape(str(detail)), [(escape(g), st, lag, age, dl, escape(msg))
+                                            for g, st, lag, age, dl, msg in rows]
+
+
+@app.command(help="État de chaque service (readyz) et de chacun de ses consommateurs ; code 1 si quelque "
+                  "chose ne va pas.")
 def status() -> None:
     import httpx
+
+    from dyade import runfile
     settings = get_settings()
-    table = Table("service", "URL", "état", "détail")
-    down = 0
-    for spec in SERVICES:
-        url = settings.url_of(spec.name)
+    running = runfile.running(settings.dyade_home) or {}
+    urls = runfile.service_urls(settings.dyade_home) or {s.name: settings.url_of(s.name) for s in SERVICES}
+    supervised = running.get("services") if isinstance(running.get("services"), dict) else {}
+    table = Table("service", "consommateur", "état", "retard", "dernier progrès", "lettres mortes (5 min)", "détail")
+    all_ok = True
+    for name, url in urls.items():
         try:
-            r = httpx.get(f"{url}/readyz", timeout=2)
-            state = "[green]prêt[/]" if r.status_code == 200 else "[yellow]pas prêt[/]"
-            detail = ", ".join(f"{k}: {v}" for k, v in r.json().get("checks", {}).items())
-            down += r.status_code != 200
+            r = httpx.get(f"{url}/readyz", timeout=3)
+            try:
+                doc = r.json()
+            except ValueError:
+                doc = None
+            ok, state, detail, rows = readiness_rows(r.status_code, doc)
         except httpx.HTTPError:
-            state, detail = "[red]arrêté[/]", "ne répond pas"
-            down += 1
-        table.add_row(spec.name, url, state, detail)
+            ok, state, detail, rows = readiness_rows(None, None)
+        sup = supervised.get(name) if isinstance(supervised.get(name), dict) else {}
+        if sup.get("restarts"):
+            detail = f"{detail} — redémarré {sup['restarts']} fois par dyade up".lstrip(" —")
+        if sup.get("state") in ("waiting", "stopping"):
+            detail = f"{detail} — {sup.get('state_fr')} ({escape(str(sup.get('last_failure') or ''))})".lstrip(" —")
+        all_ok = all_ok and ok
+        table.add_row(f"[bold]{escape(name)}[/]", "", state, "", "", "", f"{escape(url)} {detail}".strip())
+        for group, c_state, lag, age, dead, message in rows:
+            table.add_row("", group, c_state, lag, age, dead, message)
     Console().print(table)
-    raise typer.Exit(1 if down else 0)
+    if running:
+        console.print(f"[dim]`dyade up` (pid {running.get('pid')}), broker {running.get('bootstrap_servers')}[/]")
+    raise typer.Exit(0 if all_ok else 1)
 
 
 @app.command(help="Émet un jeton d'accès pour un rôle (développement et intégration).")

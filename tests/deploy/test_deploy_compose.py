@@ -38,12 +38,22 @@ def test_each_service_runs_its_module_on_its_settings_port_with_a_healthcheck(sp
     port = DEFAULTS.port_of(spec.name)
     assert svc["command"] == ["python", "-m", spec.module]
     assert svc["ports"] == [f"{port}:{port}"], f"{spec.name} listens on {spec.name.upper()}_PORT={port}"
-    assert svc["healthcheck"]["test"] == ["CMD", "dyade-healthcheck", spec.name, "readyz"]
+    assert svc["healthcheck"]["test"] == ["CMD", "dyade-healthcheck", spec.name, "healthz", "--restart-after", "3"]
+    assert svc["restart"] == "unless-stopped", "a service that exits (or that its healthcheck stops) comes back"
     assert svc["depends_on"] == {"migrate": {"condition": "service_completed_successfully"},
                                  "topics": {"condition": "service_completed_successfully"}}
     assert svc["environment"]["DYADE_HOST"] == "0.0.0.0", "in a container the service must listen beyond loopback"
     assert any(v.endswith(":/var/lib/dyade") for v in svc["volumes"]), "DYADE_HOME must be a volume (read-only root)"
     assert svc["read_only"] is True and svc["cap_drop"] == ["ALL"]
+
+
+def test_the_one_shot_jobs_retry_on_failure_and_everything_else_restarts():
+    services = compose()["services"]
+    for job in ("migrate", "topics"):
+        assert str(services[job]["restart"]).startswith("on-failure"), job
+    for name, svc in services.items():
+        if name not in ("migrate", "topics"):
+            assert svc.get("restart") == "unless-stopped", name
 
 
 def test_the_one_shot_jobs_are_real_dyade_commands():

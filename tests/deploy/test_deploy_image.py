@@ -165,6 +165,54 @@ def test_the_container_healthcheck_follows_the_service_port_and_readiness(health
         assert healthcheck(spec.name, port=port).returncode != 2, f"dyade-healthcheck does not know {spec.name}"
 
 
+def healthcheck_module():
+    spec = importlib.util.spec_from_file_location("dyade_healthcheck", HEALTHCHECK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_restart_after_stops_the_service_only_after_n_failures_once_it_had_answered():
+    decide = healthcheck_module().decide
+    state, action = decide({}, False, 0.0, 3)
+    assert action is None and state["failures"] == 0, "still starting: never stopped"
+    state, _ = decide(state, True, 10.0, 3)
+    for t, expected in ((20.0, None), (30.0, None), (40.0, "term"), (45.0, None), (50.0, "kill")):
+        state, action = decide(state, False, t, 3)
+        assert action == expected, (t, state)
+    state, action = decide(state, True, 60.0, 3)
+    assert action is None and state["failures"] == 0 and state["term_at"] is None
+
+
+def test_restart_after_acts_only_on_the_containers_service_process(tmp_path):
+    target_pid = healthcheck_module().target_pid
+
+    def proc(pid: int, ppid: int, *args: str) -> None:
+        (tmp_path / str(pid)).mkdir()
+        (tmp_path / str(pid) / "cmdline").write_bytes("\0".join(args).encode() + b"\0")
+        (tmp_path / str(pid) / "stat").write_text(f"{pid} (x) S {ppid} 0 0")
+
+    proc(1, 0, "/sbin/docker-init", "--", "python", "-m", "services.intake")
+    proc(7, 1, "python", "-m", "services.intake")
+    proc(9, 7, "python", "-m", "services.intake")
+    assert target_pid("intake", tmp_path) == 7, "under `init: true`, the child of PID 1"
+    assert target_pid("triage", tmp_path) is None, "another service's container: nothing"
+    (tmp_path / "1" / "cmdline").write_bytes(b"python\0-m\0services.triage\0")
+    assert target_pid("triage", tmp_path) == 1, "without init, PID 1 itself"
+
+
+def test_restart_after_on_a_host_stops_nothing(health_server):
+    port = health_server.server_address[1]
+    _Health.status = 503
+    try:
+        for _ in range(4):
+            assert healthcheck("triage", "readyz", "--restart-after", "3", port=port).returncode == 1
+    finally:
+        _Health.status = 200
+    assert healthcheck("triage", "healthz", "--restart-after", "3", port=port).returncode == 0
+    assert healthcheck("triage", "healthz", "--restart-after", "x", port=port).returncode == 2
+
+
 def test_compose_healthchecks_use_the_installed_healthcheck():
     text = (ROOT / "Dockerfile").read_text()
     assert "deploy/docker/healthcheck.py /opt/venv/bin/dyade-healthcheck" in text

@@ -41,6 +41,13 @@ def test_each_workload_runs_its_module_with_probes_resources_and_no_root(spec):
     assert container["ports"] == [{"name": "http", "containerPort": port}]
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    for kind in ("livenessProbe", "readinessProbe"):
+        probe = container[kind]
+        assert probe["timeoutSeconds"] < probe["periodSeconds"], f"{spec.name}: {kind} overlaps itself"
+    liveness = container["livenessProbe"]
+    # /healthz already waits DYADE_LIVENESS_S (120 s) before failing: restart within another minute at most
+    assert 20 <= liveness["periodSeconds"] * liveness["failureThreshold"] <= 60, f"{spec.name}: livenessProbe"
+    assert container["startupProbe"]["httpGet"]["path"] == "/healthz", "liveness only once the process is up"
     for kind in ("requests", "limits"):
         assert {"cpu", "memory"} <= set(container["resources"][kind]), f"{spec.name}: resources.{kind}"
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True

@@ -156,3 +156,31 @@ def test_grafana_datasource_and_dashboards_are_provisioned():
         for uid in re.findall(r'"datasource":\s*\{[^}]*"uid":\s*"([^"]+)"', path.read_text(encoding="utf-8")):
             assert uid == datasource["uid"] or uid.startswith("${") or uid.startswith("-- "), \
                 f"{path.name}: data source uid {uid!r} is not provisioned"
+
+
+CONSUMER_ALERTS = {
+    "DyadeConsumerBloque": "dyade_consumer_stalled",
+    "DyadeConsumerRetardCroissant": "dyade_consumer_lag",
+    "DyadeConsumerDeconnecte": "dyade_consumer_connected",
+    "DyadeConsumerLettresMortesRafale": "dyade_consumer_dead_letters_total",
+    "DyadeServiceRedemarre": "process_start_time_seconds",
+}
+
+
+def test_the_consumer_and_restart_alerts_exist_parse_and_say_in_french_what_to_do():
+    mine = {rule["alert"]: rule for file, rule in rules() if file == "dyade.yml" and "alert" in rule}
+    for name, metric in CONSUMER_ALERTS.items():
+        assert name in mine, f"dyade.yml has no alert {name}"
+        rule = mine[name]
+        promql_parser.parse(rule["expr"])
+        assert metric in rule["expr"], f"{name} is not about {metric}"
+        notes = rule["annotations"]
+        assert notes["summary"] and len(notes.get("description", "")) > 80, f"{name}: say what is wrong and what to do"
+        assert re.search(r"[éèàç]", notes["description"]), f"{name}: the description is in French"
+        assert notes["runbook"].startswith("docs/operations.md#"), name
+    assert mine["DyadeConsumerBloque"]["for"] == "2m"
+    assert mine["DyadeConsumerDeconnecte"]["for"] == "1m"
+    assert mine["DyadeConsumerRetardCroissant"]["for"] == "5m"
+    assert "[5m]" in mine["DyadeConsumerLettresMortesRafale"]["expr"] and "> 10" in mine["DyadeConsumerLettresMortesRafale"]["expr"]
+    restarted = mine["DyadeServiceRedemarre"]["expr"]
+    assert "changes(" in restarted and set(re.search(r'job=~"([^"]+)"', restarted).group(1).split("|")) == SERVICE_NAMES

@@ -2,7 +2,8 @@
 build context is assembled from the Dockerfile's COPY lines minus .dockerignore, then the compose jobs
 and the five services are started with docker-compose.yml's own commands and environment — only the
 broker (a Tansu of this test), the database (a fresh PostgreSQL database), the ports and replication 1
-differ. Each service must become ready (`dyade-healthcheck`) and stop cleanly on SIGTERM."""
+differ. Each service must pass its compose healthcheck (liveness) and become ready (`dyade-healthcheck
+<name> readyz`), then stop cleanly on SIGTERM."""
 from __future__ import annotations
 
 import os
@@ -119,8 +120,10 @@ def test_the_five_services_start_from_the_image_become_ready_and_stop_on_sigterm
         def healthy(name: str) -> bool:
             if procs[name].poll() is not None:
                 raise AssertionError(f"{name} exited ({procs[name].returncode}):\n{tail(logs / (name + '.log'))}")
-            check = compose()["services"][name]["healthcheck"]["test"][1:]
-            return subprocess.run(check, env=env_of(image, name), capture_output=True, timeout=30).returncode == 0
+            check = compose()["services"][name]["healthcheck"]["test"][1:]  # liveness (/healthz)
+            ready = ["dyade-healthcheck", name, "readyz"]
+            return all(subprocess.run(c, env=env_of(image, name), capture_output=True, timeout=30).returncode == 0
+                       for c in (check, ready))
 
         pending = set(procs)
         try:
