@@ -163,7 +163,9 @@ class Progress:
             self.progressed(0)
 
     def dead_lettered_one(self, kind: str) -> None:
-        self.progress.dead_lettered_one(kind)
+        self.dead_lettered += 1
+        self._dead_letter_times.append(time.time())
+        DEAD_LETTERS.labels(*self._labels, kind).inc()
 
     def retried(self) -> None:
         RETRIES.labels(*self._labels).inc()
