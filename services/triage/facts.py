@@ -21,6 +21,8 @@ def call_record(event: CallReceived) -> dict:
         "prio": p.priority, "lk": p.location.location_key, "sector": p.location.sector,
         "persons": [r.person_key for r in p.persons], "subject": choose_subject(p.persons),
         "caller": p.caller_relation.value, "summary": p.summary, "corr": event.correlation_id,
+        # where the dyad goes and what the CAD called it: only for the decision (not kept in the history)
+        "addr": p.location.address, "lat": p.location.lat, "lon": p.location.lon, "nature": p.nature_code,
     }
 
 
@@ -35,4 +37,5 @@ def call_facts(r: dict) -> CallFacts:
     return CallFacts(call_id=r["call_id"], revision=r["rev"], t=r["t"], category=r["cat"], flags=tuple(r["flags"]),
                      priority=r["prio"], location_key=r["lk"], sector=r["sector"], person_keys=tuple(r["persons"]),
                      subject=r["subject"], caller_relation=r["caller"], received_at=r["received_at"],
-                     summary=r["summary"])
+                     summary=r["summary"], address=r.get("addr"), lat=r.get("lat"), lon=r.get("lon"),
+                     nature_code=r.get("nature"))  # .get: records of an older worker still in flight

@@ -9,7 +9,6 @@ import orjson
 from services.triage.domain import labels as L
 from services.triage.domain import state as S
 from services.triage.domain.config import RulesetConfig
-from services.triage.domain.recurrence import counts, decayed_score
 
 
 def iso(t: float | None) -> str | None:
@@ -30,19 +29,19 @@ def explain_decision(d: dict) -> dict:
 
 
 def subject_view(key: str, st: dict, at: float, cfg: RulesetConfig) -> dict:
-    history = S.past_calls(st, at)
+    rec = S.recurrence_as_of(st, at, cfg.decay_half_life_days)  # exact per window past the kept detail
     frame = S.frame_as_of(st, at)
     override = S.override_as_of(st, at)
-    crisis_365 = counts(history, at, crisis_only=True)["365j"]
+    crisis_365 = rec.crisis_year
     recent = sorted(st["calls"].items(), key=lambda kv: (kv[1]["t"], kv[0]), reverse=True)[:10]
     return {
         "cle": key,
         "genre": "personne" if key.startswith("p_") else "lieu",
         "au": iso(at),
         "recurrence": {
-            "appels_par_fenetre": counts(history, at),
+            "appels_par_fenetre": rec.calls,
             "appels_de_crise_365j": crisis_365,
-            "score_attenue": decayed_score(history, at, cfg.decay_half_life_days),
+            "score_attenue": round(rec.decayed, 4),
             "grande_utilisatrice": crisis_365 >= cfg.grande_utilisatrice_calls and not (override and not override[1]),
             "seuil_grande_utilisatrice": cfg.grande_utilisatrice_calls,
         },

@@ -6,6 +6,7 @@ import json
 from datetime import date
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from dyade.contracts import CallCategory
 from services.intake.domain.codes import CodeTable, UnknownCode
@@ -50,6 +51,120 @@ def test_addresses_block_level_and_intersections_in_any_order():
     for blank in ("", " / ", "<UNKNOWN> / ", "UNKNOWN / "):
         assert is_unknown(blank)
     assert not is_unknown("UNIVERSITY AVE/W FRONTAGE RD")
+
+
+# --- one location key whatever the path and the spelling ---------------------------------------------
+
+SAINT_LOUIS = [
+    "1200 bloc Saint-Louis rue",                  # EIDO (PIDF-LO RD then STS), at block level
+    "1200 rue Saint-Louis",                       # HTTP
+    "1200, RUE ST-LOUIS",                         # a CAD export
+    "1234 rue Saint-Louis",
+    "1299 Rue St Louis",
+    "1234 rue Saint-Louis, Terrebonne, QC",       # EIDO with its city (A3, A1)
+    "1234 rue Saint-Louis, Terrebonne, QC J6W 1A1",
+    "dépanneur, 1250, rue Saint-Louis",           # a public place before the civic number
+    "1234 Saint-Louis Street",
+    "1234 St-Louis St.",
+    "1234 rue st.-louis app. 3",
+    "1234 rue Saint-Louis #3",
+    "1234-1236 rue Saint-Louis",
+    "1234A rue Saint-Louis",
+    "  1234   RUE   SAINT - LOUIS ",
+    "1200 BLOCK OF SAINT-LOUIS ST",
+]
+
+
+@pytest.mark.parametrize("address", SAINT_LOUIS)
+def test_spellings_and_orders_of_one_block_share_its_key(address):
+    assert normalise_address(address) == "1200 RUE ST LOUIS"
+    assert location_key("k", address) == location_key("k", "1200 rue Saint-Louis")
+
+
+@pytest.mark.parametrize("a, b", [
+    ("1234 boulevard des Seigneurs", "1250 Seigneurs Blvd"),
+    ("1234 boul. des Seigneurs", "1234 BD DES SEIGNEURS"),
+    ("1234 avenue du Parc", "1234 Parc Ave"),
+    ("1234 av. du Parc", "1234 AVENUE DU PARC"),
+    ("1234 chemin Gascon", "1234 Gascon Road"),
+    ("1234 ch. Gascon", "1234 Gascon Rd"),
+    ("1234 montée Masson", "1234 Masson montée"),
+    ("1234 rue Sainte-Marie", "1234 Ste-Marie Street"),
+    ("1234 rue Sherbrooke Est", "1234 Sherbrooke Street East"),
+    ("1234 rue Notre-Dame Ouest", "1234 W Notre-Dame St"),
+    ("1234 rue de l'Église", "1234 EGLISE STREET"),
+    ("1234 1re Avenue", "1234 1st Avenue"),
+    ("1234 croissant des Érables", "1234 Erables Crescent"),
+    ("rue Saint-Louis / boulevard des Seigneurs", "Seigneurs Blvd & St-Louis Street, Terrebonne"),
+    ("coin Saint-Louis et Principale", "PRINCIPALE / ST-LOUIS"),
+    ("SHATTUCK AVE/CHANNING WAY", "channing way / shattuck ave"),
+    ("2100 BLOCK SHATTUCK AVE", "2150 Shattuck Avenue"),
+])
+def test_street_types_in_french_and_english_before_or_after_the_name(a, b):
+    assert location_key("k", a) == location_key("k", b)
+
+
+@pytest.mark.parametrize("a, b", [
+    ("1234 rue Saint-Louis", "1334 rue Saint-Louis"),     # another block
+    ("1234 rue Saint-Louis", "1234 avenue Saint-Louis"),  # another street of the same name
+    ("1234 rue Saint-Louis", "1234 rue Sainte-Louise"),
+    ("1234 rue Sherbrooke Est", "1234 rue Sherbrooke Ouest"),
+    ("1234 rue Saint-Louis", "rue Saint-Louis / rue Principale"),
+    ("1234 Dr-Penfield avenue", "1234 Penfield Drive"),   # "Dr" before a name is not a drive
+])
+def test_different_places_keep_different_keys(a, b):
+    assert location_key("k", a) != location_key("k", b)
+
+
+STREETS = st.sampled_from([("Saint-Louis", "ST LOUIS"), ("Sainte-Catherine", "STE CATHERINE"),
+                           ("des Érables", "ERABLES"), ("de la Fabrique", "FABRIQUE"), ("Masson", "MASSON")])
+GENERICS = st.sampled_from([(("rue", "Rue", "RUE"), ("Street", "St", "St.", "rue")),
+                            (("avenue", "av.", "Av"), ("Avenue", "Ave", "av")),
+                            (("boulevard", "boul.", "BOUL"), ("Blvd", "Boulevard", "boul."))])
+
+
+@settings(max_examples=200, deadline=None)
+@given(STREETS, GENERICS, st.integers(1, 99), st.integers(0, 99), st.booleans(), st.integers(0, 5), st.data())
+def test_any_spelling_of_a_civic_address_gives_the_key_of_its_block(street, generic, hundreds, unit, before,
+                                                                    variant, data):
+    name, canonical = street
+    name = {0: name, 1: name.upper(), 2: name.lower(), 3: name.replace("-", " "),
+            4: name.replace("Saint-", "St-").replace("Sainte-", "Ste-"), 5: name.replace("É", "E")}[variant]
+    leading, trailing = generic
+    number = f"{hundreds * 100 + unit}"
+    street_text = f"{data.draw(st.sampled_from(leading))} {name}" if before else \
+        f"{name} {data.draw(st.sampled_from(trailing))}"
+    suffix = data.draw(st.sampled_from(["", ", Terrebonne", ", Terrebonne, QC", " app. 4"]))
+    sep = data.draw(st.sampled_from([" ", ", "]))
+    address = f"{number}{sep}{street_text}{suffix}"
+    code = {"rue": "RUE", "avenue": "AV", "boulevard": "BOUL"}[leading[0]]
+    assert normalise_address(address) == f"{hundreds * 100} {code} {canonical}"
+
+
+def eido_at(civic: str) -> dict:
+    doc = json.loads(SAMPLE.read_text())
+    comp = doc["locationComponent"][0]
+    start, end = comp["locationByValue"].index("<country>"), comp["locationByValue"].index("</civicAddress>")
+    comp["locationByValue"] = comp["locationByValue"][:start] + civic + comp["locationByValue"][end:]
+    return doc
+
+
+@pytest.mark.parametrize("civic", [
+    "<country>CA</country><A1>QC</A1><A3>Terrebonne</A3><RD>Saint-Louis</RD><STS>rue</STS><HNO>1234</HNO>",
+    "<country>CA</country><A1>QC</A1><A3>Terrebonne</A3><STP>rue</STP><RD>Saint-Louis</RD><HNO>1234</HNO>",
+    "<country>CA</country><A3>Terrebonne</A3><A6>rue Saint-Louis</A6><HNO>1250</HNO>",
+])
+def test_an_eido_address_gets_the_key_of_the_same_address_sent_over_http(civic):
+    address = map_eido(eido_at(civic)).submission["location"]["address"]
+    assert location_key("k", address) == location_key("k", "1200 rue Saint-Louis")
+    assert block_level(address).startswith("1200 bloc ")
+
+
+def test_block_level_hides_the_civic_number_after_a_place_name_too():
+    assert block_level("dépanneur, 1234, rue Saint-Louis") == "dépanneur, 1200 bloc rue Saint-Louis"
+    assert block_level("1234, rue Saint-Louis") == "1200 bloc rue Saint-Louis"
+    assert block_level("geo 45.123,-73.456") == "geo 45.123,-73.456"
+    assert normalise_address("geo 45.123,-73.456") == "GEO 45.123,-73.456"
 
 
 def test_code_table_rejects_or_falls_back():

@@ -1,14 +1,12 @@
-"""The rule set's tunable thresholds. Its version is derived from the values, so a decision always names
-the exact thresholds that produced it, and changing one changes every decision id."""
+"""The rule set's tunable thresholds. Its version is derived from them *and* from the weights, rules and
+level logic (version.py), so a decision always names exactly what produced it, and changing any of them
+changes every decision id."""
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 
-WINDOWS_DAYS: tuple[int, ...] = (7, 30, 90, 180, 365)
-RULESET_BASE = "triage-r1"
+WINDOWS_DAYS: tuple[int, ...] = (7, 30, 90, 180, 365)  # civil days, Québec time (recurrence.py)
 
 
 @dataclass(frozen=True)
@@ -20,13 +18,14 @@ class RulesetConfig:
     decay_half_life_days: float = 30.0          # decayed score: each call weighs 0.5 ** (age / half-life)
     complexity_categories_365d: int = 2         # distinct crisis categories in 365 days
     high_risk_lookback_days: int = 365          # how far back a high-risk intervention counts
-    history_max_calls: int = 100                # bound of a person's (or a location's) kept history
+    history_max_calls: int = 100                # calls kept in detail per subject (older: counts per day)
     history_max_days: int = 400                 # entries older than this (event time) are dropped
 
     @cached_property
     def version(self) -> str:
-        digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:8]
-        return f"{RULESET_BASE}-{digest}"
+        """`triage-r2-<hash>` of the thresholds, weights and deciding code (see version.py)."""
+        from services.triage.domain.version import ruleset_version  # imports the deciding modules
+        return ruleset_version(self)
 
     @classmethod
     def from_mapping(cls, values: dict | None) -> "RulesetConfig":

@@ -13,14 +13,30 @@ from dyade.contracts.triage import Danger, DecisionPayload, FrameStatus, Reason,
 from dyade.contracts.vocabulary import CallCategory, Criterion, DangerLevel, TriageLevel
 from services.triage.domain import rules
 from services.triage.domain.config import RulesetConfig
-from services.triage.domain.recurrence import Past, counts, crisis_categories, decayed_score
 from services.triage.domain.state import (
-    CallFacts, frame_as_of, high_risk_before, open_referrals, override_as_of, past_calls,
+    CallFacts, frame_as_of, high_risk_before, open_referrals, override_as_of, recurrence_as_of,
 )
 
 NAMESPACE = uuid.UUID("6f1c3c9e-5d7a-4a53-9c3e-7d1f0b1a2e10")
 OVERRIDE = "Dérogation d'une intervenante sociale (triage.overridden.v1)"
 REFERRAL_SOURCE = "Référence sociale ouverte (referrals.*)"
+
+# The weight of every reason that is not a danger rule (those are in rules.RULES). Declared here, read by
+# `decide` and by the rule-set version (version.py): changing one changes every decision id.
+REASON_WEIGHTS: dict[str, float] = {
+    "recurrence.derogation": 0.0,
+    "recurrence.grande_utilisatrice": 0.5,
+    "recurrence.30j": 0.3,
+    "recurrence.90j": 0.2,
+    "recurrence.lieu.30j": 0.2,
+    "fiche.active": 0.2,
+    "reference.ouverte": 0.1,
+}
+
+
+def _reason(factor: str, label: str, observed: str, source: str) -> Reason:
+    w = REASON_WEIGHTS[factor]
+    return Reason(factor=factor, label=label, observed=observed, weight=w, contribution=w, source=source)
 
 
 def decision_id(call_id: str, revision: int, ruleset_version: str) -> str:
@@ -45,10 +61,13 @@ def decide(call: CallFacts, state: dict, location_counts: dict[str, int], locati
     30 days (both include this call and only calls up to its event time)."""
     at = call.t
     person = call.subject is not None
-    earlier = past_calls(state, at, exclude=call.call_id) if person else []
-    history = earlier + [Past(at, call.crisis, call.category)]
-    person_counts = counts(history, at) if person else {}
-    crisis_365 = counts(history, at, crisis_only=True)["365j"] if person else 0
+    # the subject's earlier calls (exact per window past the kept detail), then this call added to them
+    earlier = recurrence_as_of(state, at, cfg.decay_half_life_days, exclude=call) if person else None
+    person_counts = {w: n + 1 for w, n in earlier.calls.items()} if person else {}
+    crisis_365 = earlier.crisis_year + call.crisis if person else 0
+    categories = frozenset()      # crisis categories in 365 days, this call's included
+    if person:
+        categories = earlier.categories | {call.category} if call.crisis else earlier.categories
     frame = frame_as_of(state, at) if person else None
     frame_active = bool(frame and frame[1])
     referrals = tuple(open_referrals(state, at)) if person else ()
@@ -63,24 +82,21 @@ def decide(call: CallFacts, state: dict, location_counts: dict[str, int], locati
             recurrent = True
         else:
             recurrent = grande = False
-        reasons.append(Reason(factor="recurrence.derogation",
-                              label="Récurrence fixée par une intervenante" if override[1]
-                              else "Récurrence écartée par une intervenante",
-                              observed="récurrent" if override[1] else "non récurrent",
-                              weight=0.0, contribution=0.0, source=OVERRIDE))
+        reasons.append(_reason("recurrence.derogation",
+                               "Récurrence fixée par une intervenante" if override[1]
+                               else "Récurrence écartée par une intervenante",
+                               "récurrent" if override[1] else "non récurrent", OVERRIDE))
     if override is None or override[1]:
         reasons += _recurrence_reasons(person_counts, crisis_365, grande, cfg)
     location_recurrent = call.crisis and location_crisis_30d >= cfg.location_calls_30d
     if location_recurrent:
-        reasons.append(Reason(factor="recurrence.lieu.30j", label="Appels de crise répétés au même endroit",
-                              observed=f"{location_crisis_30d} appels de crise en 30 jours à cette adresse",
-                              weight=0.2, contribution=0.2, source=rules.TERREBONNE))
+        reasons.append(_reason("recurrence.lieu.30j", "Appels de crise répétés au même endroit",
+                               f"{location_crisis_30d} appels de crise en 30 jours à cette adresse", rules.TERREBONNE))
 
     fired = rules.evaluate(rules.Context(
         flags=frozenset(call.flags), category=call.category,
         earlier_high_risk=tuple(high_risk_before(state, at, call.call_id, cfg.high_risk_lookback_days)) if person else (),
-        earlier_vcf_calls=sum(1 for p in earlier if p.category == CallCategory.VIOLENCE_CONJUGALE_FAMILIALE
-                              and at - p.t < 365 * 86_400),
+        earlier_vcf_calls=earlier.vcf if person else 0,
         frame_risks=int(frame[4]) if frame_active else 0,
     ))
     reasons += [Reason(factor=f.rule.id, label=f.rule.label + (" (danger imminent)" if f.imminent else ""),
@@ -88,23 +104,22 @@ def decide(call: CallFacts, state: dict, location_counts: dict[str, int], locati
                 for f in fired]
     danger = rules.danger_level(fired)
     if frame_active:
-        reasons.append(Reason(factor="fiche.active", label="Fiche Info-social active",
-                              observed=f"fiche version {frame[2]}" + (" (à réviser)" if frame[3] else ""),
-                              weight=0.2, contribution=0.2, source=rules.FRAME))
+        reasons.append(_reason("fiche.active", "Fiche Info-social active",
+                               f"fiche version {frame[2]}" + (" (à réviser)" if frame[3] else ""), rules.FRAME))
     if referrals:
-        reasons.append(Reason(factor="reference.ouverte", label="Référence sociale en cours",
-                              observed=f"{len(referrals)} référence(s) ouverte(s)", weight=0.1, contribution=0.1,
-                              source=REFERRAL_SOURCE))
+        reasons.append(_reason("reference.ouverte", "Référence sociale en cours",
+                               f"{len(referrals)} référence(s) ouverte(s)", REFERRAL_SOURCE))
 
     level = _level(call, danger, fired, recurrent, grande, frame_active, location_recurrent)
-    criteria = _criteria(call, history, danger, fired, recurrent, cfg) if person else ()
+    criteria = _criteria(call, categories, danger, fired, recurrent, cfg) if person else ()
     payload = DecisionPayload(
         decision_id=decision_id(call.call_id, call.revision, cfg.version), call_id=call.call_id,
         call_revision=call.revision, person_keys=call.person_keys, location_key=call.location_key,
-        sector=call.sector, category=CallCategory(call.category), level=level,
+        sector=call.sector, address=call.address, lat=call.lat, lon=call.lon, nature_code=call.nature_code,
+        category=CallCategory(call.category), level=level,
         danger=Danger(level=danger, score=rules.danger_score(fired)),
         recurrence=Recurrence(person_calls=person_counts, location_calls=dict(location_counts),
-                              decayed_score=decayed_score(history, at, cfg.decay_half_life_days) if person else 0.0,
+                              decayed_score=round(earlier.decayed + 1.0, 4) if person else 0.0,
                               grande_utilisatrice=bool(grande), overridden=override is not None),
         criteria_met=criteria,
         frame=FrameStatus(exists=frame_active, stale=bool(frame_active and frame[3]),
@@ -117,17 +132,15 @@ def decide(call: CallFacts, state: dict, location_counts: dict[str, int], locati
 def _recurrence_reasons(person_counts: dict, crisis_365: int, grande: bool, cfg: RulesetConfig) -> list[Reason]:
     out = []
     if grande:
-        out.append(Reason(factor="recurrence.grande_utilisatrice", label="Grande utilisatrice de services",
-                          observed=f"{crisis_365} appels de crise en 365 jours (seuil {cfg.grande_utilisatrice_calls})",
-                          weight=0.5, contribution=0.5, source=rules.TERREBONNE))
+        out.append(_reason("recurrence.grande_utilisatrice", "Grande utilisatrice de services",
+                           f"{crisis_365} appels de crise en 365 jours (seuil {cfg.grande_utilisatrice_calls})",
+                           rules.TERREBONNE))
     if person_counts and person_counts["30j"] >= cfg.recurrence_calls_30d:
-        out.append(Reason(factor="recurrence.30j", label="Appels récurrents concernant la personne (30 jours)",
-                          observed=f"{person_counts['30j']} appels en 30 jours", weight=0.3, contribution=0.3,
-                          source=rules.TERREBONNE))
+        out.append(_reason("recurrence.30j", "Appels récurrents concernant la personne (30 jours)",
+                           f"{person_counts['30j']} appels en 30 jours", rules.TERREBONNE))
     elif person_counts and person_counts["90j"] >= cfg.recurrence_calls_90d:
-        out.append(Reason(factor="recurrence.90j", label="Appels récurrents concernant la personne (90 jours)",
-                          observed=f"{person_counts['90j']} appels en 90 jours", weight=0.2, contribution=0.2,
-                          source=rules.TERREBONNE))
+        out.append(_reason("recurrence.90j", "Appels récurrents concernant la personne (90 jours)",
+                           f"{person_counts['90j']} appels en 90 jours", rules.TERREBONNE))
     return out
 
 
@@ -146,12 +159,12 @@ def _level(call: CallFacts, danger: DangerLevel, fired: list, recurrent: bool, g
     return TriageLevel.ROUTINE
 
 
-def _criteria(call: CallFacts, history: list[Past], danger: DangerLevel, fired: list, recurrent: bool,
+def _criteria(call: CallFacts, categories: frozenset[str], danger: DangerLevel, fired: list, recurrent: bool,
               cfg: RulesetConfig) -> tuple[Criterion, ...]:
     met = []
     if recurrent:
         met.append(Criterion.RECURRENCE)
-    if len(crisis_categories(history, call.t)) >= cfg.complexity_categories_365d or len(call.flags) >= 3:
+    if len(categories) >= cfg.complexity_categories_365d or len(call.flags) >= 3:
         met.append(Criterion.COMPLEXITE_INTERVENTION)
     if danger == DangerLevel.PREVISIBLE:
         met.append(Criterion.DANGEROSITE_PREVISIBLE)

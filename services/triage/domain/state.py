@@ -4,7 +4,9 @@ Plain JSON-able dicts (they live in faust tables and their changelogs). Every ch
 applying the same event twice leaves the same state — and every fact carries its event time, so a decision
 can look at the state "as of" the call's own time: events that happened later never change it.
 
-    calls      {call_id: {t, rev, cat, flags, disp, disp_t, dyad_t, hr}}   bounded history
+    calls      {call_id: {t, rev, cat, flags, disp, disp_t, dyad_t}}   the last `history_max_calls` calls
+    overflow   {days: [[day, n, crisis, vcf], ...], upto, gone, cats} | absent   the calls pushed out of
+               `calls`, counted per civil day (recurrence.py): windows stay exact past the bound
     pending    {call_id: [update, ...]}       updates that arrived before their call
     referrals  {referral_id: [[t, status], ...]}
     frames     [[t, active, version, stale, n_risques], ...]              sorted by t
@@ -26,7 +28,8 @@ from typing import Any
 
 from dyade.contracts.vocabulary import CallCategory
 from services.triage.domain.config import RulesetConfig
-from services.triage.domain.recurrence import DAY, Past
+from services.triage.domain import recurrence as R
+from services.triage.domain.recurrence import DAY
 
 CRISIS = frozenset(c.value for c in CallCategory if c.is_crisis)  # one definition, in the contracts
 CLOSED_REFERRAL = {"refusee", "fermee"}
@@ -75,6 +78,10 @@ class CallFacts:
     caller_relation: str
     received_at: str              # ISO time as intake gave it
     summary: str | None = None
+    address: str | None = None    # block-level address, coordinates and CAD code: carried to the decision
+    lat: float | None = None      # being emitted (and the few decisions kept), never into the history
+    lon: float | None = None
+    nature_code: str | None = None
 
     @property
     def crisis(self) -> bool:
@@ -87,6 +94,8 @@ def record_call(state: dict, call: CallFacts, cfg: RulesetConfig) -> None:
     old = calls.get(call.call_id)
     if old is not None and old["rev"] > call.revision:
         return
+    if old is None and R.gone(state.get("overflow"), call.call_id):
+        return  # pushed out of the detail lately and counted in its day: a redelivery or a revision
     entry = {"t": call.t, "rev": call.revision, "cat": call.category, "flags": sorted(call.flags),
              "disp": None, "disp_t": None, "dyad_t": None}
     if old is not None:
@@ -104,6 +113,8 @@ def record_update(state: dict, update: dict) -> None:
     if entry is not None:
         _apply_update(entry, update)
         return
+    if R.gone(state.get("overflow"), update["call_id"]):
+        return  # its call is only counted now: no detail left to update
     pending = state["pending"].setdefault(update["call_id"], [])
     if update not in pending:
         pending.append(update)
@@ -130,8 +141,13 @@ def _bound(state: dict, cfg: RulesetConfig) -> None:
     for c in too_old:
         del calls[c]
     if len(calls) > cfg.history_max_calls:
+        overflow = state.get("overflow")
         for c in sorted(calls, key=lambda c: (calls[c]["t"], c))[: len(calls) - cfg.history_max_calls]:
-            del calls[c]
+            e = calls.pop(c)
+            overflow = R.spill(overflow, c, e["t"], e["cat"] in CRISIS, e["cat"])
+        state["overflow"] = overflow
+    if state.get("overflow"):
+        R.forget_before(state["overflow"], newest - cfg.history_max_days * DAY)
 
 
 def record_referral(state: dict, referral_id: str, t: float, status: str) -> None:
@@ -165,9 +181,13 @@ def _insert_sorted(items: list, item: list) -> None:
 
 # --- the state as of a given event time -------------------------------------------------------------
 
-def past_calls(state: dict, at: float, exclude: str | None = None) -> list[Past]:
-    return [Past(e["t"], e["cat"] in CRISIS, e["cat"]) for c, e in state["calls"].items()
-            if c != exclude and e["t"] <= at]
+def recurrence_as_of(state: dict, at: float, half_life_days: float, exclude: CallFacts | None = None) -> R.Tally:
+    """The subject's calls up to `at` per window (exact past the detail), crisis categories, domestic-violence
+    calls and decayed score over the year — without the call `exclude` (the one being decided)."""
+    skip = exclude.call_id if exclude is not None else None
+    entries = ((e["t"], e["cat"] in CRISIS, e["cat"]) for c, e in state["calls"].items() if c != skip)
+    return R.tally(entries, at, state.get("overflow"), half_life_days,
+                   exclude=(exclude.call_id, exclude.crisis, exclude.category) if exclude is not None else None)
 
 
 def frame_as_of(state: dict, at: float) -> list | None:

@@ -65,12 +65,13 @@ class Worker:
 
 
 def call_event(call_id: str, occurred_at: datetime, *, person: str | None = None, category="etat_mental_perturbe",
-               flags=(), location="l_test", revision: int = 1, role="sujet", caller="famille") -> CallReceived:
+               flags=(), location="l_test", revision: int = 1, role="sujet", caller="famille", nature_code="TEST",
+               address: str | None = None, lat: float | None = None, lon: float | None = None) -> CallReceived:
     persons = (PersonRef(person_key=person, role=role),) if person else ()
     return CallReceived.new(payload=CallPayload(
-        call_id=call_id, revision=revision, nature_code="TEST", category=category, flags=tuple(flags),
-        location=Location(location_key=location, sector="S1"), persons=persons, caller_relation=caller),
-        occurred_at=occurred_at, source="intake", correlation_id=call_id)
+        call_id=call_id, revision=revision, nature_code=nature_code, category=category, flags=tuple(flags),
+        location=Location(location_key=location, sector="S1", address=address, lat=lat, lon=lon), persons=persons,
+        caller_relation=caller), occurred_at=occurred_at, source="intake", correlation_id=call_id)
 
 
 def update_event(call_id: str, occurred_at: datetime, *, disposition=None, dyad=None, persons=(),

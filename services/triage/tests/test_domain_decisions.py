@@ -241,3 +241,48 @@ def test_the_order_in_which_earlier_events_arrive_does_not_change_the_decision(e
         apply(b, ev, i)
     c = call(flags=("idees_suicidaires",))
     assert run(c, a).payload == run(c, b).payload
+
+
+# --- the rule-set version: everything that decides ----------------------------------------------------
+
+def test_a_changed_danger_weight_changes_the_version_and_the_decision_id(monkeypatch):
+    from dataclasses import replace
+    from services.triage.domain import rules
+    c = call(flags=("arme",))
+    before = run(c).payload
+    assert RulesetConfig().version == CFG.version  # stable for the same rules
+    patched = tuple(replace(r, weight=0.95) if r.id == "danger.arme" else r for r in rules.RULES)
+    monkeypatch.setattr(rules, "RULES", patched)
+    cfg = RulesetConfig()
+    after = run(c, cfg=cfg).payload
+    assert cfg.version != CFG.version and after.ruleset_version == cfg.version
+    assert after.decision_id != before.decision_id and after.danger.score == 0.95
+
+
+def test_a_changed_reason_weight_or_crisis_list_changes_the_version(monkeypatch):
+    from services.triage.domain import decide as D, state as S_
+    monkeypatch.setitem(D.REASON_WEIGHTS, "fiche.active", 0.25)
+    assert RulesetConfig().version != CFG.version
+    monkeypatch.undo()
+    assert RulesetConfig().version == CFG.version
+    monkeypatch.setattr(S_, "CRISIS", S_.CRISIS - {"bien_etre"})
+    assert RulesetConfig().version != CFG.version
+
+
+def test_the_version_follows_the_code_not_its_comments_or_layout():
+    from services.triage.domain.version import DECIDING_MODULES, normalised_source
+    code = 'def level(d):\n    """Doc."""\n    return "a" if d > 1 else "b"  # why\n'
+    assert normalised_source(code) == normalised_source('def level(d):\n\n    return ("a" if d > 1\n  else "b")\n')
+    assert normalised_source(code) != normalised_source(code.replace("d > 1", "d >= 1"))
+    assert {"rules", "decide", "admissibility", "recurrence", "state", "config"} <= set(DECIDING_MODULES)
+    assert CFG.version.startswith("triage-r2-")
+
+
+def test_the_decision_carries_the_calls_address_coordinates_and_nature():
+    from dataclasses import replace
+    c = replace(call(), address="1200 bloc rue Saint-Louis", lat=45.7, lon=-73.64, nature_code="EMP")
+    d = run(c).payload
+    assert (d.address, d.lat, d.lon, d.nature_code) == ("1200 bloc rue Saint-Louis", 45.7, -73.64, "EMP")
+    st_ = S.new_state()
+    S.record_call(st_, c, CFG)
+    assert "1200" not in str(st_["calls"])  # not kept in the history

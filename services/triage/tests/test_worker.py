@@ -71,6 +71,27 @@ def test_a_persons_calls_are_decided_and_explained(triage_worker, producer, deci
     assert view["dernieres_decisions"][0]["call_id"] == second
 
 
+def test_every_decision_says_where_to_go_and_the_cad_nature(triage_worker, producer, decisions, token, unique):
+    """Both stages (a call about nobody is decided at its place, one about a person at the person)."""
+    nobody, someone = f"{unique}-nobody", f"{unique}-someone"
+    where = dict(address="1200 bloc rue Saint-Louis, Terrebonne", lat=45.7004, lon=-73.6471)
+    publish(producer, call_event(nobody, NOW - timedelta(hours=2), location=f"l_{unique}", nature_code="10-17",
+                                 category="desordre_public", **where))
+    publish(producer, call_event(someone, NOW - timedelta(hours=1), person=f"p_{unique}", location=f"l_{unique}",
+                                 nature_code="EMP", **where))
+    publish(producer, call_event(f"{unique}-bare", NOW, location=f"l_{unique}b"))  # no address: fields empty
+    producer.flush()
+    out = decided(decisions, {nobody, someone, f"{unique}-bare"})
+    for call_id, nature in ((nobody, "10-17"), (someone, "EMP")):
+        d = out[call_id].payload
+        assert (d.address, d.lat, d.lon, d.nature_code) == (where["address"], where["lat"], where["lon"], nature)
+    bare = out[f"{unique}-bare"].payload
+    assert (bare.address, bare.lat, bare.lon, bare.nature_code) == (None, None, None, "TEST")
+    assert out[someone].payload.person_keys == (f"p_{unique}",) and out[nobody].payload.person_keys == ()
+    body = api(triage_worker, f"/v1/calls/{someone}/decision", token("dispatch")).json()
+    assert body["address"] == where["address"] and body["nature_code"] == "EMP"
+
+
 def test_read_api_refuses_without_token_wrong_role_and_unknown_ids(triage_worker, token, unique):
     assert api(triage_worker, f"/v1/calls/{unique}/decision", {}).status_code == 401
     r = api(triage_worker, f"/v1/calls/{unique}/decision", token("analyst"))
