@@ -1,7 +1,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test up bench contracts clean
+.PHONY: install test up bench faults contracts clean
 
 $(VENV)/.installed: pyproject.toml
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -22,6 +22,12 @@ test: install
 ## Regenerate docs/schemas/*.json and docs/asyncapi.yaml from the contracts.
 contracts: install
 	$(PY) -m dyade.contracts.generate
+
+## The fault suite in full: poison records on every topic, the broker frozen 60 s, kill -9 of each service
+## under a call stream (a short form runs in `make test`). Counts in bench/results/faults.json.
+faults: install
+	mkdir -p bench/results
+	DYADE_FAULTS=full DYADE_FAULTS_REPORT=bench/results/faults.json $(VENV)/bin/python -m pytest tests/faults -q
 
 ## Benchmarks: each prints its figure next to a baseline measured in the same run.
 bench: install
