@@ -1,16 +1,266 @@
-"""`make bench`: run every benchmark in its default size (each prints its figure beside its baseline)."""
+"""`make bench`: run every benchmark in its default size (each prints its figure beside its baseline), then
+write BENCHMARKS.md (repository root) from bench/results/*.json.
+
+    python -m bench [--quick] [NAME ...]   run these benchmarks (default: all), then write BENCHMARKS.md
+    python -m bench --table                only rewrite BENCHMARKS.md from the results already there
+
+A benchmark without a readable result keeps the row of the README's former « Bancs d'essai » table, marked
+with that table's date and source, until it is measured again.
+"""
+from __future__ import annotations
+
+import argparse
+import json
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
-quick = "--quick" in sys.argv
-failed = []
-for path in sorted(Path(__file__).parent.glob("*.py")):
-    if path.stem.startswith("_"):
-        continue
-    print(f"\n=== bench.{path.stem}", flush=True)
-    rc = subprocess.call([sys.executable, "-m", f"bench.{path.stem}", *(["--quick"] if quick else [])])
-    if rc:
-        failed.append(path.stem)
-print(f"\nresults in bench/results/; failed: {', '.join(failed) or 'none'}")
-sys.exit(1 if failed else 0)
+HERE = Path(__file__).parent
+RESULTS = HERE / "results"
+TABLE = HERE.parent / "BENCHMARKS.md"
+README_SOURCE = "README « Bancs d'essai », not re-measured"
+
+Row = dict[str, str]
+
+
+def _ms(v) -> str:
+    if v is None:
+        return "?"
+    return f"{v / 1000:.2f} s" if v >= 1000 else f"{v:.0f} ms" if v >= 10 else f"{v:.1f} ms"
+
+
+def _x(v) -> str:
+    if v is None:
+        return "?"
+    return f"×{v:.2f}" if v < 10 else f"×{v:.0f}" if v >= 100 else f"×{v:.1f}"
+
+
+def _machine(r: dict) -> str:
+    cpus = r.get("cpus") or r.get("machine_cpus") or (r.get("machine") or {}).get("cpus")
+    load = r.get("load_average", r.get("load_avg_1m"))
+    if isinstance(load, list):
+        load = "→".join(f"{x:.1f}" for x in load[:2])
+    elif isinstance(load, (int, float)):
+        load = f"{load:.1f}"
+    text = f"{cpus} CPUs" if cpus else "?"
+    return text + (f", load {load} (measured under load)" if load else "")
+
+
+def _date(r: dict, path: Path) -> str:
+    if r.get("at"):
+        return r["at"][:10]
+    return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).date().isoformat() + " (file time)"
+
+
+# --- rows from each benchmark's result file ------------------------------------------------------------
+
+def pipeline_rows(r: dict) -> list[Row]:
+    full, raw = r["intake_to_sse"], r["raw_hops"]
+    stages = full.get("stages", {})
+    order = [("relay", "relay"), ("triage_place", "triage place"), ("triage_decided", "triage decision"),
+             ("notifier", "notifier"), ("sse", "SSE")]
+    breakdown = " · ".join(f"{label} {_ms(stages[k].get('p50_ms'))} / {_ms(stages[k].get('p99_ms'))}"
+                           for k, label in order if k in stages)
+    settings = r.get("settings", {}).get("measured_path", {})
+    fetches = ", ".join(f"{side.split(' ')[0]} {opts.get('fetch_max_wait_ms')}"
+                        for side, opts in settings.items() if "fetch_max_wait_ms" in opts)
+    return [
+        {"figure": f"`bench.pipeline`: call accepted at intake → alert on the SSE client, "
+                   f"{r['rate_per_s']:g} calls/s for {r['seconds']:g} s",
+         "value": f"p50 {_ms(full.get('p50_ms'))}, p99 {_ms(full.get('p99_ms'))}; "
+                  f"delivered {full.get('delivered', full.get('n'))}/{full.get('expected', full.get('calls'))}",
+         "baseline": f"{r['hops']} bare kafka-python relays: p50 {_ms(raw.get('p50_ms'))}, "
+                     f"p99 {_ms(raw.get('p99_ms'))}",
+         "ratio": f"{_x(r.get('ratio_p50'))} / {_x(r.get('ratio_p99'))}", "target": "not set"},
+        {"figure": "`bench.pipeline`: per stage, p50 / p99 (events' own timestamps)"
+                   + (f"; fetch_max_wait_ms: {fetches}" if fetches else ""),
+         "value": breakdown or "?", "baseline": "—", "ratio": "—", "target": "—"},
+    ]
+
+
+def notifier_rows(r: dict) -> list[Row]:
+    n, hop = r["decision_to_sse_alert"], r["raw_broker_hop"]
+    return [{"figure": f"`bench.notifier`: triage decision → alert on the SSE client, {r['rate_per_s']:g}/s "
+                       f"for {r['seconds']:g} s ({r.get('database', '?')})",
+             "value": f"p50 {_ms(n.get('p50_ms'))}, p99 {_ms(n.get('p99_ms'))}; received {n['received']}/{n['sent']}",
+             "baseline": f"1 bare kafka-python hop, same records: p50 {_ms(hop.get('p50_ms'))}, "
+                         f"p99 {_ms(hop.get('p99_ms'))}",
+             "ratio": f"{_x(r.get('ratio_p50'))} / {_x(r.get('ratio_p99'))}", "target": "not set"}]
+
+
+def startup_rows(r: dict) -> list[Row]:
+    return [{"figure": "`bench.startup`: `dyade up` → every service ready",
+             "value": f"{r['dyade_up_to_all_ready_s']:.1f} s (Tansu {_ms(r['broker_start_s'] * 1000)}, "
+                      f"topics {_ms(r['topic_creation_s'] * 1000)})",
+             "baseline": f"`python -c pass` {_ms(r['baseline_bare_python_start_s'] * 1000)}",
+             "ratio": _x(r["ratio_up_vs_bare_python"]), "target": "—"}]
+
+
+def intake_rows(r: dict) -> list[Row]:
+    return [{"figure": "`bench.intake`: calls accepted per second (durable PostgreSQL outbox)",
+             "value": f"{r['durable']['per_s']:.0f}/s", "baseline": f"bare FastAPI that only validates: "
+                                                             f"{r['bare']['per_s']:.0f}/s",
+             "ratio": _x(r["ratio"]), "target": "≥ ×0.5"}]
+
+
+def triage_rows(r: dict) -> list[Row]:
+    return [{"figure": f"`bench.triage --calls {r['calls']}`: calls decided per second end to end",
+             "value": f"{r['worker_events_per_s']:,.0f}/s; peak RSS {r.get('peak_rss_mb', 0) / 1024:.2f} GB",
+             "baseline": f"raw kafka-python consume + decode: {r['baseline_events_per_s']:,.0f}/s",
+             "ratio": _x(r["ratio"]), "target": "≥ ×0.5"}]
+
+
+def infosocial_rows(r: dict) -> list[Row]:
+    s, b = r["service"], r["baseline"]
+    return [{"figure": f"`bench.infosocial`: frame read at {r['rate']:g} req/s",
+             "value": f"p50 {_ms(s['p50_ms'])}, p99 {_ms(s['p99_ms'])}",
+             "baseline": f"bare FastAPI in memory: p50 {_ms(b['p50_ms'])}, p99 {_ms(b['p99_ms'])}",
+             "ratio": f"{_x(r['ratio_p50'])} / {_x(r['ratio_p99'])}", "target": "—"}]
+
+
+def analytics_rows(r: dict) -> list[Row]:
+    return [{"figure": f"`bench.analytics`: rebuild of {r['calls']:,} calls", "value": f"{r['rebuild_s']:.0f} s",
+             "baseline": f"reading them from the broker: {r['read_only_s']:.0f} s",
+             "ratio": _x(r["ratio_rebuild_over_read"]), "target": "—"}]
+
+
+def simulate_rows(r: dict) -> list[Row]:
+    return [{"figure": f"`bench.simulate`: file of {r['calls']:,} calls", "value": f"{r['seconds']:.0f} s",
+             "baseline": f"writing the same lines, ready-made: {r['baseline_write_seconds']:.1f} s",
+             "ratio": _x(r["ratio"]), "target": "—"}]
+
+
+EXTRACT: dict[str, Callable[[dict], list[Row]]] = {
+    "startup": startup_rows, "intake": intake_rows, "triage": triage_rows, "infosocial": infosocial_rows,
+    "pipeline": pipeline_rows, "notifier": notifier_rows, "analytics": analytics_rows, "simulate": simulate_rows}
+
+# The README's former table (2 cores; commit a4410feb of 2026-11-23, triage row 2e9332e8 of 2026-11-24).
+README_ROWS: dict[str, list[Row]] = {
+    "startup": [{"figure": "`bench.startup`: `dyade up` → every service ready",
+                 "value": "8.0 s (Tansu 22 ms, 22 topics 32 ms)", "baseline": "`python -c pass` 22 ms",
+                 "ratio": "×364", "target": "—", "date": "2026-11-23"}],
+    "intake": [{"figure": "`bench.intake`: calls accepted per second (durable PostgreSQL outbox)", "value": "400/s",
+                "baseline": "bare FastAPI that only validates: 476/s", "ratio": "×0.84", "target": "≥ ×0.5",
+                "date": "2026-11-23"}],
+    "triage": [{"figure": "`bench.triage --calls 1000000`: calls decided per second end to end",
+                "value": "705/s (1.0 ms CPU per call); 1.56 GB at peak",
+                "baseline": "raw kafka-python consume + decode: 42,168/s (do-nothing faust agent: 7,578/s)",
+                "ratio": "×0.02", "target": "≥ ×0.5", "date": "2026-11-24"}],
+    "infosocial": [{"figure": "`bench.infosocial`: frame read at 25 req/s", "value": "p50 8.5 ms, p99 17 ms",
+                    "baseline": "bare FastAPI in memory: p50 4.3 ms, p99 7.5 ms", "ratio": "×2.0 / ×2.3",
+                    "target": "—", "date": "2026-11-23"}],
+    "pipeline": [{"figure": "`bench.pipeline`: call accepted → alert on the device, 5 calls/s",
+                  "value": "p50 2.1 s, p99 2.5 s", "baseline": "4 raw Kafka hops: 0.39 s / 0.68 s",
+                  "ratio": "×5.4 / ×3.7", "target": "not set", "date": "2026-11-23"}],
+    "analytics": [{"figure": "`bench.analytics`: rebuild of 1,000,000 calls", "value": "73 s",
+                   "baseline": "reading them from the broker: 12 s", "ratio": "×6.1", "target": "—",
+                   "date": "2026-11-23"}],
+    "simulate": [{"figure": "`bench.simulate`: file of 1,000,000 calls", "value": "42 s",
+                  "baseline": "writing the same lines, ready-made: 0.7 s", "ratio": "×60", "target": "—",
+                  "date": "2026-11-23"}],
+}
+ORDER = ["pipeline", "notifier", "startup", "intake", "triage", "infosocial", "analytics", "simulate"]
+
+
+CELLS = ("figure", "value", "baseline", "ratio", "target", "machine", "date")
+
+
+def previous_rows() -> dict[str, list[Row]]:
+    """The rows of the BENCHMARKS.md in place, by benchmark: bench/results/ is not versioned, so a figure
+    measured on another checkout lives on in the table until measured again here."""
+    import re
+    out: dict[str, list[Row]] = {}
+    if not TABLE.exists():
+        return out
+    for line in TABLE.read_text().splitlines():
+        hit = re.match(r"\| `bench\.(\w+)", line)
+        if not hit:
+            continue
+        cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+        if len(cells) == len(CELLS):
+            out.setdefault(hit.group(1), []).append(dict(zip(CELLS, cells)))
+    return out
+
+
+def rows_of(name: str, previous: dict[str, list[Row]]) -> list[Row]:
+    path = RESULTS / f"{name}.json"
+    problem = None
+    if path.exists():
+        try:
+            result = json.loads(path.read_text())
+            rows = EXTRACT[name](result)
+            for row in rows:
+                row.update(machine=_machine(result), date=_date(result, path))
+            return rows
+        except (KeyError, TypeError, ValueError) as exc:
+            problem = f"{path.name} unreadable ({type(exc).__name__}: {exc})"
+    if name in previous and problem is None and README_SOURCE not in previous[name][0]["date"]:
+        return previous[name]   # measured before, results not on this checkout
+    old = README_ROWS.get(name)
+    if not old:
+        return [{"figure": f"`bench.{name}`", "value": problem or "not measured yet", "baseline": "—", "ratio": "—",
+                 "target": "—", "machine": "—", "date": "—"}]
+    return [{**row, "machine": "2 cores", "date": f"{row['date']} ({README_SOURCE}"
+             + (f"; {problem})" if problem else ")")} for row in old]
+
+
+def write_table() -> Path:
+    names = ORDER + sorted(set(EXTRACT) - set(ORDER))
+    cells = CELLS
+    previous = previous_rows()
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`python -m bench`; `python -m bench --table` rewrites it from the results "
+        "alone) from `bench/results/*.json`: do not edit by hand. Each figure is measured beside its baseline "
+        "in the same run, on the same machine; the ratio is figure / baseline (p50 / p99 for latencies). A "
+        "row whose date says « README » is the former table of the README, not measured again since.",
+        "",
+        "The benchmarks are meant for a quiet machine. A figure measured while the load average exceeded the "
+        "cores (see *machine*) measures the machine as much as the code: compare ratios, not absolute values.",
+        "",
+        "| " + " | ".join(cells) + " |",
+        "|" + "---|" * len(cells),
+    ]
+    for name in names:
+        for row in rows_of(name, previous):
+            lines.append("| " + " | ".join(row.get(c, "—").replace("|", "\\|") for c in cells) + " |")
+    lines += [
+        "",
+        "Raw baselines are the best a plain client achieves on the same broker (fetch_max_wait_ms 10, producer "
+        "linger 0, no flush per record); each benchmark prints its settings and the measured path's. On the "
+        "embedded Tansu broker a fetch is not answered when a record arrives: the broker looks again after "
+        "half the remaining wait while 250 ms or more remain, else at its end (tansu-broker/src/broker/fetch.rs), "
+        "so a hop costs up to half of the consumer's fetch_max_wait_ms from 500 ms up, up to all of it below "
+        "250 ms (kafka-python's default 500 ms: ≤ 250 ms; faust's fixed 1500 ms: ≤ 750 ms).",
+        "",
+    ]
+    TABLE.write_text("\n".join(lines))
+    return TABLE
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
+    ap.add_argument("--quick", action="store_true", help="each benchmark's quick size")
+    ap.add_argument("--table", action="store_true", help="only rewrite BENCHMARKS.md from bench/results/")
+    args = ap.parse_args()
+    failed = []
+    if not args.table:
+        available = [p.stem for p in sorted(HERE.glob("*.py")) if not p.stem.startswith("_")]
+        unknown = set(args.names) - set(available)
+        if unknown:
+            sys.exit(f"unknown benchmark(s): {', '.join(sorted(unknown))} (available: {', '.join(available)})")
+        for name in args.names or available:
+            print(f"\n=== bench.{name}", flush=True)
+            if subprocess.call([sys.executable, "-m", f"bench.{name}", *(["--quick"] if args.quick else [])]):
+                failed.append(name)
+        print(f"\nresults in bench/results/; failed: {', '.join(failed) or 'none'}")
+    print(f"table: {write_table().relative_to(Path.cwd()) if TABLE.is_relative_to(Path.cwd()) else TABLE}")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -40,7 +40,7 @@ def serve_service(db_url: str, port: int) -> None:
     from dyade.settings import Settings
     from services.infosocial.app import create_app
     logging.disable(logging.WARNING)
-    settings = Settings(database_url=db_url, dyade_token_secret=SECRET, dyade_pseudonym_key="bench",
+    settings = Settings(database_url=db_url, dyade_token_secret=SECRET, dyade_pseudonym_key="bench-pseudonym-key-0123456789abcdef",
                         dyade_home=Path(tempfile.mkdtemp()), _env_file=None)
     app = create_app(settings, workers=False, sweep=False)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False)

@@ -157,7 +157,7 @@ def main() -> None:
 
     n = args.calls or (300 if args.quick else 1500)
     secret = "bench-token-secret-" + uuid.uuid4().hex
-    env_common = {"DYADE_TOKEN_SECRET": secret, "DYADE_PSEUDONYM_KEY": "bench-pseudonym-key", "DYADE_LOG_LEVEL": "WARNING"}
+    env_common = {"DYADE_TOKEN_SECRET": secret, "DYADE_PSEUDONYM_KEY": "bench-pseudonym-key-0123456789abcdef", "DYADE_LOG_LEVEL": "WARNING"}
     dispatch = issue_token(secret, subject="bench", role="dispatch")
     supervisor = issue_token(secret, subject="bench", role="supervisor")
     result: dict = {"calls_per_round": n, "rounds": args.rounds, "concurrency": args.concurrency}

@@ -3,9 +3,13 @@ alert received by a dyad's connected field app (SSE), p50 and p99 at a stated de
 each decision is sent at its scheduled time and timed from its send).
 
 Baseline in the same run: the raw broker hop those decisions cross, measured on the very same records by a
-bare kafka-python consumer reading triage.decided.v1 (produce → consume). The difference is the notifier's
-own work: consume, dedupe, route, write the alert and its event (PostgreSQL, or SQLite when none
-answers), wake the stream, read it back and serialize it to the client.
+bare kafka-python consumer reading triage.decided.v1 (produce → consume), set up as well as a plain client
+can be on this broker (RAW_SETTINGS: fetch_max_wait_ms 10, producer linger 0, no flush per record — the
+measured path does not flush per record either). Tansu does not answer a parked fetch when a record
+arrives: a hop costs up to half of the consumer's fetch_max_wait_ms, so kafka-python's default (500 ms)
+alone makes a hop p50 ≈ 125 ms there. The difference is the notifier's own work and settings: consume
+(the kernel's fetch settings), dedupe, route, write the alert and its event (PostgreSQL, or SQLite when
+none answers), wake the stream, read it back and serialize it to the client.
 
 The notifier runs in its own process (uvicorn, consumers, outbox relay), on the embedded Tansu broker.
 The integrator extends this to intake → alert once every service exists.
@@ -55,14 +59,22 @@ def database() -> tuple[str, callable]:
 
 
 class AlertStream(threading.Thread):
-    """A field-app client on the notifier's live stream: when each call's alert first arrives, and in which
-    state (created for the dyad, or missed for capacity, deferred...)."""
+    """A field-app client on the notifier's live stream: when each call first reaches it, and how.
+
+    A call is delivered when any alert message that carries it arrives: its own new alert (`call_id`), or
+    the update of an open alert it joined (`call_ids`: the notifier merges a call about the same person into
+    the open alert, silently or paging anew). `arrived` is perf_counter time, `arrived_wall` Unix time (to
+    compare with the services' timestamps), `joined` the calls that arrived as an update of another call's
+    alert, `states` the change's state at each call's first arrival."""
 
     def __init__(self, base: str, headers: dict):
         super().__init__(daemon=True)
         self.base, self.headers = base, headers
         self.arrived: dict[str, float] = {}
+        self.arrived_wall: dict[str, float] = {}
+        self.joined: set[str] = set()
         self.states: dict[str, int] = {}
+        self.messages = 0
         self.connected = threading.Event()
         self.stop = False
 
@@ -75,15 +87,26 @@ class AlertStream(threading.Thread):
                     if self.stop:
                         return
                     if line.startswith("data:"):
+                        now, wall = time.perf_counter(), time.time()
                         data = json.loads(line[5:])
-                        call_id = data["alert"].get("call_id")
-                        if call_id and call_id not in self.arrived:
-                            self.arrived[call_id] = time.perf_counter()
-                            state = data["change"]["state"]
-                            self.states[state] = self.states.get(state, 0) + 1
+                        self.messages += 1
+                        alert = data["alert"]
+                        headline = alert.get("call_id")
+                        for call_id in dict.fromkeys([headline, *(alert.get("call_ids") or [])]):
+                            if call_id and call_id not in self.arrived:
+                                self.arrived[call_id], self.arrived_wall[call_id] = now, wall
+                                if call_id != headline:
+                                    self.joined.add(call_id)
+                                state = data["change"]["state"]
+                                self.states[state] = self.states.get(state, 0) + 1
         except httpx.HTTPError:
             if not self.stop:
                 raise
+
+
+# The raw baseline's client settings: the best a plain kafka-python client does on this broker.
+RAW_SETTINGS = {"consumer": {"fetch_max_wait_ms": 10, "poll_timeout_ms": 100},
+                "producer": {"linger_ms": 0, "acks": "all", "flush_per_record": False}}
 
 
 class RawConsumer(threading.Thread):
@@ -92,7 +115,8 @@ class RawConsumer(threading.Thread):
     def __init__(self, bootstrap: str):
         super().__init__(daemon=True)
         from kafka import KafkaConsumer, TopicPartition
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                      fetch_max_wait_ms=RAW_SETTINGS["consumer"]["fetch_max_wait_ms"])
         parts = self.consumer.partitions_for_topic("triage.decided.v1")
         self.consumer.assign([TopicPartition("triage.decided.v1", p) for p in parts])
         self.consumer.seek_to_end()
@@ -101,7 +125,7 @@ class RawConsumer(threading.Thread):
 
     def run(self) -> None:
         while not self.stop:
-            for records in self.consumer.poll(timeout_ms=100).values():
+            for records in self.consumer.poll(timeout_ms=RAW_SETTINGS["consumer"]["poll_timeout_ms"]).values():
                 now = time.perf_counter()
                 for r in records:
                     self.arrived.setdefault(json.loads(r.value)["payload"]["call_id"], now)
@@ -169,7 +193,7 @@ def main() -> None:
         client.connected.wait(30)
         raw = RawConsumer(broker.bootstrap_servers)
         raw.start()
-        producer = make_producer(broker.bootstrap_servers, linger_ms=0)
+        producer = make_producer(broker.bootstrap_servers, linger_ms=RAW_SETTINGS["producer"]["linger_ms"])
         run = uuid.uuid4().hex[:6]
         warm = f"warm-{run}"   # the consumer group is assigned and the stream is live
         publish(producer, decision(warm))
@@ -211,9 +235,12 @@ def main() -> None:
               "ratio_p50": round(notifier.get("p50_ms", 0) / hop["p50_ms"], 1) if hop.get("p50_ms") else None,
               "ratio_p99": round(notifier.get("p99_ms", 0) / hop["p99_ms"], 1) if hop.get("p99_ms") else None,
               "load_avg_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
+              "settings": {"raw_baseline": RAW_SETTINGS, "measured_path": measured_path_settings()},
               "at": datetime.now(timezone.utc).isoformat()}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "notifier.json").write_text(json.dumps(result, indent=2))
+    print(f"settings: raw baseline {_fmt(RAW_SETTINGS)}; notifier (consumer kernel) "
+          f"{_fmt(result['settings']['measured_path'])}")
     print(f"decision → alert on SSE at {args.rate:g}/s for {seconds:g} s ({result['database']}): "
           f"p50 {notifier.get('p50_ms')} ms, p99 {notifier.get('p99_ms')} ms "
           f"({notifier['received']}/{notifier['sent']} received)")
@@ -222,6 +249,28 @@ def main() -> None:
           f"(machine load {result['load_avg_1m']} on {result['cpus']} CPUs)")
     if notifier["received"] < notifier["sent"]:
         sys.exit(1)
+
+
+def measured_path_settings() -> dict:
+    """What the notifier's consumers run with (dyade/consumer.py, read from its source: the consumer runs in
+    the notifier's process): its poll timeout and fetch_max_wait_ms, kafka-python's default when unset."""
+    import inspect
+    import re
+
+    from kafka import KafkaConsumer
+
+    from dyade import consumer as kernel
+    source = inspect.getsource(kernel)
+    poll = re.findall(r"batch = consumer\.poll\(timeout_ms=(\d+)", source)
+    fetch = getattr(kernel, "FAST_GROUP", {}).get("fetch_max_wait_ms") \
+        or next(iter(re.findall(r"fetch_max_wait_ms\s*[=:]\s*(\d+)", source)), None) \
+        or f"{KafkaConsumer.DEFAULT_CONFIG['fetch_max_wait_ms']} (kafka-python default)"
+    return {"consumer": {"fetch_max_wait_ms": fetch, "poll_timeout_ms": poll[0] if poll else "?"},
+            "producer": {"linger_ms": 5, "flush": "after each polled batch"}}
+
+
+def _fmt(settings: dict) -> str:
+    return "; ".join(f"{side} " + ", ".join(f"{k}={v}" for k, v in opts.items()) for side, opts in settings.items())
 
 
 def _ok(url: str) -> bool:

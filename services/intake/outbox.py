@@ -44,7 +44,7 @@ class Relay(OutboxRelay):
     def __init__(self, sessions: sessionmaker[Session], bootstrap: str):
         super().__init__(sessions, bootstrap, m.outbox, name="intake", lock_key=LOCK_KEY, ack_timeout_s=None,
                          producer_options={"delivery_timeout_ms": 7 * 24 * 3600 * 1000},
-                         idle_s=0.5, linger_s=0.05, retry_s=(0.2, 5.0))
+                         idle_s=0.5, linger_s=0.01, retry_s=(0.2, 5.0))
         self.restored = 0
         self._backlog = (0.0, 0)  # (monotonic time counted, unsent rows)
 

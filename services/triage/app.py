@@ -42,6 +42,7 @@ from services.triage.domain.config import RulesetConfig
 from services.triage.domain.decide import decide, event_id_for
 from services.triage.edge import Edge
 from services.triage.lag import GroupLag
+from services.triage.transport import FETCH_MAX_WAIT_MS, short_fetch_wait  # noqa: F401 (bench prints it)
 from services.triage.metrics import DECIDE_SECONDS, DECISIONS, EVENTS, SUGGESTIONS, TRIAGE_DELAY
 from services.triage.options import TriageOptions
 
@@ -129,6 +130,7 @@ def build_app(settings: Settings, options: TriageOptions, ruleset: RulesetConfig
         broker_commit_interval=options.commit_interval, processing_guarantee="at_least_once",
         producer_linger=options.producer_linger,
         topic_allow_declare=True)
+    short_fetch_wait(app)
     progress = Progress("triage", options.app_id, [T.CALLS_RECEIVED.name, T.CALLS_UPDATED.name, *SUBJECT_INPUTS],
                         Policy())
     edge = Edge(app, progress)
