@@ -1,4 +1,9 @@
-"""Database plumbing: engines, sessions, and migrations (Alembic, one branch per service)."""
+"""Database plumbing: engines, sessions, and migrations (Alembic, one branch per service).
+
+Every engine is made with `hide_parameters=True`: a database error's message (logged, or raised up to a
+500) never quotes the statement's parameters — names, birth dates, narratives. What a log line may say of
+a database error is `describe_db_error(exc)`: class, SQLSTATE and the schema objects named, never the
+server's message (its DETAIL may quote the row: "Failing row contains (...)")."""
 from __future__ import annotations
 
 import os
@@ -11,6 +16,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from dyade.files import private_file
 from dyade.settings import normalise_db_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,9 +27,28 @@ class DatabaseError(RuntimeError):
     """The database refused or could not be reached; the message is meant for the user."""
 
 
+def secure_sqlite_file(url: str) -> None:
+    """A SQLite database file is created 0600 before SQLite opens it (its -wal and -shm files take its mode),
+    or closed to its owner if it exists more open. In-memory databases and missing folders are left to SQLite."""
+    from sqlalchemy.engine import make_url
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return
+    database = parsed.database
+    if not parsed.drivername.startswith("sqlite") or not database or database == ":memory:" \
+            or database.startswith("file:") or parsed.query.get("mode") == "memory":
+        return
+    path = Path(database)
+    if path.parent.is_dir():
+        private_file(path)
+
+
 def make_engine(url: str, **kw) -> Engine:
     url = normalise_db_url(url)
     if url.startswith("sqlite"):
+        secure_sqlite_file(url)
+        kw.setdefault("hide_parameters", True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kw)
 
         @event.listens_for(engine, "connect")
@@ -34,8 +59,27 @@ def make_engine(url: str, **kw) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
         return engine
+    kw.setdefault("hide_parameters", True)
     return create_engine(url, pool_pre_ping=True, pool_size=kw.pop("pool_size", 10),
                          max_overflow=kw.pop("max_overflow", 20), **kw)
+
+
+def describe_db_error(exc: BaseException) -> str:
+    """What a log line may say about an error, a database's included: its class, SQLSTATE, and the table,
+    column and constraint it names. Never the message (a server's DETAIL quotes values; a statement
+    error quotes its parameters unless hidden)."""
+    orig = getattr(exc, "orig", None)
+    parts = [type(exc).__name__ + (f" ({type(orig).__module__}.{type(orig).__name__})" if orig is not None else "")]
+    source = orig if orig is not None else exc
+    code = getattr(source, "sqlstate", None) or getattr(source, "pgcode", None)
+    if code:
+        parts.append(f"SQLSTATE {code}")
+    diag = getattr(source, "diag", None)
+    for attr, label in (("table_name", "table"), ("column_name", "colonne"), ("constraint_name", "contrainte")):
+        value = getattr(diag, attr, None)
+        if value:
+            parts.append(f"{label}={value}")
+    return " ".join(parts)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -60,8 +104,10 @@ def unit_of_work(factory: sessionmaker[Session], bind=None) -> Iterator[Session]
 def check_database(url: str, timeout: float = 3.0) -> None:
     url = normalise_db_url(url)
     kw = {"connect_args": {"connect_timeout": int(max(1, timeout))}} if url.startswith("postgresql") else {}
+    if url.startswith("sqlite"):
+        secure_sqlite_file(url)
     try:
-        engine = create_engine(url, **kw)
+        engine = create_engine(url, hide_parameters=True, **kw)
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         engine.dispose()
@@ -111,7 +157,7 @@ def scratch_database(prefix: str = "dyade_scratch", *, migrated: bool = True,
     """A new PostgreSQL database (tests, benchmarks), migrated to every service's head, and the function
     that drops it."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", hide_parameters=True)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = admin_url.rsplit("/", 1)[0] + f"/{name}"

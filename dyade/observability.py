@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import time
+import traceback
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -33,6 +34,54 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
         return json.dumps(doc, default=str, ensure_ascii=False)
+
+    def formatException(self, ei) -> str:  # noqa: N802 (logging's name)
+        return format_exception_safely(ei)
+
+
+def _quotes_data(exc: BaseException) -> bool:
+    """Exceptions whose message may quote what was received or stored: a database error (its statement's
+    parameters, the server's DETAIL: "Failing row contains (...)"), a validation error (the input)."""
+    names = {c.__module__.split(".")[0] + "." + c.__name__ for c in type(exc).__mro__}
+    return any(n in names for n in ("sqlalchemy.StatementError", "sqlalchemy.DBAPIError", "psycopg.Error",
+                                    "sqlite3.Error", "pydantic_core.ValidationError",
+                                    "fastapi.ValidationException"))
+
+
+def _safe_message(exc: BaseException) -> str:
+    from dyade.db import describe_db_error
+    errors = getattr(exc, "errors", None)
+    if callable(errors) and not hasattr(exc, "orig"):  # pydantic / FastAPI: where and what, never the input
+        try:
+            return "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
+                             for e in list(errors())[:5]) + " [valeurs masquées]"
+        except Exception:
+            return "[message masqué]"
+    return describe_db_error(exc) + " [message masqué: il peut citer des données]"
+
+
+def format_exception_safely(ei) -> str:
+    """A traceback as logging would print it, but every exception of the chain that may quote personal data
+    (see _quotes_data) shows only its class, SQLSTATE and the schema objects named, or the fields and
+    problems of a validation error."""
+    etype, value, tb = ei
+    if value is None:
+        return "".join(traceback.format_exception(etype, value, tb))
+    te = traceback.TracebackException(etype, value, tb)
+    seen: set[int] = set()
+    stack = [(te, value)]
+    while stack:
+        t, exc = stack.pop()
+        if t is None or exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        if _quotes_data(exc):
+            if not hasattr(t, "_str"):  # a Python without this attribute: frames only, no message at all
+                return "".join(traceback.format_tb(tb)) + f"{etype.__name__}: [message masqué]"
+            t._str = _safe_message(exc)
+        stack.append((t.__cause__, exc.__cause__))
+        stack.append((t.__context__, exc.__context__))
+    return "".join(te.format()).rstrip("\n")
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:

@@ -1,5 +1,10 @@
 """What every service's FastAPI app shares: health and metrics routes, JSON logs, bearer-token secret,
-clear 4xx errors in French, a body-size limit, and a uvicorn runner with graceful shutdown."""
+clear 4xx errors in French, a body-size limit, and a uvicorn runner with graceful shutdown.
+
+Bad text at the edge: a control character (NUL...), a lone surrogate or U+FFFE/U+FFFF in the path or the
+query string is a 422 before any route runs (the bodies are checked by their models: dyade.contracts.text).
+A 500 says nothing of the error to the caller; its log line goes through the JSON formatter, which masks
+what a database or validation error may quote (dyade.observability.format_exception_safely)."""
 from __future__ import annotations
 
 import logging
@@ -13,10 +18,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dyade import __version__
+from dyade.contracts.text import line_problem, text_problem
 from dyade.db import check_database
 from dyade.kafka import admin
 from dyade.observability import ConsumersHealth, ReadyCheck, configure_logging, health_router, instrument
-from dyade.settings import Settings
+from dyade.settings import Settings, SettingsError
 
 log = logging.getLogger("dyade.service")
 
@@ -56,6 +62,7 @@ def create_app(service: str, settings: Settings, *, title: str, description: str
     """`uses_database=False` for a service that keeps no state in the database (triage: faust tables);
     `consumers` gives the health of the service's consumers for /readyz and /healthz."""
     app = FastAPI(title=f"Dyade — {title}", version=__version__, description=description, lifespan=lifespan)
+    settings.check_secrets()  # outside the embedded default: secrets of at least 32 bytes
     app.state.settings = settings
     app.state.token_secret = settings.secret("dyade_token_secret")
     checks: dict[str, ReadyCheck] = {"database": database_check(settings.db_url)} if uses_database else {}
@@ -68,6 +75,20 @@ def create_app(service: str, settings: Settings, *, title: str, description: str
     return app
 
 
+def refused_text(request: Request) -> tuple[str, str] | None:
+    """(where, problem) when the decoded path (one line) or a query parameter (free text) holds text that
+    must not reach a database or a log, else None."""
+    if (problem := line_problem(request.scope.get("path", ""))) is not None:  # percent-decoded already
+        return "(chemin)", problem
+    if request.scope.get("query_string"):
+        for name, value in request.query_params.multi_items():
+            if (problem := line_problem(name)) is not None:
+                return "(paramètre)", problem
+            if (problem := text_problem(value)) is not None:
+                return name, problem
+    return None
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.middleware("http")
     async def _limit_body(request: Request, call_next):
@@ -75,7 +96,20 @@ def _install_error_handlers(app: FastAPI) -> None:
         if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
             return JSONResponse({"detail": f"corps de requête trop volumineux (max {MAX_BODY_BYTES} octets)"},
                                 status_code=413)
+        if (refused := refused_text(request)) is not None:
+            field, problem = refused
+            return JSONResponse({"detail": f"requête invalide — {field}: {problem}",
+                                 "errors": [{"field": field, "problem": problem, "type": "texte_interdit"}]},
+                                status_code=422)
         return await call_next(request)
+
+    @app.exception_handler(Exception)
+    async def _server_error(request: Request, exc: Exception):
+        """The caller learns nothing of the fault (a message may quote data); the server logs it (uvicorn,
+        through the JSON formatter that masks what it may quote)."""
+        return JSONResponse({"detail": "erreur interne du service; rien ne garantit que la requête a été traitée: "
+                                       "réessayez (les envois sont idempotents) ou signalez l'incident"},
+                            status_code=500)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
@@ -94,6 +128,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 def run(app_factory: Callable[[Settings], FastAPI], service: str, settings: Settings) -> None:
     """Serve until SIGINT/SIGTERM; uvicorn drains requests and runs the app's shutdown."""
     configure_logging(service, settings.dyade_log_level)
-    app = app_factory(settings)
+    try:
+        app = app_factory(settings)
+    except SettingsError as exc:  # one clear line, no traceback
+        raise SystemExit(f"erreur : {exc}") from None
     uvicorn.run(app, host=settings.dyade_host, port=settings.port_of(service), log_config=None,
                 access_log=False, timeout_graceful_shutdown=10)

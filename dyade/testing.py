@@ -177,3 +177,169 @@ def no_server_errors(openapi: dict, call, *, examples: int, skip: tuple[str, ...
         run()
     assert not failures, "\n".join(failures[:10])
     return seen
+
+
+# --- bad text in every string field of every inbound body (dyade.contracts.text) ---------------------------
+
+BAD_TEXT = {"NUL": "ab\x00cd", "ESC": "ab\x1bcd", "DEL": "ab\x7fcd", "surrogate": "ab\ud800cd", "FFFF": "ab\uffffcd"}
+BAD_IN_LINES = {"LF": "ab\ncd", "TAB": "ab\tcd"}
+
+
+class StringField:
+    """A string field of a body model, anywhere in it: `path` as the 422 names it (list items as 0)."""
+
+    def __init__(self, model: type, path: tuple, single_line: bool, guarded: bool, pattern: bool,
+                 min_length: int = 0):
+        self.model, self.path = model, path
+        self.single_line, self.guarded, self.pattern, self.min_length = single_line, guarded, pattern, min_length
+
+    def padded(self, value: str) -> str:
+        """`value` made long enough for the field's min_length (checked before the text itself)."""
+        return value + "x" * max(0, self.min_length - len(value))
+
+    @property
+    def name(self) -> str:
+        return ".".join(str(p) for p in self.path)
+
+    def body(self, value: str):
+        """The smallest JSON body that puts `value` at this field (the other fields are left out: their own
+        errors come with it, the field's error must be among them)."""
+        out: object = value
+        for step in reversed(self.path):
+            out = [out] if isinstance(step, int) else {step: out}
+        return out
+
+    def __repr__(self) -> str:
+        return f"{self.model.__name__}.{self.name}"
+
+
+def string_fields(model: type) -> list[StringField]:
+    """Every str field of a pydantic model, walking nested models, lists and optionals (model_fields, so a
+    new field is covered the day it is added). `guarded`: it is a Line or a Text of dyade.contracts.text;
+    `single_line`: a Line; `pattern`: an ASCII pattern constrains it (a refusal then says so in English)."""
+    import types
+    import typing
+    from enum import Enum
+
+    from pydantic import BaseModel
+    from pydantic.fields import FieldInfo
+
+    from dyade.contracts.text import check_line, check_text
+
+    found: list[StringField] = []
+
+    def walk(annotation, metadata: list, path: tuple, stack: tuple) -> None:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            base, *extra = typing.get_args(annotation)
+            return walk(base, [*metadata, *extra], path, stack)
+        if origin in (typing.Union, types.UnionType):
+            for arg in typing.get_args(annotation):
+                if arg is not type(None):
+                    walk(arg, metadata, path, stack)
+            return
+        if origin in (list, tuple, set, frozenset):
+            args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+            return walk(args[0], [], path + (0,), stack) if args else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if annotation in stack:
+                return
+            for name, info in annotation.model_fields.items():
+                walk(info.annotation, list(info.metadata), path + (info.alias or name,), stack + (annotation,))
+            return
+        if annotation is str or (isinstance(annotation, type) and issubclass(annotation, str)
+                                 and not issubclass(annotation, Enum)):
+            flat = []
+            for m in metadata:
+                flat += [m, *m.metadata] if isinstance(m, FieldInfo) else [m]
+            funcs = {getattr(m, "func", None) for m in flat}
+            found.append(StringField(model, path, single_line=check_line in funcs,
+                                     guarded=bool(funcs & {check_line, check_text}),
+                                     pattern=any(getattr(m, "pattern", None) for m in flat),
+                                     min_length=max([getattr(m, "min_length", None) or 0 for m in flat] + [0])))
+
+    walk(model, [], (), ())
+    return found
+
+
+def body_routes(routes) -> list[tuple[str, str, type]]:
+    """(method, path, body model) of every route of an app or router that takes a JSON body model."""
+    import types
+    import typing
+
+    from fastapi.routing import APIRoute
+    from pydantic import BaseModel
+
+    out = []
+    for route in routes:
+        if (included := getattr(route, "original_router", None)) is not None:  # FastAPI ≥ 0.16x: included routers
+            prefix = getattr(getattr(route, "include_context", None), "prefix", "") or ""
+            out += [(m, prefix + p, model) for m, p, model in body_routes(included.routes)]
+            continue
+        if not isinstance(route, APIRoute) or route.body_field is None:
+            continue
+        annotation = route.body_field.field_info.annotation
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+            annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            for method in sorted(route.methods):
+                out.append((method, route.path, annotation))
+    return out
+
+
+def bad_text_cases(routes: list[tuple[str, str, type]]) -> list:
+    """pytest params (method, path, field, kind, value) for every string field of every (method, path, body
+    model) — body_routes' rows — and every bad text it must refuse."""
+    cases = []
+    for method, path, model in routes:
+        for field in string_fields(model):
+            kinds = {**BAD_TEXT, **(BAD_IN_LINES if field.single_line else {})}
+            for kind, value in kinds.items():
+                cases.append(pytest.param(method, path, field, kind, field.padded(value),
+                                          id=f"{method} {path} {field.name} {kind}"))
+    return cases
+
+
+def send_json(client, method: str, path: str, body, headers: dict):
+    """Sent as ASCII JSON (json.dumps escapes a lone surrogate: httpx's own encoder cannot)."""
+    import json
+    return client.request(method, path, content=json.dumps(body).encode(),
+                          headers={**headers, "Content-Type": "application/json"})
+
+
+def assert_refused_naming(response, field: StringField) -> None:
+    assert response.status_code == 422, f"{field!r}: {response.status_code} {response.text[:300]}"
+    errors = response.json()["errors"]
+    mine = [e for e in errors if e["field"] == field.name]
+    assert mine, f"{field!r}: not named in {[e['field'] for e in errors]}"
+    if not field.pattern:
+        assert any("interdit" in e["problem"] and "U+" in e["problem"] for e in mine), (field, mine)
+    assert "cd" not in " ".join(e["problem"] for e in errors).replace("abcd", ""), "the refused text is echoed"
+
+
+def role_finder(client, token, fill_path: Callable[[str], str]):
+    """role(method, path) → the headers of the first role the route lets through (not 401/403), found once."""
+    from dyade.contracts import Role
+    known: dict[tuple[str, str], dict] = {}
+
+    def headers_for(method: str, path: str) -> dict:
+        if (method, path) not in known:
+            for role in Role:
+                h = token(role.value, subject="texte-test", **({"dyad_id": "D-texte"} if role == Role.DYAD else {}))
+                r = send_json(client, method, fill_path(path), {}, h)
+                if r.status_code not in (401, 403):
+                    known[(method, path)] = h
+                    break
+            else:
+                raise AssertionError(f"{method} {path}: no role is let through")
+        return known[(method, path)]
+    return headers_for
+
+
+def fill_path(path: str, values: dict[str, str] | None = None) -> str:
+    """A route's path with a plausible value for each parameter."""
+    import re
+    defaults = {"frame_id": "f_0123456789abcdef", "person_key": "p_texte1234", "referral_id": "R-texte",
+                "dyad_id": "D-texte", "alert_id": "A-texte", "call_id": "C-texte", "sector": "S1"}
+    defaults.update(values or {})
+    return re.sub(r"\{(\w+)(:[^}]*)?\}", lambda m: defaults.get(m.group(1), "x1"), path)

@@ -4,6 +4,12 @@ An event is a frozen pydantic model: envelope fields plus a typed `payload`. Its
 `schema_version` are class-level constants; `decode()` picks the class from them, and upgrades an
 event written by an earlier schema version through the upcasters registered for it, so a consumer
 always sees the current shape.
+
+No event carries text that would poison a consumer's database (NUL, control characters but tab and
+newlines, lone surrogates, U+FFFE/U+FFFF — see dyade.contracts.text): `encode` refuses to write one and
+`decode` turns one read from a topic into an EventError (dead letter). The check is made once per event on
+its JSON bytes (a per-payload validator was measured at +50 % on decode), exactly only when a byte pattern
+says it may fail.
 """
 from __future__ import annotations
 
@@ -13,6 +19,8 @@ from typing import Any, Callable, ClassVar, Generic, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from dyade.contracts.text import find_bad_text, json_may_hold_bad_text
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -110,7 +118,15 @@ E = TypeVar("E", bound=Event)
 
 
 def encode(event: Event) -> bytes:
-    return orjson.dumps(event.model_dump(mode="json"))
+    data = event.model_dump(mode="json")
+    try:
+        raw = orjson.dumps(data)
+    except orjson.JSONEncodeError as exc:  # a lone surrogate: orjson refuses it
+        bad = find_bad_text(data)
+        raise EventError(f"{event.TYPE}: {bad[0]}: {bad[1]}" if bad else f"{event.TYPE}: {exc}") from None
+    if json_may_hold_bad_text(raw) and (bad := find_bad_text(data)) is not None:
+        raise EventError(f"{event.TYPE}: {bad[0]}: {bad[1]}")
+    return raw
 
 
 def decode(raw: bytes | str | dict, expect: type[E] | tuple[type[Event], ...] | None = None) -> E:
@@ -121,6 +137,9 @@ def decode(raw: bytes | str | dict, expect: type[E] | tuple[type[Event], ...] | 
         raise EventError(f"JSON invalide: {exc}") from exc
     if not isinstance(data, dict):
         raise EventError("un événement doit être un objet JSON")
+    if not isinstance(raw, (bytes, bytearray)) or json_may_hold_bad_text(raw):
+        if (bad := find_bad_text(data)) is not None:
+            raise EventError(f"{bad[0]}: {bad[1]}")
     type_ = data.get("type")
     if type_ not in registry.classes:
         raise EventError(f"type d'événement inconnu: {type_!r}")

@@ -1,19 +1,20 @@
 """What the outside world sends to intake: the dispatch system's call JSON (HTTP or the raw topic),
-call updates and social referrals. These carry identities; only intake ever reads them."""
+call updates and social referrals. These carry identities; only intake ever reads them.
+
+Every string is a `Line` or a `Text` (dyade.contracts.text): a control character, a lone surrogate or
+U+FFFE/U+FFFF is a 422 naming the field, before anything reaches the database."""
 from __future__ import annotations
 
 from datetime import date, datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from dyade.contracts.text import Line, OptLine, OptText
 from dyade.contracts.vocabulary import (
     CallerRelation, CallStatus, Clientele, Criterion, Disposition, ObservedFlag, PersonRole, ReferrerType,
 )
 
 __all__ = ["PersonIdentity", "CallLocation", "CallSubmission", "CallUpdateSubmission", "ReferralSubmission"]
-
-Text = Field(min_length=1, max_length=200)
-
 
 class Inbound(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -21,10 +22,10 @@ class Inbound(BaseModel):
 
 class PersonIdentity(Inbound):
     """A person as the CAD or a referrer names them. Either a name with a birth date, or a CAD person id."""
-    first_name: str | None = Field(None, max_length=100)
-    last_name: str | None = Field(None, max_length=100)
+    first_name: OptLine = Field(None, max_length=100)
+    last_name: OptLine = Field(None, max_length=100)
     birth_date: date | None = None
-    cad_person_id: str | None = Field(None, max_length=64)
+    cad_person_id: OptLine = Field(None, max_length=64)
     role: PersonRole = PersonRole.SUJET
 
     @model_validator(mode="after")
@@ -37,30 +38,30 @@ class PersonIdentity(Inbound):
 
 
 class CallLocation(Inbound):
-    address: str = Field(min_length=1, max_length=200, description="Civic address, block or intersection.")
-    sector: str | None = Field(None, max_length=40)
+    address: Line = Field(min_length=1, max_length=200, description="Civic address, block or intersection.")
+    sector: OptLine = Field(None, max_length=40)
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
 
 
 class CallSubmission(Inbound):
-    call_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")
+    call_id: Line = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")
     revision: int = Field(1, ge=1, le=10_000)
     received_at: AwareDatetime
-    nature_code: str = Field(min_length=1, max_length=40)
+    nature_code: Line = Field(min_length=1, max_length=40)
     priority: int = Field(3, ge=1, le=5)
     location: CallLocation
     persons: list[PersonIdentity] = Field(default_factory=list, max_length=20)
     caller_relation: CallerRelation = CallerRelation.INCONNU
     flags: list[ObservedFlag] = Field(default_factory=list, max_length=20)
-    narrative: str | None = Field(None, max_length=4000)
+    narrative: OptText = Field(None, max_length=4000)
 
 
 class CallUpdateSubmission(Inbound):
     status: CallStatus
     at: AwareDatetime
     disposition: Disposition | None = None
-    dyad_id: str | None = Field(None, max_length=64)
+    dyad_id: OptLine = Field(None, max_length=64)
 
     @model_validator(mode="after")
     def _disposition_when_cleared(self) -> "CallUpdateSubmission":
@@ -70,14 +71,14 @@ class CallUpdateSubmission(Inbound):
 
 
 class ReferralSubmission(Inbound):
-    referral_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")
+    referral_id: OptLine = Field(None, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")
     referrer_type: ReferrerType
-    referrer_id: str = Field(min_length=1, max_length=100, description="Badge number or partner identifier.")
+    referrer_id: Line = Field(min_length=1, max_length=100, description="Badge number or partner identifier.")
     person: PersonIdentity
     clientele: list[Clientele] = Field(default_factory=list)
     criteria: list[Criterion] = Field(default_factory=list)
-    linked_call_ids: list[str] = Field(default_factory=list, max_length=100)
-    narrative: str | None = Field(None, max_length=8000)
+    linked_call_ids: list[Line] = Field(default_factory=list, max_length=100)
+    narrative: OptText = Field(None, max_length=8000)
     filed_at: AwareDatetime | None = None
 
     @model_validator(mode="after")

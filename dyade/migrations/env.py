@@ -8,7 +8,8 @@ config = context.config
 
 def run_migrations_online() -> None:
     connectable = engine_from_config(config.get_section(config.config_ini_section, {}),
-                                     prefix="sqlalchemy.", poolclass=pool.NullPool)
+                                     prefix="sqlalchemy.", poolclass=pool.NullPool,
+                                     hide_parameters=True)  # a data migration's error quotes no personal data
     with connectable.connect() as connection:
         context.configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
         with context.begin_transaction():

@@ -1,8 +1,13 @@
 """Accepting what the outside sends: one transaction stores the idempotency record and the event in
 the outbox; the answer is given only after that commit. HTTP, the raw topic, EIDO and batches all come
-through here."""
+through here.
+
+A group of calls (group commit) is isolated call by call: what needs no database is checked before the
+shared transaction; if the group's transaction fails for any reason but a lost database, each call is
+accepted again in its own SAVEPOINT, so that one call's failure is that call's answer only."""
 from __future__ import annotations
 
+import logging
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,23 +17,26 @@ from typing import Any, Callable
 from pydantic import ValidationError
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from dyade.contracts import Event, topic_for
+from dyade.contracts import Event, EventError, topic_for
 from dyade.contracts.envelope import describe_validation_error
 from dyade.contracts.inbound import CallSubmission, CallUpdateSubmission, PersonIdentity, ReferralSubmission
-from dyade.db import unit_of_work
+from dyade.db import describe_db_error, unit_of_work
 from dyade.kafka import key_of
 from services.intake import models as m
 from services.intake.code_tables import CodeTables
 from services.intake.domain.calls import (InvalidSubmission, ResolvedLocation, call_received, call_updated,
                                           check_not_future, fingerprint, referral_filed)
-from services.intake.domain.codes import UnknownCode
-from services.intake.domain.eido import EidoError, map_eido
+from services.intake.domain.codes import CodeTable, UnknownCode
+from services.intake.domain.eido import EidoError, eido_path_of, map_eido
 from services.intake.domain.identity import referrer_key
 from services.intake.domain.locations import AddressError, block_level, location_key
-from services.intake.persons import GroupRace, GroupResolver, PersonResolver, Resolution
+from services.intake.persons import GroupResolver, PersonResolver, Resolution
+
+
+log = logging.getLogger("intake.acceptance")
 
 
 class Conflict(Exception):
@@ -50,10 +58,37 @@ class Staged:
     """Rows of a group of calls accepted in one transaction, written together at its end."""
     outbox: list[dict] = field(default_factory=list)
     calls: list[dict] = field(default_factory=list)
+    narratives: list[dict] = field(default_factory=list)
     seen: dict[tuple[str, int], Any] = field(default_factory=dict)  # (call_id, revision) → row known or staged
 
 
 CallItem = tuple[CallSubmission, str | None, str]  # submission, code table, channel
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a call's acceptance needs and no database gives: its code table, its fingerprint, and its
+    category and location, or the refusal they gave (told only if the call is not a replay: a replay gets
+    its first answer)."""
+    table: CodeTable
+    fingerprint: str
+    category: Any = None
+    location: ResolvedLocation | None = None
+    refusal: InvalidSubmission | None = None
+
+
+def fatal_to_group(exc: BaseException) -> bool:
+    """The database is lost (connection, server gone, deadlock): every call of the group gets it (503)."""
+    return isinstance(exc, (OperationalError, InterfaceError)) or \
+        (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+def narrative_row(kind: str, ref: str, revision: int, narrative: str | None, now: datetime) -> dict | None:
+    """The narrative as received, kept on intake's identity side (the event carries it redacted). PostgreSQL
+    text holds no NUL: one becomes U+FFFD rather than refusing the call."""
+    if not narrative:
+        return None
+    return dict(kind=kind, ref=ref, revision=revision, narrative=narrative.replace("\x00", "\ufffd"), created_at=now)
 
 
 def utcnow() -> datetime:
@@ -102,7 +137,11 @@ class Intake:
                     correlation_id=event.correlation_id[:64], created_at=now)
 
     def _enqueue(self, session: Session, event: Event, now: datetime) -> None:
-        session.execute(m.outbox.insert().values(**self._outbox_row(event, now)))
+        try:
+            row = self._outbox_row(event, now)
+        except EventError as exc:  # text the edge let through (a model built without validation)
+            raise InvalidSubmission("(corps)", exc.reason) from None
+        session.execute(m.outbox.insert().values(**row))
 
     # --- calls
     def accept_call(self, sub: CallSubmission, *, code_table: str | None = None, channel: str = "http") -> Outcome:
@@ -120,49 +159,41 @@ class Intake:
 
     def accept_calls(self, items: list[CallItem], bind: Connection | None = None) -> list[Outcome | Exception]:
         """A group of calls in ONE transaction (group commit): existing keys fetched in one query, rows
-        written together. A domain refusal (InvalidSubmission, Conflict) is that item's result and writes
-        nothing; a concurrent insert of the same key (IntegrityError) makes the group retry item by item."""
+        written together. Each call's result is its own: a refusal found without the database (time, code
+        table, nature code, address) is decided before the transaction; a domain refusal (InvalidSubmission,
+        Conflict) writes nothing; if the group's transaction fails (a concurrent insert of the same key, a
+        value the database refuses, a fault in one call), every call is accepted again in its own SAVEPOINT
+        of one transaction, and only the call that fails again gets the error. Raises only when the
+        database is lost (OperationalError...: the whole group, 503)."""
         if not items:
             return []
-        try:
-            results = self._accept_group(items, bind)
-        except (IntegrityError, GroupRace):
-            if len(items) == 1:
-                results = self._accept_group(items, bind)  # the other writer committed: now a replay or a conflict
-            else:
-                results = [r for item in items for r in self._accept_group([item], bind)]
+        now = utcnow()
+        results: list[Outcome | Exception | None] = [None] * len(items)
+        todo: list[tuple[int, CallItem, Prepared]] = []
+        for index, item in enumerate(items):
+            try:
+                todo.append((index, item, self.prepare_call(item[0], item[1], now)))
+            except Exception as exc:  # InvalidSubmission; or a fault with this call only (500 for it alone)
+                results[index] = exc
+        if todo:
+            group = [(item, prepared) for _, item, prepared in todo]
+            try:
+                done = self._accept_group(group, bind, now)
+            except Exception as exc:
+                if fatal_to_group(exc):
+                    raise
+                log.warning("group commit failed: each call again in its own savepoint",
+                            extra={"calls": len(group), "error": describe_db_error(exc)})
+                done = self._accept_each(group, bind, now)
+            for (index, _, _), result in zip(todo, done):
+                results[index] = result
         if any(isinstance(r, Outcome) and not r.duplicate for r in results):
             self.on_commit()
-        return results
+        return results  # type: ignore[return-value]
 
-    def _accept_group(self, items: list[CallItem], bind: Connection | None = None) -> list[Outcome | Exception]:
-        staged = Staged()
-        results: list[Outcome | Exception] = []
-        with self._unit(bind) as session:
-            now = utcnow()
-            keys = list({(sub.call_id, sub.revision) for sub, _, _ in items})
-            for row in session.execute(select(m.calls).where(tuple_(m.calls.c.call_id, m.calls.c.revision).in_(keys))):
-                staged.seen[(row.call_id, row.revision)] = row
-            resolver = GroupResolver(self.secret)
-            resolver.prefetch(session, [p for sub, _, _ in items for p in sub.persons])
-            for sub, table, channel in items:
-                try:
-                    results.append(self.accept_call_in(session, sub, code_table=table, channel=channel, now=now,
-                                                       staged=staged, resolver=resolver))
-                except (InvalidSubmission, Conflict) as exc:
-                    results.append(exc)
-            resolver.flush(session)
-            if staged.outbox:
-                session.execute(m.outbox.insert(), staged.outbox)
-                session.execute(m.calls.insert(), staged.calls)
-        return results
-
-    def accept_call_in(self, session: Session, sub: CallSubmission, *, code_table: str | None, channel: str,
-                       now: datetime | None = None, staged: Staged | None = None,
-                       resolver: PersonResolver | GroupResolver | None = None) -> Outcome:
-        """Accept one call in the caller's transaction. With `staged`, the existing keys are already in
-        `staged.seen` and the rows are left for the caller to write; without, they are written here."""
-        now = now or utcnow()
+    def prepare_call(self, sub: CallSubmission, code_table: str | None, now: datetime) -> Prepared:
+        """The checks of a call that need no database (raises InvalidSubmission for the time and the code
+        table; keeps the nature code's or the address's refusal for after the replay check)."""
         check_not_future("received_at", sub.received_at, now)
         try:
             table = self.tables.get(code_table)
@@ -170,6 +201,81 @@ class Intake:
             raise InvalidSubmission("code_table", f"table de codes inconnue: {code_table!r} "
                                                   f"(connues: {', '.join(self.tables.names())})") from None
         fp = fingerprint(sub)[:56] + table.name[:8]
+        try:
+            category = table.category_of(sub.nature_code)
+        except UnknownCode as exc:
+            return Prepared(table, fp, refusal=InvalidSubmission("nature_code", str(exc)))
+        try:
+            loc = ResolvedLocation(location_key(self.secret, sub.location.address), block_level(sub.location.address),
+                                   sub.location.sector)
+        except AddressError as exc:
+            return Prepared(table, fp, refusal=InvalidSubmission("location.address", str(exc)))
+        return Prepared(table, fp, category, loc)
+
+    def _accept_each(self, group: list[tuple[CallItem, Prepared]], bind: Connection | None,
+                     now: datetime) -> list[Outcome | Exception]:
+        """Every call of a group in its own SAVEPOINT of one transaction: a call that fails is rolled back
+        alone and gets its error; the others commit. A unique violation (another writer committed the same
+        key meanwhile) is tried once more: now a replay or a conflict."""
+        results: list[Outcome | Exception] = []
+        with self._unit(bind) as session:
+            for (sub, table, channel), prepared in group:
+                result: Outcome | Exception
+                for attempt in (1, 2):
+                    try:
+                        with session.begin_nested():
+                            result = self.accept_call_in(session, sub, code_table=table, channel=channel, now=now,
+                                                         prepared=prepared)
+                        break
+                    except (InvalidSubmission, Conflict) as exc:
+                        result = exc
+                        break
+                    except Exception as exc:
+                        if fatal_to_group(exc):
+                            raise
+                        result = exc
+                        if not isinstance(exc, IntegrityError) or attempt == 2:
+                            log.warning("call refused alone in its group", extra={
+                                "call_id": sub.call_id, "revision": sub.revision, "error": describe_db_error(exc)})
+                            break
+                results.append(result)
+        return results
+
+    def _accept_group(self, group: list[tuple[CallItem, Prepared]], bind: Connection | None,
+                      now: datetime) -> list[Outcome | Exception]:
+        staged = Staged()
+        results: list[Outcome | Exception] = []
+        with self._unit(bind) as session:
+            keys = list({(sub.call_id, sub.revision) for (sub, _, _), _ in group})
+            for row in session.execute(select(m.calls).where(tuple_(m.calls.c.call_id, m.calls.c.revision).in_(keys))):
+                staged.seen[(row.call_id, row.revision)] = row
+            resolver = GroupResolver(self.secret)
+            resolver.prefetch(session, [p for (sub, _, _), prepared in group if prepared.refusal is None
+                                        for p in sub.persons])
+            for (sub, table, channel), prepared in group:
+                try:
+                    results.append(self.accept_call_in(session, sub, code_table=table, channel=channel, now=now,
+                                                       staged=staged, resolver=resolver, prepared=prepared))
+                except (InvalidSubmission, Conflict) as exc:
+                    results.append(exc)
+            resolver.flush(session)
+            if staged.outbox:
+                session.execute(m.outbox.insert(), staged.outbox)
+                session.execute(m.calls.insert(), staged.calls)
+            if staged.narratives:
+                session.execute(m.narratives.insert(), staged.narratives)
+        return results
+
+    def accept_call_in(self, session: Session, sub: CallSubmission, *, code_table: str | None, channel: str,
+                       now: datetime | None = None, staged: Staged | None = None,
+                       resolver: PersonResolver | GroupResolver | None = None,
+                       prepared: Prepared | None = None) -> Outcome:
+        """Accept one call in the caller's transaction. With `staged`, the existing keys are already in
+        `staged.seen` and the rows are left for the caller to write; without, they are written here.
+        `prepared`: prepare_call's result, when the caller has it already."""
+        now = now or utcnow()
+        prepared = prepared or self.prepare_call(sub, code_table, now)
+        table, fp = prepared.table, prepared.fingerprint
         if staged is not None:
             existing = staged.seen.get((sub.call_id, sub.revision))
         else:
@@ -181,15 +287,10 @@ class Intake:
                 raise Conflict(f"l'appel {sub.call_id} révision {sub.revision} a déjà été reçu avec un contenu "
                                f"différent; envoyez une nouvelle révision")
             return Outcome(self._call_body(existing), duplicate=True)
-        try:
-            category = table.category_of(sub.nature_code)
-        except UnknownCode as exc:
-            raise InvalidSubmission("nature_code", str(exc)) from None
-        try:
-            loc = ResolvedLocation(location_key(self.secret, sub.location.address), block_level(sub.location.address),
-                                   sub.location.sector)
-        except AddressError as exc:
-            raise InvalidSubmission("location.address", str(exc)) from None
+        if prepared.refusal is not None:
+            raise prepared.refusal
+        category, loc = prepared.category, prepared.location
+        assert loc is not None
         refs, persons = [], []
         for person in sub.persons:
             res = (resolver or self.resolver).resolve(session, person, context="call", ref=sub.call_id, now=now,
@@ -197,16 +298,25 @@ class Intake:
             refs.append(res.as_ref(person.role))
             persons.append({**res.as_json(), "role": person.role.value})
         event = call_received(sub, category=category, location=loc, persons=refs, source_system=table.source_system)
+        try:
+            outbox_row = self._outbox_row(event, now)
+        except EventError as exc:  # text the edge let through (a model built without validation)
+            raise InvalidSubmission("(corps)", exc.reason) from None
         row = dict(call_id=sub.call_id, revision=sub.revision, fingerprint=fp, event_id=str(event.event_id),
                    category=category.value, sector=loc.sector, location_key=loc.location_key, person_keys=persons,
                    channel=channel, code_table=table.name, received_at=utc(sub.received_at), accepted_at=now)
+        narrative = narrative_row("call", sub.call_id, sub.revision, sub.narrative, now)
         if staged is not None:
-            staged.outbox.append(self._outbox_row(event, now))
+            staged.outbox.append(outbox_row)
             staged.calls.append(row)
+            if narrative:
+                staged.narratives.append(narrative)
             staged.seen[(sub.call_id, sub.revision)] = row
         else:
-            self._enqueue(session, event, now)
+            session.execute(m.outbox.insert().values(**outbox_row))
             session.execute(m.calls.insert().values(**row))
+            if narrative:
+                session.execute(m.narratives.insert().values(**narrative))
         return Outcome(self._call_body(row), duplicate=False)
 
     @staticmethod
@@ -240,6 +350,7 @@ class Intake:
     # --- EIDO: revisions numbered by the EIDO's distinct lastUpdateTimeStamp
     def accept_eido(self, doc: Any, *, code_table: str | None) -> tuple[Outcome, int]:
         mapped = map_eido(doc)  # EidoError → 422 naming the JSON path
+        self._eido_submission(mapped.submission, 1)  # refused before any database work
 
         def work(session: Session) -> Outcome:
             call_id = mapped.submission["call_id"]
@@ -252,13 +363,17 @@ class Intake:
                 rev = (last or 0) + 1
                 session.execute(m.eido_versions.insert().values(call_id=call_id, revision=rev,
                                                                 version_stamp=mapped.version_stamp[:64]))
-            try:
-                sub = CallSubmission.model_validate({**mapped.submission, "revision": rev})
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                raise EidoError("→".join(str(p) for p in err["loc"]), err["msg"]) from None
+            sub = self._eido_submission(mapped.submission, rev)
             return self.accept_call_in(session, sub, code_table=code_table, channel="eido")
         return self._transact(work), mapped.skipped_persons
+
+    @staticmethod
+    def _eido_submission(submission: dict, revision: int) -> CallSubmission:
+        try:
+            return CallSubmission.model_validate({**submission, "revision": revision})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise EidoError(eido_path_of(err["loc"]), err["msg"]) from None
 
     # --- updates
     def accept_update(self, call_id: str, sub: CallUpdateSubmission) -> Outcome:
@@ -312,6 +427,8 @@ class Intake:
                        person_key=res.person_key, referrer_key=referrer, match=res.match.value,
                        confidence=res.confidence, accepted_at=now)
             session.execute(m.referrals.insert().values(**row))
+            if narrative := narrative_row("referral", referral_id, 0, sub.narrative, now):
+                session.execute(m.narratives.insert().values(**narrative))
             return Outcome(self._referral_body(row), duplicate=False)
         return self._transact(work)
 

@@ -11,12 +11,13 @@ from typing import Any
 from fastapi import Body, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from dyade.auth import Principal, requires
 from dyade.contracts import Role
 from dyade.contracts.inbound import CallSubmission, CallUpdateSubmission, PersonIdentity, ReferralSubmission
-from dyade.db import make_engine, make_sessionmaker
+from dyade.contracts.text import OptLine
+from dyade.db import describe_db_error, make_engine, make_sessionmaker
 from dyade.service import create_app as create_service_app
 from dyade.settings import Settings
 from services.intake.acceptance import Conflict, Intake, NotFound, Outcome
@@ -48,7 +49,7 @@ class Accepted(BaseModel):
 
 class BatchRequest(BaseModel):
     calls: list[Any] = Field(max_length=MAX_BATCH, description="Appels (même forme que POST /v1/calls).")
-    code_table: str | None = Field(None, max_length=64)
+    code_table: OptLine = Field(None, max_length=64)
 
 
 class BatchResponse(BaseModel):
@@ -127,6 +128,15 @@ def create_app(settings: Settings, *, raw_group: str | None = None, background: 
     async def _database_down(request: Request, exc: OperationalError):
         return JSONResponse({"detail": "base de données indisponible; rien n'a été accepté, réessayez"},
                             status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(DataError)
+    async def _refused_value(request: Request, exc: DataError):
+        """A value the database refuses (the edge refuses control characters already): the caller's data,
+        so a 4xx; logged without the values (describe_db_error), answered without them."""
+        log.warning("value refused by the database", extra={"path": request.url.path,
+                                                             "error": describe_db_error(exc)})
+        return problem(422, "(corps)", "valeur refusée par la base de données; rien n'a été accepté pour "
+                                       "cette requête")
 
     @app.exception_handler(InvalidSubmission)
     async def _invalid(request: Request, exc: InvalidSubmission):

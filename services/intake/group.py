@@ -2,7 +2,8 @@
 measured, a second one only adds contention on 2 cores), which accepts everything waiting (up to
 `max_group`) in one transaction and answers each request after the commit. Under load a commit serves
 many calls; alone, a call waits for nobody. Two calls racing to create the same person are sorted out by
-the group's retry (see Intake.accept_calls)."""
+the group's retry (see Intake.accept_calls), and one call's failure is that call's answer only: the others
+of its group are accepted (each in its own SAVEPOINT when the group's transaction failed)."""
 from __future__ import annotations
 
 import asyncio
@@ -12,6 +13,7 @@ import threading
 import time
 from typing import Any
 
+from dyade.db import describe_db_error
 from services.intake.acceptance import CallItem, Intake, Outcome
 
 log = logging.getLogger("intake.group")
@@ -76,8 +78,9 @@ class GroupWriter:
                 if conn is None:
                     conn = self.intake.sessions.kw["bind"].connect()
                 results: list[Any] = self.intake.accept_calls([item for item, _ in group], bind=conn)
-            except Exception as exc:  # database down: every call of the group gets the error (503 → retry)
-                log.warning("group commit failed", extra={"error": str(exc)[:200], "calls": len(group)})
+            except Exception as exc:  # database lost: every call of the group gets the error (503 → retry);
+                # anything else is one call's own result (Intake.accept_calls isolates each call)
+                log.warning("group commit failed", extra={"error": describe_db_error(exc), "calls": len(group)})
                 results = [exc] * len(group)
                 if conn is not None:  # a fresh (pre-pinged) connection for the next group
                     try:

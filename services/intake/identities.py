@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dyade.auth import Principal, requires
 from dyade.contracts import MatchKind, Role
+from dyade.contracts.text import Line
 from dyade.db import unit_of_work
 from services.intake import models as m
 
@@ -44,8 +45,7 @@ class PersonIdentityView(Name):
 class IdentitiesRequest(BaseModel):
     person_keys: list[PersonKey] = Field(min_length=1, max_length=MAX_KEYS,
                                          description=f"Clés pseudonymes (au plus {MAX_KEYS}).")
-    purpose: str = Field(min_length=3, max_length=200, pattern=PURPOSE_PATTERN,
-                         description="Pourquoi ces identités sont lues (consigné).")
+    purpose: Line = Field(min_length=3, max_length=200, description="Pourquoi ces identités sont lues (consigné).")
     model_config = {"extra": "forbid"}
 
 

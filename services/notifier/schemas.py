@@ -1,4 +1,8 @@
-"""Request bodies of the notifier's API (validation errors come back in French, naming the field)."""
+"""Request bodies of the notifier's API (validation errors come back in French, naming the field).
+
+Every string is a `Line` (names, ids, urls, keys: no control character at all) or a `Text` (reasons and
+notes: tab and newlines allowed) from dyade.contracts.text, or has an ASCII pattern: NUL and the other
+control characters are a 422 naming the field, not a database error."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -6,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from dyade.contracts.text import Line, OptLine, OptText, Text
 from dyade.contracts.vocabulary import Disposition
 
 TIME = r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$"
@@ -17,7 +22,7 @@ class Body(BaseModel):
 
 
 class MemberIn(Body):
-    name: str = Field(min_length=1, max_length=120)
+    name: Line = Field(min_length=1, max_length=120)
     role: Literal["policier", "intervenant"]
 
 
@@ -39,7 +44,7 @@ def default_shifts() -> list[ShiftIn]:
 
 
 class DyadIn(Body):
-    name: str = Field(min_length=1, max_length=200)
+    name: Line = Field(min_length=1, max_length=200)
     sector: str = Field(pattern=SECTOR)
     members: list[MemberIn] = Field(default_factory=list, max_length=4)
     shifts: list[ShiftIn] = Field(default_factory=default_shifts, max_length=14)
@@ -47,7 +52,7 @@ class DyadIn(Body):
 
 
 class WebhookIn(Body):
-    url: str = Field(pattern=r"^https?://", max_length=2000)
+    url: Line = Field(pattern=r"^https?://", max_length=2000)
 
 
 class SectorIn(Body):
@@ -56,34 +61,47 @@ class SectorIn(Body):
 
 
 class SubscriptionKeys(Body):
-    p256dh: str = Field(min_length=20, max_length=200)
-    auth: str = Field(min_length=8, max_length=100)
+    p256dh: Line = Field(min_length=20, max_length=200)
+    auth: Line = Field(min_length=8, max_length=100)
 
 
 class SubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="ignore")  # browsers add expirationTime
-    endpoint: str = Field(pattern=r"^https?://", max_length=2000)
+    endpoint: Line = Field(pattern=r"^https?://", max_length=2000)
     keys: SubscriptionKeys
-    dyad_id: str | None = Field(None, description="Superviseur seulement: la dyade de l'appareil.")
+    dyad_id: OptLine = Field(None, max_length=64, description="Superviseur seulement: la dyade de l'appareil.")
 
 
 class DeclineIn(Body):
-    reason: str = Field(min_length=3, max_length=300)
+    reason: Text = Field(min_length=3, max_length=300)
 
 
 class CloseIn(Body):
     disposition: Disposition
-    note: str | None = Field(None, max_length=500)
+    note: OptText = Field(None, max_length=500)
 
 
 class SnoozeIn(Body):
-    reason: str = Field(min_length=3, max_length=300)
+    reason: Text = Field(min_length=3, max_length=300)
     minutes: int = Field(60, ge=5, le=24 * 60)
 
 
 class PlanIn(Body):
-    dyad_id: str = Field(min_length=1, max_length=64)
+    dyad_id: Line = Field(min_length=1, max_length=64)
     every_minutes: int = Field(ge=30, le=60 * 24 * 14, description="Fréquence du suivi (≥ 30 min)")
     first_due_at: datetime | None = None
     active: bool = True
-    note: str | None = Field(None, max_length=500, description="Consigne, sans données de santé.")
+    note: OptText = Field(None, max_length=500, description="Consigne, sans données de santé.")
+    person_label: OptLine = Field(None, max_length=120, description="Comment la dyade reconnaît la personne "
+                                                                       "(prénom, initiales), sans donnée de santé.")
+    address: OptLine = Field(None, max_length=300, description="Adresse au pâté de maisons où passer. Sans "
+                                                                  "adresse: celle du dernier appel connu de la personne.")
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+
+
+class BulkCloseIn(Body):
+    alert_ids: list[Annotated[Line, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=200)
+    reason: Text = Field(min_length=3, max_length=300, description="Pourquoi ces alertes sont fermées (sans nom ni "
+                                                                  "donnée de santé).")
+    disposition: Disposition = Disposition.AUCUNE_INTERVENTION

@@ -5,7 +5,9 @@ incident type (`incidentComponent.incidentTypeInternalCode`, else `incidentTypeC
 location (`locationComponent[].locationByValue`: PIDF-LO civic address and/or point), the persons
 (`personComponent[].ncPersonComponent`: names, birth date; role from `personIncidentRoleRegistryText`),
 and the narrative (`notesComponent[].notesActionComments`, EmergencyCallData.Comment additional data).
-Everything else is ignored. A part that is missing or malformed raises EidoError naming its JSON path.
+Everything else is ignored. A part that is missing or malformed raises EidoError naming its JSON path;
+so does a text read that holds a control character, a lone surrogate or U+FFFE/U+FFFF (the rules of
+dyade.contracts.text: single-line for ids, codes, names and addresses, free text for the notes).
 
 An EIDO with no incidentComponent at all (the standard's own call-transfer sample has none: the call
 is handed over before an incident type is set) gets the nature code `EIDO-NON-PRECISE`, which the
@@ -24,6 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from dyade.contracts.inbound import PersonIdentity
+from dyade.contracts.text import line_problem, text_problem
 
 UNSPECIFIED_TYPE = "EIDO-NON-PRECISE"
 _CALL_ID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
@@ -76,8 +79,21 @@ def _text(value: Any, path: str) -> str | None:
     if isinstance(value, dict):
         return _text(value.get("value"), f"{path}.value")
     if isinstance(value, str):
+        _line(value, path)
         return value.strip() or None
     raise EidoError(path, f"texte attendu, reçu {type(value).__name__}")
+
+
+def _line(value: str, path: str) -> str:
+    if (problem := line_problem(value)) is not None:
+        raise EidoError(path, problem)
+    return value
+
+
+def _free_text(value: str, path: str) -> str:
+    if (problem := text_problem(value)) is not None:
+        raise EidoError(path, problem)
+    return value
 
 
 def _timestamp(value: Any, path: str) -> datetime:
@@ -112,7 +128,10 @@ def _parse_xml(text: str, path: str) -> ET.Element:
         raise EidoError(path, f"XML PIDF-LO invalide: {exc}") from None
 
 
-CIVIC_ORDER = ("HNO", "HNS", "PRD", "RD", "STS", "POD")
+# PIDF-LO civic parts in the order the street is written (RFC 4119/5139; STP: NENA's street pre-type, "rue"
+# in "rue Saint-Louis"; A6: RFC 4119's street, when RD is absent). The order of the type and the name does not
+# matter to the location key (services/intake/domain/locations.py reads "Saint-Louis rue" as "rue Saint-Louis").
+CIVIC_ORDER = ("HNO", "HNS", "PRD", "STP", "RD", "STS", "POD")
 
 
 def parse_pidf(text: str, path: str) -> tuple[str | None, float | None, float | None]:
@@ -122,10 +141,11 @@ def parse_pidf(text: str, path: str) -> tuple[str | None, float | None, float | 
     for el in root.iter():
         name = _local(el.tag)
         if name == "civicAddress" and address is None:
-            parts = {_local(c.tag): (c.text or "").strip() for c in el}
+            parts = {_local(c.tag): " ".join((c.text or "").split()) for c in el}  # XML line breaks: spaces
+            parts["RD"] = parts.get("RD") or parts.get("A6", "")
             street = " ".join(parts[k] for k in CIVIC_ORDER if parts.get(k))
             city = ", ".join(parts[k] for k in ("A3", "A1") if parts.get(k))
-            address = ", ".join(p for p in (street, city) if p) or None
+            address = _line(", ".join(p for p in (street, city) if p), path) or None
         elif name == "pos" and lat is None and el.text:
             nums = el.text.split()
             try:
@@ -162,7 +182,7 @@ def _role(values: list, path: str) -> str:
     for v in values:
         if not isinstance(v, str):
             raise EidoError(path, "texte attendu")
-        role = ROLE_MAP.get(v.strip().lower())
+        role = ROLE_MAP.get(_line(v, path).strip().lower())
         if role:
             return role
     return "sujet"
@@ -217,7 +237,11 @@ def _persons(doc: dict) -> tuple[list[dict], list[str], int]:
         try:
             PersonIdentity.model_validate(ident)
         except ValidationError as exc:
-            raise EidoError(f"{base}.ncPersonComponent", exc.errors()[0]["msg"]) from None
+            err = exc.errors()[0]
+            where = {"first_name": f"{npath}.personGivenName", "last_name": f"{npath}.personSurName",
+                     "birth_date": f"{base}.ncPersonComponent.birthDate"}.get(str((err["loc"] or ("",))[0]),
+                                                                              f"{base}.ncPersonComponent")
+            raise EidoError(where, err["msg"]) from None
         persons.append(ident)
     return persons[:20], roles, skipped
 
@@ -227,16 +251,33 @@ def _narrative(doc: dict) -> str | None:
     for i, note in enumerate(_list(doc.get("notesComponent"), "notesComponent")):
         note = _obj(note, f"notesComponent[{i}]")
         comment = note.get("notesActionComments")
+        path = f"notesComponent[{i}].notesActionComments"
         if not isinstance(comment, str):
-            raise EidoError(f"notesComponent[{i}].notesActionComments", "texte requis par NENA-STA-021")
-        texts.append(html.unescape(_TAGS.sub(" ", comment)))
+            raise EidoError(path, "texte requis par NENA-STA-021")
+        texts.append(_free_text(html.unescape(_TAGS.sub(" ", _free_text(comment, path))), path))
     for i, extra in enumerate(_list(doc.get("additionalDataComponent"), "additionalDataComponent")):
         value = _obj(extra, f"additionalDataComponent[{i}]").get("additionalDataByValue")
         if isinstance(value, str) and "EmergencyCallData.Comment" in value:
-            root = _parse_xml(value, f"additionalDataComponent[{i}].additionalDataByValue")
-            texts += [el.text.strip() for el in root.iter() if _local(el.tag) == "Comment" and el.text]
+            path = f"additionalDataComponent[{i}].additionalDataByValue"
+            root = _parse_xml(value, path)
+            texts += [_free_text(el.text, path).strip() for el in root.iter()
+                      if _local(el.tag) == "Comment" and el.text]
     text = "\n".join(" ".join(t.split()) for t in texts if t.strip())
     return text[:4000] or None
+
+
+# The EIDO part each field of the mapped call submission comes from.
+SUBMISSION_PATHS = {"call_id": "$id", "received_at": "callComponent[].callStartTimestamp",
+                    "nature_code": "incidentComponent.incidentTypeInternalCode", "location": "locationComponent",
+                    "persons": "personComponent", "narrative": "notesComponent"}
+
+
+def eido_path_of(loc: tuple | list) -> str:
+    """The EIDO path to name for an error on a field of the mapped submission (`loc` as pydantic gives it),
+    with the field itself: `notesComponent (narrative)`."""
+    field = ".".join(str(p) for p in loc)
+    part = SUBMISSION_PATHS.get(str(loc[0])) if loc else None
+    return f"{part} ({field})" if part else (field or "(racine)")
 
 
 def map_eido(doc: Any) -> EidoCall:
@@ -244,6 +285,7 @@ def map_eido(doc: Any) -> EidoCall:
     incident_id = doc.get("$id")
     if not isinstance(incident_id, str) or not incident_id.strip():
         raise EidoError("$id", "identifiant d'incident requis")
+    _line(incident_id, "$id")
     incident = doc.get("incidentComponent")
     if incident is not None:
         incident = _obj(incident, "incidentComponent")
