@@ -12,6 +12,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from dyade.contracts import Role
 
 ISSUER = "dyade"
+# How long a token may live: a person's one shift; a system's (the CAD's dispatch link) a month. Configured by
+# DYADE_TOKEN_MAX_HOURS and DYADE_TOKEN_MAX_HOURS_SYSTEM (dyade.settings); these are the defaults.
+SYSTEM_ROLES = frozenset({Role.DISPATCH})
+PERSON_MAX_HOURS = 12
+SYSTEM_MAX_HOURS = 720
 ADMIN_NOTE = " — administrer la plateforme ne donne accès ni aux renseignements de santé ni aux identités"
 
 
@@ -23,10 +28,40 @@ class Principal:
     dyad_id: str | None = None
 
 
-def issue_token(secret: str, *, subject: str, role: Role | str, ttl_s: int = 12 * 3600,
-                sector: str | None = None, dyad_id: str | None = None) -> str:
+class TokenPolicyError(ValueError):
+    """A token Dyade will not issue (no named subject, too long a life); the message is French."""
+
+
+def max_token_hours(role: Role | str, settings=None) -> int:
+    """The longest life of a token of `role`, in hours: DYADE_TOKEN_MAX_HOURS for people,
+    DYADE_TOKEN_MAX_HOURS_SYSTEM for system roles (dispatch)."""
+    system = Role(role) in SYSTEM_ROLES
+    if settings is None:
+        return SYSTEM_MAX_HOURS if system else PERSON_MAX_HOURS
+    return settings.dyade_token_max_hours_system if system else settings.dyade_token_max_hours
+
+
+def max_token_setting(role: Role | str) -> str:
+    return "DYADE_TOKEN_MAX_HOURS_SYSTEM" if Role(role) in SYSTEM_ROLES else "DYADE_TOKEN_MAX_HOURS"
+
+
+def issue_token(secret: str, *, subject: str, role: Role | str, ttl_s: int = PERSON_MAX_HOURS * 3600,
+                sector: str | None = None, dyad_id: str | None = None, max_ttl_s: int | None = None) -> str:
+    """A signed token for a NAMED person or system. Its life is bounded: `max_ttl_s`, by default the
+    default maximum of the role (12 h for a person, 720 h for dispatch); callers with settings pass
+    `max_token_hours(role, settings) * 3600`."""
+    role = Role(role)
+    subject = (subject or "").strip()
+    if not subject:
+        raise TokenPolicyError("un jeton nomme la personne ou le système qui l'utilise (sujet requis)")
+    limit = max_ttl_s if max_ttl_s is not None else max_token_hours(role) * 3600
+    if ttl_s <= 0:
+        raise TokenPolicyError("la durée de validité d'un jeton doit être positive")
+    if ttl_s > limit:
+        raise TokenPolicyError(f"durée de validité trop longue pour le rôle {role.value} : {ttl_s / 3600:g} h "
+                               f"demandées, {limit / 3600:g} h au plus ({max_token_setting(role)})")
     now = int(time.time())
-    claims = {"sub": subject, "role": Role(role).value, "iss": ISSUER, "iat": now, "exp": now + ttl_s}
+    claims = {"sub": subject, "role": role.value, "iss": ISSUER, "iat": now, "exp": now + ttl_s}
     if sector:
         claims["sector"] = sector
     if dyad_id:
@@ -43,7 +78,7 @@ def read_token(secret: str, token: str) -> Principal:
         raise HTTPException(401, detail=f"jeton invalide: {exc}", headers={"WWW-Authenticate": "Bearer"}) from exc
 
 
-_bearer = HTTPBearer(auto_error=False, description="Jeton Dyade (`dyade token ROLE`).")
+_bearer = HTTPBearer(auto_error=False, description="Jeton Dyade (`dyade token ROLE --subject NOM`).")
 
 
 def token_from(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str | None:

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dyade.files import open_private_append
+
 
 class BrokerError(RuntimeError):
     """The broker could not be started or reached; the message is meant for the user."""
@@ -63,14 +65,18 @@ class EmbeddedBroker:
         elif wait_for_port(self.host, self.port, 0.1):
             raise BrokerError(f"le port {self.host}:{self.port} est déjà pris")
         url = f"tcp://{self.host}:{self.port}"
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        log = open_private_append(self.log_path) if self.log_path else subprocess.DEVNULL  # 0600
         t0 = time.perf_counter()
-        self.process = subprocess.Popen(
-            [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")},
-        )
+        try:
+            self.process = subprocess.Popen(
+                [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                 "--storage-engine", "memory://tansu/"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")},
+            )
+        finally:
+            if log is not subprocess.DEVNULL:
+                log.close()  # the broker has its own copy
         if not wait_for_port(self.host, self.port, timeout):
             self.stop()
             raise BrokerError(f"le broker Tansu n'a pas répondu sur {self.bootstrap_servers} en {timeout:.0f} s")

@@ -141,18 +141,34 @@ def status() -> None:
 @app.command(help="Émet un jeton d'accès pour un rôle (développement et intégration).")
 def token(role: str = typer.Argument(..., help="dispatch, officer, calltaker, partner, social_worker, dyad, "
                                                  "supervisor, analyst, admin"),
-          subject: str = typer.Option("demo", help="Identifiant de la personne ou du système."),
+          subject: str = typer.Option(None, help="Identifiant nommé de la personne ou du système (requis), "
+                                                 "p. ex. agente-tremblay ou rao-laval."),
           sector: str = typer.Option(None, help="Secteur (dyades)."),
           dyad: str = typer.Option(None, help="Identifiant de dyade (application terrain)."),
-          hours: int = typer.Option(12, help="Durée de validité.")) -> None:
-    from dyade.auth import issue_token
+          hours: int = typer.Option(None, help="Durée de validité en heures (défaut 12; au plus DYADE_TOKEN_MAX_HOURS "
+                                               "pour une personne, DYADE_TOKEN_MAX_HOURS_SYSTEM pour dispatch).")) -> None:
+    from dyade.auth import TokenPolicyError, issue_token, max_token_hours, max_token_setting
     from dyade.contracts import Role
+    from dyade.settings import SettingsError
     try:
         Role(role)
     except ValueError:
         fail(f"rôle inconnu: {role}")
-    print(issue_token(get_settings().secret("dyade_token_secret"), subject=subject, role=role,
-                      ttl_s=hours * 3600, sector=sector, dyad_id=dyad))
+    if not subject or not subject.strip():
+        fail("nommez la personne ou le système qui utilisera le jeton : --subject NOM (p. ex. --subject agente-tremblay)")
+    settings = get_settings()
+    limit = max_token_hours(role, settings)
+    hours = min(12, limit) if hours is None else hours
+    if hours <= 0:
+        fail("--hours : la durée de validité doit être d'au moins 1 heure")
+    if hours > limit:
+        fail(f"--hours {hours} : un jeton {role} vit au plus {limit} h ({max_token_setting(role)})")
+    try:
+        settings.check_secrets()
+        print(issue_token(settings.secret("dyade_token_secret"), subject=subject.strip(), role=role,
+                          ttl_s=hours * 3600, max_ttl_s=limit * 3600, sector=sector, dyad_id=dyad))
+    except (SettingsError, TokenPolicyError) as exc:
+        fail(str(exc))
 
 
 @app.command(help="Applique les migrations de la base de données.")

@@ -29,6 +29,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from dyade import runfile
+from dyade.files import open_private_append, private_dir
 from dyade.broker import BrokerError, EmbeddedBroker, wait_for_port
 from dyade.db import DatabaseError, migrate
 from dyade.kafka import BrokerUnreachable, create_topics
@@ -116,7 +117,7 @@ class Platform:
     def __init__(self, settings: Settings, policy: Policy = DEFAULT):
         self.settings = settings
         self.policy = policy
-        self.home = Path(settings.dyade_home).resolve()
+        self.home = private_dir(settings.dyade_home).resolve()  # 0700: secrets, database, logs
         self.logs = self.home / "logs"
         self.broker: EmbeddedBroker | None = None
         self.broker_sup: Supervised | None = None
@@ -138,7 +139,7 @@ class Platform:
             create_topics(self.bootstrap, partitions=self.settings.dyade_topic_partitions,
                           replication=self.settings.dyade_topic_replication)
             return self.bootstrap
-        self.logs.mkdir(parents=True, exist_ok=True)
+        private_dir(self.logs)
         port = int(os.environ.get("DYADE_BROKER_PORT", "0"))
         self.broker = EmbeddedBroker(port=port, log_path=self.logs / "tansu.log").start()
         self.broker_sup = Supervised("broker", BROKER_POLICY, probe=False)
@@ -153,8 +154,8 @@ class Platform:
         port = self.settings.port_of(spec.name)
         if wait_for_port(self.settings.dyade_host, port, 0.05):
             raise BrokerError(f"le port {port} de {spec.name} est déjà pris (réglez {spec.name.upper()}_PORT)")
-        self.logs.mkdir(parents=True, exist_ok=True)
-        with open(self.logs / f"{spec.name}.log", "ab") as log:
+        private_dir(self.logs)
+        with open_private_append(self.logs / f"{spec.name}.log") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", spec.module], env=self.env, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
@@ -315,9 +316,9 @@ class Platform:
         line = {"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "level": level,
                 "service": name, "logger": "dyade.up", "msg": message}
         try:
-            self.logs.mkdir(parents=True, exist_ok=True)
-            with open(self.logs / f"{'tansu' if name == 'broker' else name}.log", "a", encoding="utf-8") as f:
-                f.write(json.dumps(line, ensure_ascii=False) + "\n")
+            private_dir(self.logs)
+            with open_private_append(self.logs / f"{'tansu' if name == 'broker' else name}.log") as f:
+                f.write((json.dumps(line, ensure_ascii=False) + "\n").encode())
         except OSError:
             pass
 
@@ -397,7 +398,9 @@ def up(
             status.update("Broker Kafka…")
             bootstrap = platform.start_broker()
             env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DATABASE_URL": settings.db_url,
-                   "DYADE_HOME": str(platform.home), "PYTHONUNBUFFERED": "1"}
+                   "DYADE_HOME": str(platform.home), "PYTHONUNBUFFERED": "1",
+                   # the services see a broker and a database; this tells them it is the embedded default
+                   "DYADE_EMBEDDED": "true" if settings.embedded else "false"}
             platform.env = env
             platform.write_runfile()
             for spec in available_services():
@@ -427,7 +430,7 @@ def up(
 def _start_demo(platform: Platform, env: dict[str, str], rate: float) -> subprocess.Popen | None:
     if importlib.util.find_spec("dyade.simulation") is None:
         return None
-    with open(platform.logs / "demo.log", "ab") as log:
+    with open_private_append(platform.logs / "demo.log") as log:
         return subprocess.Popen([sys.executable, "-m", "dyade.cli.main", "demo", "--rate", str(rate)], env=env,
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 preexec_fn=_die_with_parent)

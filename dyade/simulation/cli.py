@@ -106,12 +106,15 @@ def simulate(
 
 
 def _http_sink(settings, *, batch: int, eido_share: float, city: str):
-    from dyade.auth import issue_token
+    from dyade.auth import issue_token, max_token_hours
     from dyade.simulation.intake_client import HttpSink, ServiceClient
     secret = settings.secret("dyade_token_secret")
-    client = ServiceClient(settings.url_of("intake"),
-                           lambda role, subject: issue_token(secret, subject=subject, role=role, ttl_s=24 * 3600),
-                           attempts=8, name="intake")
+
+    def token_for(role: str, subject: str) -> str:  # one per request: short lives are no trouble
+        hours = min(24, max_token_hours(role, settings))
+        return issue_token(secret, subject=subject, role=role, ttl_s=hours * 3600,
+                           max_ttl_s=max_token_hours(role, settings) * 3600)
+    client = ServiceClient(settings.url_of("intake"), token_for, attempts=8, name="intake")
     return HttpSink(client, batch=batch, eido_share=eido_share, city=city)
 
 

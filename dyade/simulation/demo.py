@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 
-from dyade.auth import issue_token
+from dyade.auth import issue_token, max_token_hours
 from dyade.contracts.vocabulary import CallCategory
 from dyade.settings import Settings
 from dyade.simulation.calls import TZ, CallFactory, local_iso
@@ -63,8 +63,12 @@ class Demo:
         self.live_stream: LiveCalls | None = None
 
     # --- clients ----------------------------------------------------------------------------------------
-    def token(self, role: str, subject: str = "demo", **claims) -> str:
-        return issue_token(self.secret, subject=subject, role=role, ttl_s=7 * 24 * 3600, **claims)
+    def token(self, role: str, subject: str, **claims) -> str:
+        """A token for a named demo person or system, as long as the configuration allows (DYADE_TOKEN_MAX_HOURS:
+        12 h for a person by default; `dyade token ROLE --subject NOM` makes a new one)."""
+        limit = max_token_hours(role, self.settings) * 3600
+        return issue_token(self.secret, subject=subject, role=role, ttl_s=min(7 * 24 * 3600, limit),
+                           max_ttl_s=limit, **claims)
 
     def client(self, service: str) -> ServiceClient:
         return ServiceClient(self.settings.url_of(service), lambda role, subject: self.token(role, subject),
@@ -100,7 +104,8 @@ class Demo:
             f"API d'intake (docs): {s.url_of('intake')}/docs",
             f"Flux: {self.options.rate} appel(s)/s, ville « {self.sim.knobs.profile.name} », {len(sectors)} secteurs, "
             f"dyades D1..D{len(sectors)} de garde 24 h/24 pour la démo; {len(self.featured)} fiches Info-social.",
-            "Autres jetons: `dyade token dyad --dyad D2 --sector S2`, `dyade token admin`...",
+            f"Ces jetons valent {s.dyade_token_max_hours} h (DYADE_TOKEN_MAX_HOURS). Autres jetons: "
+            "`dyade token dyad --dyad D2 --sector S2 --subject membre-D2`, `dyade token admin --subject NOM`...",
         ]
         return "\n".join(lines)
 

@@ -8,11 +8,14 @@
 - intake_resolutions: each resolution of a person (match kind and confidence).
 - intake_identity_reads: each disclosure of an identity to a reader (who, role, when, person key, why);
   made by migrations/intake_0002_identity_reads.py.
+- intake_narratives: call and referral narratives as received (events carry them redacted:
+  domain/redaction.py), on the identity side; intake_narrative_reads: each read of one (who, role, when,
+  which, why). Both made by migrations/intake_0004_narratives.py.
 """
 from __future__ import annotations
 
 from sqlalchemy import (JSON, BigInteger, Column, Date, DateTime, Float, Index, Integer, LargeBinary, MetaData,
-                        String, Table)
+                        String, Table, Text)
 
 metadata = MetaData()
 TZ = DateTime(timezone=True)
@@ -117,3 +120,25 @@ identity_reads = Table(
     Column("purpose", String(200), nullable=False),
     Column("at", TZ, nullable=False),
 )
+
+narratives = Table(
+    "intake_narratives", metadata,
+    Column("kind", String(10), primary_key=True),  # call | referral
+    Column("ref", String(64), primary_key=True),   # call_id | referral_id
+    Column("revision", Integer, primary_key=True),  # the call's revision; 0 for a referral
+    Column("narrative", Text, nullable=False),
+    Column("created_at", TZ, nullable=False),
+)
+
+narrative_reads = Table(
+    "intake_narrative_reads", metadata,
+    Column("id", SEQ, primary_key=True, autoincrement=True),
+    Column("kind", String(10), nullable=False),
+    Column("ref", String(64), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("role", String(30), nullable=False),
+    Column("purpose", String(200), nullable=False),
+    Column("at", TZ, nullable=False),
+)
+Index("ix_intake_narrative_reads_ref", narrative_reads.c.kind, narrative_reads.c.ref)

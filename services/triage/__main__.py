@@ -7,7 +7,7 @@ import faust
 
 from dyade.kafka import admin
 from dyade.observability import configure_logging
-from dyade.settings import Settings
+from dyade.settings import Settings, SettingsError
 from services.triage.app import build_app, internal_topics
 from services.triage.options import TriageOptions, load_ruleset
 from services.triage.web import WebService, create_web
@@ -43,6 +43,10 @@ def ensure_internal_topics(settings: Settings, app_id: str) -> None:
 
 def main() -> None:
     settings = Settings()
+    try:
+        settings.check_secrets()
+    except SettingsError as exc:
+        raise SystemExit(f"erreur : {exc}") from None
     options = TriageOptions()
     configure_logging("triage", settings.dyade_log_level)
     if options.faust_log_level:  # faust/aiokafka internals (rebalances, recovery) for diagnosis

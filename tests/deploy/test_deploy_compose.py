@@ -20,7 +20,9 @@ from deploy_files import (DEPLOY, ROOT, SECRETS, SERVICE_NAMES, compose, compose
 
 DEFAULTS = Settings(_env_file=None)
 KAFKA_NODES = ("kafka-1", "kafka-2", "kafka-3")
-FAKE_ENV = {name: f"test-{name.lower()}" for name in SECRETS}
+# Secrets as long as the services demand outside the embedded default (32 bytes at least).
+FAKE_ENV = {name: f"test-{name.lower()}" + ("-0123456789abcdef" if name.startswith("DYADE_") else "")
+            for name in SECRETS}
 
 
 def test_the_compose_services_are_exactly_the_code_services_plus_the_platform():
@@ -98,7 +100,8 @@ def test_the_services_settings_parse_from_the_compose_environment(monkeypatch):
     assert settings.kafka_bootstrap_servers.split(",") == [f"{n}:9092" for n in KAFKA_NODES]
     assert settings.db_url == normalise_db_url(settings.db_url)
     assert settings.db_url.startswith("postgresql+psycopg://dyade:test-postgres_password@postgres:5432/")
-    assert settings.secret("dyade_pseudonym_key") == "test-dyade_pseudonym_key"
+    assert settings.secret("dyade_pseudonym_key") == FAKE_ENV["DYADE_PSEUDONYM_KEY"]
+    settings.check_secrets()
     assert settings.dyade_topic_replication == 3 and settings.dyade_topic_partitions == 6
     with pytest.raises(KeyError, match="POSTGRES_PASSWORD"):
         resolve(svc["environment"]["DATABASE_URL"], {})

@@ -233,3 +233,60 @@ def test_dyade_status_reports_a_service_that_does_not_answer(tmp_path, services)
     env = services({})
     r = dyade("status", env={**env, "DYADE_HOME": str(tmp_path), "COLUMNS": "250"})
     assert r.returncode == 1 and r.stdout.count("arrêté") == 5
+
+
+CLEAN = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "DYADE_TOKEN_SECRET", "DYADE_PSEUDONYM_KEY",
+         "DYADE_TOKEN_MAX_HOURS", "DYADE_TOKEN_MAX_HOURS_SYSTEM", "DYADE_EMBEDDED")
+
+
+def token(*args, env: dict[str, str]):
+    """`dyade token …` in the embedded default, plus `env`."""
+    clean = {k: v for k, v in os.environ.items() if k not in CLEAN}
+    return subprocess.run([sys.executable, "-m", "dyade.cli.main", "token", *args], capture_output=True, text=True,
+                          env={**clean, **env}, timeout=60)
+
+
+def token_env(tmp_path, **extra) -> dict[str, str]:
+    return {"DYADE_HOME": str(tmp_path / "home"), **extra}
+
+
+def claims_of(token: str, tmp_path) -> dict:
+    import jwt
+    secret = (tmp_path / "home" / "secrets" / "dyade_token_secret").read_text().strip()
+    return jwt.decode(token, secret, algorithms=["HS256"], issuer="dyade")
+
+
+def test_a_cli_token_names_its_subject_and_lives_one_shift(tmp_path):
+    r = token("admin", env=token_env(tmp_path))
+    assert r.returncode == 2 and "--subject" in r.stderr and "Traceback" not in r.stderr
+    r = token("admin", "--subject", "adm-tremblay", env=token_env(tmp_path))
+    assert r.returncode == 0, r.stderr
+    claims = claims_of(r.stdout.strip(), tmp_path)
+    assert claims["sub"] == "adm-tremblay" and claims["exp"] - claims["iat"] == 12 * 3600
+
+
+def test_a_hundred_year_token_is_refused(tmp_path):
+    r = token("admin", "--subject", "adm", "--hours", "876000", env=token_env(tmp_path))
+    assert r.returncode == 2 and r.stdout == ""
+    assert "au plus 12 h" in r.stderr and "DYADE_TOKEN_MAX_HOURS" in r.stderr
+    assert token("dyad", "--subject", "d", "--hours", "13", env=token_env(tmp_path)).returncode == 2
+    assert token("officer", "--subject", "o", "--hours", "0", env=token_env(tmp_path)).returncode == 2
+
+
+def test_system_tokens_have_their_own_longer_bound_and_both_are_configured(tmp_path):
+    r = token("dispatch", "--subject", "rao-laval", "--hours", "720", env=token_env(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert claims_of(r.stdout.strip(), tmp_path)["exp"] - claims_of(r.stdout.strip(), tmp_path)["iat"] == 720 * 3600
+    r = token("dispatch", "--subject", "rao-laval", "--hours", "721", env=token_env(tmp_path))
+    assert r.returncode == 2 and "DYADE_TOKEN_MAX_HOURS_SYSTEM" in r.stderr
+    env = token_env(tmp_path, DYADE_TOKEN_MAX_HOURS="8")
+    assert token("social_worker", "--subject", "sw", "--hours", "9", env=env).returncode == 2
+    r = token("social_worker", "--subject", "sw", env=env)  # default: the bound when it is lower
+    assert r.returncode == 0 and claims_of(r.stdout.strip(), tmp_path)["exp"] - \
+        claims_of(r.stdout.strip(), tmp_path)["iat"] == 8 * 3600
+
+
+def test_the_cli_refuses_a_short_secret_outside_the_embedded_default(tmp_path):
+    env = token_env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path}/d.db", DYADE_TOKEN_SECRET="court")
+    r = token("officer", "--subject", "agent-1", env=env)
+    assert r.returncode == 2 and "DYADE_TOKEN_SECRET" in r.stderr and "32" in r.stderr and r.stdout == ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import orjson
 
@@ -12,6 +12,7 @@ from dyade.contracts import CallCategory, CallReceived, CallUpdated, ReferralFil
 from dyade.contracts.calls import CallPayload, CallUpdatePayload, Location, PersonRef
 from dyade.contracts.inbound import CallSubmission, CallUpdateSubmission, ReferralSubmission
 from dyade.contracts.referrals import ReferralPayload
+from services.intake.domain.redaction import redact
 
 SOURCE = "intake"
 # A dispatch system's clock may run a little ahead; beyond this a time "in the future" is refused.
@@ -41,10 +42,14 @@ def check_not_future(field: str, at: datetime, now: datetime) -> None:
                                        f"{int(MAX_CLOCK_SKEW.total_seconds() // 60)} minutes après l'heure du serveur")
 
 
-def summary_of(narrative: str | None, limit: int = SUMMARY_MAX) -> str | None:
+def summary_of(narrative: str | None, limit: int = SUMMARY_MAX, *, persons=(),
+               today: date | None = None) -> str | None:
+    """The narrative as an event carries it: who anyone is redacted (names and birth dates of `persons`,
+    phones, RAMQ numbers, e-mails, civic numbers: domain/redaction.py), one line, at most `limit` characters.
+    The narrative itself stays in intake (intake_narratives)."""
     if not narrative:
         return None
-    text = " ".join(narrative.split())
+    text = " ".join(redact(narrative, persons, today=today).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -63,7 +68,8 @@ def call_received(sub: CallSubmission, *, category: CallCategory, location: Reso
         location=Location(location_key=location.location_key, address=location.address, sector=location.sector,
                           lat=sub.location.lat, lon=sub.location.lon),
         persons=tuple(persons), caller_relation=sub.caller_relation,
-        flags=tuple(dict.fromkeys(sub.flags)), summary=summary_of(sub.narrative), source_system=source_system)
+        flags=tuple(dict.fromkeys(sub.flags)), source_system=source_system,
+        summary=summary_of(sub.narrative, persons=sub.persons, today=sub.received_at.date()))
     return CallReceived.new(payload=payload, occurred_at=sub.received_at, source=SOURCE, correlation_id=sub.call_id)
 
 
@@ -81,5 +87,5 @@ def referral_filed(referral_id: str, sub: ReferralSubmission, *, person_key: str
         referral_id=referral_id, referrer_type=sub.referrer_type, referrer_key=referrer, person_key=person_key,
         clientele=tuple(dict.fromkeys(sub.clientele)), criteria=tuple(dict.fromkeys(sub.criteria)),
         linked_call_ids=tuple(dict.fromkeys(sub.linked_call_ids)),
-        summary=summary_of(sub.narrative, REFERRAL_SUMMARY_MAX))
+        summary=summary_of(sub.narrative, REFERRAL_SUMMARY_MAX, persons=[sub.person], today=filed_at.date()))
     return ReferralFiled.new(payload=payload, occurred_at=filed_at, source=SOURCE, correlation_id=referral_id)
