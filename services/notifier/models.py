@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Index, Integer, MetaData, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Index, Integer, MetaData, String, Text
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -111,6 +111,41 @@ class AlertRow(Base):
     note: Mapped[str | None] = mapped_column(String(500), nullable=True)
     disposition: Mapped[str | None] = mapped_column(String(32), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(TS)
+    # where to go (notifier_0002): the headline call's block-level address, coordinates and CAD nature
+    address: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    nature_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    last_call_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)  # the latest call's received time
+    paged_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)      # the last time it paged someone
+    snoozed_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    person_label: Mapped[str | None] = mapped_column(String(120), nullable=True)  # follow-ups: who, as the plan says
+
+    __table_args__ = (Index("ix_notifier_alerts_created_at", "created_at"),
+                      Index("ix_notifier_alerts_sector_state", "sector", "state"))
+
+
+class AlertCallRow(Base):
+    """Each call an alert carries, with its own time, place, level and reasons (notifier_0002)."""
+    __tablename__ = "notifier_alert_calls"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(String(64), index=True)
+    call_id: Mapped[str] = mapped_column(String(100), index=True)
+    decision_id: Mapped[str] = mapped_column(String(200))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    level: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    sector: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    address: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    nature_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(TS)
+    reasons: Mapped[list] = mapped_column(JSON, default=list)
+    summary: Mapped[str | None] = mapped_column(Text, nullable=True)
+    joined_at: Mapped[datetime] = mapped_column(TS)
+    outcome: Mapped[str] = mapped_column(String(32))   # new, merged (silent), repaged
+    cleared_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
 
 
 class AlertEventRow(Base):
@@ -150,6 +185,10 @@ class PlanRow(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     note: Mapped[str | None] = mapped_column(String(500), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(TS)
+    address: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    person_label: Mapped[str | None] = mapped_column(String(120), nullable=True)
 
 
 class FrameReadRow(Base):

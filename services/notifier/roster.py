@@ -3,18 +3,20 @@ the domain's values for routing."""
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from services.notifier.domain.roster import Adjacency, Dyad, Shift, parse_time
+from services.notifier.domain.roster import MONTREAL, Adjacency, Dyad, Shift, parse_time
 from services.notifier.models import BusyRow, DyadRow, SectorRow
 
 
-def to_dyad(row: DyadRow) -> Dyad:
+def to_dyad(row: DyadRow, tz: ZoneInfo = MONTREAL) -> Dyad:
     shifts = tuple(Shift(tuple(s["days"]), parse_time(s["start"]), parse_time(s["end"])) for s in row.shifts)
-    return Dyad(row.dyad_id, row.sector, shifts, row.active) if shifts else Dyad(row.dyad_id, row.sector,
-                                                                                  active=row.active)
+    if shifts:
+        return Dyad(row.dyad_id, row.sector, shifts, row.active, tz=tz)
+    return Dyad(row.dyad_id, row.sector, active=row.active, tz=tz)
 
 
 def adjacency(session: Session, default: Adjacency) -> Adjacency:
@@ -29,10 +31,15 @@ def adjacency(session: Session, default: Adjacency) -> Adjacency:
     return session.info["notifier.adjacency"]
 
 
-def dyads_in(session: Session, sectors: list[str]) -> list[Dyad]:
+def dyads_in(session: Session, sectors: list[str], tz: ZoneInfo = MONTREAL) -> list[Dyad]:
     if not sectors:
         return []
-    return [to_dyad(r) for r in session.scalars(select(DyadRow).where(DyadRow.sector.in_(sectors)))]
+    return [to_dyad(r, tz) for r in session.scalars(select(DyadRow).where(DyadRow.sector.in_(sectors)))]
+
+
+def on_duty(session: Session, dyad_id: str | None, at: datetime, tz: ZoneInfo = MONTREAL) -> bool:
+    row = session.get(DyadRow, dyad_id) if dyad_id else None
+    return row is not None and to_dyad(row, tz).on_duty(at)
 
 
 def busy_dyads(session: Session, dyad_ids: list[str] | None = None) -> set[str]:

@@ -67,6 +67,7 @@ class Notifier:
         self.sessions = make_sessionmaker(self.engine)
         self.hub = Hub()
         self.vapid = delivery.load_vapid(settings.dyade_home)
+        self.webhook_policy = delivery.WebhookPolicy.of(settings, self.config)  # where webhooks may go
         self.deliveries: "queue.Queue[str]" = queue.Queue()
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -174,7 +175,7 @@ class Notifier:
                     session.execute(delete(SubscriptionRow).where(SubscriptionRow.id == sub.id))
         if dyad is not None and dyad.webhook_url and dyad.webhook_secret:
             sent = delivery.send_webhook(url=dyad.webhook_url, secret=dyad.webhook_secret,
-                                         body={"event": "alert.assigned", "alert": body})
+                                         body={"event": "alert.assigned", "alert": body}, policy=self.webhook_policy)
             results.append(("webhook", sent))
         for channel, sent in results:
             if sent.ok:

@@ -42,7 +42,7 @@ def _fetch(n, floor: int, after: int, sent: set[int], dyad_id: str | None, lang:
                                     .order_by(AlertEventRow.id)))
         found = {a.alert_id: a for a in session.scalars(
             select(AlertRow).where(AlertRow.alert_id.in_({r.alert_id for r in rows})))}
-        summaries = {s["alert_id"]: s for s in views.summaries(session, list(found.values()), lang=lang)}
+        summaries = {s["alert_id"]: s for s in views.summaries(session, list(found.values()), lang=lang, tz=n.config.tz)}
         return [(r.id, {"cursor": r.id,
                         "change": {"state": r.state, "previous": r.previous, "reason": r.reason,
                                    "dyad_id": r.dyad_id, "previous_dyad_id": r.previous_dyad_id,

@@ -1,8 +1,10 @@
 """What the field app and the push channels show of an alert: labels in French (English on request),
-the triage reasons, and — in the detail only, audited — the frame's police view."""
+where to go (block-level address, sector, `geo:` link, nature, the call's local time), the triage
+reasons, each call the alert carries, and — in the detail only, audited — the frame's police view."""
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,16 +13,23 @@ from dyade.auth import Principal
 from dyade.contracts.vocabulary import AlertState, CallCategory
 
 from services.notifier.domain import labels, lifecycle
-from services.notifier.models import AlertRow, FrameReadRow, FrameRow, utc
+from services.notifier.domain.roster import MONTREAL
+from services.notifier.models import AlertCallRow, AlertRow, FrameReadRow, FrameRow, utc
 
 
 def _iso(dt: datetime | None) -> str | None:
     return utc(dt).isoformat() if dt else None
 
 
+def _category_label(category: str | None) -> str:
+    return labels.CATEGORIES.get(CallCategory(category), "") if category else ""
+
+
 def alert_summary(alert: AlertRow, *, lang: str = "fr", frames: set[str] | None = None,
-                  stale: set[str] | None = None) -> dict:
+                  stale: set[str] | None = None, tz: ZoneInfo = MONTREAL) -> dict:
     keys = alert.person_keys or []
+    received = utc(alert.last_call_at) or utc(alert.call_received_at) or (utc(alert.due_at) if alert.kind == "suivi"
+                                                                          else None) or utc(alert.created_at)
     return {
         "alert_id": alert.alert_id,
         "kind": alert.kind,
@@ -34,10 +43,23 @@ def alert_summary(alert: AlertRow, *, lang: str = "fr", frames: set[str] | None 
         "level": alert.level,
         "level_label": labels.level_label(alert.level, lang),
         "category": alert.category,
-        "category_label": labels.CATEGORIES.get(CallCategory(alert.category), "") if alert.category else "",
+        "category_label": _category_label(alert.category),
         "call_id": alert.call_id,
         "call_ids": alert.call_ids or [],
+        "calls_count": len(alert.call_ids or []),
         "person_keys": keys,
+        "person_label": alert.person_label,
+        "plan_person_key": alert.plan_person_key,
+        "address": alert.address,
+        "where": labels.where(alert.address, alert.sector, lang),
+        "lat": alert.lat,
+        "lon": alert.lon,
+        "geo": labels.geo_uri(alert.lat, alert.lon),
+        "nature_code": alert.nature_code,
+        "last_call_at": _iso(alert.last_call_at),
+        "time_local": labels.local_datetime(received, tz),
+        "clock_local": labels.local_clock(received, tz),
+        "paged_at": _iso(alert.paged_at),
         "summary": alert.summary,
         "reasons": alert.reasons or [],
         "call_received_at": _iso(alert.call_received_at),
@@ -64,9 +86,23 @@ def frame_index(session: Session, person_keys: set[str]) -> tuple[set[str], set[
     return found, stale
 
 
-def summaries(session: Session, rows: list[AlertRow], *, lang: str = "fr") -> list[dict]:
+def summaries(session: Session, rows: list[AlertRow], *, lang: str = "fr", tz: ZoneInfo = MONTREAL) -> list[dict]:
     frames, stale = frame_index(session, {k for a in rows for k in (a.person_keys or [])})
-    return [alert_summary(a, lang=lang, frames=frames, stale=stale) for a in rows]
+    return [alert_summary(a, lang=lang, frames=frames, stale=stale, tz=tz) for a in rows]
+
+
+def calls(session: Session, alert: AlertRow, *, lang: str = "fr", tz: ZoneInfo = MONTREAL) -> list[dict]:
+    """Each call the alert carries, newest first, with its own time, place, level and reasons."""
+    rows = session.scalars(select(AlertCallRow).where(AlertCallRow.alert_id == alert.alert_id)
+                           .order_by(AlertCallRow.received_at.desc(), AlertCallRow.id.desc()))
+    return [{"call_id": c.call_id, "revision": c.revision, "level": c.level,
+             "level_label": labels.level_label(c.level, lang), "category": c.category,
+             "category_label": _category_label(c.category), "sector": c.sector, "address": c.address,
+             "where": labels.where(c.address, c.sector, lang), "lat": c.lat, "lon": c.lon,
+             "geo": labels.geo_uri(c.lat, c.lon), "nature_code": c.nature_code,
+             "received_at": _iso(c.received_at), "time_local": labels.local_datetime(utc(c.received_at), tz),
+             "reasons": c.reasons or [], "summary": c.summary, "outcome": c.outcome,
+             "joined_at": _iso(c.joined_at), "cleared": c.cleared_at is not None} for c in rows]
 
 
 def police_views(session: Session, alert: AlertRow, principal: Principal, *, now: datetime) -> list[dict]:

@@ -9,10 +9,11 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 
 from dyade.web import check_sign_in, page_principal, signed_in, signed_out
-from dyade.contracts.vocabulary import Role
+from dyade.contracts.vocabulary import Role, TriageLevel
 
 from services.notifier.deps import FIELD, lang_of
-from services.notifier.domain.labels import DISPOSITIONS
+from services.notifier.domain.labels import DISPOSITIONS, LEVELS
+from services.notifier.domain.lifecycle import LABELS
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -34,10 +35,13 @@ def home(request: Request):
         return signed_in(request, token, "/")
     if principal is None:
         return RedirectResponse("/connexion", status_code=303)
+    config = request.app.state.notifier.config
     return templates.TemplateResponse(request, "index.html", {
-        "principal": principal, "lang": lang_of(request),
-        "ack_delay_s": request.app.state.notifier.config.ack_delay_s,
-        "dispositions": [(d.value, label) for d, label in DISPOSITIONS.items()]})
+        "principal": principal, "lang": lang_of(request), "supervisor": principal.role == Role.SUPERVISOR,
+        "ack_delay_s": config.ack_delay_s, "timezone": config.timezone,
+        "dispositions": [(d.value, label) for d, label in DISPOSITIONS.items()],
+        "levels": [(lv.value, fr) for lv, (fr, _) in LEVELS.items() if lv != TriageLevel.ROUTINE],
+        "states": [(st.value, label) for st, label in LABELS.items()]})
 
 
 @web_router.get("/connexion", response_class=HTMLResponse)

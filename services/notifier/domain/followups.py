@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from services.notifier.domain.roster import MONTREAL
 
@@ -30,8 +31,8 @@ def next_due(plan: Plan, *, now: datetime) -> datetime:
     return due
 
 
-def local_day_bounds(now: datetime) -> tuple[datetime, datetime]:
-    """Start and end of the local (America/Montreal) day containing `now`, in UTC (as stored)."""
-    local = now.astimezone(MONTREAL)
+def local_day_bounds(now: datetime, tz: ZoneInfo = MONTREAL) -> tuple[datetime, datetime]:
+    """Start and end of the local day (organisation time zone) containing `now`, in UTC (as stored)."""
+    local = now.astimezone(tz)
     start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     return start.astimezone(timezone.utc), (start + timedelta(days=1)).astimezone(timezone.utc)

@@ -1,4 +1,5 @@
-"""Dyads, their shifts (America/Montreal) and whether one is on duty at a given instant."""
+"""Dyads, their shifts (local time of the organisation, America/Montreal by default) and whether one is
+on duty at a given instant."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -32,9 +33,10 @@ class Dyad:
     sector: str
     shifts: tuple[Shift, ...] = DEFAULT_SHIFTS
     active: bool = True
+    tz: ZoneInfo = MONTREAL   # the organisation's time zone: shifts are local hours
 
     def on_duty(self, at: datetime) -> bool:
-        local = at.astimezone(MONTREAL)
+        local = at.astimezone(self.tz)
         return self.active and any(s.covers(local) for s in self.shifts)
 
 
@@ -58,17 +60,17 @@ class Adjacency:
 
 def next_shift_start(dyads: list[Dyad], after: datetime, horizon_days: int = 8) -> datetime | None:
     """The first instant after `after` when some dyad comes on duty (minute resolution of shift starts)."""
-    local = after.astimezone(MONTREAL)
     candidates: list[datetime] = []
     for d in dyads:
         if not d.active:
             continue
+        local = after.astimezone(d.tz)
         for s in d.shifts:
             for offset in range(horizon_days):
                 day = (local + timedelta(days=offset)).date()
                 if day.weekday() not in s.days:
                     continue
-                start = datetime.combine(day, s.start, MONTREAL)
+                start = datetime.combine(day, s.start, d.tz)
                 if start > local:
                     candidates.append(start)
                     break

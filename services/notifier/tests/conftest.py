@@ -53,7 +53,8 @@ if os.environ.get("NOTIFIER_TEST_SQLITE"):
         url = f"sqlite:///{dyade_home / 'notifier-test.db'}"
         migrate(url)
         return Settings(kafka_bootstrap_servers=broker.bootstrap_servers, database_url=url, dyade_home=dyade_home,
-                        dyade_pseudonym_key="test-pseudonym-key", dyade_token_secret="test-token-secret",
+                        dyade_pseudonym_key="test-pseudonym-key-0123456789abcdef",
+                        dyade_token_secret="test-token-secret-0123456789abcdefghij",
                         notifier_port=free_port(), _env_file=None)
 
 
@@ -65,8 +66,9 @@ def clock() -> Clock:
 @pytest.fixture(scope="session")
 def notifier(settings, clock):
     config = NotifierConfig(group_id=f"notifier-test-{uuid.uuid4().hex[:8]}", tick_s=0, ack_delay_s=180,
-                            supervisor_delay_s=600, horizon_minutes=120, _env_file=None)
-    runtime = Notifier(settings, config, clock=clock).start()
+                            supervisor_delay_s=600, horizon_minutes=120, _env_file=None,
+                            webhook_allowlist="127.0.0.1")  # the tests' CAD terminal listens on loopback, in http
+    runtime = Notifier(settings.model_copy(update={"dyade_webhook_allow_http": True}), config, clock=clock).start()
     wait_until(lambda: all(c.ready.is_set() for c in runtime.consumers), timeout=90)
     yield runtime
     runtime.stop()
@@ -123,15 +125,23 @@ def put_dyad(http, headers, dyad_id, sector, shifts=None, **extra):
 ALWAYS = [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "00:00"}]
 
 
-def decision(call_id: str, *, sector: str, at: datetime, level: str = "dyade_suggeree", persons=(), revision=1,
-             summary="Personne en crise, propos suicidaires.") -> TriageDecided:
+RECURRENT = (("recurrence.30j", "Appels répétés en 30 jours", "3"),)
+KNIFE = (("danger.arme", "Arme mentionnée ou vue (danger imminent)", "arme signalée"),
+         ("danger.menaces_de_mort", "Menaces de mort (danger imminent)", "menaces de mort signalées"))
+IDEATION = (("danger.idees_suicidaires", "Idées suicidaires sans plan", "idées suicidaires signalées"),)
+
+
+def decision(call_id: str, *, sector: str | None, at: datetime, level: str = "dyade_suggeree", persons=(), revision=1,
+             summary="Personne en crise, propos suicidaires.", reasons=RECURRENT, danger: str = "previsible",
+             category: str = "etat_mental_perturbe", address: str | None = None, lat: float | None = None,
+             lon: float | None = None, nature_code: str | None = None) -> TriageDecided:
     payload = DecisionPayload(
         decision_id=f"{call_id}:r{revision}:test", call_id=call_id, call_revision=revision, person_keys=tuple(persons),
-        location_key="l_test", sector=sector, category="etat_mental_perturbe", level=level,
-        danger=Danger(level="previsible", score=0.5), recurrence=Recurrence(person_calls={"30j": 3}),
-        reasons=(Reason(factor="recurrence.30j", label="Appels répétés en 30 jours", observed="3", weight=1,
-                        contribution=1),),
-        ruleset_version="test", call_received_at=at, summary=summary)
+        location_key="l_test", sector=sector, category=category, level=level,
+        danger=Danger(level=danger, score=0.5), recurrence=Recurrence(person_calls={"30j": 3}),
+        reasons=tuple(Reason(factor=f, label=label, observed=obs, weight=1, contribution=1) for f, label, obs in reasons),
+        ruleset_version="test", call_received_at=at, summary=summary, address=address, lat=lat, lon=lon,
+        nature_code=nature_code)
     return TriageDecided.new(payload=payload, occurred_at=at, source="triage", correlation_id=call_id)
 
 
@@ -214,5 +224,5 @@ def alert_events(broker):
     reader.close()
 
 
-__all__ = ["DAY", "NIGHT", "ALWAYS", "put_dyad", "decision", "call_update", "frame", "send", "alert_for",
+__all__ = ["DAY", "NIGHT", "ALWAYS", "RECURRENT", "KNIFE", "IDEATION", "put_dyad", "decision", "call_update", "frame", "send", "alert_for",
            "alert_row", "busy", "timedelta"]

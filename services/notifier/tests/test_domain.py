@@ -84,7 +84,9 @@ def test_lifecycle_transitions():
     with pytest.raises(lifecycle.InvalidTransition, match="fermée"):
         lifecycle.check(S.CLOSED, S.ACKNOWLEDGED)
     with pytest.raises(lifecycle.InvalidTransition):
-        lifecycle.check(S.ACKNOWLEDGED, S.ESCALATED)
+        lifecycle.check(S.ACKNOWLEDGED, S.DELIVERED)
+    for state in (S.ACKNOWLEDGED, S.SNOOZED, S.DEFERRED, S.MISSED_FOR_CAPACITY):
+        lifecycle.check(state, S.ESCALATED)   # paging anew
 
 
 def test_escalation_timing():
@@ -101,6 +103,8 @@ def test_escalation_timing():
     assert due(S.ESCALATED, timedelta(minutes=10), sup=True) == S.EXPIRED
     assert due(S.SNOOZED, timedelta(minutes=59), until=at + timedelta(hours=1)) is None
     assert due(S.SNOOZED, timedelta(hours=1), until=at + timedelta(hours=1)) == S.EXPIRED
+    assert lifecycle.due_action(state=S.SNOOZED, assigned_at=at, now=at + timedelta(hours=1), at_supervisor=False,
+                                snoozed_until=at + timedelta(hours=1), timing=t, absorbed=True) == S.ESCALATED
 
 
 def test_followup_due_only_on_duty():

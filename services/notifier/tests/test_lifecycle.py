@@ -76,7 +76,8 @@ def test_decline_hands_the_alert_on_at_once(notifier, http, supervisor, producer
     assert (r.json()["state"], r.json()["dyad_id"]) == ("escalated", f"B{unique}")
 
 
-def test_snoozed_alert_absorbs_new_calls_then_expires(notifier, http, supervisor, producer, clock, unique, token):
+def test_snoozed_alert_absorbs_mild_calls_then_pages_again_at_the_end(notifier, http, supervisor, producer, clock,
+                                                                      unique, token, alert_events):
     put_dyad(http, supervisor, f"A{unique}", f"X{unique}")
     clock.set(DAY)
     person = f"p_{unique}"
@@ -90,10 +91,24 @@ def test_snoozed_alert_absorbs_new_calls_then_expires(notifier, http, supervisor
     clock.set(later)
     send(producer, decision(f"s2-{unique}", sector=f"X{unique}", at=later, persons=[person]))
     merged = alert_for(notifier, f"s2-{unique}")
-    assert (merged.alert_id, merged.state) == (alert.alert_id, "snoozed")   # no new page
+    assert (merged.alert_id, merged.state) == (alert.alert_id, "snoozed")   # mild: no page during the snooze
     notifier.tick(DAY + timedelta(minutes=59))
     assert alert_row(notifier, alert.alert_id).state == "snoozed"
     notifier.tick(DAY + timedelta(minutes=60))
+    row = alert_row(notifier, alert.alert_id)
+    assert (row.state, row.dyad_id) == ("escalated", f"A{unique}")   # a call came meanwhile: it is not swallowed
+    assert alert_events.wait_for(alert.alert_id, "escalated") == ["created", "snoozed", "escalated"]
+
+
+def test_snooze_without_new_calls_expires(notifier, http, supervisor, producer, clock, unique, token):
+    put_dyad(http, supervisor, f"A{unique}", f"X{unique}")
+    clock.set(DAY)
+    send(producer, decision(f"se-{unique}", sector=f"X{unique}", at=DAY, persons=[f"p_e{unique}"]))
+    alert = alert_for(notifier, f"se-{unique}")
+    me = token("dyad", dyad_id=f"A{unique}")
+    assert http.post(f"/v1/alerts/{alert.alert_id}/snooze", json={"reason": "déjà vue ce soir", "minutes": 30},
+                     headers=me).status_code == 200
+    notifier.tick(DAY + timedelta(minutes=30))
     assert alert_row(notifier, alert.alert_id).state == "expired"
 
 
@@ -124,7 +139,7 @@ def test_followup_plan_reminders(notifier, http, supervisor, clock, unique, toke
     me = token("dyad", dyad_id=f"A{unique}")
     today = http.get("/v1/followups/today", headers=me).json()
     assert [a["alert_id"] for a in today["alerts"]] == [first.alert_id]
-    assert today["plans"][0]["person_key"] == person
+    assert today["plans"] == []   # one entry per follow-up: the open reminder stands for the plan
     assert http.post(f"/v1/alerts/{first.alert_id}/close", json={"disposition": "regle_sur_place"},
                      headers=me).status_code == 200
     notifier.tick(DAY + timedelta(hours=4))
