@@ -15,7 +15,6 @@ from fastapi.responses import Response
 from dyade.auth import Principal, requires
 from dyade.contracts import Role
 from services.analytics.domain.calls import MENTAL_HEALTH
-from services.analytics.domain.facts import MONTREAL
 from services.analytics.figures import FigureBook, Params
 
 READERS = (Role.ANALYST, Role.SUPERVISOR, Role.ADMIN)
@@ -28,8 +27,8 @@ def book(request: Request) -> FigureBook:
     return request.app.state.book
 
 
-def _local_midnight(d: date | None) -> datetime | None:
-    return datetime.combine(d, time(0), tzinfo=MONTREAL) if d else None
+def _local_midnight(d: date | None, tz: ZoneInfo) -> datetime | None:
+    return datetime.combine(d, time(0), tzinfo=tz) if d else None
 
 
 def _parse(field: str, raw: str | None, kind):
@@ -43,14 +42,22 @@ def _parse(field: str, raw: str | None, kind):
         raise HTTPException(422, detail=f"{field}: date invalide ({raw[:40]!r}); attendu p. ex. {example}")
 
 
-def params(window_days: Annotated[int, Query(ge=30, le=730, description="Fenêtre avant/après, en jours.")] = 180,
-           as_of: Annotated[str | None, Query(description="Date de référence du suivi, ISO 8601 (défaut: dernier fait).")] = None,
+def params(request: Request,
+           window_days: Annotated[int | None, Query(ge=30, le=730, description="Fenêtre avant/après la plus longue, "
+                                                    "en jours (défaut ANALYTICS_WINDOW_DAYS, 180).")] = None,
+           min_followup_days: Annotated[int | None, Query(ge=1, le=730, description="Suivi minimal (et historique "
+                                                          "minimal avant le début) pour entrer dans la cohorte, en "
+                                                          "jours (défaut ANALYTICS_MIN_FOLLOWUP_DAYS, 14).")] = None,
+           as_of: Annotated[str | None, Query(description="Date de référence du suivi, ISO 8601 (défaut: dernier fait); "
+                                              "sans décalage, heure de l'organisation.")] = None,
            sector: Annotated[str | None, Query(description="Secteur (S1, S2...).")] = None,
-           start: Annotated[str | None, Query(alias="from", description="Début de période AAAA-MM-JJ (inclus, heure locale).")] = None,
-           end: Annotated[str | None, Query(alias="to", description="Fin de période AAAA-MM-JJ (exclue, heure locale).")] = None,
+           start: Annotated[str | None, Query(alias="from", description="Début de période AAAA-MM-JJ (inclus, heure de l'organisation).")] = None,
+           end: Annotated[str | None, Query(alias="to", description="Fin de période AAAA-MM-JJ (exclue, heure de l'organisation).")] = None,
            gu_threshold: Annotated[int, Query(ge=2, le=1000, description="Appels de crise minimum d'une grande utilisatrice (7, comme le triage).")] = 7,
            gu_window_days: Annotated[int, Query(ge=7, le=730, description="Fenêtre des grandes utilisatrices (jours; 365 comme le triage).")] = 365,
            ) -> Params:
+    b: FigureBook = request.app.state.book
+    tz = b.tz
     sector = sector.strip() if sector and sector.strip() else None
     if sector is not None and not SECTOR.match(sector):
         raise HTTPException(422, detail=f"sector: code de secteur invalide ({sector[:30]!r}); attendu par ex. S1")
@@ -59,9 +66,11 @@ def params(window_days: Annotated[int, Query(ge=30, le=730, description="Fenêtr
         raise HTTPException(422, detail="from: la date de début doit précéder la date de fin (to)")
     as_of_dt = _parse("as_of", as_of, datetime)
     if as_of_dt is not None and as_of_dt.tzinfo is None:
-        as_of_dt = as_of_dt.replace(tzinfo=MONTREAL)
-    return Params(window_days=window_days, as_of=as_of_dt, sector=sector, start=_local_midnight(start_d),
-                  end=_local_midnight(end_d), gu_threshold=gu_threshold, gu_window_days=gu_window_days)
+        as_of_dt = as_of_dt.replace(tzinfo=tz)
+    window = window_days if window_days is not None else b.config.window_days
+    return Params(window_days=window, min_followup_days=min_followup_days, as_of=as_of_dt, sector=sector,
+                  start=_local_midnight(start_d, tz), end=_local_midnight(end_d, tz), gu_threshold=gu_threshold,
+                  gu_window_days=gu_window_days)
 
 
 def _categories(raw: str | None) -> tuple[str, ...] | None:
@@ -105,7 +114,8 @@ def dyad_activity(b: B, p: P, _: Who) -> dict:
     return b.dyads(p)
 
 
-@router.get("/figures/latency", summary="Délais: réception → triage → alerte livrée → prise en charge")
+@router.get("/figures/latency", summary="Délais de traitement (horloges de Dyade, appels en direct): réception → "
+                                        "triage → alerte livrée → prise en charge")
 def latency(b: B, p: P, _: Who) -> dict:
     return b.latency(p)
 
@@ -120,7 +130,8 @@ def frames(b: B, p: P, _: Who) -> dict:
     return b.frames(p)
 
 
-@router.get("/figures/referrals", summary="Références par source et critère; délai jusqu'au premier contact")
+@router.get("/figures/referrals", summary="Références confirmées par source et critère, suggestions du triage à part; "
+                                          "délai jusqu'au premier contact")
 def referrals(b: B, p: P, _: Who) -> dict:
     return b.referrals(p)
 
@@ -130,8 +141,9 @@ def calls_by_week(b: B, p: P, _: Who,
                   categories: Annotated[str | None, Query(description="Liste séparée par des virgules, ou "
                                                           "`sante_mentale` (état mental perturbé + suicidaire).")] = None,
                   by: Annotated[str, Query(pattern="^(category|nature_code)$")] = "category",
-                  tz: Annotated[str, Query(description="Fuseau des semaines.")] = "America/Montreal") -> list[dict]:
-    return b.calls_by_week(p, categories=_categories(categories), tz=_tz(tz), by=by)
+                  tz: Annotated[str | None, Query(description="Fuseau des semaines (défaut: celui de "
+                                                  "l'organisation, DYADE_TIMEZONE).")] = None) -> list[dict]:
+    return b.calls_by_week(p, categories=_categories(categories), tz=_tz(tz) if tz else None, by=by)
 
 
 @router.get("/figures/top-locations", summary="Lieux les plus récurrents")
@@ -179,7 +191,8 @@ def export_rows(name: str, b: FigureBook, p: Params) -> list[dict]:
     if name == "referrals":
         f = b.referrals(p)
         return ([{"dimension": "source", "value": k, "referrals": v} for k, v in f["by_source"].items()]
-                + [{"dimension": "criterion", "value": k, "referrals": v} for k, v in f["by_criterion"].items()])
+                + [{"dimension": "criterion", "value": k, "referrals": v} for k, v in f["by_criterion"].items()]
+                + [{"dimension": "triage_suggestion", "value": k, "referrals": v} for k, v in f["suggested"].items()])
     raise HTTPException(404, detail=f"export inconnu: {name[:40]!r} (disponibles: {', '.join(EXPORTS)})")
 
 

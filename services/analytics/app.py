@@ -11,6 +11,7 @@ from dyade.db import make_engine, make_sessionmaker
 from dyade.service import create_app as create_service_app
 from dyade.settings import Settings
 from services.analytics import api, pages
+from services.analytics.config import AnalyticsConfig, organisation_tz
 from services.analytics.consumers import GROUP, TOPICS, start_consumer
 from services.analytics.figures import FigureBook
 from services.analytics.metrics import LagProbe, register
@@ -18,11 +19,15 @@ from services.analytics.metrics import LagProbe, register
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(settings: Settings, *, group_id: str = GROUP, consume: bool = True) -> FastAPI:
-    """`group_id` lets a test run its own consumer group; `consume=False` serves the stored figures only."""
+def create_app(settings: Settings, *, group_id: str = GROUP, consume: bool = True,
+               config: AnalyticsConfig | None = None) -> FastAPI:
+    """`group_id` lets a test run its own consumer group; `consume=False` serves the stored figures only;
+    `config` replaces the ANALYTICS_* settings read from the environment."""
+    tz = organisation_tz(settings)
+    config = config or AnalyticsConfig()
     engine = make_engine(settings.db_url)
     sessions = make_sessionmaker(engine)
-    book = FigureBook(sessions)
+    book = FigureBook(sessions, tz=tz, config=config)
     collector = register()
 
     @asynccontextmanager

@@ -18,7 +18,9 @@ def _sessions():
     return make_sessionmaker(make_engine(get_settings().db_url))
 
 
-@app.command(help="Vide les tables d'analytics et rejoue les topics depuis le début (avec progression).")
+@app.command(help="Vide les tables d'analytics et rejoue les topics depuis le début (avec progression). "
+                  "À faire après la migration analytics_0002: réécrit chaque instant en UTC (les bases SQLite "
+                  "d'avant gardaient l'heure locale sans fuseau) et remplit les heures de traitement des délais.")
 def rebuild(yes: bool = typer.Option(False, "--yes", "-y", help="Ne pas demander de confirmation.")) -> None:
     from dyade.kafka import BrokerUnreachable
     from services.analytics.rebuild import rebuild as run_rebuild
@@ -43,10 +45,14 @@ def rebuild(yes: bool = typer.Option(False, "--yes", "-y", help="Ne pas demander
 
 
 @app.command(help="Affiche un indicateur en JSON (overview, repeat-calls, dyads, latency...).")
-def figure(name: str = typer.Argument("overview"), window_days: int = typer.Option(180)) -> None:
+def figure(name: str = typer.Argument("overview"),
+           window_days: int = typer.Option(None, help="Fenêtre avant/après la plus longue (défaut ANALYTICS_WINDOW_DAYS)."),
+           min_followup_days: int = typer.Option(None, help="Suivi minimal (défaut ANALYTICS_MIN_FOLLOWUP_DAYS).")) -> None:
+    from services.analytics.config import AnalyticsConfig, organisation_tz
     from services.analytics.figures import FigureBook, Params
-    book = FigureBook(_sessions())
-    p = Params(window_days=window_days)
+    config = AnalyticsConfig()
+    book = FigureBook(_sessions(), tz=organisation_tz(get_settings()), config=config)
+    p = Params(window_days=window_days or config.window_days, min_followup_days=min_followup_days)
     methods = {"overview": book.overview, "repeat-calls": book.repeat_calls, "dyads": book.dyads,
                "latency": book.latency, "dispositions": book.dispositions, "frames": book.frames,
                "referrals": book.referrals, "grandes-utilisatrices": book.grandes_utilisatrices,

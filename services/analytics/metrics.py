@@ -11,7 +11,7 @@ from collections import defaultdict
 from prometheus_client import REGISTRY, Counter
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
-from services.analytics.domain.dyads import LATENCY_BUCKETS, latency_samples
+from services.analytics.domain.dyads import LATENCY_BUCKETS
 from services.analytics.domain.facts import month_of
 
 log = logging.getLogger("dyade.analytics")
@@ -49,12 +49,17 @@ class FigureCollector:
 
     def _collect(self):
         from services.analytics.figures import Params
-        book, p = self.book, Params()
+        book = self.book
+        p = Params(window_days=book.config.window_days)
         rc = book.repeat_calls(p)
         yield _gauge("cohort_persons", "Persons in the before/after cohort (complete follow-up)", ["window_days"],
                      [((rc["window_days"],), rc["n_persons"])])
-        yield _gauge("cohort_excluded_short_followup", "Persons excluded: follow-up shorter than the window",
+        yield _gauge("cohort_excluded_short_followup", "Persons excluded: follow-up shorter than the minimum",
                      ["window_days"], [((rc["window_days"],), rc["excluded_short_followup"])])
+        yield _gauge("cohort_excluded_short_history", "Persons excluded: history before the start shorter than the "
+                     "minimum", ["window_days"], [((rc["window_days"],), rc["excluded_short_history"])])
+        yield _gauge("cohort_median_followup_days", "Median window (days, equal before and after) of the cohort",
+                     ["window_days"], [((rc["window_days"],), rc["median_followup_days"])])
         for name, stat, doc in (("repeat_call_median_reduction", "median_reduction", "calls per 30 days"),
                                 ("repeat_call_mean_reduction", "mean_reduction", "calls per 30 days"),
                                 ("repeat_call_median_reduction_pct", "median_reduction_pct", "%"),
@@ -95,14 +100,17 @@ class FigureCollector:
         yield _gauge("frames", "Info-social frames by state", ["state"],
                      [((s,), fr[s]) for s in ("current", "review_due", "stale")])
         ref = book.referrals(p)
-        yield _gauge("referrals_by_source", "Referrals by source", ["source"], [((k,), v) for k, v in ref["by_source"].items()])
-        yield _gauge("referrals_by_criterion", "Referrals by criterion", ["criterion"],
+        yield _gauge("referrals_by_source", "Confirmed referrals by source (triage: suggestions a social worker "
+                     "took on)", ["source"], [((k,), v) for k, v in ref["by_source"].items()])
+        yield _gauge("referral_suggestions", "Triage's referral suggestions by state", ["state"],
+                     [((k,), v) for k, v in ref["suggested"].items() if k != "total"])
+        yield _gauge("referrals_by_criterion", "Confirmed referrals by criterion", ["criterion"],
                      [((k,), v) for k, v in ref["by_criterion"].items()])
         yield _gauge("referral_first_contact_median_days", "Median days from referral to first contact", [],
                      [((), ref["time_to_first_contact_days"]["median"])])
         months: dict[tuple[str, str], int] = defaultdict(int)
         for c in book.facts().calls:
-            months[(month_of(c.received_at), c.category)] += 1
+            months[(month_of(c.received_at, book.tz), c.category)] += 1
         kept = sorted({m for m, _ in months})[-MONTHS_KEPT:]
         yield _gauge("calls", "Calls by month and category", ["month", "category"],
                      [((m, cat), n) for (m, cat), n in sorted(months.items()) if m in kept])
@@ -111,10 +119,11 @@ class FigureCollector:
                          [((topic,), n) for topic, n in sorted(self.lag().items())])
 
     def _latency(self) -> HistogramMetricFamily:
-        h = HistogramMetricFamily(P + "latency_seconds", "Call received → triage → alert delivered → acknowledged",
+        h = HistogramMetricFamily(P + "latency_seconds", "Call received → triage → alert delivered → acknowledged, "
+                                  "on Dyade's processing clocks, live calls only (replays and backfills left out)",
                                   labels=["stage", "sector"])
         grouped: dict[tuple[str, str], list[float]] = defaultdict(list)
-        for stage, samples in latency_samples(self.book.facts()).items():
+        for stage, samples in self.book.latency_samples().items():
             for sector, seconds in samples:
                 grouped[(stage, sector or "")].append(seconds)
         for (stage, sector), values in sorted(grouped.items()):

@@ -3,10 +3,59 @@
 Every figure is recomputed from these facts by `services.analytics.domain`; nothing here is a running
 total, so the order events arrive in across topics does not matter and a rebuild gives the same figures.
 Person keys are pseudonymous (`p_...`); no name or narrative is stored.
+
+Instants are stored in UTC (`UtcDateTime`): on PostgreSQL as `timestamptz`, on SQLite as ISO 8601 text with
+its `+00:00` offset. An event's time is converted from whatever offset its source gave (−05:00 for
+Montréal in winter, −07:00 for a Berkeley replay) at the moment it is written, never kept as wall time.
 """
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Integer, MetaData, String, Table
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, Boolean, Column, DateTime, Integer, MetaData, String, Table, false
+from sqlalchemy.types import TypeDecorator
+
+
+def to_utc(value: datetime | None) -> datetime | None:
+    """An instant in UTC. A naive datetime (no offset: not what the contracts promise) is taken as UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class UtcDateTime(TypeDecorator):
+    """A timezone-aware instant, written and read back in UTC.
+
+    SQLAlchemy's own DateTime on SQLite drops the offset and keeps the wall time (10:00−05:00 became
+    10:00, read back as 10:00 UTC: five hours off). Here every value is converted to UTC first; SQLite
+    gets ISO text (`2026-12-01T15:00:00.000000+00:00`), PostgreSQL a `timestamptz`. A SQLite row written
+    before (text without an offset: a wall time whose zone is lost) is read as UTC; such rows predate
+    analytics_0002, so their call has no `ingested_at`, which the dashboard counts as facts to rebuild
+    (`dyade analytics rebuild`)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        value = to_utc(value)
+        return value.isoformat(timespec="microseconds") if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return to_utc(value)
+
 
 metadata = MetaData()
 
@@ -20,7 +69,7 @@ calls = Table(
     "analytics_calls", metadata,
     Column("call_id", String(128), primary_key=True),
     Column("revision", Integer, nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("received_at", UtcDateTime(), nullable=False, index=True),
     Column("category", String(40), nullable=False),
     Column("nature_code", String(64), nullable=False),
     Column("priority", Integer, nullable=False),
@@ -28,6 +77,11 @@ calls = Table(
     Column("address", String(300)),
     Column("sector", String(20)),
     Column("caller_relation", String(20)),
+    # When intake published the call (the event's produced_at, earliest revision): the start of the
+    # processing-time latencies. NULL for a row stored before analytics_0002 (rebuild fills it).
+    Column("ingested_at", UtcDateTime()),
+    # The source said this call is a replay or a backfill (see domain.facts.REPLAY_MARKERS).
+    Column("replayed", Boolean, nullable=False, server_default=false(), default=False),
 )
 
 call_persons = Table(
@@ -41,7 +95,7 @@ call_updates = Table(
     "analytics_call_updates", metadata,
     Column("event_id", String(36), primary_key=True),
     Column("call_id", String(128), nullable=False, index=True),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=False),
     Column("status", String(20), nullable=False),
     Column("disposition", String(40)),
     Column("dyad_id", String(64)),
@@ -57,8 +111,8 @@ decisions = Table(
     Column("level", String(40), nullable=False),
     Column("sector", String(20)),
     Column("category", String(40), nullable=False),
-    Column("call_received_at", DateTime(timezone=True), nullable=False),
-    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("call_received_at", UtcDateTime(), nullable=False),
+    Column("decided_at", UtcDateTime(), nullable=False),
     Column("grande_utilisatrice", Boolean, nullable=False),
     Column("person_keys", JSON, nullable=False),
 )
@@ -75,8 +129,8 @@ alert_events = Table(
     Column("sector", String(20)),
     Column("level", String(40)),
     Column("shift", String(64)),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
-    Column("call_received_at", DateTime(timezone=True)),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Column("call_received_at", UtcDateTime()),
 )
 
 referral_events = Table(
@@ -88,9 +142,9 @@ referral_events = Table(
     Column("status", String(30)),
     Column("referrer_type", String(40)),
     Column("criteria", JSON, nullable=False),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
-    Column("received_at", DateTime(timezone=True)),
-    Column("first_contact_at", DateTime(timezone=True)),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Column("received_at", UtcDateTime()),
+    Column("first_contact_at", UtcDateTime()),
 )
 
 frame_events = Table(
@@ -101,7 +155,7 @@ frame_events = Table(
     Column("change", String(30), nullable=False),
     Column("version", Integer, nullable=False),
     Column("first_activation", Boolean, nullable=False),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=False),
 )
 
 FACT_TABLES = (processed, calls, call_persons, call_updates, decisions, alert_events, referral_events, frame_events)

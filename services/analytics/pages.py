@@ -1,9 +1,12 @@
 """The admin dashboard (server-rendered, charts drawn by a vendored Chart.js), the printable monthly
-report, and the login form that sets the `dyade_token` cookie. French first; `?lang=en` for English."""
+report, and the login form that sets the `dyade_token` cookie. French first; `?lang=en` for English.
+
+Times are shown in the organisation's time zone (DYADE_TIMEZONE), labelled with it (« heure de Montréal
+(HNE) »), dates in the reader's locale (fr-CA by default; `localtime.py`)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
 
@@ -14,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from dyade.auth import read_token
 from dyade.web import check_sign_in, lang_of, page_principal, signed_in, signed_out
 from services.analytics.api import READERS, MONTH, params
+from services.analytics import localtime
 from services.analytics.figures import Params
 from services.analytics.i18n import labels_for
 
@@ -75,6 +79,25 @@ def logout():
     return signed_out("/login")
 
 
+def _clock(request: Request, lang: str, latest: str | None) -> dict:
+    """What the page says about time: the zone's label, the newest fact, now, in the reader's locale."""
+    tz = request.app.state.book.tz
+    loc = localtime.locale_for(lang, request.headers.get("accept-language"))
+    now = datetime.now(timezone.utc)
+    latest_dt = datetime.fromisoformat(latest) if latest else None
+    return {"tz": tz, "locale": loc, "zone": localtime.zone_name(tz, loc),
+            "zone_now": localtime.zone_label(tz, now, loc), "now": localtime.moment(now, tz, loc),
+            "latest": localtime.moment(latest_dt, tz, loc) if latest_dt else None}
+
+
+def _env_for(clock: dict):
+    """Filters that need the reader's zone and locale."""
+    tz, loc = clock["tz"], clock["locale"]
+    return {"day": lambda v: localtime.day(datetime.fromisoformat(v) if isinstance(v, str) else v, tz, loc),
+            "moment": lambda v: localtime.moment(datetime.fromisoformat(v) if isinstance(v, str) else v, tz, loc),
+            "month": lambda m: localtime.month_label(m, loc)}
+
+
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request, p: Params = Depends(params)):
     principal = _principal_or_login(request)
@@ -89,11 +112,24 @@ def dashboard(request: Request, p: Params = Depends(params)):
         "mental_health_weeks": book.calls_by_week(p, categories=("etat_mental_perturbe", "suicidaire")),
         "top_locations": book.top_locations(p, limit=15),
     }
-    months = sorted({r["month"] for r in data["repeat"]["trend"]}, reverse=True)
+    clock = _clock(request, lang, data["overview"]["latest_fact"])
+    loc = clock["locale"]
+    months = sorted({r["month"] for r in data["repeat"]["trend"]} | {r["month"] for r in data["gu"]})
+    data["labels"] = {"months": {m: localtime.month_label(m, loc) for m in months},
+                      "weeks": {w["week"]: localtime.week_label(w["week"], loc) for w in data["mental_health_weeks"]},
+                      "locale": str(loc).replace("_", "-")}
+    backfill = max((h["excluded_backfill"] for h in data["latency"].values()), default=0)
+    unmeasured = max((h["excluded_unmeasured"] for h in data["latency"].values()), default=0)
+    period = {"start": localtime.day(p.start, book.tz, loc) if p.start else None,
+              "last": localtime.day(localtime.last_day(p.end, book.tz), book.tz, loc) if p.end else None}
     query = request.url.query
     html = env.get_template("dashboard.html").render(
-        t=labels_for(lang), lang=lang, d=data, data_json=json.dumps(data, default=str).replace("</", "<\\/"), p=p, months=months,
-        query=query, principal=principal, now=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M"))
+        t=labels_for(lang), lang=lang, d=data, data_json=json.dumps(data, default=str).replace("</", "<\\/"), p=p,
+        months=sorted(months, reverse=True), query=query, principal=principal, clock=clock, f=_env_for(clock),
+        period=period, backfill=backfill, unmeasured=unmeasured, backfill_minutes=book.config.backfill_minutes,
+        min_followup=p.min_followup_days if p.min_followup_days is not None else book.config.min_followup_days,
+        start_value=p.start.astimezone(book.tz).date().isoformat() if p.start else "",
+        end_value=p.end.astimezone(book.tz).date().isoformat() if p.end else "")
     return HTMLResponse(html)
 
 
@@ -106,5 +142,6 @@ def printable_report(request: Request, month: str, p: Params = Depends(params)):
         raise HTTPException(422, detail=f"month: mois invalide ({month[:20]!r}); attendu AAAA-MM")
     report = request.app.state.book.monthly_report(month, p)
     lang = lang_of(request)
+    clock = _clock(request, lang, report["period"]["end"])
     return HTMLResponse(env.get_template("report.html").render(t=labels_for(lang), lang=lang, r=report,
-                                                               principal=principal))
+                                                               principal=principal, clock=clock, f=_env_for(clock)))

@@ -3,6 +3,10 @@
 A consumer of its own (no group: assign + seek to beginning) reads every partition up to the end offsets
 taken after the tables were emptied; the live group's offsets are not touched. Events the live consumer
 stores meanwhile are kept (the tables are emptied first) and those in both are dropped by event id.
+
+It is also the repair path of analytics_0002: every row is written again by today's code, so instants are
+UTC (a SQLite row of the earlier code kept the source's wall time without its offset) and each call gets
+its processing time (`ingested_at`, the `produced_at` its event still carries in the topic).
 """
 from __future__ import annotations
 

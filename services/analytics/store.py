@@ -2,10 +2,15 @@
 
 `apply(session, events)` drops events already processed (by event id, in the batch and in the ledger),
 then inserts their facts; a call's later revision replaces the earlier one, never the reverse.
+
+Every instant is written in UTC (`_utc`), converted from the offset the source gave: the contracts carry
+aware datetimes (intake's `received_at` keeps the dispatch system's offset, −05:00 or −07:00), and the
+figures compare instants, never wall times. A call also keeps when intake published it (the envelope's
+`produced_at`, of its earliest revision seen) and whether its source marked it as a replay.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Iterable, Sequence
 
 from sqlalchemy import JSON, delete, select, text
@@ -20,8 +25,9 @@ from dyade.contracts.referrals import ReferralFiled, ReferralStatusChanged
 from dyade.contracts.triage import TriageDecided
 from services.analytics import models as m
 from services.analytics.domain.facts import (
-    AlertEventFact, CallFact, CallUpdateFact, DecisionFact, Facts, FrameEventFact, ReferralEventFact,
+    AlertEventFact, CallFact, CallUpdateFact, DecisionFact, Facts, FrameEventFact, ReferralEventFact, says_replay,
 )
+from services.analytics.models import to_utc as _utc
 
 TOPIC_OF = {CallReceived: "calls.received.v2", CallUpdated: "calls.updated.v2", TriageDecided: "triage.decided.v1",
             ReferralFiled: "referrals.filed.v1", ReferralStatusChanged: "referrals.status.v1",
@@ -100,14 +106,14 @@ def apply(session: Session, events: Iterable[Event]) -> int:
     for e in new:
         if isinstance(e, CallUpdated):
             p = e.payload
-            rows[m.call_updates].append(dict(event_id=str(e.event_id), call_id=p.call_id, occurred_at=e.occurred_at,
+            rows[m.call_updates].append(dict(event_id=str(e.event_id), call_id=p.call_id, occurred_at=_utc(e.occurred_at),
                                              status=p.status.value, disposition=p.disposition and p.disposition.value,
                                              dyad_id=p.dyad_id, sector=p.sector, person_keys=list(p.person_keys)))
         elif isinstance(e, TriageDecided):
             p = e.payload
             rows[m.decisions].append(dict(decision_id=p.decision_id, call_id=p.call_id, call_revision=p.call_revision,
                                           level=p.level.value, sector=p.sector, category=p.category.value,
-                                          call_received_at=p.call_received_at, decided_at=e.produced_at,
+                                          call_received_at=_utc(p.call_received_at), decided_at=_utc(e.produced_at),
                                           grande_utilisatrice=p.recurrence.grande_utilisatrice,
                                           person_keys=list(p.person_keys)))
         elif isinstance(e, AlertChanged):
@@ -115,56 +121,87 @@ def apply(session: Session, events: Iterable[Event]) -> int:
             rows[m.alert_events].append(dict(event_id=str(e.event_id), alert_id=p.alert_id, kind=p.kind.value,
                                              state=p.state.value, call_id=p.call_id, person_key=p.person_key,
                                              dyad_id=p.dyad_id, sector=p.sector, level=p.level and p.level.value,
-                                             shift=p.shift, occurred_at=e.occurred_at,
-                                             call_received_at=p.call_received_at))
+                                             shift=p.shift, occurred_at=_utc(e.occurred_at),
+                                             call_received_at=_utc(p.call_received_at)))
         elif isinstance(e, ReferralFiled):
             p = e.payload
             rows[m.referral_events].append(dict(event_id=str(e.event_id), referral_id=p.referral_id,
                                                 person_key=p.person_key, kind="filed", status="recue",
                                                 referrer_type=p.referrer_type.value,
-                                                criteria=[c.value for c in p.criteria], occurred_at=e.occurred_at,
-                                                received_at=e.occurred_at, first_contact_at=None))
+                                                criteria=[c.value for c in p.criteria], occurred_at=_utc(e.occurred_at),
+                                                received_at=_utc(e.occurred_at), first_contact_at=None))
         elif isinstance(e, ReferralStatusChanged):
             p = e.payload
             rows[m.referral_events].append(dict(event_id=str(e.event_id), referral_id=p.referral_id,
                                                 person_key=p.person_key, kind="status", status=p.status.value,
                                                 referrer_type=p.referrer_type and p.referrer_type.value,
-                                                criteria=[c.value for c in p.criteria], occurred_at=e.occurred_at,
-                                                received_at=p.received_at, first_contact_at=p.first_contact_at))
+                                                criteria=[c.value for c in p.criteria], occurred_at=_utc(e.occurred_at),
+                                                received_at=_utc(p.received_at),
+                                                first_contact_at=_utc(p.first_contact_at)))
         elif isinstance(e, FrameChanged):
             p = e.payload
             rows[m.frame_events].append(dict(event_id=str(e.event_id), frame_id=p.frame_id, person_key=p.person_key,
                                              change=p.change, version=p.version, first_activation=p.first_activation,
-                                             occurred_at=e.occurred_at))
+                                             occurred_at=_utc(e.occurred_at)))
     for table, table_rows in rows.items():
         for chunk in _chunks(table_rows):
             _insert(session, table, chunk)
     return len(new)
 
 
+def _ingest_of(e: CallReceived) -> tuple[datetime, bool]:
+    """When intake published this revision, and whether its source marked it as a replay (the envelope's
+    `source`, the payload's `source_system`, or a `channel` should the contract carry one)."""
+    p = e.payload
+    return _utc(e.produced_at), says_replay(e.source, p.source_system, getattr(p, "channel", None))
+
+
 def _apply_calls(session: Session, events: list[CallReceived]) -> None:
-    """Keep each call's highest revision (its persons replaced with it)."""
+    """Keep each call's highest revision (its persons replaced with it), and the publication time and replay
+    mark of the earliest revision seen: a call revised hours later was still received live."""
     latest: dict[str, CallReceived] = {}
+    first_ingest: dict[str, tuple[datetime, bool]] = {}
     for e in events:
         cur = latest.get(e.payload.call_id)
         if cur is None or e.payload.revision > cur.payload.revision:
             latest[e.payload.call_id] = e
-    existing: dict[str, int] = {}
+        ingest = _ingest_of(e)
+        seen = first_ingest.get(e.payload.call_id)
+        if seen is None or ingest[0] < seen[0]:
+            first_ingest[e.payload.call_id] = ingest
+    existing: dict[str, tuple[int, datetime | None, bool]] = {}
     for chunk in _chunks(list(latest)):
-        rows = session.execute(select(m.calls.c.call_id, m.calls.c.revision).where(_among(session, m.calls.c.call_id, chunk)))
-        existing.update({call_id: revision for call_id, revision in rows})
-    winners = [e for k, e in latest.items() if k not in existing or e.payload.revision > existing[k]]
+        rows = session.execute(select(m.calls.c.call_id, m.calls.c.revision, m.calls.c.ingested_at, m.calls.c.replayed)
+                               .where(_among(session, m.calls.c.call_id, chunk)))
+        existing.update({call_id: (revision, ingested, bool(replayed)) for call_id, revision, ingested, replayed in rows})
+
+    def earliest(call_id: str) -> tuple[datetime, bool]:
+        mine = first_ingest[call_id]
+        old = existing.get(call_id)
+        if old is not None and old[1] is not None and _utc(old[1]) <= mine[0]:
+            return _utc(old[1]), old[2]
+        return mine
+
+    winners = [e for k, e in latest.items() if k not in existing or e.payload.revision > existing[k][0]]
     replaced = [e.payload.call_id for e in winners if e.payload.call_id in existing]
     for chunk in _chunks(replaced):
         session.execute(delete(m.calls).where(m.calls.c.call_id.in_(chunk)))
         session.execute(delete(m.call_persons).where(m.call_persons.c.call_id.in_(chunk)))
+    won = {e.payload.call_id for e in winners}
+    for call_id, (old_revision, old_ingested, _) in existing.items():  # an older revision, read late
+        if call_id not in won and (old_ingested is None or first_ingest[call_id][0] < _utc(old_ingested)):
+            ingested, replayed = first_ingest[call_id]
+            session.execute(m.calls.update().where(m.calls.c.call_id == call_id)
+                            .values(ingested_at=ingested, replayed=replayed))
     call_rows, person_rows = [], []
     for e in winners:
         p = e.payload
-        call_rows.append(dict(call_id=p.call_id, revision=p.revision, received_at=e.occurred_at,
+        ingested, replayed = earliest(p.call_id)
+        call_rows.append(dict(call_id=p.call_id, revision=p.revision, received_at=_utc(e.occurred_at),
                               category=p.category.value, nature_code=p.nature_code, priority=p.priority,
                               location_key=p.location.location_key, address=p.location.address,
-                              sector=p.location.sector, caller_relation=p.caller_relation.value))
+                              sector=p.location.sector, caller_relation=p.caller_relation.value,
+                              ingested_at=ingested, replayed=replayed))
         roles: dict[str, str] = {}
         for person in p.persons:  # a person named twice keeps the first role given
             roles.setdefault(person.person_key, person.role.value)
@@ -185,12 +222,6 @@ def reset(session: Session) -> None:
         session.execute(delete(table))
 
 
-def _utc(dt: datetime | None) -> datetime | None:
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
-
-
 def load_facts(session: Session) -> Facts:
     """Every fact, as domain records."""
     persons: dict[str, list[tuple[str, str]]] = {}
@@ -200,7 +231,8 @@ def load_facts(session: Session) -> Facts:
     calls = [CallFact(call_id=r.call_id, received_at=_utc(r.received_at), category=r.category,
                       nature_code=r.nature_code, location_key=r.location_key, address=r.address, sector=r.sector,
                       priority=r.priority, caller_relation=r.caller_relation,
-                      persons=tuple(sorted(persons.get(r.call_id, ()))))
+                      persons=tuple(sorted(persons.get(r.call_id, ()))), ingested_at=_utc(r.ingested_at),
+                      replayed=bool(r.replayed))
              for r in session.execute(select(m.calls))]
     updates = [CallUpdateFact(call_id=r.call_id, occurred_at=_utc(r.occurred_at), status=r.status,
                               disposition=r.disposition, dyad_id=r.dyad_id, sector=r.sector,

@@ -5,10 +5,11 @@ import math
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from services.analytics.domain.calendar import shift_of
-from services.analytics.domain.facts import AlertEventFact, Facts, aware
+from services.analytics.domain.facts import BACKFILL_AFTER, MONTREAL, AlertEventFact, Facts, aware
 
 # Seconds; the same buckets feed the JSON API, the dashboard and Prometheus.
 LATENCY_BUCKETS = (5, 10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600)
@@ -56,7 +57,7 @@ def _stats(values: list[float]) -> dict:
             "mean": round(statistics.fmean(values), 3), "p90": round(p90, 3), "max": round(ordered[-1], 3)}
 
 
-def dyad_activity(facts: Facts) -> list[dict]:
+def dyad_activity(facts: Facts, tz: ZoneInfo = MONTREAL) -> list[dict]:
     """Per dyad (alerts with no dyad are grouped under `(aucune)`):
 
     - alerts: distinct alerts (`alert_id`) of kind `appel` addressed to the dyad;
@@ -66,7 +67,7 @@ def dyad_activity(facts: Facts) -> list[dict]:
       (n, median, mean, p90 — the 90th percentile by nearest rank — and max);
     - follow_ups_due: alerts of kind `suivi`; follow_ups_done: those that reached `acknowledged` or `closed`;
     - workload per shift: acknowledged alerts (both kinds) per shift worked, a shift being the alert's
-      `shift` field, else `YYYY-MM-DD/jour|nuit` of the acknowledgement (local time); mean and max over the
+      `shift` field, else `YYYY-MM-DD/jour|nuit` of the acknowledgement (in `tz`); mean and max over the
       shifts in which the dyad acknowledged at least one alert.
     """
     rows: dict[str, dict] = {}
@@ -88,7 +89,7 @@ def dyad_activity(facts: Facts) -> list[dict]:
         if acked:
             if story.kind != "suivi":
                 row["_ack_s"].append((acked - story.created_at).total_seconds())
-            row["_shifts"][story.attr("shift") or shift_of(acked)] += 1
+            row["_shifts"][story.attr("shift") or shift_of(acked, tz)] += 1
     out = []
     for dyad in sorted(rows):
         row = rows[dyad]
@@ -117,40 +118,88 @@ def histogram(values: list[float], buckets=LATENCY_BUCKETS) -> dict:
             "count": len(values), "sum": round(sum(values), 3), **{k: v for k, v in _stats(values).items() if k != "n"}}
 
 
-def latency_samples(facts: Facts) -> dict[str, list[tuple[str | None, float]]]:
-    """Stage durations in seconds, each with the sector it belongs to:
+STAGES = ("received_to_triage", "received_to_delivered", "delivered_to_ack", "received_to_ack")
 
-    - `received_to_triage`: triage decision time (the decision's `produced_at`) − call received time, first
-      decision of each call;
-    - `received_to_delivered`: first `delivered` of an alert of kind `appel` − its call's received time
-      (the alert's `call_received_at`, else the call fact's);
-    - `delivered_to_ack`: first `acknowledged` − first `delivered` of the same alert;
-    - `received_to_ack`: first `acknowledged` − call received time.
-    Negative durations (clock skew between systems) are kept out.
+
+@dataclass
+class LatencySamples:
+    """Stage durations in seconds, each with its sector; and, per stage, the samples left out because their
+    call is history (`backfill`) or has no processing time yet (`unmeasured`: stored before analytics_0002)."""
+    samples: dict[str, list[tuple[str | None, float]]] = field(default_factory=lambda: {k: [] for k in STAGES})
+    backfill: dict[str, int] = field(default_factory=lambda: {k: 0 for k in STAGES})
+    unmeasured: dict[str, int] = field(default_factory=lambda: {k: 0 for k in STAGES})
+
+    def items(self):
+        return self.samples.items()
+
+
+def latency_samples(facts: Facts, *, backfill_after: timedelta = BACKFILL_AFTER) -> LatencySamples:
+    """Stage durations in seconds, measured on Dyade's own processing clocks — never on the dispatch
+    system's event time, whose clock and offset are the source's:
+
+    - *received* = when intake published the call (`produced_at` of its first `call.received`);
+    - *triage* = when triage published its first decision on the call (`produced_at` of `triage.decided`);
+    - *delivered*, *acknowledged* = the notifier's time of the alert's first `delivered` / `acknowledged`
+      (`occurred_at` of `alert.changed`: the notifier's own clock at the state change; its `produced_at` is
+      the later publication by the outbox relay);
+
+    `received_to_triage`, `received_to_delivered` (alerts of kind `appel`), `delivered_to_ack` (same alert),
+    `received_to_ack`. The call of an alert is its `call_id`.
+
+    Live only: a call that is history — marked as a replay by its source, or published by intake more than
+    `backfill_after` (120 min) after the dispatch system received it (`CallFact.is_backfill`) — gives no
+    sample, nor do its decisions and alerts; nor does a decision whose call is unknown but which came more
+    than `backfill_after` after the call's received time. Samples left out are counted: `backfill`, or
+    `unmeasured` when the call is not known (yet) or was stored before processing times were kept
+    (analytics_0002: `dyade analytics rebuild`). Negative durations (clock skew) are kept out.
     """
-    received = {c.call_id: aware(c.received_at) for c in facts.calls}
-    out: dict[str, list[tuple[str | None, float]]] = {k: [] for k in (
-        "received_to_triage", "received_to_delivered", "delivered_to_ack", "received_to_ack")}
+    calls = {c.call_id: c for c in facts.calls}
+    out = LatencySamples()
+
+    def start_of(call_id: str | None, stage: str) -> datetime | None:
+        c = calls.get(call_id or "")
+        if c is None or c.ingested_at is None:  # the call is not known (yet), or stored before 0002
+            out.unmeasured[stage] += 1
+            return None
+        if c.is_backfill(backfill_after):
+            out.backfill[stage] += 1
+            return None
+        return aware(c.ingested_at)
+
     first_decision: dict[str, tuple[datetime, datetime, str | None]] = {}
     for d in facts.decisions:
         got = first_decision.get(d.call_id)
         if got is None or aware(d.decided_at) < got[1]:
             first_decision[d.call_id] = (aware(d.call_received_at), aware(d.decided_at), d.sector)
-    for rec, dec, sector in first_decision.values():
-        _add(out["received_to_triage"], sector, (dec - rec).total_seconds())
+    for call_id, (cad_received, decided, sector) in first_decision.items():
+        if call_id not in calls and decided - cad_received > backfill_after:
+            out.backfill["received_to_triage"] += 1
+            continue
+        rec = start_of(call_id, "received_to_triage")
+        if rec is not None:
+            _add(out.samples["received_to_triage"], sector, (decided - rec).total_seconds())
     for story in alert_stories(facts):
         if story.kind == "suivi":
             continue
         sector = story.attr("sector")
-        rec = story.attr("call_received_at")
-        rec = aware(rec) if rec else received.get(story.attr("call_id") or "")
         delivered, acked = story.first("delivered"), story.first("acknowledged")
-        if rec and delivered:
-            _add(out["received_to_delivered"], sector, (delivered - rec).total_seconds())
+        call_id = story.attr("call_id")
+        c = calls.get(call_id or "")
+        if c is not None and c.is_backfill(backfill_after):
+            for stage, reached in (("received_to_delivered", delivered), ("delivered_to_ack", delivered and acked),
+                                   ("received_to_ack", acked)):
+                out.backfill[stage] += bool(reached)
+            continue
+        if delivered:
+            rec = start_of(call_id, "received_to_delivered")
+            if rec is not None:
+                _add(out.samples["received_to_delivered"], sector, (delivered - rec).total_seconds())
         if delivered and acked:
-            _add(out["delivered_to_ack"], sector, (acked - delivered).total_seconds())
-        if rec and acked:
-            _add(out["received_to_ack"], sector, (acked - rec).total_seconds())
+            _add(out.samples["delivered_to_ack"], sector, (acked - delivered).total_seconds())
+        if acked:
+            rec = start_of(call_id, "received_to_ack")
+            if rec is not None:
+                _add(out.samples["received_to_ack"], sector, (acked - rec).total_seconds())
     return out
 
 
@@ -159,6 +208,10 @@ def _add(samples: list, sector: str | None, seconds: float) -> None:
         samples.append((sector, seconds))
 
 
-def latency(facts: Facts) -> dict[str, dict]:
-    """Histogram of each stage (see `latency_samples`), all sectors together."""
-    return {stage: histogram([s for _, s in samples]) for stage, samples in latency_samples(facts).items()}
+def latency(facts: Facts, *, backfill_after: timedelta = BACKFILL_AFTER) -> dict[str, dict]:
+    """Histogram of each stage (see `latency_samples`), all sectors together, each with the number of
+    samples left out as history (`excluded_backfill`) or not measurable (`excluded_unmeasured`)."""
+    got = latency_samples(facts, backfill_after=backfill_after)
+    return {stage: {**histogram([s for _, s in samples]), "excluded_backfill": got.backfill[stage],
+                    "excluded_unmeasured": got.unmeasured[stage]}
+            for stage, samples in got.items()}

@@ -1,14 +1,20 @@
 """The facts the figures are computed from: plain records, read from analytics' tables (or built by a test).
 
-All times are timezone-aware UTC datetimes. Person keys are pseudonymous.
+All times are timezone-aware UTC datetimes. Person keys are pseudonymous. Days, weeks, months and shifts
+are those of the organisation's time zone (DYADE_TIMEZONE, America/Montreal by default), passed as `tz`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 MONTREAL = ZoneInfo("America/Montreal")
+# A call is history rather than live when it reached Dyade more than this long after the dispatch system
+# received it: the notifier's horizon for live alerts (NOTIFIER_HORIZON_MINUTES), ANALYTICS_BACKFILL_MINUTES.
+BACKFILL_AFTER = timedelta(minutes=120)
+# Values of the envelope's `source`, the payload's `source_system` or a `channel` that say "replay".
+REPLAY_MARKERS = ("replay", "backfill", "rejeu")
 
 
 def aware(dt: datetime) -> datetime:
@@ -17,8 +23,20 @@ def aware(dt: datetime) -> datetime:
 
 
 def month_of(dt: datetime, tz: ZoneInfo = MONTREAL) -> str:
-    """`YYYY-MM` of the instant, in the users' time zone."""
+    """`YYYY-MM` of the instant, in the organisation's time zone."""
     return aware(dt).astimezone(tz).strftime("%Y-%m")
+
+
+def says_replay(*values: str | None) -> bool:
+    """A source, source system or channel naming a replay: `replay`, `backfill`, `rejeu`, or ending in
+    `-replay`, `:replay`, `/replay`... (case ignored)."""
+    for v in values:
+        if not v:
+            continue
+        v = v.lower()
+        if any(v == m or v.endswith(("-" + m, ":" + m, "/" + m, "." + m, "_" + m)) for m in REPLAY_MARKERS):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -33,6 +51,16 @@ class CallFact:
     priority: int = 3
     caller_relation: str | None = None
     persons: tuple[tuple[str, str], ...] = ()  # (person_key, role)
+    ingested_at: datetime | None = None  # when intake published it (produced_at); None: stored before 0002
+    replayed: bool = False  # its source said it is a replay or a backfill
+
+    def is_backfill(self, after: timedelta = BACKFILL_AFTER) -> bool:
+        """History, not live: marked as a replay by its source, or published by intake more than `after`
+        after the dispatch system received it (a replay of an export, the demo's history, a CAD catching up
+        after an outage)."""
+        if self.replayed:
+            return True
+        return self.ingested_at is not None and aware(self.ingested_at) - aware(self.received_at) > after
 
     def counted_persons(self) -> set[str]:
         """Persons a call is *about*: its subjects (`sujet`), and a caller calling about themself
@@ -136,6 +164,10 @@ class Facts:
                      alerts=[a for a in self.alerts if a.alert_id in alert_ids],
                      referrals=[r for r in self.referrals if r.person_key in persons],
                      frames=[f for f in self.frames if f.person_key in persons])
+
+    def history_start(self) -> datetime | None:
+        """The earliest call received: before it, the facts cannot tell whether anyone called."""
+        return min((aware(c.received_at) for c in self.calls), default=None)
 
     def latest_time(self) -> datetime | None:
         """The newest instant any fact carries: the default 'as of' of the figures."""

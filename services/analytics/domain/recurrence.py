@@ -7,9 +7,10 @@ from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from dyade.contracts.vocabulary import CallCategory
-from services.analytics.domain.facts import Facts, aware, month_of
+from services.analytics.domain.facts import MONTREAL, Facts, aware, month_of
 
 ACCEPTED_REFERRAL = {"admissible", "premier_contact"}
 
@@ -76,6 +77,7 @@ class PersonBeforeAfter:
     calls_after: int
     rate_before: float  # calls per 30 days
     rate_after: float
+    window_days: float = 0.0  # this person's window, the same on both sides of the start
 
     @property
     def reduction(self) -> float:
@@ -93,6 +95,9 @@ class RepeatCallReduction:
     as_of: datetime
     persons: list[PersonBeforeAfter]
     excluded_short_followup: int
+    min_followup_days: int = 0
+    excluded_short_history: int = 0
+    history_start: datetime | None = None
 
     @property
     def n(self) -> int:
@@ -104,9 +109,17 @@ class RepeatCallReduction:
     def summary(self) -> dict:
         red = [p.reduction for p in self.persons]
         pct = [p.reduction_pct for p in self.persons if p.reduction_pct is not None]
+        windows = [p.window_days for p in self.persons]
         return {
-            "window_days": self.window_days, "as_of": self.as_of.isoformat(), "n_persons": self.n,
+            "window_days": self.window_days, "min_followup_days": self.min_followup_days,
+            "as_of": self.as_of.isoformat(),
+            "history_start": self.history_start.isoformat() if self.history_start else None,
+            "n_persons": self.n,
             "excluded_short_followup": self.excluded_short_followup,
+            "excluded_short_history": self.excluded_short_history,
+            "median_followup_days": self._stat(statistics.median, windows),
+            "min_followup_days_observed": self._stat(min, windows),
+            "max_followup_days_observed": self._stat(max, windows),
             "mean_rate_before": self._stat(statistics.fmean, [p.rate_before for p in self.persons]),
             "mean_rate_after": self._stat(statistics.fmean, [p.rate_after for p in self.persons]),
             "median_reduction": self._stat(statistics.median, red),
@@ -119,50 +132,73 @@ class RepeatCallReduction:
         }
 
 
+DAY = timedelta(days=1)
+
+
 def repeat_call_reduction(facts: Facts, *, window_days: int = 180, as_of: datetime | None = None,
-                          since: datetime | None = None) -> RepeatCallReduction:
-    """Repeat-call reduction of the cohort of persons with an intervention start.
+                          since: datetime | None = None, min_followup_days: int | None = None,
+                          history_start: datetime | None = None) -> RepeatCallReduction:
+    """Repeat-call reduction of the cohort of persons with an intervention start: each person's calls in
+    equal windows before and after her start.
 
     For a person whose intervention started at t0 (see `intervention_starts`):
-    - calls before = their counted calls received in [t0 − W, t0] (the call that led to the intervention
-      belongs to *before*); calls after = received in (t0, t0 + W]; W = `window_days`.
-    - rate = calls × 30 / W (calls per 30 days); reduction = rate before − rate after;
+    - her window w = the shortest of W (`window_days`, the longest window: 180 days by default), her
+      follow-up (`as_of` − t0) and the history before her start (t0 − `history_start`, the first call the
+      facts hold: before it nobody can tell whether she called). The same w on both sides, so that a short
+      follow-up is compared with an equally short stretch before, never with a longer one.
+    - calls before = her counted calls received in [t0 − w, t0] (the call that led to the intervention
+      belongs to *before*); calls after = received in (t0, t0 + w].
+    - rate = calls × 30 / w (calls per 30 days); reduction = rate before − rate after;
       reduction % = reduction / rate before (persons with no call before have none).
-    - a person whose follow-up is too short (t0 + W later than `as_of`) is excluded and counted in
-      `excluded_short_followup`. `as_of` defaults to the newest fact's time.
+    - excluded: a follow-up shorter than `min_followup_days` (`excluded_short_followup`), else a history
+      before the start shorter than it (`excluded_short_history`). `min_followup_days` defaults to W (the
+      strict reading: everyone followed for the full window). `as_of` defaults to the newest fact's time,
+      `history_start` to the first call of `facts`.
     - with `since`, only persons whose intervention started at or after it are considered (a period's cohort).
-    Cohort figures: N persons, median and mean reduction (calls / 30 days and %).
+    Cohort figures: N persons, their median window (`median_followup_days`), median and mean reduction
+    (calls / 30 days and %).
     """
     as_of = aware(as_of) if as_of else (facts.latest_time() or datetime.now().astimezone())
-    window = timedelta(days=window_days)
+    history_start = aware(history_start) if history_start else facts.history_start()
+    longest = timedelta(days=window_days)
+    minimum = timedelta(days=window_days if min_followup_days is None else min(min_followup_days, window_days))
     times_of = calls_by_person(facts)
-    persons, excluded = [], 0
+    persons, short_followup, short_history = [], 0, 0
     for key, start in sorted(intervention_starts(facts).items()):
         t0 = start.started_at
         if since is not None and t0 < since:
             continue
-        if t0 + window > as_of:
-            excluded += 1
+        followup = as_of - t0
+        history = t0 - history_start if history_start else longest
+        if followup < minimum:
+            short_followup += 1
             continue
+        if history < minimum:
+            short_history += 1
+            continue
+        window = min(longest, followup, history)
+        days = window / DAY
         times = times_of.get(key, [])
         before = bisect_right(times, t0) - bisect_left(times, t0 - window)
         after = bisect_right(times, t0 + window) - bisect_right(times, t0)
-        persons.append(PersonBeforeAfter(key, t0, start.how, before, after,
-                                         before * 30 / window_days, after * 30 / window_days))
-    return RepeatCallReduction(window_days, as_of, persons, excluded)
+        persons.append(PersonBeforeAfter(key, t0, start.how, before, after, before * 30 / days, after * 30 / days,
+                                         round(days, 3)))
+    return RepeatCallReduction(window_days, as_of, persons, short_followup,
+                               min_followup_days=round(minimum / DAY), excluded_short_history=short_history,
+                               history_start=history_start)
 
 
-def repeat_calls_by_month(facts: Facts, *, lookback_days: int = 30) -> list[dict]:
+def repeat_calls_by_month(facts: Facts, *, lookback_days: int = 30, tz: ZoneInfo = MONTREAL) -> list[dict]:
     """A *repeat call* is a call about a person (counted persons) who was already counted on another call
-    in the `lookback_days` before it. By month (America/Montreal) of the call: all calls, repeat calls,
-    and their share."""
+    in the `lookback_days` before it. By month (in `tz`, the organisation's time zone) of the call: all
+    calls, repeat calls, and their share."""
     times_of = calls_by_person(facts)
     lookback = timedelta(days=lookback_days)
     total: Counter[str] = Counter()
     repeat: Counter[str] = Counter()
     for c in facts.calls:
         at = aware(c.received_at)
-        month = month_of(at)
+        month = month_of(at, tz)
         total[month] += 1
         for key in c.counted_persons():
             times = times_of[key]
@@ -174,20 +210,21 @@ def repeat_calls_by_month(facts: Facts, *, lookback_days: int = 30) -> list[dict
              "share": round(repeat[m] / total[m], 4) if total[m] else 0.0} for m in sorted(total)]
 
 
-def grandes_utilisatrices_by_month(facts: Facts, *, threshold: int = 7, window_days: int = 365) -> list[dict]:
+def grandes_utilisatrices_by_month(facts: Facts, *, threshold: int = 7, window_days: int = 365,
+                                   tz: ZoneInfo = MONTREAL) -> list[dict]:
     """A person is a *grande utilisatrice* in month M when they are counted on at least `threshold` crisis
     calls (`CallCategory.is_crisis`, the definition triage uses for its flag) received in the `window_days`
-    days ending at the end of month M (America/Montreal); by default 7 in 365 days, triage's default.
+    days ending at the end of month M (in `tz`); by default 7 in 365 days, triage's default.
     By month: their number, the calls of month M about at least one of them, all calls of month M, and
     the share (calls about them / all calls)."""
     from services.analytics.domain.calendar import month_end
     times_of = calls_by_person(facts, crisis_only=True)
     by_month: dict[str, list] = defaultdict(list)
     for c in facts.calls:
-        by_month[month_of(c.received_at)].append(c)
+        by_month[month_of(c.received_at, tz)].append(c)
     out = []
     for month in sorted(by_month):
-        end = month_end(month)
+        end = month_end(month, tz)
         start = end - timedelta(days=window_days)
         gu = {k for k, times in times_of.items()
               if bisect_left(times, end) - bisect_left(times, start) >= threshold}

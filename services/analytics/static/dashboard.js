@@ -3,8 +3,20 @@
   const d = JSON.parse(document.getElementById("figures").textContent);
   const t = JSON.parse(document.getElementById("labels").textContent);
   const palette = ["#1f5fa8", "#d9822b", "#2e8b57", "#b03a48", "#7b5ea7", "#5b6776"];
+  // Months and weeks as the reader says them (formatted on the server in the reader's locale).
+  const names = d.labels || {months: {}, weeks: {}};
+  const month = m => names.months[m] || m;
+  const week = w => names.weeks[w] || w;
+  const narrow = window.matchMedia("(max-width: 600px)").matches;
   Chart.defaults.animation = false;
   Chart.defaults.maintainAspectRatio = false;
+  Chart.defaults.responsive = true;
+  if (narrow) {
+    Chart.defaults.font.size = 10;
+    Chart.defaults.plugins.legend.labels.boxWidth = 10;
+    Chart.defaults.plugins.legend.labels.padding = 6;
+  }
+  if (names.locale) Chart.defaults.locale = names.locale;
 
   function draw(id, config) {
     const canvas = document.getElementById(id);
@@ -17,14 +29,14 @@
   const trend = d.repeat.trend;
   draw("chart-repeat-trend", {
     data: {
-      labels: trend.map(r => r.month),
+      labels: trend.map(r => month(r.month)),
       datasets: [
         {type: "bar", label: t.calls, data: trend.map(r => r.calls), backgroundColor: "#c9d6e8", yAxisID: "y"},
         {type: "bar", label: t.repeat_trend, data: trend.map(r => r.repeat_calls), backgroundColor: palette[0], yAxisID: "y"},
         {type: "line", label: t.repeat_share, data: trend.map(r => Math.round(r.share * 1000) / 10), borderColor: palette[1], yAxisID: "y1"},
       ],
     },
-    options: {scales: {y: {beginAtZero: true}, y1: {beginAtZero: true, max: 100, position: "right", grid: {drawOnChartArea: false}}}},
+    options: {scales: {y: {beginAtZero: true, ticks: {precision: 0}}, y1: {beginAtZero: true, max: 100, position: "right", grid: {drawOnChartArea: false}}}},
   });
 
   // Before/after distribution: persons by calls per 30 days, before vs after.
@@ -49,7 +61,7 @@
         {label: t.after, data: histogram(dist.map(p => p.rate_after)), backgroundColor: palette[2]},
       ],
     },
-    options: {scales: {x: {title: {display: true, text: t.per_30d}}, y: {beginAtZero: true, title: {display: true, text: t.persons}}}},
+    options: {scales: {x: {title: {display: true, text: t.per_30d}}, y: {beginAtZero: true, ticks: {precision: 0}, title: {display: true, text: t.persons}}}},
   });
 
   // Mental-health and suicide calls by week.
@@ -58,23 +70,23 @@
   draw("chart-mh-weeks", {
     type: "line",
     data: {
-      labels: weeks.map(w => w.week),
+      labels: weeks.map(w => week(w.week)),
       datasets: cats.map((c, i) => ({label: t["code." + c] || c, data: weeks.map(w => w.counts[c] || 0), borderColor: palette[i], backgroundColor: palette[i]})),
     },
-    options: {scales: {y: {beginAtZero: true}}},
+    options: {scales: {y: {beginAtZero: true, ticks: {precision: 0}}, x: {ticks: {maxRotation: narrow ? 60 : 0, autoSkip: true}}}},
   });
 
   // Grandes utilisatrices by month.
   const gu = d.gu;
   draw("chart-gu", {
     data: {
-      labels: gu.map(r => r.month),
+      labels: gu.map(r => month(r.month)),
       datasets: [
         {type: "bar", label: t.persons, data: gu.map(r => r.grandes_utilisatrices), backgroundColor: palette[4], yAxisID: "y"},
         {type: "line", label: t.gu_share + " (%)", data: gu.map(r => Math.round(r.share * 1000) / 10), borderColor: palette[1], yAxisID: "y1"},
       ],
     },
-    options: {scales: {y: {beginAtZero: true}, y1: {beginAtZero: true, max: 100, position: "right", grid: {drawOnChartArea: false}}}},
+    options: {scales: {y: {beginAtZero: true, ticks: {precision: 0}}, y1: {beginAtZero: true, max: 100, position: "right", grid: {drawOnChartArea: false}}}},
   });
 
   // Latency histograms (non-cumulative counts per bucket) for each stage.
@@ -91,7 +103,7 @@
         backgroundColor: palette[i % palette.length],
       })),
     },
-    options: {scales: {y: {beginAtZero: true}}},
+    options: {scales: {y: {beginAtZero: true, ticks: {precision: 0}}}},
   });
 
   // Dyad workload.
@@ -107,7 +119,7 @@
         {label: t.missed, data: dy.map(r => r.missed_for_capacity), backgroundColor: palette[3]},
       ],
     },
-    options: {scales: {y: {beginAtZero: true}}},
+    options: {scales: {y: {beginAtZero: true, ticks: {precision: 0}}}},
   });
   document.body.dataset.chartsReady = "1";
 })();

@@ -3,17 +3,32 @@
 Everything happens in one sector of its own (unique per test run), so the figures filtered by that
 sector are exactly this history's, whatever else the shared broker and database hold.
 
-Persons (window W = 60 days, rates in calls per 30 days = calls × 30 / 60 = calls / 2):
+Times are those of real sources: a call's `occurred_at` is the dispatch system's received time with
+Montréal's offset (−05:00 / −04:00), intake publishes it 30 s later (`produced_at`), triage decides and the
+notifier moves alerts on Dyade's clocks; so a figure that mixed the CAD's clock with Dyade's, or read a
+wall time as UTC, would be off by 30 s or by hours.
+
+Before/after (W = 60 days, the longest window; minimum follow-up 14 days, the default; each person's
+window w = the shortest of W, her follow-up and the history before her start; rates per 30 days):
 - A0..A3 improve: 6 counted calls in the 60 days up to their intervention start, then 2, 2, 1, 0 calls
   in the 60 days after → rates 3 → 1, 1, 0.5, 0 → reductions 2, 2, 2.5, 3 (66.67 %, 66.67 %, 83.33 %, 100 %).
   Their interventions start by: A0 frame approved, A1 referral accepted, A2 dyad on a call, A3 alert
   acknowledged. A0 also has one call just outside the before-window (not counted), and one call where
   it is only a relative (`proche`, not counted).
 - B0, B1 do not change: 3 calls before, 3 after → reduction 0 (0 %). Interventions: frame approved.
-- C0, C1 have an intervention 30 days before `as_of`: follow-up too short → excluded (2).
-- D0, D1 have 5 calls each and no intervention: not in the cohort.
-Cohort: N = 6, reductions [0, 0, 2, 2, 2.5, 3] → median 2, mean 1.58333; % [0, 0, 66.67, 66.67, 83.33, 100]
-→ median 66.6667, mean 52.7778.
+- E0 is followed for 40 days only (frame approved 40 days before `as_of`): w = 40, 4 calls in the 40 days
+  before (and one 50 days before: outside its window), 1 after → rates 3 → 0.75, reduction 2.25 (75 %).
+- C0, C1 have an intervention 10 days before `as_of`: follow-up too short → excluded (2).
+- F0's intervention came 10 days after the sector's first call: history too short → excluded (1).
+- D0, D1 have 5 calls each and no intervention: not in the cohort. Triage suggested a referral for each;
+  D0's waits for the social worker, D1's was not retained: neither is a confirmed referral.
+Cohort: N = 7, windows [60 × 6, 40] → median follow-up 60 days; reductions [0, 0, 2, 2, 2.25, 2.5, 3] →
+median 2, mean 1.678571; % [0, 0, 66.67, 66.67, 75, 83.33, 100] → median 66.6667, mean 55.9524.
+With the minimum at 60 days (the strict reading), E0 is excluded too: N = 6, median 2, mean 1.58333,
+% median 66.6667, mean 52.7778.
+
+Latency: four live calls decided 2, 4, 6, 8 s after intake published them; one call that reached Dyade
+three days after the CAD received it (a backfill) and one its source marks as a replay: both left out.
 """
 from __future__ import annotations
 
@@ -35,6 +50,13 @@ W = 60
 DAY = timedelta(days=1)
 AS_OF = T + timedelta(days=220)
 MTL = ZoneInfo("America/Montreal")
+INGEST = timedelta(seconds=30)  # the CAD's received time → intake publishes the call
+
+
+def made(cls, payload, *, occurred_at: datetime, produced_at: datetime, source: str, correlation_id: str) -> Event:
+    """An event as its service would have produced it at `produced_at` (Event.new stamps the present)."""
+    return cls(type=cls.TYPE, schema_version=cls.VERSION, occurred_at=occurred_at, produced_at=produced_at,
+               source=source, correlation_id=correlation_id, payload=payload)
 
 
 @dataclass
@@ -53,7 +75,9 @@ class History:
 
     # --- event builders ----------------------------------------------------------------------------------
     def call(self, at: datetime, *, subject: str | None = None, category: str = "etat_mental_perturbe",
-             location: str | None = None, relative: str | None = None, nature: str = "5150") -> str:
+             location: str | None = None, relative: str | None = None, nature: str = "5150",
+             ingest: timedelta = INGEST, source_system: str = "cad") -> str:
+        """A call the CAD received at `at` (sent with Montréal's offset), published by intake `ingest` later."""
         self.n += 1
         call_id = f"c-{self.u}-{self.n}"
         location = location or f"l_{self.u}_{self.n}"
@@ -64,8 +88,9 @@ class History:
             persons.append(PersonRef(person_key=self.key(relative), role="proche"))
         payload = CallPayload(call_id=call_id, nature_code=nature, category=category,
                               location=Location(location_key=location, address=f"{location} (bloc)", sector=self.sector),
-                              persons=tuple(persons))
-        self.events.append(CallReceived.new(payload=payload, occurred_at=at, source="intake", correlation_id=call_id))
+                              persons=tuple(persons), source_system=source_system)
+        self.events.append(made(CallReceived, payload, occurred_at=at.astimezone(MTL), produced_at=at + ingest,
+                                source="intake", correlation_id=call_id))
         self.calls.append({"call_id": call_id, "at": at, "category": category, "location": location,
                            "counted": {self.key(subject)} if subject else set()})
         return call_id
@@ -75,16 +100,18 @@ class History:
         payload = CallUpdatePayload(call_id=call_id, status="cleared" if disposition else "on_scene",
                                     disposition=disposition, dyad_id=dyad, sector=self.sector,
                                     person_keys=(self.key(person),) if person else ())
-        self.events.append(CallUpdated.new(payload=payload, occurred_at=at, source="intake", correlation_id=call_id))
+        self.events.append(made(CallUpdated, payload, occurred_at=at.astimezone(MTL), produced_at=at + INGEST,
+                                source="intake", correlation_id=call_id))
 
-    def decision(self, call_id: str, received: datetime, delay_s: float) -> None:
+    def decision(self, call_id: str, received: datetime, delay_s: float, ingest: timedelta = INGEST) -> None:
+        """Triage's decision, published `delay_s` after intake published the call."""
         payload = DecisionPayload(decision_id=f"d-{call_id}", call_id=call_id, location_key="l", sector=self.sector,
                                   category="etat_mental_perturbe", level="dyade_suggeree",
                                   danger=Danger(level="aucun", score=0), recurrence=Recurrence(),
-                                  ruleset_version="test", call_received_at=received)
-        self.events.append(TriageDecided(type=TriageDecided.TYPE, schema_version=TriageDecided.VERSION,
-                                         occurred_at=received, produced_at=received + timedelta(seconds=delay_s),
-                                         source="triage", correlation_id=call_id, payload=payload))
+                                  ruleset_version="test", call_received_at=received.astimezone(MTL))
+        self.events.append(made(TriageDecided, payload, occurred_at=received.astimezone(MTL),
+                                produced_at=received + ingest + timedelta(seconds=delay_s), source="triage",
+                                correlation_id=call_id))
 
     def alert(self, alert_id: str, state: str, at: datetime, *, dyad: str | None = None, kind: str = "appel",
               call_id: str | None = None, person: str | None = None, received: datetime | None = None,
@@ -92,25 +119,25 @@ class History:
         payload = AlertPayload(alert_id=f"{alert_id}-{self.u}", kind=kind, state=state, call_id=call_id,
                                person_key=self.key(person) if person else None, dyad_id=dyad, sector=self.sector,
                                call_received_at=received, shift=shift)
-        self.events.append(AlertChanged.new(payload=payload, occurred_at=at, source="notifier",
-                                            correlation_id=call_id or alert_id))
+        self.events.append(made(AlertChanged, payload, occurred_at=at, produced_at=at + timedelta(seconds=1),
+                                source="notifier", correlation_id=call_id or alert_id))
 
     def frame(self, person: str, change: str, at: datetime, version: int = 1) -> None:
         payload = FrameChangePayload(frame_id=f"f-{self.u}-{person}", person_key=self.key(person), change=change,
                                      version=version, first_activation=change == "approved" and version == 1)
-        self.events.append(FrameChanged.new(payload=payload, occurred_at=at, source="infosocial",
-                                            correlation_id=payload.frame_id))
+        self.events.append(made(FrameChanged, payload, occurred_at=at, produced_at=at, source="infosocial",
+                                correlation_id=payload.frame_id))
 
     def referral_filed(self, rid: str, person: str, at: datetime, source: str, criteria: tuple[str, ...]) -> None:
         payload = ReferralPayload(referral_id=f"{rid}-{self.u}", referrer_type=source, referrer_key="r_x",
                                   person_key=self.key(person), criteria=criteria)
-        self.events.append(ReferralFiled.new(payload=payload, occurred_at=at, source="intake",
-                                             correlation_id=payload.referral_id))
+        self.events.append(made(ReferralFiled, payload, occurred_at=at.astimezone(MTL), produced_at=at, source="intake",
+                                correlation_id=payload.referral_id))
 
     def referral_status(self, rid: str, person: str, status: str, at: datetime, **kw) -> None:
         payload = ReferralStatusPayload(referral_id=f"{rid}-{self.u}", person_key=self.key(person), status=status, **kw)
-        self.events.append(ReferralStatusChanged.new(payload=payload, occurred_at=at, source="infosocial",
-                                                     correlation_id=payload.referral_id))
+        self.events.append(made(ReferralStatusChanged, payload, occurred_at=at, produced_at=at, source="infosocial",
+                                correlation_id=payload.referral_id))
 
 
 def spread(start: datetime, end: datetime, n: int) -> list[datetime]:
@@ -154,8 +181,8 @@ def build(u: str) -> History:
         h.frame(name, "approved", t0)
     h.frame("B0", "stale", T + timedelta(days=170), version=1)
     h.frame("B1", "review_due", T + timedelta(days=180), version=1)
-    # C: follow-up too short.
-    tc = AS_OF - timedelta(days=30)
+    # C: follow-up too short (10 days, the minimum being 14).
+    tc = AS_OF - timedelta(days=10)
     for i in range(2):
         for at in spread(tc - window, tc, 2):
             h.call(at, subject=f"C{i}")
@@ -165,10 +192,28 @@ def build(u: str) -> History:
                       received_at=tc - 6 * DAY)
     h.referral_status("ref-c1", "C1", "premier_contact", tc + DAY, referrer_type="triage",
                       criteria=("dangerosite_previsible",), received_at=tc - 6 * DAY)
-    # D: no intervention.
+    # D: no intervention; triage suggested a referral for each, neither confirmed.
     for i in range(2):
         for at in spread(T, T + timedelta(days=100), 5):
             h.call(at, subject=f"D{i}", location=warm if i == 0 else None)
+    h.referral_status("sug-d0", "D0", "recue", T + timedelta(days=50), referrer_type="triage", criteria=("recurrence",),
+                      received_at=T + timedelta(days=50))
+    h.referral_status("sug-d1", "D1", "recue", T + timedelta(days=51), referrer_type="triage", criteria=("recurrence",),
+                      received_at=T + timedelta(days=51))
+    h.referral_status("sug-d1", "D1", "fermee", T + timedelta(days=53), previous="recue", referrer_type="triage",
+                      criteria=("recurrence",), received_at=T + timedelta(days=51))
+    # E: followed for 40 days only: equal windows of 40 days.
+    te = AS_OF - timedelta(days=40)
+    for at in spread(te - timedelta(days=40), te, 4):
+        h.call(at, subject="E0")
+    h.call(te - timedelta(days=50), subject="E0")  # inside W = 60, outside its own 40-day window
+    h.call(te + timedelta(days=20), subject="E0")
+    h.frame("E0", "approved", te)
+    # F: the sector's first calls; an intervention 10 days after them: too little history before it.
+    h.call(T - timedelta(days=20), subject="F0")
+    h.call(T - timedelta(days=15), subject="F0")
+    h.frame("F0", "approved", T - timedelta(days=10))
+    h.call(AS_OF, location=f"l_{u}_last")  # the newest fact: the default `as_of` is AS_OF
     build_dyads(h)
     return h
 
@@ -184,7 +229,7 @@ def build_dyads(h: History) -> None:
     # (alert, dyad, call index, delivered after created, acknowledged after created or final state)
     story = [("a1", d1, 0, 10, 70), ("a2", d1, 1, 5, 125), ("a3", d1, 2, 15, "escalated"), ("a5", d2, 3, 20, 40)]
     for name, dyad, idx, delivered, last in story:
-        created = received[idx] + timedelta(seconds=30)
+        created = received[idx] + INGEST + timedelta(seconds=30)  # 30 s after intake published the call
         h.alert(name, "created", created, dyad=dyad, call_id=calls[idx], received=received[idx])
         h.alert(name, "delivered", created + timedelta(seconds=delivered), dyad=dyad, call_id=calls[idx],
                 received=received[idx])
@@ -193,6 +238,11 @@ def build_dyads(h: History) -> None:
         else:
             h.alert(name, "acknowledged", created + timedelta(seconds=last), dyad=dyad, call_id=calls[idx],
                     shift="2025-05-02/jour")
+    # History: a call that reached Dyade three days after the CAD received it, and one marked as a replay;
+    # triage decided on both within seconds, but neither belongs in the live latency.
+    late = base + timedelta(days=3)
+    h.decision(h.call(late, location=f"l_{h.u}_late", ingest=timedelta(days=3)), late, 2, ingest=timedelta(days=3))
+    h.decision(h.call(late, location=f"l_{h.u}_replay", source_system="cad-replay"), late, 3)
     missed_call = h.call(base + timedelta(hours=5), category="suicidaire", nature="1056")
     h.alert("a4", "created", base + timedelta(hours=5, seconds=30), dyad=d2, call_id=missed_call)
     h.alert("a4", "missed_for_capacity", base + timedelta(hours=5, seconds=31), dyad=d2, call_id=missed_call)

@@ -1,4 +1,5 @@
-"""The dashboard, opened in Debian's Chromium after signing in through the login form, draws its charts."""
+"""The dashboard, opened in Debian's Chromium after signing in through the login form, draws its charts, at a
+desktop width and on a phone (390 × 844: nothing wider than the screen)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,6 +10,9 @@ from dyade.auth import issue_token
 
 ROOT = Path(__file__).resolve().parents[3]
 ARTIFACT = ROOT / "test-artifacts" / "analytics-dashboard.png"
+PHONE_ARTIFACT = ROOT / "test-artifacts" / "analytics-dashboard-phone.png"  # the whole page
+PHONE_PARTS = {"top": None, "key-figure": "#key-figure", "latency": "#latency-basis >> xpath=.."}  # one screen, two panels
+PHONE = {"width": 390, "height": 844}
 CHARTS = ("chart-repeat-trend", "chart-before-after", "chart-mh-weeks", "chart-gu", "chart-latency", "chart-dyads")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync"]
@@ -43,7 +47,10 @@ def test_dashboard_draws_its_charts_in_chromium(server, history, settings):
             for chart in CHARTS:
                 assert page.get_attribute(f"#{chart}", "data-drawn") == "1", chart
                 assert page.evaluate(INK, chart) > 500, f"{chart} is blank"
-            assert page.locator("#kpi-cohort").inner_text() == "6"
+            assert page.locator("#kpi-cohort").inner_text() == "7"
+            assert page.locator("#def-cohort").inner_text() == "7 personnes, suivi médian 60 jours"
+            assert "heure de Montréal (H" in page.locator("#zone").inner_text()
+            assert page.locator("#kpi-suggested").inner_text() == "1"
             assert history.dyad("D1") in page.locator("#dyads-table").inner_text()
             assert f"l_{history.u}_hot" in page.locator("#locations-table").inner_text()
             assert page.locator("html").get_attribute("lang") == "fr"
@@ -54,6 +61,49 @@ def test_dashboard_draws_its_charts_in_chromium(server, history, settings):
             page.wait_for_selector("body[data-charts-ready='1']", timeout=30_000)
             ARTIFACT.parent.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACT), full_page=True)
+            assert page.evaluate(FITS), "the desktop page is wider than the window"
         finally:
             browser.close()
     assert ARTIFACT.stat().st_size > 10_000
+
+
+# Every chart fits the screen: the document is not wider than the window, nor is any chart's box.
+FITS = "() => document.documentElement.scrollWidth <= window.innerWidth"
+CHART_BOXES = """() => [...document.querySelectorAll('canvas')].map(c => {
+  const r = c.getBoundingClientRect(); return [c.id, Math.round(r.left), Math.round(r.right), Math.round(r.width)]; })"""
+
+
+@pytest.mark.browser
+def test_dashboard_fits_a_phone(server, history, settings):
+    from playwright.sync_api import sync_playwright
+    base = server[1]
+    token = issue_token(settings.dyade_token_secret, subject="analyste-test", role="analyst")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        try:
+            context = browser.new_context(viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True,
+                                          locale="fr-CA")
+            context.add_cookies([{"name": "dyade_token", "value": token, "url": base}])
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{base}/?sector={history.sector}&window_days=60")
+            page.wait_for_selector("body[data-charts-ready='1']", timeout=30_000)
+            width = page.evaluate("window.innerWidth")
+            assert width == PHONE["width"]
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            assert page.evaluate(FITS)
+            for chart, left, right, w in page.evaluate(CHART_BOXES):
+                assert left >= 0 and right <= width, (chart, left, right)
+                assert w > 250, (chart, w)  # drawn across the screen, not squeezed
+                assert page.evaluate(INK, chart) > 500, f"{chart} is blank"
+            assert page.locator("#definition").is_visible()
+            assert not errors, errors
+            PHONE_ARTIFACT.parent.mkdir(exist_ok=True)
+            page.screenshot(path=str(PHONE_ARTIFACT), full_page=True)
+            for name, selector in PHONE_PARTS.items():
+                path = str(PHONE_ARTIFACT).replace(".png", f"-{name}.png")
+                (page.locator(selector).screenshot(path=path) if selector else page.screenshot(path=path))
+        finally:
+            browser.close()
+    assert PHONE_ARTIFACT.stat().st_size > 10_000

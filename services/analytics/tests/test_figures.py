@@ -7,7 +7,10 @@ import io
 import pytest
 
 from services.analytics.tests.history import (
-    AS_OF, oracle_grandes_utilisatrices, oracle_repeat_trend, oracle_weekly,
+    AS_OF, MTL, oracle_grandes_utilisatrices, oracle_repeat_trend, oracle_weekly,
+)
+from services.analytics.tests.truth import (
+    assert_cohort_truth, assert_latency_truth, assert_referral_truth, assert_strict_cohort_truth,
 )
 
 
@@ -23,18 +26,17 @@ def get(client, path, **params):
 
 
 def test_repeat_call_reduction_equals_truth(client, history, q):
-    f = get(client, "/v1/figures/repeat-calls", **q)
-    assert f["n_persons"] == 6
-    assert f["excluded_short_followup"] == 2
-    assert f["median_reduction"] == 2.0
-    assert f["mean_reduction"] == pytest.approx(9.5 / 6, abs=1e-4)
-    assert f["median_reduction_pct"] == pytest.approx(200 / 3, abs=1e-3)
-    assert f["mean_reduction_pct"] == pytest.approx((200 / 3 * 2 + 250 / 3 + 100) / 6, abs=1e-3)
-    assert f["persons_improved"] == 4 and f["persons_worse"] == 0
-    pairs = sorted((p["calls_before"], p["calls_after"]) for p in f["distribution"])
-    assert pairs == [(3, 3), (3, 3), (6, 0), (6, 1), (6, 2), (6, 2)]
-    assert sorted(p["how"] for p in f["distribution"]) == ["alert_ack", "dyad_call", "frame", "frame", "frame", "referral"]
-    assert not any("person" in k for p in f["distribution"] for k in p)  # no person key leaves
+    assert_cohort_truth(get(client, "/v1/figures/repeat-calls", **q))
+    assert_cohort_truth(get(client, "/v1/figures/repeat-calls", sector=history.sector, window_days=60))  # as_of: newest fact
+    assert_strict_cohort_truth(get(client, "/v1/figures/repeat-calls", **q, min_followup_days=60))
+
+
+def test_as_of_without_offset_is_the_organisations_local_time(client, history, q):
+    local = AS_OF.astimezone(MTL).replace(tzinfo=None).isoformat()  # 2025-10-09T13:00:00, Montréal
+    from datetime import datetime
+    got = get(client, "/v1/figures/repeat-calls", sector=history.sector, window_days=60, as_of=local)
+    assert datetime.fromisoformat(got["as_of"]) == AS_OF  # the same instant, not 13:00 UTC
+    assert_cohort_truth(got)
 
 
 def test_repeat_trend_and_grandes_utilisatrices_equal_brute_force(client, history, q):
@@ -65,17 +67,7 @@ def test_dyad_activity_equals_truth(client, history, q):
 
 
 def test_latency_histograms_equal_truth(client, history, q):
-    f = get(client, "/v1/figures/latency", **q)
-    counts = {stage: {b["le"]: b["count"] for b in h["buckets"]} for stage, h in f.items()}
-    assert f["received_to_triage"]["count"] == 4 and f["received_to_triage"]["median"] == 5.0
-    assert counts["received_to_triage"][5] == 2 and counts["received_to_triage"][10] == 4
-    assert f["received_to_delivered"]["count"] == 4
-    assert f["received_to_delivered"]["sum"] == 40 + 35 + 45 + 50
-    assert counts["received_to_delivered"][30] == 0 and counts["received_to_delivered"][60] == 4
-    assert sorted([f["delivered_to_ack"]["count"], f["delivered_to_ack"]["sum"]]) == [3, 200]
-    assert f["delivered_to_ack"]["median"] == 60.0
-    assert f["received_to_ack"]["sum"] == 100 + 155 + 70 and f["received_to_ack"]["max"] == 155.0
-    assert counts["received_to_ack"][120] == 2 and counts["received_to_ack"]["+Inf"] == 3
+    assert_latency_truth(get(client, "/v1/figures/latency", **q))
 
 
 def test_dispositions_frames_referrals_equal_truth(client, history, q):
@@ -83,13 +75,11 @@ def test_dispositions_frames_referrals_equal_truth(client, history, q):
     assert d["total"] == {"regle_sur_place": 2, "transport_volontaire": 3, "transport_p38": 1, "arrestation": 1}
     assert (d["calls_with_disposition"], d["transports"], d["voluntary_share"], d["forced_share"]) == (7, 4, 0.75, 0.25)
     fr = get(client, "/v1/figures/frames", **q)
-    assert (fr["current"], fr["review_due"], fr["stale"], fr["active"]) == (1, 1, 1, 3)
-    ref = get(client, "/v1/figures/referrals", **q)
-    assert ref["referrals"] == 3
-    assert ref["by_source"] == {"partenaire_communautaire": 1, "policier": 1, "triage": 1}
-    assert ref["by_criterion"] == {"complexite_intervention": 1, "dangerosite_previsible": 1, "recurrence": 2}
-    assert ref["by_status"] == {"admissible": 1, "premier_contact": 2}
-    assert ref["time_to_first_contact_days"] == {"n": 2, "median": 6.0, "mean": 6.0}
+    assert (fr["current"], fr["review_due"], fr["stale"], fr["active"]) == (3, 1, 1, 5)  # A0, E0, F0 | B1 | B0
+    assert_referral_truth(get(client, "/v1/figures/referrals", **q))
+    overview = get(client, "/v1/figures/overview", sector=history.sector)
+    assert (overview["referrals"], overview["referral_suggestions_pending"]) == (3, 1)
+    assert overview["calls_backfill"] == 2 and overview["calls_to_rebuild"] == 0
 
 
 def test_calls_by_week_and_top_locations_equal_truth(client, history, q):
@@ -181,3 +171,29 @@ def test_duplicates_are_dropped(server, client, history, settings, q):
     server[0].state.book.refresh()
     assert (get(client, "/v1/figures/dyads", **q), get(client, "/v1/figures/repeat-calls", **q)) == before
     assert get(client, "/v1/figures/overview", sector=history.sector)["calls"] == len(history.calls)
+
+
+def test_the_dashboard_reads_times_in_montreal_and_shows_the_definition(client, history):
+    """The page, as a reader sees it: labelled local times, dates in fr-CA, the key figure's definition beside
+    it, confirmed referrals apart from triage's suggestions."""
+    import re
+    page = client.get("/", params={"sector": history.sector, "window_days": 60, "from": "2025-05-01", "to": "2025-06-01"},
+                      headers={"Accept-Language": "fr-CA,fr;q=0.9"})
+    assert page.status_code == 200
+    html = page.text
+    assert re.search(r"affiché le \d{1,2} [a-zéû]+\.? \d{4}, \d{1,2} h \d{2} — <span id=\"zone\">heure de Montréal \((HNE|HAE)\)</span>", html)
+    assert "Période: 1 mai 2025 au 31 mai 2025, heure de Montréal" in html
+    assert 'value="2025-05-01"' in html and 'value="2025-06-01"' in html and 'type="date"' not in html
+    assert "Fenêtres égales" in html and "Exclues:" in html and 'id="definition"' in html
+    page = client.get("/", params={"sector": history.sector, "window_days": 60}, headers={"Accept-Language": "fr-CA"})
+    assert "Triage Dyade (confirmée par l&#39;intervenante)" in page.text
+    cohort = re.search(r'<strong id="def-cohort">([^<]+)</strong>', page.text).group(1)
+    assert cohort == "7 personnes, suivi médian 60 jours"
+    assert "2 personne(s) suivie(s) moins de 14 jours, 1 personne(s) dont l&#39;historique" in page.text
+    assert re.search(r'data-state="pending">1<', page.text) and re.search(r'data-state="not_retained">1<', page.text)
+    assert "2 appel(s) rejoué(s) ou rattrapé(s) exclu(s)" in page.text
+    en = client.get("/", params={"sector": history.sector, "window_days": 60, "lang": "en"},
+                    headers={"Accept-Language": "en-US"}).text
+    assert "Montréal time (E" in en and "7 persons, median follow-up 60 days" in en
+    report = client.get("/rapport", params={"month": "2025-05", "sector": history.sector}).text
+    assert "1 mai 2025 → 31 mai 2025, heure de Montréal" in report and "Rapport mensuel du programme — mai 2025" in report

@@ -24,7 +24,7 @@ def test_rebuild_replays_topics_to_the_same_figures(server, client, history, set
     server[0].state.book.refresh()
     after = {p: client.get(p, params=q).json() for p in paths}
     assert after == before
-    assert after["/v1/figures/repeat-calls"]["n_persons"] == 6
+    assert after["/v1/figures/repeat-calls"]["n_persons"] == 7
 
 
 def test_cli_rebuild_reports_progress_and_totals(monkeypatch, server, client, history, settings):
@@ -47,4 +47,4 @@ def test_cli_rebuild_reports_progress_and_totals(monkeypatch, server, client, hi
     assert figure.exit_code == 2 and "indicateur inconnu" in figure.output
     server[0].state.book.refresh()
     q = {"sector": history.sector, "window_days": 60, "as_of": AS_OF.isoformat()}
-    assert client.get("/v1/figures/repeat-calls", params=q).json()["n_persons"] == 6
+    assert client.get("/v1/figures/repeat-calls", params=q).json()["n_persons"] == 7
