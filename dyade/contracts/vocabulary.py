@@ -9,7 +9,7 @@ from enum import StrEnum
 
 __all__ = [
     "CallCategory", "ObservedFlag", "PersonRole", "CallerRelation", "CallStatus", "Disposition",
-    "ReferrerType", "Clientele", "Criterion", "TriageLevel", "DangerLevel", "ConsentStatus",
+    "ReferrerType", "Clientele", "Criterion", "CRITERION_LABELS", "TriageLevel", "DangerLevel", "ConsentStatus",
     "LegalBasis", "ReferralStatus", "AlertState", "AlertKind", "Role", "MatchKind",
 ]
 
@@ -102,6 +102,17 @@ class Criterion(StrEnum):
     DANGEROSITE_IMMINENTE = "dangerosite_imminente"
     INTERVENTION_HAUT_RISQUE = "intervention_haut_risque"
     IMPLICATION_PARTENAIRES = "implication_partenaires"
+
+
+CRITERION_LABELS: dict[Criterion, tuple[str, str]] = {  # (fr, en), worded as on the référence sociale form
+    Criterion.RECURRENCE: ("Récurrence", "Recurrence"),
+    Criterion.COMPLEXITE_INTERVENTION: ("Complexité d'intervention", "Complex intervention"),
+    Criterion.DANGEROSITE_PREVISIBLE: ("Dangerosité prévisible", "Foreseeable danger"),
+    Criterion.DANGEROSITE_IMMINENTE: ("Dangerosité imminente", "Imminent danger"),
+    Criterion.INTERVENTION_HAUT_RISQUE: ("Intervention policière à haut risque possible",
+                                         "Possible high-risk police intervention"),
+    Criterion.IMPLICATION_PARTENAIRES: ("Implication de partenaires nécessaire", "Partners need to be involved"),
+}
 
 
 class TriageLevel(StrEnum):

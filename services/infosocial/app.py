@@ -13,6 +13,7 @@ from services.infosocial import api, web
 from services.infosocial.frames import Problem
 from services.infosocial.identities import IntakeIdentities
 from services.infosocial.runtime import Runtime
+from services.infosocial.triage_reads import TriageReads
 
 DESCRIPTION = """Fiches Info-social (cadres d'intervention): versions approuvées par une deuxième personne,
 révision annuelle, consentement et base légale, vues par rôle, audit de chaque lecture; file des références
@@ -24,6 +25,7 @@ def create_app(settings: Settings, *, consumer_group: str = "infosocial", worker
                sweep: bool = True) -> FastAPI:
     runtime = Runtime(settings, consumer_group=consumer_group)
     identities = IntakeIdentities.from_settings(settings)
+    triage = TriageReads.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -33,12 +35,14 @@ def create_app(settings: Settings, *, consumer_group: str = "infosocial", worker
         finally:
             runtime.stop()
             identities.close()
+            triage.close()
 
     app = base_app("infosocial", settings, title="Fiches Info-social", description=DESCRIPTION, lifespan=lifespan,
                    extra_checks={"workers": runtime.workers_ok},
                    consumers=runtime.consumers_health)
     app.state.runtime = runtime
     app.state.identities = identities
+    app.state.triage = triage
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem):

@@ -104,6 +104,45 @@ class Referral(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     first_contact_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    priority: Mapped[int] = mapped_column(Integer, default=3)  # domain.suggestions.priority of the criteria
+    handled_by: Mapped[str | None] = mapped_column(String(100))  # the social worker who last moved it
+    sector: Mapped[str | None] = mapped_column(String(40))  # of its call, read from triage (not personal data)
+    sector_checked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index("ix_infosocial_referrals_desk", "status", "priority", "received_at"),)
+
+
+class Suggestion(Base):
+    """Triage's suggestion for a person, waiting apart from the referrals filed by people: one open per person
+    (updated by later suggestions), until confirmed (→ a referral with the same id), dismissed, or joined."""
+    __tablename__ = "infosocial_suggestions"
+    suggestion_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    person_key: Mapped[str] = mapped_column(String(80), index=True)
+    state: Mapped[str] = mapped_column(String(20))  # a_confirmer | confirmee | ecartee | jointe
+    criteria: Mapped[list | None] = mapped_column(JSON, default=list)
+    reasons: Mapped[list | None] = mapped_column(JSON, default=list)
+    call_ids: Mapped[list | None] = mapped_column(JSON, default=list)
+    calls: Mapped[int] = mapped_column(Integer, default=1)
+    latest_call_id: Mapped[str] = mapped_column(String(64))
+    latest_call_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ruleset_version: Mapped[str] = mapped_column(String(40))
+    priority: Mapped[int] = mapped_column(Integer, default=3)
+    sector: Mapped[str | None] = mapped_column(String(40))
+    sector_checked: Mapped[bool] = mapped_column(Boolean, default=False)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    dismiss_reason: Mapped[str | None] = mapped_column(String(40))
+    note: Mapped[str | None] = mapped_column(Text)
+    referral_id: Mapped[str | None] = mapped_column(String(80))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_infosocial_suggestions_open_person", "person_key", unique=True,
+              postgresql_where=text("state = 'a_confirmer'"), sqlite_where=text("state = 'a_confirmer'")),
+        Index("ix_infosocial_suggestions_desk", "state", "priority", "last_seen_at"),
+    )
 
 
 class ReferralStep(Base):

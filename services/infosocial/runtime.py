@@ -15,6 +15,7 @@ from dyade.db import make_engine, make_sessionmaker, unit_of_work
 from dyade.consumer import Consumer
 from dyade.kafka import key_of, make_producer
 from dyade.settings import Settings
+from services.infosocial.desk import Desk
 from services.infosocial.frames import FrameCommands, current_event, snapshot
 from services.infosocial.models import Frame
 from services.infosocial.outbox import Relay, prune, topic_is_empty
@@ -44,6 +45,7 @@ class Runtime:
         self.audit_engine = audit_engine(self.settings.db_url)
         self.reads = FrameReads(self.factory, self.cache, self.audit_engine)
         self.queue = ReferralQueue(self.factory, after_commit=self._wake)
+        self.desk = Desk(self.factory)
 
     def _wake(self) -> None:
         if self.relay:
@@ -104,7 +106,7 @@ def audit_engine(url: str):
     if not url.startswith("postgresql"):
         return None
     return create_engine(url, isolation_level="AUTOCOMMIT", pool_size=10, max_overflow=20, pool_recycle=1800,
-                         pool_reset_on_return=None)
+                         pool_reset_on_return=None, hide_parameters=True)  # no personal data in its errors
 
 
 def republish_if_empty(factory, bootstrap: str, topic: str = FRAMES_CURRENT.name) -> int:

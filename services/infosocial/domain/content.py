@@ -11,21 +11,25 @@ Every free-text element carries its *source*:
 The API accepts a plain string where an element is expected; a plain string counts as ``sante``, so
 that nothing reaches officers without a basis unless the social worker says it is police-derived:
 ``{"text": "...", "source": "police"}``.
+
+Every string is a `Line` (names, roles, phones, links, ids: no control character at all) or a `Text`
+(elements, reasons, notes, justifications: tab and newlines allowed) of dyade.contracts.text: NUL, other
+control characters, lone surrogates and U+FFFE/U+FFFF are a 422 naming the field (the form's page says it
+too), never a database error.
 """
 from __future__ import annotations
 
 import datetime as dt
-import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from dyade.contracts import ConsentStatus, LegalBasis
+from dyade.contracts.text import Line, OptLine, OptText, Text
 from services.infosocial.domain.review import today_in_montreal
 
 Source = Literal["police", "sante"]
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and newlines allowed
 PERSON_KEY = r"^p_[0-9A-Za-z]{4,64}$"
 MAX_ITEMS = 30
 
@@ -33,22 +37,13 @@ MAX_ITEMS = 30
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_control_characters(cls, value: Any) -> Any:
-        texts = value if isinstance(value, list) else [value]
-        for text in texts:
-            if isinstance(text, str) and CONTROL.search(text):
-                raise ValueError("caractère de contrôle interdit (NUL ou autre)")
-        return value
-
 
 def _text_to_item(value: Any) -> Any:
     return {"text": value} if isinstance(value, str) else value
 
 
 class Item(Model):
-    text: str = Field(min_length=1, max_length=1000)
+    text: Text = Field(min_length=1, max_length=1000)
     source: Source = Field("sante", description="police: tiré des interventions policières; sante: tout le reste.")
 
 
@@ -56,22 +51,22 @@ ItemIn = Annotated[Item, BeforeValidator(_text_to_item)]
 
 
 class ContactIn(Model):
-    name: str = Field(min_length=1, max_length=200)
-    role: str = Field(min_length=1, max_length=100, description="proche, intervenante CISSS, médecin...")
-    phone: str | None = Field(None, max_length=60, description="Numéro, poste ou précision (« cell. »).")
-    when_to_call: str | None = Field(None, max_length=500)
+    name: Line = Field(min_length=1, max_length=200)
+    role: Line = Field(min_length=1, max_length=100, description="proche, intervenante CISSS, médecin...")
+    phone: OptLine = Field(None, max_length=60, description="Numéro, poste ou précision (« cell. »).")
+    when_to_call: OptLine = Field(None, max_length=500)
     source: Source = "sante"
 
 
 class ConsentIn(Model):
     status: ConsentStatus
     date: dt.date | None = Field(None, description="Date du consentement ou du refus (défaut: aujourd'hui).")
-    scope: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+    scope: list[Annotated[Line, Field(min_length=1, max_length=100)]] = Field(
         default_factory=list, max_length=20,
         description="Partenaires externes à qui la personne permet de communiquer la fiche (CISSS, organisme...).")
     legal_basis: Literal["lrsss_74_76", "danger_imminent"] | None = Field(
         None, description="Sans consentement: base légale permettant de communiquer les éléments de santé.")
-    justification: str | None = Field(None, max_length=2000)
+    justification: OptText = Field(None, max_length=2000)
 
     @model_validator(mode="after")
     def _coherent(self) -> "ConsentIn":
@@ -94,7 +89,7 @@ class FrameContent(Model):
     niveau_tolerance: ItemIn | None = None
     mode_liberation: ItemIn | None = None
     risques: list[ItemIn] = Field(default_factory=list, max_length=MAX_ITEMS)
-    pii_link: str | None = Field(None, max_length=500, description="Référence au plan d'intervention interdisciplinaire.")
+    pii_link: OptLine = Field(None, max_length=500, description="Référence au plan d'intervention interdisciplinaire.")
 
     def is_empty(self) -> bool:
         return not (self.particularites or self.interventions_a_privilegier or self.interventions_a_eviter
@@ -104,11 +99,11 @@ class FrameContent(Model):
 class FrameSubmission(FrameContent):
     """POST /v1/frames and PUT /v1/frames/{id}: a new version, waiting for a second person's approval."""
     person_key: str = Field(pattern=PERSON_KEY, description="Clé pseudonyme de la personne (faite par intake).")
-    display_name: str | None = Field(None, max_length=200, description="Nom affiché (intervenantes seulement).")
+    display_name: OptLine = Field(None, max_length=200, description="Nom affiché (intervenantes seulement).")
     consent: ConsentIn = Field(default_factory=lambda: ConsentIn(status=ConsentStatus.NON_DEMANDE))
     review_due: date | None = Field(None, description="Date de révision (défaut: 12 mois après l'approbation).")
-    reason: str | None = Field(None, max_length=500, description="Pourquoi cette version (création, révision annuelle...).")
-    owner: str | None = Field(None, max_length=100, description="Intervenante responsable (défaut: l'autrice).")
+    reason: OptText = Field(None, max_length=500, description="Pourquoi cette version (création, révision annuelle...).")
+    owner: OptLine = Field(None, max_length=100, description="Intervenante responsable (défaut: l'autrice).")
 
     @model_validator(mode="after")
     def _content(self) -> "FrameSubmission":
@@ -125,7 +120,7 @@ class FrameSubmission(FrameContent):
 
 class ConsentRecord(ConsentIn):
     """POST /v1/frames/{id}/consent: takes effect at once (a withdrawal must not wait for an approval)."""
-    note: str | None = Field(None, max_length=2000)
+    note: OptText = Field(None, max_length=2000)
 
 
 DANGER_IMMINENT_DAYS = 3  # an imminent-danger disclosure lapses: the day it is recorded and the next two
@@ -152,8 +147,8 @@ def danger_lapsed(recorded_on: date | None, today: date | None) -> bool:
 
 class Approval(Model):
     version: int | None = Field(None, ge=1, description="Version approuvée (défaut: la dernière en attente).")
-    note: str | None = Field(None, max_length=1000)
+    note: OptText = Field(None, max_length=1000)
 
 
 class Archive(Model):
-    reason: str = Field(min_length=3, max_length=1000)
+    reason: Text = Field(min_length=3, max_length=1000)

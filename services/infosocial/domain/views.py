@@ -18,16 +18,13 @@ import datetime as dt
 from datetime import date, datetime
 from typing import Any
 
+from dyade.access import FRAME_VIEWS
 from dyade.contracts import ConsentStatus, LegalBasis, Role
 from dyade.contracts.frames import Contact, PoliceView
 from services.infosocial.domain.content import FrameContent, Item, legal_basis_of
 
-VIEW_OF_ROLE: dict[Role, str] = {
-    Role.SOCIAL_WORKER: "complete",
-    Role.OFFICER: "police", Role.DYAD: "police",
-    Role.DISPATCH: "dispatch",
-    Role.ANALYST: "analyst",
-}
+# The table above, kept in dyade.access (one place: the field app's police view follows it too).
+VIEW_OF_ROLE: dict[Role, str] = dict(FRAME_VIEWS)
 READ_ROLES = tuple(VIEW_OF_ROLE)
 
 STATUS_PENDING = "en_attente"   # written, waiting for a second person's approval

@@ -59,3 +59,55 @@ def person() -> str:
 def sw(token):
     """Headers of the two social workers (author and approver)."""
     return token("social_worker", subject=SW_A), token("social_worker", subject=SW_B)
+
+
+def _serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
+                                           lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    wait_until(lambda: _ok(url), timeout=60, interval=0.1)
+    return url, server, thread
+
+
+@pytest.fixture(scope="session")
+def intake_url(settings):
+    """A real intake app (no relay nor raw consumer: only its HTTP API is needed here) on a free port."""
+    from services.intake.api import create_app
+    url, server, thread = _serve(create_app(settings, background=False))
+    yield url
+    server.should_exit = True
+    thread.join(20)
+
+
+@pytest.fixture
+def reading_from(infosocial):
+    """Points the page's identity adapter at a given intake for one test."""
+    from services.infosocial.identities import IntakeIdentities
+    state = infosocial[1].state
+    original, used = state.identities, []
+
+    def use(url: str) -> None:
+        used.append(IntakeIdentities(url))
+        state.identities = used[-1]
+    yield use
+    state.identities = original
+    for adapter in used:
+        adapter.close()
+
+
+@pytest.fixture(scope="module")
+def triage(infosocial, settings):
+    """A stand-in of triage's read API (triage's own views over triage state), used by Info-social's desk
+    for this module's tests."""
+    from infosocial_fakes import FakeTriage
+    from services.infosocial.triage_reads import TriageReads
+    fake = FakeTriage(settings.dyade_token_secret).start()
+    state = infosocial[1].state
+    original, state.triage = state.triage, TriageReads(fake.url)
+    yield fake
+    state.triage.close()
+    state.triage = original
+    fake.stop()

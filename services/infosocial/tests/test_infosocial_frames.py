@@ -14,6 +14,7 @@ from dyade.testing import keyed
 from services.infosocial.runtime import republish_if_empty
 
 from infosocial_helpers import SW_A, SW_B, create_active, frame_body
+from sector_triage import sector_triage  # noqa: F401 (fixture: triage's answer for a dyad's sector check)
 
 
 def currents(records) -> list:
@@ -91,9 +92,11 @@ POLICE = "Couteau gardé dans la cuisine"
     ("analyst", False, False, False),   # no identity, no narrative
 ])
 def test_consent_filtering_by_role(api, sw, person, token, consent, role, sees_police, sees_health_with_basis,
-                                   sees_identity):
+                                   sees_identity, sector_triage):
     create_active(api, sw, person, consent=CONSENT_CASES[consent])
-    r = api.get(f"/v1/persons/{person}/frame", headers=token(role, subject=f"{role}-1"))
+    sector_triage.persons[person] = ["S1"]  # a dyad reads persons of its sector (services/infosocial/scope.py)
+    claims = {"dyad_id": "D1", "sector": "S1"} if role == "dyad" else {}
+    r = api.get(f"/v1/persons/{person}/frame", headers=token(role, subject=f"{role}-1", **claims))
     assert r.status_code == 200, r.text
     text = r.text
     assert (POLICE in text) == sees_police
@@ -156,11 +159,13 @@ def test_consent_withdrawal_takes_effect_at_once_and_is_published(api, sw, perso
     assert last.police_view.legal_basis == "aucune"
 
 
-def test_every_read_is_audited_with_version_and_call(api, sw, person, token):
+def test_every_read_is_audited_with_version_and_call(api, sw, person, token, sector_triage):
     fid = create_active(api, sw, person)
+    sector_triage.persons[person] = ["S1"]
     api.get(f"/v1/persons/{person}/frame", params={"call_id": "C-2026-001"}, headers=token("officer", subject="agent-7"))
     api.get(f"/v1/persons/{person}/frame", headers=token("dispatch", subject="rep-3"))
-    api.get(f"/v1/frames/{fid}", params={"call_id": "C-2026-002"}, headers=token("dyad", subject="dyade-1"))
+    api.get(f"/v1/frames/{fid}", params={"call_id": "C-2026-002"},
+            headers=token("dyad", subject="dyade-1", dyad_id="D1", sector="S1"))
     api.get(f"/v1/frames/{fid}/versions/1", headers=sw[0])
     assert api.get("/v1/audit/reads", params={"person_key": person}, headers=sw[0]).status_code == 403
     rows = api.get("/v1/audit/reads", params={"person_key": person}, headers=token("admin", subject="adm")).json()

@@ -2,44 +2,19 @@
 own token, so intake audits her; when intake is down the page still renders, with the keys and a notice."""
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import datetime, timezone
 
 import httpx
 import pytest
-import uvicorn
 
 from dyade.broker import free_port
 from dyade.contracts import Criterion, ReferralFiled, ReferrerType
 from dyade.contracts.referrals import ReferralPayload
 from dyade.kafka import make_producer, publish, wait_until
-from services.infosocial.identities import UNAVAILABLE, IntakeIdentities
+from services.infosocial.identities import UNAVAILABLE
 
 from infosocial_helpers import SW_A
-
-
-@pytest.fixture(scope="module")
-def intake_url(settings):
-    """A real intake app (no relay nor raw consumer: only its HTTP API is needed here) on a free port."""
-    from services.intake.api import create_app
-    app = create_app(settings, background=False)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                                           lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return httpx.get(url + "/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-    wait_until(up, timeout=60, interval=0.1)
-    yield url
-    server.should_exit = True
-    thread.join(20)
 
 
 @pytest.fixture(scope="module")
@@ -63,27 +38,12 @@ def referred(intake_url, infosocial, broker, token):
     return key, f"Réjean Bouchard{unique} (1968-07-14)"
 
 
-@pytest.fixture
-def reading_from(infosocial):
-    """Points the page's identity adapter at a given intake for one test."""
-    state = infosocial[1].state
-    original, used = state.identities, []
-
-    def use(url: str) -> None:
-        used.append(IntakeIdentities(url))
-        state.identities = used[-1]
-    yield use
-    state.identities = original
-    for adapter in used:
-        adapter.close()
-
-
 def test_the_page_shows_who_the_keys_are_and_intake_audits_the_reader(api, referred, reading_from, intake_url,
                                                                       token):
     key, name = referred
     reading_from(intake_url)
     me = token("social_worker", subject=SW_A)
-    queue = api.get("/", headers=me)
+    queue = api.get("/", params={"tri": "recentes"}, headers=me)
     assert queue.status_code == 200 and key in queue.text and name in queue.text
     assert UNAVAILABLE not in queue.text
     page = api.get(f"/personnes/{key}", headers=me)
@@ -99,7 +59,7 @@ def test_the_page_keeps_the_keys_when_intake_is_down(api, referred, reading_from
     key, name = referred
     reading_from(f"http://127.0.0.1:{free_port()}")  # nothing listens there
     me = token("social_worker", subject=SW_A)
-    for path in ("/", f"/personnes/{key}"):
+    for path in ("/?tri=recentes", f"/personnes/{key}"):
         page = api.get(path, headers=me)
         assert page.status_code == 200, page.text
         assert key in page.text and name not in page.text and UNAVAILABLE in page.text

@@ -85,13 +85,22 @@ def test_a_filed_referral_goes_through_its_states(api, sw, person, producer, rea
     assert statuses[2].first_contact_at is not None and statuses[0].referrer_type == "policier"
 
 
-def test_suggestions_join_the_open_referral(api, sw, person, producer):
-    publish(producer, suggested(person, "C-10")).get(timeout=10)
-    rows = wait_until(lambda: queue_of(api, sw, person), timeout=60)
-    assert rows[0]["origin"] == "suggested" and rows[0]["referrer_type"] == "triage"
+def test_suggestions_wait_apart_and_join_an_open_referral(api, sw, person, producer):
+    first = suggested(person, "C-10")
+    publish(producer, first).get(timeout=10)
+    wait_until(lambda: api.get(f"/v1/suggestions/{first.payload.suggestion_id}", headers=sw[0]).status_code == 200,
+               timeout=60)
+    assert queue_of(api, sw, person) == []  # a suggestion is not a referral until confirmed
     publish(producer, suggested(person, "C-11")).get(timeout=10)
-    rows = wait_until(lambda: [r for r in queue_of(api, sw, person) if "C-11" in r["linked_call_ids"]], timeout=60)
-    assert len(queue_of(api, sw, person)) == 1 and rows[0]["linked_call_ids"] == ["C-10", "C-11"]
+    sg = wait_until(lambda: (x := api.get(f"/v1/suggestions/{first.payload.suggestion_id}", headers=sw[0]).json())
+                    ["calls"] == 2 and x, timeout=60)
+    assert sg["call_ids"] == ["C-10", "C-11"] and sg["state"] == "a_confirmer"
+    rid = api.post(f"/v1/suggestions/{first.payload.suggestion_id}/confirm", headers=sw[0]).json()["referral_id"]
+    rows = queue_of(api, sw, person)
+    assert [(r["referral_id"], r["origin"], r["referrer_type"]) for r in rows] == [(rid, "suggested", "triage")]
+    publish(producer, suggested(person, "C-12")).get(timeout=10)
+    rows = wait_until(lambda: [r for r in queue_of(api, sw, person) if "C-12" in r["linked_call_ids"]], timeout=60)
+    assert len(queue_of(api, sw, person)) == 1 and rows[0]["linked_call_ids"] == ["C-10", "C-11", "C-12"]
 
 
 def test_undecodable_referral_goes_to_the_dead_letter_topic(broker, producer, reader, unique):

@@ -7,8 +7,9 @@ from dyade.testing import no_server_errors
 VIEWS = ("/v1/frames/{frame_id}", "/v1/persons/{person_key}/frame")  # what an officer may read
 
 
-def test_no_server_error_on_any_operation(infosocial, sw, token):
+def test_no_server_error_on_any_operation(infosocial, sw, token, reading_from, intake_url):
     base, app = infosocial
+    reading_from(intake_url)  # the search asks a real intake (503 only when intake is away)
     admin, officer = token("admin", subject="admin-fuzz"), token("officer", subject="officer-fuzz")
 
     def call(case, n):
