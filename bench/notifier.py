@@ -183,7 +183,8 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: _ok(f"{base}/readyz"), timeout=90, interval=0.2)
         sup = {"Authorization": "Bearer " + issue_token(SECRET, subject="bench", role="supervisor")}
-        dyad = {"Authorization": "Bearer " + issue_token(SECRET, subject="bench", role="dyad", dyad_id="D1")}
+        dyad = {"Authorization": "Bearer " + issue_token(SECRET, subject="bench", role="dyad", dyad_id="D1",
+                                                         sector="S1")}
         always = [{"days": list(range(7)), "start": "00:00", "end": "00:00"}]
         httpx.put(f"{base}/v1/dyads/D1", json={"name": "Dyade 1", "sector": "S1", "shifts": always},
                   headers=sup).raise_for_status()

@@ -9,6 +9,7 @@ import jwt
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from dyade import access
 from dyade.contracts import Role
 
 ISSUER = "dyade"
@@ -89,7 +90,8 @@ def token_from(request: Request, credentials: HTTPAuthorizationCredentials | Non
 
 def requires(*roles: Role):
     """FastAPI dependency: 401 without a valid token, 403 when its role is not among `roles` (no exception for
-    `admin`: it passes only where it is listed)."""
+    `admin`: it passes only where it is listed), 403 for a `dyad` token without its `dyad` and `sector` claims
+    (dyade.access: the message names the missing claim). What a principal may then read is dyade.access's rule."""
     if not roles:
         raise ValueError("requires: nommer au moins un rôle")
     allowed = set(roles)
@@ -105,5 +107,6 @@ def requires(*roles: Role):
             raise HTTPException(403, detail=f"le rôle {principal.role.value} n'a pas accès à cette ressource "
                                             f"(rôles admis: {', '.join(sorted(r.value for r in allowed))})"
                                             + (ADMIN_NOTE if principal.role == Role.ADMIN else ""))
+        access.require_claims(principal)
         return principal
     return dependency

@@ -370,7 +370,9 @@ class Platform:
 
 def up(
     demo: bool = typer.Option(True, "--demo/--no-demo", help="Lancer un flux d'appels de démonstration."),
-    demo_rate: float = typer.Option(0.5, help="Appels par seconde du flux de démonstration."),
+    demo_speed: float = typer.Option(720.0, min=1.0, help="Horloge de la ville de démonstration: N fois plus vite "
+                                     "que l'horloge murale jusqu'à la rattraper (4000: un trimestre en ≈ 33 min)."),
+    demo_days: float = typer.Option(91.0, min=0.0, help="Jours de programme joués en accéléré (défaut: un trimestre)."),
     ready_timeout: float = typer.Option(90.0, help="Délai maximal de démarrage des services (s)."),
 ) -> None:
     settings = Settings()
@@ -401,6 +403,8 @@ def up(
                    "DYADE_HOME": str(platform.home), "PYTHONUNBUFFERED": "1",
                    # the services see a broker and a database; this tells them it is the embedded default
                    "DYADE_EMBEDDED": "true" if settings.embedded else "false"}
+            if demo:  # a fast city clock: the notifier and analytics must take its calls as live
+                env.update(_demo_service_env(demo_speed, demo_days))
             platform.env = env
             platform.write_runfile()
             for spec in available_services():
@@ -411,7 +415,7 @@ def up(
             platform.write_runfile()
         _print_summary(settings, bootstrap, platform, ready, time.monotonic() - t_start)
         if demo:
-            platform.demo = _start_demo(platform, env, demo_rate)
+            platform.demo = _start_demo(platform, env, demo_speed, demo_days)
             platform.write_runfile()
         console.print("[dim]Un service qui s'arrête ou ne répond plus est relancé. `dyade status` dans un "
                       "autre terminal. Ctrl-C pour tout arrêter.[/]")
@@ -427,11 +431,19 @@ def up(
     console.print("[green]Dyade arrêtée.[/]")
 
 
-def _start_demo(platform: Platform, env: dict[str, str], rate: float) -> subprocess.Popen | None:
+def _demo_service_env(speed: float, days: float) -> dict[str, str]:
+    if importlib.util.find_spec("dyade.simulation") is None:
+        return {}
+    from dyade.simulation.clock import service_env
+    return service_env(speed, days)
+
+
+def _start_demo(platform: Platform, env: dict[str, str], speed: float, days: float) -> subprocess.Popen | None:
     if importlib.util.find_spec("dyade.simulation") is None:
         return None
     with open_private_append(platform.logs / "demo.log") as log:
-        return subprocess.Popen([sys.executable, "-m", "dyade.cli.main", "demo", "--rate", str(rate)], env=env,
+        return subprocess.Popen([sys.executable, "-m", "dyade.cli.main", "demo", "--speed", str(speed),
+                                 "--days", str(days)], env=env,
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 preexec_fn=_die_with_parent)
 

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy import case, func, select
 
+from dyade import access
 from dyade.auth import Principal, requires
 from dyade.contracts.vocabulary import AlertKind, AlertState, Role, TriageLevel
 
@@ -233,14 +234,14 @@ def post_bulk_close(body: BulkCloseIn, request: Request, _: Principal = Depends(
 @router.get("/alerts/{alert_id}", summary="Détail: où aller, chaque appel, raisons du triage, vue policière de la fiche "
                                           "(lecture auditée)")
 def get_alert(alert_id: str, request: Request, principal: Principal = Depends(requires(*FIELD))):
-    dyad_id = own_dyad(principal)
+    own_dyad(principal)  # a dyad's claims, before anything is looked up
     n = notifier(request)
     with n.work() as session:
         alert = session.get(AlertRow, alert_id)
         if alert is None:
             raise HTTPException(404, detail=f"alerte inconnue: {alert_id}")
-        if dyad_id and alert.dyad_id != dyad_id and not _morning_list(session, alert, dyad_id):
-            raise HTTPException(403, detail="cette alerte n'est pas assignée à votre dyade")
+        # dyade.access: routed to the dyad, or in its sector (a deferred call of the sector nobody took included)
+        access.require(principal, dyad_ids=[alert.dyad_id], sectors=[alert.sector], what=f"l'alerte {alert_id}")
         lang = lang_of(request)
         out = views.summaries(session, [alert], lang=lang, tz=n.config.tz)[0]
         out["calls"] = views.calls(session, alert, lang=lang, tz=n.config.tz)
@@ -250,14 +251,6 @@ def get_alert(alert_id: str, request: Request, principal: Principal = Depends(re
                           for e in session.scalars(select(AlertEventRow).where(AlertEventRow.alert_id == alert_id)
                                                    .order_by(AlertEventRow.id))]
         return out
-
-
-def _morning_list(session, alert: AlertRow, dyad_id: str) -> bool:
-    """A deferred call nobody took yet is visible to the dyads of its sector."""
-    if alert.state != AlertState.DEFERRED or alert.dyad_id is not None:
-        return False
-    dyad = session.get(DyadRow, dyad_id)
-    return dyad is not None and dyad.sector == alert.sector
 
 
 def _act(request: Request, principal: Principal, alert_id: str, action):
@@ -334,6 +327,9 @@ def today(request: Request, principal: Principal = Depends(requires(*FIELD))):
     tz = n.config.tz
     with n.sessions() as session:
         due = followups.due_today(session, dyad_id=own_dyad(principal), now=n.clock(), tz=tz)
+        # the morning list is found by the roster's sector: shown only what the token may open (dyade.access)
+        due["alerts"] = [a for a in due["alerts"] if access.may_see(principal, dyad_ids=[a.dyad_id],
+                                                                   sectors=[a.sector])]
         return {"plans": [{**p, "next_due_at": p["next_due_at"].isoformat(),
                            "time_local": labels.local_datetime(p["next_due_at"], tz),
                            "clock_local": labels.local_clock(p["next_due_at"], tz),

@@ -1,8 +1,9 @@
 """Request helpers shared by the API, the live stream and the field app."""
 from __future__ import annotations
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 
+from dyade import access
 from dyade.web import lang_of  # noqa: F401 (re-exported for the routes)
 from dyade.auth import Principal
 from dyade.contracts.vocabulary import Role
@@ -16,9 +17,9 @@ def notifier(request: Request):
 
 
 def own_dyad(principal: Principal) -> str | None:
-    """The dyad a field user acts for; None for supervisors (they see and act on every alert)."""
+    """The dyad a field user acts for; None for supervisors (they see and act on every alert). A dyad's token
+    must carry its `dyad` and `sector` claims (dyade.access): 403 naming the missing one."""
     if principal.role == Role.DYAD:
-        if not principal.dyad_id:
-            raise HTTPException(403, detail="jeton de dyade sans revendication `dyad`")
+        access.require_claims(principal)
         return principal.dyad_id
     return None

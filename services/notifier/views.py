@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dyade import access
 from dyade.auth import Principal
 from dyade.contracts.vocabulary import AlertState, CallCategory
 
@@ -106,17 +107,26 @@ def calls(session: Session, alert: AlertRow, *, lang: str = "fr", tz: ZoneInfo =
 
 
 def police_views(session: Session, alert: AlertRow, principal: Principal, *, now: datetime) -> list[dict]:
-    """The frames of the alert's persons, each read recorded in the audit table."""
+    """The frames of the alert's persons as the reader's role may see them (dyade.access, Info-social's views):
+    the police view for a dyad, each read recorded in the audit table; for a role Info-social shows no frame
+    (the supervisor) only that the person has one, withheld — no police view, contact, consent or basis, and
+    nothing disclosed, so no read recorded."""
     out = []
     for key in alert.person_keys or []:
         frame = session.get(FrameRow, key)
         if frame is None:
             continue
+        shown = access.police_view_for(principal.role, frame.police_view)
+        if shown is None:
+            out.append({"person_key": key, "stale": frame.stale, "withheld": True, "view": None,
+                        "note": access.WITHHELD_NOTE.format(role=principal.role.value)})
+            continue
         session.add(FrameReadRow(at=now, subject=principal.subject, role=principal.role.value, person_key=key,
                                  alert_id=alert.alert_id))
         out.append({"person_key": key, "frame_id": frame.frame_id, "version": frame.version, "stale": frame.stale,
                     "review_due": frame.review_due.isoformat() if frame.review_due else None,
-                    "consent": frame.consent, "police_view": frame.police_view})
+                    "consent": frame.consent, "police_view": shown, "withheld": False,
+                    "view": access.frame_view(principal.role)})
     return out
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from dyade import access
 from dyade.web import check_sign_in, page_principal, signed_in, signed_out
 from dyade.contracts.vocabulary import Role, TriageLevel
 
@@ -22,7 +23,7 @@ web_router = APIRouter(include_in_schema=False)
 
 def _principal(request: Request):
     principal = page_principal(request, FIELD)
-    if principal is None or (principal.role == Role.DYAD and not principal.dyad_id):
+    if principal is None or access.missing_claims(principal):  # a dyad's token names its dyad and sector
         return None
     return principal
 
@@ -55,10 +56,14 @@ def login(request: Request, token: str = Form(..., min_length=10, max_length=400
     if problem == "invalid":
         return templates.TemplateResponse(request, "login.html", {"error": "Jeton invalide ou expiré.", "lang": "fr"},
                                           status_code=401)
-    if problem == "role" or (principal.role == Role.DYAD and not principal.dyad_id):
+    if problem == "role":
         return templates.TemplateResponse(request, "login.html", {
-            "error": "Ce jeton ne donne pas accès à l'application des dyades (rôle dyad avec une dyade, "
-                     "ou superviseur).", "lang": "fr"}, status_code=403)
+            "error": "Ce jeton ne donne pas accès à l'application des dyades (rôle dyad avec une dyade et un "
+                     "secteur, ou superviseur).", "lang": "fr"}, status_code=403)
+    if access.missing_claims(principal):
+        return templates.TemplateResponse(request, "login.html", {
+            "error": f"Ce jeton ne donne pas accès à l'application des dyades : {access.claims_problem(principal)}.",
+            "lang": "fr"}, status_code=403)
     return signed_in(request, token, "/")
 
 

@@ -28,7 +28,10 @@ def explain_decision(d: dict) -> dict:
     }
 
 
-def subject_view(key: str, st: dict, at: float, cfg: RulesetConfig) -> dict:
+def subject_view(key: str, st: dict, at: float, cfg: RulesetConfig, decisions: list[dict] | None = None) -> dict:
+    """`decisions`: the kept decisions the reader may see (dyade.access), newest first; default all of them."""
+    if decisions is None:
+        decisions = [orjson.loads(d) for d in S.decisions_of(st)]
     rec = S.recurrence_as_of(st, at, cfg.decay_half_life_days)  # exact per window past the kept detail
     frame = S.frame_as_of(st, at)
     override = S.override_as_of(st, at)
@@ -63,6 +66,6 @@ def subject_view(key: str, st: dict, at: float, cfg: RulesetConfig) -> dict:
             "observations": [L.label(L.FLAGS, f) for f in e["flags"]],
             "issue": L.label(L.DISPOSITIONS, e["disp"]), "dyade_sur_place": e["dyad_t"] is not None,
         } for cid, e in recent],
-        "dernieres_decisions": [explain_decision(orjson.loads(d)) for d in S.decisions_of(st)],
+        "dernieres_decisions": [explain_decision(d) for d in decisions],
         "ruleset_version": cfg.version,
     }

@@ -1,7 +1,14 @@
 """HTTP side of the worker: /healthz, /readyz, /metrics, OpenAPI at /docs, and the read API — a FastAPI
 app served by uvicorn *inside the faust worker's event loop*, so async routes read the tables directly
 and safely (same thread as the agents). /readyz is 200 only once partitions are assigned and the tables
-recovered, and not during a rebalance."""
+recovered, and not during a rebalance.
+
+Who reads what is `dyade.access`'s rule: a dyad's token must carry its `dyad` and `sector` claims (checked
+by `requires` on the worker that receives the read, before anything is looked up or forwarded), and a dyad
+sees a call's decision of its sector, a person's (or place's) state when one of the decisions it keeps is in
+its sector — with those decisions only. The sector check needs the state, so it runs on the worker that
+answers: a read forwarded to the worker holding the key (peers.py) carries the reader's token and goes
+through the same route there; the forwarding worker only relays the answer (403 included)."""
 from __future__ import annotations
 
 import asyncio
@@ -14,6 +21,7 @@ import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from mode import Service
 
+from dyade import access
 from dyade.auth import Principal, requires
 from dyade.contracts import Role
 from dyade.service import create_app
@@ -59,14 +67,22 @@ def create_web(app, settings: Settings) -> FastAPI:
         if owner and not forwarded(request):
             return await peers.forward(owner, request)
         st = tables.state_of(person_key)
+        decisions = [orjson.loads(d) for d in S.decisions_of(st)] if st is not None else []
+        shown = [d for d in decisions if access.may_see(principal, sectors=[d.get("sector")])]
+        refused = st is not None and access.scoped(principal) and not shown
         audit.info("lecture de l'état de triage", extra={"reader": principal.subject, "role": principal.role.value,
-                                                         "person_key": person_key, "found": st is not None})
+                                                         "sector": principal.sector, "person_key": person_key,
+                                                         "found": st is not None, "refused": refused})
         if st is None:
             raise HTTPException(404, detail=f"aucun état de triage pour {person_key} (aucun appel ni événement reçu)")
+        if refused:
+            raise access.AccessDenied(access.out_of_sector(
+                principal, f"l'état de triage de {person_key} (aucune de ses dernières décisions n'est de votre "
+                           f"secteur)"))
         at = (au or datetime.now(timezone.utc))
         if at.tzinfo is None:
             at = at.replace(tzinfo=timezone.utc)
-        return subject_view(person_key, st, at.timestamp(), tables.ruleset)
+        return subject_view(person_key, st, at.timestamp(), tables.ruleset, decisions=shown)
 
     @api.get("/v1/calls/{call_id}/decision", tags=["triage"], summary="Décision de triage d'un appel, expliquée")
     async def call_decision(request: Request, call_id: str,
@@ -79,13 +95,19 @@ def create_web(app, settings: Settings) -> FastAPI:
                     return answer
         st = tables.state_of(key) if key is not None else None
         found = S.decisions_of(st, call_id) if st else []
+        decision = orjson.loads(found[0]) if found else None
+        refused = decision is not None and not access.may_see(principal, sectors=[decision.get("sector")])
         audit.info("lecture d'une décision", extra={"reader": principal.subject, "role": principal.role.value,
-                                                    "call_id": call_id, "found": bool(found)})
-        if not found:
+                                                    "sector": principal.sector, "call_id": call_id,
+                                                    "found": bool(found), "refused": refused})
+        if decision is None:
             raise HTTPException(404, detail=f"aucune décision connue pour l'appel {call_id} (appel inconnu, en cours "
                                             f"de traitement, ou plus ancien que les {S.MAX_DECISIONS} dernières "
                                             f"décisions de son sujet)")
-        return explain_decision(orjson.loads(found[0]))
+        if refused:
+            raise access.AccessDenied(access.out_of_sector(
+                principal, f"la décision de l'appel {call_id} (secteur {decision.get('sector') or 'inconnu'})"))
+        return explain_decision(decision)
 
     return api
 

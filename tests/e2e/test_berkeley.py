@@ -24,7 +24,9 @@ FILES = sorted(p for p in DAILY.glob("07*2014.csv") if 7 <= int(p.name[2:4]) <= 
 
 
 def direct_counts() -> tuple[Counter, Counter, int]:
-    """From the CSV files alone: (week, code) counts for 5150 and 1056, calls per address, usable rows."""
+    """From the CSV files alone: (week, code) counts for 5150 and 1056, calls per address, usable rows (the
+    administrative codes the mapping skips — traffic stops, security checks... — are not calls)."""
+    skip = load_mapping(MAPPING).table.skip
     by_week, by_address, usable = Counter(), Counter(), 0
     for path in FILES:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
@@ -38,6 +40,8 @@ def direct_counts() -> tuple[Counter, Counter, int]:
             except (KeyError, ValueError, AttributeError):
                 continue
             if address.upper().replace("<UNKNOWN>", "").replace("UNKNOWN", "").strip(" /") == "" or not code:
+                continue
+            if " ".join(code.split()).upper() in skip:
                 continue
             usable += 1
             by_address[address.upper()] += 1

@@ -57,7 +57,7 @@ def test_a_crisis_call_reaches_the_dyad_with_its_reasons(platform, client, heade
     assert "imminent" in text  # suicidal ideation with a plan (C-SSRS) is imminent danger
     assert "Tremblay" not in text and "Jean" not in text  # triage only knows the pseudonymous key
 
-    dyad = headers_for("dyad", subject="agente-roy", dyad_id=f"D{unique}")
+    dyad = headers_for("dyad", subject="agente-roy", dyad_id=f"D{unique}", sector=sector)
     alerts = wait_until(lambda: [a for a in (get_json(client, platform, "notifier", "/v1/alerts", dyad) or {})
                                  .get("alerts", []) if a.get("call_id") == call_id], timeout=60, interval=0.3)
     assert alerts[0]["dyad_id"] == f"D{unique}"
@@ -75,7 +75,7 @@ def test_an_alert_posted_at_intake_is_acknowledged_on_the_field_app(platform, cl
                                  {"name": "Julie Roy", "role": "intervenant"}]}).raise_for_status()
     from dyade.auth import issue_token
     jwt = issue_token(platform.settings.dyade_token_secret, subject="agent-gagnon", role="dyad",
-                      dyad_id=f"B{unique}")
+                      dyad_id=f"B{unique}", sector=sector)
     base = platform.settings.url_of("notifier")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
@@ -104,7 +104,7 @@ def test_an_alert_posted_at_intake_is_acknowledged_on_the_field_app(platform, cl
         page.screenshot(path=str(ARTIFACTS / "alerte-prise-en-charge.png"))
         browser.close()
 
-    dyad = headers_for("dyad", subject="agent-gagnon", dyad_id=f"B{unique}")
+    dyad = headers_for("dyad", subject="agent-gagnon", dyad_id=f"B{unique}", sector=sector)
     alert = wait_until(lambda: [a for a in get_json(client, platform, "notifier", "/v1/alerts", dyad)["alerts"]
                                 if a.get("call_id") == call_id and a.get("state") == "acknowledged"], timeout=30)
     assert alert

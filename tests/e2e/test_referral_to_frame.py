@@ -75,7 +75,7 @@ def test_referral_frame_call_alert_and_audit(platform, headers_for, unique):
     assert "fiche.active" in {r["factor"] for r in found["reasons"]}
 
     # 5. the dyad's alert carries the frame's police view (and that read is audited by the notifier)
-    dyad = headers_for("dyad", subject="agente-f", dyad_id=f"F{unique}")
+    dyad = headers_for("dyad", subject="agente-f", dyad_id=f"F{unique}", sector=sector)
     alert = wait_until(lambda: [a for a in http.get(f"{url('notifier')}/v1/alerts", headers=dyad).json()["alerts"]
                                 if a["call_id"] == call_id], timeout=60, interval=0.5)[0]
     detail = http.get(f"{url('notifier')}/v1/alerts/{alert['alert_id']}", headers=dyad).json()

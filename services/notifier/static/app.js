@@ -286,6 +286,7 @@ function frameView(f) {
     c.phone ? el("a", { href: `tel:${c.phone}` }, c.phone) : null, c.when_to_call ? ` — ${c.when_to_call}` : null));
   return el("div", { class: "frame" },
     el("h3", {}, "Fiche Info-social ", f.stale ? el("span", { class: "badge stale" }, "Périmée: à valider") : null),
+    f.withheld ? el("p", { class: "muted" }, f.note) : null,  // not the reader's to see (dyade/access.py)
     v.particularites ? el("p", {}, v.particularites) : null,
     section("À privilégier", v.interventions_a_privilegier, "favour"),
     section("À éviter", v.interventions_a_eviter, "avoid"),

@@ -30,7 +30,8 @@ def test_alert_appears_live_and_is_acknowledged_in_the_app(notifier, http, base_
     person = f"p_b{unique}"
     send(producer, frame(person))
     wait_until(lambda: _has_frame(notifier, person), timeout=60)
-    jwt = issue_token(settings.dyade_token_secret, subject="agente-nuit", role="dyad", dyad_id=f"A{unique}")
+    jwt = issue_token(settings.dyade_token_secret, subject="agente-nuit", role="dyad", dyad_id=f"A{unique}",
+                      sector=f"X{unique}")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)

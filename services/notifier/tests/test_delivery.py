@@ -39,7 +39,7 @@ def sse_events(response, want: set[str], limit: int = 200):
 def test_stream_resends_what_was_missed_on_reconnect(notifier, http, base_url, supervisor, producer, clock,
                                                      unique, token):
     put_dyad(http, supervisor, f"A{unique}", f"X{unique}", shifts=ALWAYS)
-    me = token("dyad", dyad_id=f"A{unique}")
+    me = token("dyad", dyad_id=f"A{unique}", sector=f"X{unique}")
     cursor = http.get("/v1/alerts", headers=me).json()["cursor"]
     timeout = httpx.Timeout(60, read=60)
     with httpx.stream("GET", f"{base_url}/v1/stream?cursor={cursor}", headers=me, timeout=timeout) as resp:
@@ -71,7 +71,7 @@ def test_stream_is_per_dyad(http, base_url, token):
 def test_web_push_reaches_the_device_encrypted_and_vapid_signed(notifier, http, supervisor, producer, clock,
                                                                 unique, token, receivers):
     put_dyad(http, supervisor, f"A{unique}", f"X{unique}", shifts=ALWAYS)
-    me = token("dyad", dyad_id=f"A{unique}")
+    me = token("dyad", dyad_id=f"A{unique}", sector=f"X{unique}")
     receivers.vapid_public_key = http.get("/v1/push/key", headers=me).json()["public_key"]
     phone = receivers.device(f"phone-{unique}")
     r = http.post("/v1/subscriptions", json=phone.subscription(), headers=me)

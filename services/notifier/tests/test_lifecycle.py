@@ -46,8 +46,8 @@ def test_acknowledged_alert_does_not_escalate_and_makes_the_dyad_busy(
     clock.set(DAY)
     send(producer, decision(f"k1-{unique}", sector=f"X{unique}", at=DAY))
     alert = alert_for(notifier, f"k1-{unique}")
-    me = token("dyad", subject="agent-a", dyad_id=f"A{unique}")
-    other = token("dyad", subject="agent-b", dyad_id=f"B{unique}")
+    me = token("dyad", subject="agent-a", dyad_id=f"A{unique}", sector=f"X{unique}")
+    other = token("dyad", subject="agent-b", dyad_id=f"B{unique}", sector=f"X{unique}")
     assert http.post(f"/v1/alerts/{alert.alert_id}/acknowledge", headers=other).status_code == 403
     r = http.post(f"/v1/alerts/{alert.alert_id}/acknowledge", headers=me)
     assert r.status_code == 200 and r.json()["state"] == "acknowledged"
@@ -69,7 +69,7 @@ def test_decline_hands_the_alert_on_at_once(notifier, http, supervisor, producer
     clock.set(DAY)
     send(producer, decision(f"x1-{unique}", sector=f"X{unique}", at=DAY))
     alert = alert_for(notifier, f"x1-{unique}")
-    me = token("dyad", dyad_id=f"A{unique}")
+    me = token("dyad", dyad_id=f"A{unique}", sector=f"X{unique}")
     assert http.post(f"/v1/alerts/{alert.alert_id}/decline", json={"reason": ""}, headers=me).status_code == 422
     r = http.post(f"/v1/alerts/{alert.alert_id}/decline", json={"reason": "déjà sur un appel"}, headers=me)
     assert r.status_code == 200
@@ -83,7 +83,7 @@ def test_snoozed_alert_absorbs_mild_calls_then_pages_again_at_the_end(notifier, 
     person = f"p_{unique}"
     send(producer, decision(f"s1-{unique}", sector=f"X{unique}", at=DAY, persons=[person]))
     alert = alert_for(notifier, f"s1-{unique}")
-    me = token("dyad", dyad_id=f"A{unique}")
+    me = token("dyad", dyad_id=f"A{unique}", sector=f"X{unique}")
     r = http.post(f"/v1/alerts/{alert.alert_id}/snooze", json={"reason": "déjà vue ce soir, suivi demain",
                                                               "minutes": 60}, headers=me)
     assert r.status_code == 200 and r.json()["state"] == "snoozed"
@@ -105,7 +105,7 @@ def test_snooze_without_new_calls_expires(notifier, http, supervisor, producer, 
     clock.set(DAY)
     send(producer, decision(f"se-{unique}", sector=f"X{unique}", at=DAY, persons=[f"p_e{unique}"]))
     alert = alert_for(notifier, f"se-{unique}")
-    me = token("dyad", dyad_id=f"A{unique}")
+    me = token("dyad", dyad_id=f"A{unique}", sector=f"X{unique}")
     assert http.post(f"/v1/alerts/{alert.alert_id}/snooze", json={"reason": "déjà vue ce soir", "minutes": 30},
                      headers=me).status_code == 200
     notifier.tick(DAY + timedelta(minutes=30))
@@ -136,7 +136,7 @@ def test_followup_plan_reminders(notifier, http, supervisor, clock, unique, toke
     notifier.tick(DAY + timedelta(hours=1))
     assert len(reminders()) == 1
     clock.set(DAY + timedelta(hours=1))
-    me = token("dyad", dyad_id=f"A{unique}")
+    me = token("dyad", dyad_id=f"A{unique}", sector=f"X{unique}")
     today = http.get("/v1/followups/today", headers=me).json()
     assert [a["alert_id"] for a in today["alerts"]] == [first.alert_id]
     assert today["plans"] == []   # one entry per follow-up: the open reminder stands for the plan
@@ -158,7 +158,7 @@ def test_alert_detail_carries_the_police_view_audited_and_stale_flag(
     wait_until(lambda: _frame(notifier, person), timeout=60)
     send(producer, decision(f"v1-{unique}", sector=f"X{unique}", at=clock(), persons=[person]))
     alert = alert_for(notifier, f"v1-{unique}")
-    me = token("dyad", subject="agent-v", dyad_id=f"A{unique}")
+    me = token("dyad", subject="agent-v", dyad_id=f"A{unique}", sector=f"X{unique}")
     listed = http.get("/v1/alerts", headers=me).json()["alerts"]
     [mine] = [a for a in listed if a["alert_id"] == alert.alert_id]
     assert mine["has_frame"] and mine["frame_stale"] and mine["level_label"] == "Dyade suggérée"
@@ -226,7 +226,7 @@ def test_frame_marked_stale_by_frames_changed_is_flagged_on_the_alert(notifier, 
     wait_until(lambda: _frame(notifier, person), timeout=60)
     send(producer, decision(f"st-{unique}", sector=f"X{unique}", at=clock(), persons=[person]))
     alert = alert_for(notifier, f"st-{unique}")
-    me = token("dyad", dyad_id=f"A{unique}")
+    me = token("dyad", dyad_id=f"A{unique}", sector=f"X{unique}")
     assert http.get(f"/v1/alerts/{alert.alert_id}", headers=me).json()["frame_stale"] is False
     change = FrameChanged.new(payload=FrameChangePayload(frame_id=f"f_{person}", person_key=person, change="stale",
                                                          version=1), occurred_at=datetime.now(timezone.utc),

@@ -147,10 +147,10 @@ def test_the_morning_dyad_takes_a_deferred_call_from_its_list(notifier, http, su
     assert alert.state == "deferred"
     morning = alert.due_at
     clock.set(morning)
-    me = token("dyad", dyad_id=f"A{unique}")
+    me = token("dyad", dyad_id=f"A{unique}", sector=f"X{unique}")
     today = http.get("/v1/followups/today", headers=me).json()
     assert alert.alert_id in [a["alert_id"] for a in today["alerts"]]
-    other_sector = token("dyad", dyad_id=f"B{unique}")
+    other_sector = token("dyad", dyad_id=f"B{unique}", sector=f"Y{unique}")
     assert http.get(f"/v1/alerts/{alert.alert_id}", headers=other_sector).status_code == 403
     assert http.get(f"/v1/alerts/{alert.alert_id}", headers=me).status_code == 200
     assert http.post(f"/v1/alerts/{alert.alert_id}/seen", headers=other_sector).status_code == 403

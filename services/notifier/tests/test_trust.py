@@ -17,7 +17,7 @@ def test_knife_call_about_a_snoozed_person_pages_anew_with_its_own_time_and_plac
     person = f"p_k{unique}"
     send(producer, decision(f"k1-{unique}", sector=f"X{unique}", at=DAY, persons=[person]))
     first = alert_for(notifier, f"k1-{unique}")
-    me = token("dyad", dyad_id=f"A{unique}")
+    me = token("dyad", dyad_id=f"A{unique}", sector=f"X{unique}")
     assert http.post(f"/v1/alerts/{first.alert_id}/snooze", json={"reason": "connue, déjà vue ce soir",
                                                                   "minutes": 240}, headers=me).status_code == 200
     later = DAY + timedelta(minutes=40)
@@ -119,7 +119,7 @@ def test_followup_reminder_carries_who_and_where(notifier, http, supervisor, pro
                  json={"dyad_id": f"A{unique}", "every_minutes": 240, "person_label": "M. R.",
                        "first_due_at": (clock() - timedelta(minutes=1)).isoformat()})
     assert r.status_code == 200, r.text
-    me = token("dyad", dyad_id=f"A{unique}")
+    me = token("dyad", dyad_id=f"A{unique}", sector=f"X{unique}")
     today = http.get("/v1/followups/today", headers=me).json()
     [plan] = [p for p in today["plans"] if p["person_key"] == person]
     assert plan["person_label"] == "M. R." and plan["where"].startswith(PLACE["address"]) and plan["geo"]
@@ -153,7 +153,7 @@ def test_supervisor_list_filters_sorts_pages_counts_and_bulk_closes(
     assert {a["sector"] for a in xs["alerts"]} == {f"X{unique}"} and xs["total"] == 2   # l1, l5
     assert xs["counts"]["created"] + xs["counts"]["delivered"] + xs["counts"]["seen"] == 2
     r = http.post("/v1/alerts/bulk-close", json={"alert_ids": ids[:3], "reason": "doublons d'un même événement"},
-                  headers=token("dyad", dyad_id=f"A{unique}"))
+                  headers=token("dyad", dyad_id=f"A{unique}", sector=f"X{unique}"))
     assert r.status_code == 403
     r = http.post("/v1/alerts/bulk-close", json={"alert_ids": [*ids[:3], "al_inconnue"], "reason": "ok"},
                   headers=supervisor)

@@ -66,11 +66,12 @@ class Worker:
 
 def call_event(call_id: str, occurred_at: datetime, *, person: str | None = None, category="etat_mental_perturbe",
                flags=(), location="l_test", revision: int = 1, role="sujet", caller="famille", nature_code="TEST",
-               address: str | None = None, lat: float | None = None, lon: float | None = None) -> CallReceived:
+               address: str | None = None, lat: float | None = None, lon: float | None = None,
+               sector: str | None = "S1") -> CallReceived:
     persons = (PersonRef(person_key=person, role=role),) if person else ()
     return CallReceived.new(payload=CallPayload(
         call_id=call_id, revision=revision, nature_code=nature_code, category=category, flags=tuple(flags),
-        location=Location(location_key=location, sector="S1", address=address, lat=lat, lon=lon), persons=persons,
+        location=Location(location_key=location, sector=sector, address=address, lat=lat, lon=lon), persons=persons,
         caller_relation=caller), occurred_at=occurred_at, source="intake", correlation_id=call_id)
 
 

@@ -2,6 +2,7 @@
 key the other worker holds is forwarded to it, and answered once, by it)."""
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -53,6 +54,25 @@ def test_either_worker_answers_for_keys_the_other_holds(settings, broker, tmp_pa
             assert answers[0].json()["decision_id"] == answers[1].json()["decision_id"]
         unknown = [httpx.get(f"{w.url}/v1/calls/{unique}-nope/decision", headers=headers, timeout=10) for w in pair]
         assert [a.status_code for a in unknown] == [404, 404]
+
+        # Need to know (dyade.access): every call here is in S1. A forwarded read is checked by the worker that
+        # answers (it holds the state): the dyad of S1 reads from either worker, the dyad of S2 is refused by
+        # either, each refusal audited once, by the worker holding the key; the S1 dyad's cookie travels too.
+        s1 = token("dyad", subject=f"membre-D1-{unique}", dyad_id="D1", sector="S1")
+        s2 = token("dyad", subject=f"membre-D2-{unique}", dyad_id="D2", sector="S2")
+        cookie = {"dyade_token": s1["Authorization"][7:]}
+        paths = [f"/v1/persons/{k}/triage" for k in persons + places] + [f"/v1/calls/{c}/decision" for c in calls]
+        for path in paths:
+            for w in pair:
+                assert httpx.get(w.url + path, headers=s1, timeout=10).status_code == 200, (w.url, path)
+                assert httpx.get(w.url + path, cookies=cookie, timeout=10).status_code == 200, (w.url, path)
+                r = httpx.get(w.url + path, headers=s2, timeout=10)
+                assert r.status_code == 403 and "hors de votre secteur" in r.json()["detail"], (w.url, path, r.text)
+        refusals = [[json.loads(line) for line in w.log_path.read_text().splitlines()
+                     if f"membre-D2-{unique}" in line and '"refused": true' in line] for w in pair]
+        for key in persons + places:
+            held = [sum(1 for a in audited if a.get("person_key") == key) for audited in refusals]
+            assert sorted(held) == [0, 2], (key, held)  # both reads refused where the key is held
     finally:
         producer.close()
         for w in pair:

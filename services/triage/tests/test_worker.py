@@ -63,7 +63,7 @@ def test_a_persons_calls_are_decided_and_explained(triage_worker, producer, deci
     body = r.json()
     assert body["decision_id"] == b.decision_id
     assert body["explication"]["niveau"] == "Dyade suggérée" and "Récurrence" in body["explication"]["criteres"]
-    r = api(triage_worker, f"/v1/persons/{person}/triage", token("dyad", dyad_id="D1"))
+    r = api(triage_worker, f"/v1/persons/{person}/triage", token("dyad", dyad_id="D1", sector="S1"))
     assert r.status_code == 200, r.text
     view = r.json()
     assert view["recurrence"]["appels_par_fenetre"]["7j"] == 2 and view["genre"] == "personne"
