@@ -3,6 +3,7 @@ live demonstration `dyade up` starts)."""
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -144,24 +145,41 @@ def _summary(result, sink, to: Target) -> None:
 
 
 def demo(
-    rate: float = typer.Option(0.5, min=0.01, max=50, help="Appels par seconde du flux en direct."),
+    speed: float = typer.Option(720.0, min=1.0, max=100_000, help="L'horloge de la ville va N fois plus vite que "
+                                "l'horloge murale, jusqu'à la rattraper (720: une journée en 2 minutes; 4000: un "
+                                "trimestre en 33 minutes); 1: temps réel."),
+    days: float = typer.Option(91.0, min=0.0, max=365, help="Jours de programme joués en accéléré avant que "
+                               "l'horloge de la ville rattrape l'horloge murale (défaut: un trimestre)."),
     seed: int = typer.Option(7, help="Graine de la ville de démonstration."),
-    history_days: int = typer.Option(45, min=0, max=365, help="Jours d'historique rejoués au démarrage."),
+    history_days: int = typer.Option(30, min=0, max=365, help="Jours d'historique rejoués au démarrage."),
     frames: int = typer.Option(3, min=0, max=20, help="Fiches Info-social créées pour les grands utilisateurs."),
+    field_team: bool = typer.Option(True, "--dyades/--sans-dyades", help="Les dyades de la démo prennent leurs "
+                                    "alertes, vont sur les lieux et ferment avec une disposition (sinon: à vous)."),
+    rate: float = typer.Option(None, hidden=True, help="Ancienne option (appels par seconde): donne la vitesse."),
 ) -> None:
-    """Démo en direct: roster de dyades, historique, fiches, puis un flux d'appels doux."""
+    """Démo en direct: roster de dyades, historique, fiches, puis la ville au rythme de son horloge."""
+    from dyade.simulation.clock import service_env
     from dyade.simulation.demo import Demo, DemoOptions
+    from dyade.simulation.profiles import PROFILES
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    if rate:  # calls per second → the speed that gives them
+        speed = max(1.0, rate / (PROFILES["demo"].calls_per_year / (365 * 86400)))
     settings = get_settings()
     settings.dyade_home.mkdir(parents=True, exist_ok=True)
+    missing = {k: v for k, v in service_env(speed, days).items() if int(os.environ.get(k) or 120) < int(v)}
+    if missing:
+        logging.getLogger("dyade.demo").warning(
+            "horloge ×%g: les services doivent accepter des appels reçus jusqu'à %s min plus tôt (%s); "
+            "`dyade up --demo-speed %g` les règle, sinon les appels accélérés n'alertent personne",
+            speed, next(iter(missing.values())), ", ".join(f"{k}={v}" for k, v in missing.items()), speed)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     banner = settings.dyade_home / "demo-acces.txt"
     try:
-        Demo(settings, DemoOptions(rate=rate, seed=seed, history_days=history_days, frames=frames,
-                                   banner_path=str(banner)), stop).run()
+        Demo(settings, DemoOptions(speed=speed, days=days, seed=seed, history_days=history_days, frames=frames,
+                                   field_team=field_team, banner_path=str(banner)), stop).run()
     except KeyboardInterrupt:
         stop.set()
     logging.getLogger("dyade.demo").info("démo arrêtée")

@@ -33,6 +33,17 @@ def dyad_roster(sectors: list[str]) -> list[tuple[str, dict]]:
     return out
 
 
+def sector_neighbours(sectors: list[str]) -> dict[str, list[str]]:
+    """The demo city's sectors: S1 at the centre, the others on a ring around it (population.City). Each
+    sector's neighbours, nearest first: the centre, then the two sectors beside it on the ring."""
+    centre, ring = sectors[0], sectors[1:]
+    out = {centre: list(ring)}
+    for i, s in enumerate(ring):
+        beside = [ring[(i - 1) % len(ring)], ring[(i + 1) % len(ring)]] if len(ring) > 1 else []
+        out[s] = [centre] + [b for b in dict.fromkeys(beside) if b != s]
+    return out
+
+
 PARTICULARITES = (
     "Trouble psychotique connu; devient méfiant et anxieux devant plusieurs policiers en uniforme.",
     "Trouble de personnalité limite; crises souvent le soir, après une rupture ou un conflit familial.",

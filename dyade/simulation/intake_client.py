@@ -87,6 +87,7 @@ class HttpSink:
         self.pending: list[dict] = []
         self.renamed: dict[str, str] = {}  # simulator call id → the id intake knows (EIDO calls)
         self.counts = Counts()
+        self.accepted: list[str] = []  # ids of the calls intake accepted (or already had)
 
     def send(self, rec: Record) -> None:
         if rec.kind == "call":
@@ -97,8 +98,8 @@ class HttpSink:
                 self.pending.append(rec.body)
                 if len(self.pending) >= self.batch:
                     self._flush()
-            else:
-                self._one("/v1/calls", "dispatch", rec.body, "calls")
+            elif self._one("/v1/calls", "dispatch", rec.body, "calls"):
+                self.accepted.append(rec.call_id)
         elif rec.kind == "update":
             self._flush()
             call_id = self.renamed.get(rec.call_id, rec.call_id)
@@ -122,11 +123,13 @@ class HttpSink:
         if r.status_code < 300:
             self.renamed[call["call_id"]] = r.json().get("call_id") or eido_call_id(call["call_id"])
             self.counts.calls += 1
+            self.accepted.append(call["call_id"])
             self.counts.eido += 1
         else:  # intake could not read this EIDO: the call still goes in, as JSON
             self.counts.reject("EIDO " + reason_of(r))
             log.warning("EIDO refusé par intake (%s); l'appel est envoyé en JSON", reason_of(r))
-            self._one("/v1/calls", "dispatch", call, "calls")
+            if self._one("/v1/calls", "dispatch", call, "calls"):
+                self.accepted.append(call["call_id"])
 
     def _flush(self) -> None:
         if not self.pending:
@@ -141,6 +144,7 @@ class HttpSink:
         for result in r.json().get("results", []):
             if result.get("status") in ("accepted", "duplicate"):
                 self.counts.calls += 1
+                self.accepted.append(result.get("call_id") or "")
             else:
                 self.counts.reject(result.get("reason") or result.get("status", "?"))
 

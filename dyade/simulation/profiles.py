@@ -1,14 +1,22 @@
 """Scale knobs of a simulated city, the CAD code table and the daily and weekly profile of calls.
 
-Figures (stated in the README of the simulation, with their source):
-- Montréal: about 1 000 000 police calls a year, about 36 000 of them about a person in a disturbed
-  mental state (état mental perturbé), about 140 crisis calls a day counting suicide, distress and
-  welfare checks; about 2 000 000 inhabitants served.
-- Terrebonne: about 140 000 inhabitants; the same ratios give about 70 000 calls and 2 600 crisis calls
-  a year; one citizen generated 65 police calls in 6 months ("Entretien avec Nathalie L'Heureux, T.S.,
-  coordonnatrice aux interventions psychosociales au Service de police de la Ville de Terrebonne", by
-  Audrey-Anne Dumais-Michaud, Université du Québec en Outaouais).
-- High utilisers: a cohort calling at 7 crisis calls a year or more; most persons call once.
+Figures, each with its source (the table is in dyade/simulation/README.md, « Calibrage »):
+- Mix of calls: crisis calls (état mental perturbé, suicidaire, détresse, bien-être) ≈ 5 % of police calls,
+  mental health and suicide ≈ 4.3 %. Berkeley's public call log shipped with Dyade
+  (dyade/data/berkeley-2014, 3 240 lines in 15 days): 5150 Mental Health 47 + 1056 Suicide 10 + 1042
+  Welfare Check 103 = 160 lines, 4.9 % of all lines (6.7 % of the calls left once the administrative codes
+  the mapping skips are out); the Montréal figures the simulator was first built on give the same order
+  (≈ 36 000 EMP calls out of ≈ 1 000 000 a year, 3.6 %). The domain documents give no share of calls.
+- Terrebonne: about 140 000 inhabitants and about 200 police officers (interview with Nathalie
+  L'Heureux, T.S., coordonnatrice aux interventions psychosociales, Service de police de Terrebonne,
+  by Audrey-Anne Dumais-Michaud, UQO); 0.5 call per inhabitant gives about 70 000 calls a year. One
+  citizen generated more than 65 police calls in 6 months (same interview): the extreme utiliser, and
+  the cap no simulated person goes beyond (`max_calls_per_6_months`).
+- The demo city: about 25 followed persons, as the ÉMIPIC of Val-d'Or follows « ~25 personnes connues »
+  (fiche synthèse de pratique, CISSS de l'Abitibi-Témiscamingue, 2020): one extreme utiliser and 24
+  persons at 7.5 to 30 crisis calls a year.
+- High utilisers: a cohort calling at 7 crisis calls a year or more (the triage's threshold); most
+  persons call once.
 """
 from __future__ import annotations
 
@@ -142,6 +150,8 @@ class CityProfile:
     extreme_rate: float = 130.0  # crisis calls a year
     cohort_share: float = 0.004  # persons with >= 7 crisis calls a year, per crisis call of the year
     cohort_rate: tuple[float, float] = (7.5, 30.0)
+    cohort_count: int | None = None  # the cohort's size, when set (the demo: 24, ÉMIPIC's ~25 with the extreme)
+    max_calls_per_6_months: int = 65  # nobody calls more (Terrebonne's extreme case: 65 in 6 months)
     repeater_share: float = 0.02  # persons at 2 to 6 crisis calls a year, per crisis call of the year
     repeater_rate: tuple[float, float] = (2.0, 6.0)
     natures: tuple[Nature, ...] = field(default=NATURES)
@@ -152,7 +162,14 @@ class CityProfile:
 
     @property
     def cohort_size(self) -> int:
+        if self.cohort_count is not None:
+            return self.cohort_count
         return max(3, round(self.crisis_calls_per_year * self.cohort_share))
+
+    @property
+    def followed_persons(self) -> int:
+        """The persons a team like the ÉMIPIC follows: the extreme utilisers and the cohort."""
+        return self.extreme_utilisers + self.cohort_size
 
     @property
     def repeater_count(self) -> int:
@@ -163,7 +180,10 @@ class CityProfile:
 
 
 PROFILES: dict[str, CityProfile] = {
-    "demo": CityProfile("Ville-Démo", 40_000, 4, (45.6995, -73.6470), 4.0, 20_000),
+    # 40 000 inhabitants at 0.5 call each; 25 followed persons (ÉMIPIC); the extreme one at 120 a year
+    # (60 in 6 months on average, never more than 65)
+    "demo": CityProfile("Ville-Démo", 40_000, 4, (45.6995, -73.6470), 4.0, 20_000, extreme_rate=120.0,
+                        cohort_count=24),
     "terrebonne": CityProfile("Terrebonne", 140_000, 4, (45.6995, -73.6470), 7.0,
                               round(140_000 * CALLS_PER_INHABITANT)),
     "montreal": CityProfile("Montréal", 2_000_000, 12, (45.5017, -73.5673), 12.0, 1_000_000),

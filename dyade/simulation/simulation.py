@@ -6,6 +6,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
+from bisect import bisect_left
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Iterator
@@ -20,6 +21,23 @@ _HOURS = tuple(range(24))
 _CUM_ALL = tuple(sum(HOURLY_ALL[: i + 1]) for i in range(24))
 _CUM_CRISIS = tuple(sum(HOURLY_CRISIS[: i + 1]) for i in range(24))
 _WEEKDAY_MEAN = sum(WEEKDAY) / 7
+
+
+SIX_MONTHS_S = 182.5 * 86400
+
+
+def capped(calls: list[tuple[int, float, str]], cap: int) -> list[tuple[int, float, str]]:
+    """A person's (day, second, code) calls in time order, without those that would make more than `cap`
+    in any 6 months (182.5 days): Terrebonne's extreme case, 65 calls in 6 months, is the most anyone calls."""
+    kept: list[tuple[int, float, str]] = []
+    times: list[float] = []
+    for call in calls:
+        t = call[0] * 86400 + call[1]
+        recent = len(times) - bisect_left(times, t - SIX_MONTHS_S + 1e-6)
+        if recent < cap:
+            kept.append(call)
+            times.append(t)
+    return kept
 
 
 def poisson(rng: random.Random, lam: float) -> int:
@@ -46,6 +64,8 @@ class Knobs:
     effect_share: float = 0.7  # share of those who then call less
     reduction: float = 0.6  # how much less: their rate is multiplied by (1 - reduction)
     dyad_share: float = 0.3  # share of crisis calls attended by a dyad (8 h – 20 h)
+    cad_dyads: bool = True  # the CAD names the dyad on its updates (False: the demo's dyads act in the notifier)
+    plan_days: int | None = None  # interventions are planned within the first plan_days days (default: days)
     limit: int | None = None  # stop after this many calls
     prefix: str = "SIM"
     population_reference: date | None = None  # birth dates are drawn relative to it (default: start)
@@ -98,10 +118,11 @@ class Simulation:
     def _plan_interventions(self) -> dict[str, Intervention]:
         k, rng = self.knobs, random.Random(f"{self.knobs.seed}:interventions")
         plan = {}
+        span = min(k.plan_days or k.days, k.days)
         for p in self.population.persons:
             if p.kind not in ("extreme", "cohort") or rng.random() >= k.intervention_share:
                 continue
-            day = k.start + timedelta(days=int(k.days * rng.uniform(0.3, 0.7)))
+            day = k.start + timedelta(days=int(span * rng.uniform(0.3, 0.7)))
             responder = rng.random() < k.effect_share
             plan[p.person_id] = Intervention(rng.choice(INTERVENTION_KINDS), datetime.combine(day, time(10), TZ),
                                              responder, p.rate_per_year * ((1 - k.reduction) if responder else 1))
@@ -112,9 +133,11 @@ class Simulation:
         k, rng = self.knobs, random.Random(f"{self.knobs.seed}:schedule")
         codes, weights = zip(*REPEAT_NATURES)
         out: dict[int, list[tuple[float, str, str]]] = {}
+        cap = k.profile.max_calls_per_6_months
         for p in self.population.persons:
             iv = self.interventions.get(p.person_id)
             cut = (iv.at.date() - k.start).days if iv else k.days
+            mine: list[tuple[int, int, str]] = []
             for lo, hi, rate in ((0, cut, p.rate_per_year), (cut, k.days, iv.rate_after if iv else 0)):
                 if hi <= lo:
                     continue
@@ -123,8 +146,27 @@ class Simulation:
                     second = rng.choices(_HOURS, cum_weights=_CUM_CRISIS)[0] * 3600 + rng.randrange(3600)
                     if day == cut:  # the intervention is at 10:00 that day: the call comes after it
                         second = 10 * 3600 + second % (14 * 3600)
-                    out.setdefault(day, []).append((second, p.person_id, rng.choices(codes, weights)[0]))
+                    mine.append((day, second, rng.choices(codes, weights)[0]))
+            for day, second, code in capped(sorted(mine), cap):
+                out.setdefault(day, []).append((second, p.person_id, code))
         return out
+
+    def bring_forward(self, person_ids: list[str], at: datetime, spacing: timedelta) -> None:
+        """The demo's opening: each person's first call at or after `at` comes at `at + (i + 1) × spacing`
+        (same day count, same nature, still within the cap): a followed person calls back within the first
+        minutes of the live stream."""
+        k = self.knobs
+        for i, pid in enumerate(person_ids):
+            when = (at + (i + 1) * spacing).astimezone(TZ)
+            target_day = (when.date() - k.start).days
+            target_second = when.hour * 3600 + when.minute * 60 + when.second
+            later = sorted((d, sec, code) for d, items in self.schedule.items() for sec, who, code in items
+                           if who == pid and (d, sec) >= (target_day, target_second))
+            if not later or target_day < 0 or target_day >= k.days:
+                continue
+            day, second, code = later[0]
+            self.schedule[day].remove((second, pid, code))
+            self.schedule.setdefault(target_day, []).append((float(target_second), pid, code))
 
     # --- the stream -----------------------------------------------------------------------------
     def stream(self, *, updates: bool = True, referrals: bool = True) -> Iterator[Record]:
@@ -193,7 +235,8 @@ class Simulation:
         iv = self.interventions.get(rec.person_id or "")
         followed = bool(iv and iv.kind == "suivi_dyade" and rec.at >= iv.at)
         dyad = None
-        if nature.is_crisis and 8 <= rec.at.hour < 20 and (followed or rng.random() < self.knobs.dyad_share):
+        if self.knobs.cad_dyads and nature.is_crisis and 8 <= rec.at.hour < 20 and \
+                (followed or rng.random() < self.knobs.dyad_share):
             dyad = dyad_of(rec.body["location"]["sector"])
         return self.factory.updates(rng, rec.body, rec.at, nature, dyad_id=dyad, followed=followed)
 

@@ -95,3 +95,90 @@ def cohort_figures(sim: Simulation, persons: list[dict], period_days: float) -> 
                      "calls_per_6_months": round((p["calls_before"] + p["calls_after"]) * 182.5 / period_days, 1)}
                     for p in persons if p["kind"] == "extreme"],
     }
+
+
+# --- the live demo ------------------------------------------------------------------------------------------
+MENTAL_HEALTH = {"etat_mental_perturbe", "suicidaire"}
+
+
+def most_in_six_months(times: list[datetime]) -> int:
+    """The most calls of one person within any 182.5 days."""
+    times = sorted(times)
+    best, lo = 0, 0
+    for hi, t in enumerate(times):
+        while (t - times[lo]).total_seconds() > 182.5 * 86400:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def demo_truth(demo) -> dict:
+    """What the running demo sent and what its dyads did (dyade/simulation/demo.py): the figures the dashboard
+    must show — calls by category, per-person recurrence, alerts taken, escalated, delays, dispositions."""
+    import os
+    from statistics import median
+
+    from dyade.contracts.vocabulary import CallCategory
+    from dyade.simulation.profiles import CODE_TABLE
+
+    sent, o = demo.sent, demo.options
+    by_category: dict[str, int] = {}
+    per_person: dict[str, list[datetime]] = {}
+    for c in sent.calls.values():
+        cat = CODE_TABLE[c.nature_code].value
+        by_category[cat] = by_category.get(cat, 0) + 1
+        if c.person_id:
+            per_person.setdefault(c.person_id, []).append(c.at)
+    total = len(sent.calls)
+    crisis = sum(n for cat, n in by_category.items() if CallCategory(cat).is_crisis)
+    stories = list(demo.team.stories.values()) if demo.team else []
+    acked = [s for s in stories if s.acked_by]
+    delays = sorted(s.ack_delay_s for s in acked if s.ack_delay_s is not None)
+    turns = [t for s in stories for t in s.turns if t["outcome"] in ("acknowledged", "late")]
+    dispositions = {call: d for call, (_, d) in sent.cad_dispositions.items()}
+    for s in acked:
+        dispositions.update({call: s.disposition for call in s.cleared_calls if call in sent.calls})
+    counts: dict[str, int] = {}
+    for d in dispositions.values():
+        counts[d] = counts.get(d, 0) + 1
+    escalation_s = float(os.environ.get("NOTIFIER_ACK_DELAY_S") or 180)
+    persons = demo.sim.population.by_id
+    clock = demo.clock
+    return {
+        "truth_version": TRUTH_VERSION,
+        "clock": {"speed": o.speed, "days": o.days,
+                  "city_start": clock.start.isoformat() if clock else None,
+                  "caught_up_at": clock.caught_up_at.isoformat() if clock else None,
+                  "city_now": clock.city().isoformat() if clock else None},
+        "calls": {"total": total, "history": sum(c.phase == "history" for c in sent.calls.values()),
+                  "live": sum(c.phase == "live" for c in sent.calls.values()),
+                  "by_category": dict(sorted(by_category.items())),
+                  "crisis_share": _share(crisis, total),
+                  "mental_health_share": _share(sum(by_category.get(c, 0) for c in MENTAL_HEALTH), total),
+                  "first": min((c.at for c in sent.calls.values()), default=None) and
+                  min(c.at for c in sent.calls.values()).isoformat(),
+                  "last": max((c.at for c in sent.calls.values()), default=None) and
+                  max(c.at for c in sent.calls.values()).isoformat(),
+                  "rejected": sent.rejected, "not_sent_gap": sent.skipped_gap},
+        "persons": {"followed": demo.sim.knobs.profile.followed_persons,
+                    "followed_who_called": sum(1 for pid in per_person if persons[pid].kind in ("extreme", "cohort")),
+                    "max_calls_in_6_months": max((most_in_six_months(t) for t in per_person.values()), default=0),
+                    "by_kind": {kind: sum(len(t) for pid, t in per_person.items() if persons[pid].kind == kind)
+                                for kind in ("extreme", "cohort", "repeater")}},
+        "alerts": {"seen": len(stories), "acknowledged": len(acked),
+                   "escalated": sum(s.escalated for s in stories),
+                   "acknowledged_share": _share(len(acked), len(stories)),
+                   "escalated_share": _share(sum(s.escalated for s in stories), len(stories)),
+                   "ack_delay_median_s": round(median(delays), 1) if delays else None,
+                   "turns_late": sum(t["outcome"] == "late" for t in turns), "turns": len(turns),
+                   "expected_late_share": round(o.behaviour.late_share(escalation_s), 4),
+                   "escalation_delay_s": escalation_s,
+                   "closed_by_dyads": sum(s.closed for s in acked)},
+        "dispositions": dict(sorted(counts.items())),
+        "referrals": sent.referrals,
+        "ledger": demo.team.ledger() if demo.team else [],
+    }

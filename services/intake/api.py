@@ -24,6 +24,7 @@ from services.intake.acceptance import Conflict, Intake, NotFound, Outcome
 from services.intake.authz import requires_async
 from services.intake.bodyguard import Utf8BodyGuard
 from services.intake.code_tables import CodeTables
+from services.intake.code_table_api import code_table_router
 from services.intake.domain.calls import InvalidSubmission
 from services.intake.domain.eido import EidoError
 from services.intake.group import GroupWriter
@@ -214,6 +215,7 @@ def create_app(settings: Settings, *, raw_group: str | None = None, background: 
 
     app.include_router(identity_router(sessions))
     app.include_router(narrative_router(sessions))
+    app.include_router(code_table_router(sessions, tables))
 
     @app.get("/v1/code-tables", tags=["configuration"], summary="Tables de codes de nature connues")
     def code_tables(_: Principal = Depends(requires(Role.DISPATCH, Role.SUPERVISOR, Role.ANALYST, Role.ADMIN))):

@@ -174,8 +174,12 @@ def build_app(settings: Settings, options: TriageOptions, ruleset: RulesetConfig
         mine = [(tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic in consumed]
         try:
             lag = await asyncio.get_running_loop().run_in_executor(None, group_lag, mine)
-        except Exception as exc:  # noqa: BLE001 - the broker does not answer: say so, keep going
-            progress.pausing(exc)
+        except Exception as exc:  # noqa: BLE001 - lag unknown for now (broker busy, group rebalancing)
+            # Readiness of the worker itself is faust's (started, not rebalancing): a lag that cannot be
+            # measured for a moment must not turn a consuming worker "reconnecting".
+            log.info("lag probe failed", extra={"error": reason_of(exc)[:200]})
+            if progress.state == "starting":
+                progress.progressed(0)
             return
         progress.lagging(lag)
 

@@ -1,9 +1,9 @@
-"""The demo: its live calls (a followed high utiliser back within the first seconds, valid calls, updates
-only once due), and its seeding against the real intake, Info-social and notifier services (each served
-by uvicorn on its own port, on the session's broker and PostgreSQL): roster, history, approved frames."""
+"""The demo: its banner and tokens, its resumption, and its seeding against the real intake, Info-social and
+notifier services (each served by uvicorn on its own port, on the session's broker and PostgreSQL): roster,
+history, approved frames, then the live stream. The city itself: test_sim_demo_city.py; the dashboard
+against its truth: test_sim_demo_truth.py."""
 from __future__ import annotations
 
-import random
 import threading
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -14,10 +14,8 @@ import uvicorn
 
 from dyade.auth import issue_token
 from dyade.broker import free_port
-from dyade.contracts.inbound import CallSubmission, CallUpdateSubmission
 from dyade.kafka import wait_until
-from dyade.simulation.demo import Demo, DemoOptions, LiveCalls
-from dyade.simulation.population import identity_key
+from dyade.simulation.demo import Demo, DemoOptions
 
 
 @pytest.fixture(scope="module")
@@ -25,42 +23,7 @@ def offline_demo(tmp_path_factory):
     from dyade.settings import Settings
     settings = Settings(dyade_home=tmp_path_factory.mktemp("demo-home"), dyade_token_secret="x" * 32,
                         intake_port=free_port(), _env_file=None)
-    return Demo(settings, DemoOptions(rate=2.0, seed=7, history_days=10, frames=3))
-
-
-def test_a_followed_high_utiliser_calls_back_at_once(offline_demo):
-    demo = offline_demo
-    live = LiveCalls(demo.sim, demo.featured, random.Random(1), rate=2.0)
-    now = datetime.now(timezone.utc)
-    calls = []
-    for i in range(30):
-        calls += [r for r in live.due(now + timedelta(seconds=10 + i)) if r.kind == "call"]
-        live.next_at = now  # one call per step, whatever the pace
-    assert [c.person_id for c in calls[:2]][1] == demo.featured[0].person_id
-    assert calls[5].person_id == demo.featured[1].person_id and calls[11].person_id == demo.featured[2].person_id
-    featured_keys = {identity_key(**demo.featured[0].canonical)}
-    subject = next(p for p in calls[1].body["persons"] if p["role"] == "sujet")
-    assert identity_key(subject["first_name"], subject["last_name"], subject["birth_date"]) in featured_keys
-    for c in calls:
-        CallSubmission.model_validate(c.body)
-    assert len({c.call_id for c in calls}) == len(calls)
-
-
-def test_live_updates_come_only_when_due(offline_demo):
-    live = LiveCalls(offline_demo.sim, offline_demo.featured, random.Random(2), rate=1.0)
-    start = datetime.now(timezone.utc)
-    first = live.due(start + timedelta(seconds=5))
-    assert [r.kind for r in first] == ["call"]
-    live.next_at = start + timedelta(days=1)  # no more calls: only the first call's updates
-    seen = []
-    for minute in range(0, 40):
-        seen += live.due(start + timedelta(seconds=5, minutes=minute))
-    assert [u.body["status"] for u in seen] == ["dispatched", "on_scene", "cleared"]
-    call_at = datetime.fromisoformat(first[0].body["received_at"])
-    for u in seen:
-        CallUpdateSubmission.model_validate(u.body)
-        assert u.call_id == first[0].call_id and datetime.fromisoformat(u.body["at"]) > call_at
-        assert "dyad_id" not in u.body  # the dyad takes the alert in the field app, not the CAD
+    return Demo(settings, DemoOptions(speed=720, seed=7, history_days=10, frames=3))
 
 
 def test_the_banner_names_what_to_open(offline_demo):
@@ -130,7 +93,8 @@ def platform(settings):
 
 def test_the_demo_seeds_roster_history_and_frames_then_streams(platform):
     stop = threading.Event()
-    demo = Demo(platform, DemoOptions(rate=2.0, seed=int(uuid.uuid4().hex[:6], 16), history_days=10, frames=2), stop)
+    demo = Demo(platform, DemoOptions(speed=720, seed=int(uuid.uuid4().hex[:6], 16), history_days=10, frames=2,
+                                      field_team=False), stop)
     thread = threading.Thread(target=demo.run, daemon=True)
     thread.start()
 
@@ -140,7 +104,7 @@ def test_the_demo_seeds_roster_history_and_frames_then_streams(platform):
                                     for n in ("intake", "infosocial", "notifier"))
     try:
         wait_until(lambda: demo.history_done.is_set(), timeout=120)
-        wait_until(lambda: demo.stats["calls"] >= 4, timeout=120)
+        wait_until(lambda: sum(c.phase == "live" for c in list(demo.sent.calls.values())) >= 2, timeout=120)
         dyads = {d["dyad_id"]: d for d in _dyads(notifier.get("/v1/dyads", headers=auth("supervisor")).json())}
         assert {"D1", "D2", "D3", "D4"} <= set(dyads)
 
@@ -154,8 +118,8 @@ def test_the_demo_seeds_roster_history_and_frames_then_streams(platform):
             return all(infosocial.get(f"/v1/persons/{k}/frame", headers=auth("social_worker")).status_code == 200
                        for k in keys)
         wait_until(frames_active, timeout=120)
-        first_live = f"DEMO-{demo_run_id(demo)}-00002"
-        r = intake.get(f"/v1/calls/{first_live}", headers=auth("dispatch"))
+        live = next(c for c in list(demo.sent.calls.values()) if c.phase == "live")
+        r = intake.get(f"/v1/calls/{live.call_id}", headers=auth("dispatch"))
         assert r.status_code == 200, r.text
         assert demo.stats["rejected"] == 0
     finally:
@@ -171,16 +135,15 @@ def _dyads(body) -> list[dict]:
     return [{**d, "dyad_id": d.get("dyad_id") or d.get("id")} for d in items]
 
 
-def demo_run_id(demo: Demo) -> str:
-    return demo.live_stream.run_id
-
-
-def test_history_is_replayed_once_per_dyade_home(offline_demo):
-    demo = offline_demo
-    demo._save_state(history={"seed": demo.options.seed, "at": "2026-11-01T08:00:00-04:00"})
+def test_a_later_run_resumes_the_same_city_without_its_history(offline_demo):
+    first = offline_demo
+    until = datetime.now(timezone.utc) - timedelta(days=3)
+    first._save_state(city={"seed": 7, "speed": 720, "sim_start": first.sim.knobs.start.isoformat(),
+                            "until": until.isoformat()})
     try:
-        demo.history_done.clear()
-        demo.replay_history()  # intake is not even running: nothing is sent
-        assert demo.history_done.is_set()
+        again = Demo(first.settings, DemoOptions(speed=720, seed=7, history_days=10, frames=3))
+        assert again.sim.knobs.start == first.sim.knobs.start and again.resume_from == until
+        again.replay_history()  # intake is not even running: nothing is sent
+        assert again.history_done.is_set() and not again.sent.calls
     finally:
-        demo.state_path.unlink()
+        first.state_path.unlink()

@@ -6,7 +6,9 @@ call submissions intake accepts. Stray lines are reported with a reason and skip
         if isinstance(row, AcceptedRow): row.submission, row.category
         else: row.kind, row.reason, row.source
 
-Event times are kept as the source gave them (local time of the mapping's time zone, made aware).
+Event times are kept as the source gave them (local time of the mapping's time zone, made aware). Codes
+the mapping lists under `skip` (administrative entries: traffic stops, returns to the station) are not
+calls: their rows are skipped, counted as `code_ecarte`.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from dyade.contracts import CallCategory
 from dyade.contracts.envelope import describe_validation_error
 from dyade.contracts.inbound import CallSubmission
 from services.intake.code_tables import MappingError, read_yaml, table_from
-from services.intake.domain.codes import CodeTable, UnknownCode
+from services.intake.domain.codes import CodeTable, SkippedCode, UnknownCode
 from services.intake.domain.locations import clean, is_unknown
 
 REQUIRED = ("received_at", "nature_code", "address")
@@ -215,6 +217,8 @@ def _convert(mapping: ReplayMapping, cols: _Row, row: dict, source: str) -> Acce
         return SkippedRow(source, "adresse_inconnue", f"adresse vide ou inconnue ({(address or '')[:40]!r})")
     try:
         category = mapping.table.category_of(code)
+    except SkippedCode as exc:  # an administrative entry (traffic stop, return to station): not a call
+        return SkippedRow(source, "code_ecarte", str(exc))
     except UnknownCode as exc:
         return SkippedRow(source, "code_inconnu", str(exc))
     raw_id = values["call_id"]

@@ -30,7 +30,9 @@ def test_every_berkeley_row_is_read_or_skipped_with_a_reason(mapping):
     accepted = [r for r in rows if isinstance(r, AcceptedRow)]
     skipped = Counter(r.kind for r in rows if isinstance(r, SkippedRow))
     assert len(rows) == 3_240  # every data line of the 15 files (dyade/data/berkeley-2014/README.md)
-    assert set(skipped) == {"adresse_inconnue"} and skipped["adresse_inconnue"] > 100
+    assert set(skipped) == {"adresse_inconnue", "code_ecarte"} and skipped["adresse_inconnue"] > 100
+    # the mapping's `skip` (traffic, pedestrian, bicycle and vehicle stops, security checks...): not calls
+    assert skipped["code_ecarte"] > 600 and not any(mapping.table.skips(r.submission.nature_code) for r in accepted)
     cats = Counter(r.category.value for r in accepted)
     assert cats["etat_mental_perturbe"] > 40 and cats["suicidaire"] > 8 and cats["bien_etre"] > 90
     assert cats["violence_conjugale_familiale"] > 20 and cats["desordre_public"] > 200
@@ -40,10 +42,12 @@ def test_every_berkeley_row_is_read_or_skipped_with_a_reason(mapping):
 
 
 def test_event_time_kept_as_the_source_gave_it(mapping):
-    first = next(r for r in read_export([BERKELEY / "daily" / "07072014.csv"], mapping) if isinstance(r, AcceptedRow))
+    rows = list(read_export([BERKELEY / "daily" / "07072014.csv"], mapping))
+    assert rows[0].kind == "code_ecarte" and "'1194B'" in rows[0].reason  # a bicycle stop: not a call
+    first = next(r for r in rows if isinstance(r, AcceptedRow))
     sub = first.submission
-    assert sub.call_id == "BPD-2014-00039436" and sub.nature_code == "1194B"
-    assert sub.received_at.replace(tzinfo=None).isoformat() == "2014-07-07T00:06:12"
+    assert sub.call_id == "BPD-2014-00039442" and sub.nature_code == "SUSCIR"
+    assert sub.received_at.replace(tzinfo=None).isoformat() == "2014-07-07T00:57:46"
     assert sub.received_at.tzinfo == ZoneInfo("America/Los_Angeles")
 
 
@@ -81,7 +85,8 @@ def test_three_days_replay_through_the_broker(intake, mapping, token, reader):
     tally = replay([str(d) for d in days], mapping, url="", token=token("dispatch")["Authorization"][7:],
                    batch_size=200, client=intake)
     assert tally.accepted + tally.duplicates == len(expected) and tally.rejected == 0
-    assert tally.skipped == Counter({"adresse_inconnue": tally.rows - len(expected)})
+    assert set(tally.skipped) <= {"adresse_inconnue", "code_ecarte"} and tally.skipped_codes > 0
+    assert sum(tally.skipped.values()) == tally.rows - len(expected)
     ids = {r.submission.call_id for r in expected}
     wait_until(lambda: intake.app.state.relay.backlog() == 0, timeout=120)
     events = calls.wait_for(lambda e: e.correlation_id in ids and e.produced_at >= started, len(ids), timeout=120)

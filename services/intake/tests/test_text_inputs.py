@@ -15,6 +15,7 @@ from dyade.paths import EIDO_STANDARD
 from dyade.testing import (BAD_TEXT, assert_refused_naming, bad_text_cases, body_routes, fill_path, role_finder,
                            send_json, string_fields)
 from services.intake.api import BatchRequest
+from services.intake.code_table_api import CodeTableIn
 from services.intake.domain.eido import EidoError, map_eido
 from services.intake.identities import IdentitiesRequest
 from services.intake.tests.conftest import call_body
@@ -23,7 +24,8 @@ from services.intake.tests.conftest import call_body
 BODY_ROUTES = [("POST", "/v1/calls", CallSubmission), ("POST", "/v1/calls:batch", BatchRequest),
                ("POST", "/v1/calls/{call_id}/updates", CallUpdateSubmission),
                ("POST", "/v1/referrals", ReferralSubmission), ("POST", "/v1/persons/resolve", PersonIdentity),
-               ("POST", "/v1/persons/identities", IdentitiesRequest)]  # intake makes its routes in create_app
+               ("POST", "/v1/persons/identities", IdentitiesRequest),
+               ("PUT", "/v1/code-tables/{name}", CodeTableIn)]  # intake makes its routes in create_app
 
 
 CASES = bad_text_cases(BODY_ROUTES)
