@@ -37,7 +37,12 @@ def test_worker_started_and_reports_ready(triage_worker):
     r = httpx.get(triage_worker.url + "/readyz", timeout=5)
     assert r.status_code == 200 and r.json()["checks"]["worker"] == "ok"
     [consumer] = r.json()["consumers"]
-    assert consumer["state"] == "running" and isinstance(consumer["lag"], int), consumer
+    assert consumer["state"] == "running", consumer
+    # the lag is probed every 5 s once the worker runs
+    def probed():
+        c = httpx.get(triage_worker.url + "/readyz", timeout=5).json()["consumers"][0]
+        return c if isinstance(c["lag"], int) else None
+    wait_until(probed, timeout=20)
     metrics = httpx.get(triage_worker.url + "/metrics", timeout=5).text
     assert "dyade_triage_ready" in metrics and "dyade_consumer_lag{" in metrics
     assert httpx.get(triage_worker.url + "/openapi.json", timeout=5).json()["paths"]["/v1/calls/{call_id}/decision"]
