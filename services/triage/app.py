@@ -223,9 +223,9 @@ def build_app(settings: Settings, options: TriageOptions, ruleset: RulesetConfig
             places[lk] = place
             record["loc_counts"], record["loc_crisis_30"] = loc_counts, loc_crisis_30
             key = record["subject"].encode()
-            await by_subject.send(key=key, value=orjson.dumps(record))
+            await (await by_subject.send(key=key, value=orjson.dumps(record)))
             for update in waiting:
-                await by_subject.send(key=key, value=orjson.dumps(update))
+                await (await by_subject.send(key=key, value=orjson.dumps(update)))
 
     async def _update_at_place(lk: str, update: dict) -> None:
         place = places.get(lk) or P.new_place()
@@ -233,7 +233,7 @@ def build_app(settings: Settings, options: TriageOptions, ruleset: RulesetConfig
             P.hold(place, update)
             places[lk] = place
         elif (subject := P.subject_of(place, update["call_id"])) is not None:
-            await by_subject.send(key=subject.encode(), value=orjson.dumps(update))
+            await (await by_subject.send(key=subject.encode(), value=orjson.dumps(update)))
         else:
             st = place["state"] or S.new_state()
             S.record_update(st, update)

@@ -46,7 +46,9 @@ class Edge:
             return None
 
     async def publish(self, event: Event, topic: Topic | None = None) -> None:
+        """Waits for the broker's acknowledgement: faust may commit the input's offset once the agent is
+        done, and a decision still in the producer's buffer would be lost by a kill -9 (fault suite)."""
         topic = topic or topic_for(type(event))
-        await self.topic(topic.name).send(
+        await (await self.topic(topic.name).send(
             key=key_of(event, topic), value=event.to_bytes(),
-            headers=[("type", event.TYPE.encode()), ("schema_version", str(event.VERSION).encode())])
+            headers=[("type", event.TYPE.encode()), ("schema_version", str(event.VERSION).encode())]))
