@@ -72,8 +72,8 @@ def _detail(r: httpx.Response) -> str:
         return r.text[:300]
 
 
-def _check_table(client: httpx.Client, name: str) -> None:
-    r = client.get(f"/v1/code-tables/{name}")
+def _check_table(client: httpx.Client, name: str, headers: dict) -> None:
+    r = client.get(f"/v1/code-tables/{name}", headers=headers)
     if r.status_code in (401, 403):
         raise ReplayError(f"intake refuse le jeton ({r.status_code}): {_detail(r)}")
     if r.status_code == 404 and "inconnue" in _detail(r):
@@ -81,7 +81,7 @@ def _check_table(client: httpx.Client, name: str) -> None:
                           f"--mapping FICHIER, sans --no-upload) ou placez le fichier de mapping dans "
                           f"INTAKE_MAPPINGS_DIR et redémarrez intake")
     if r.status_code == 404:  # an intake without GET /v1/code-tables/{name}: its list
-        listed = client.get("/v1/code-tables")
+        listed = client.get("/v1/code-tables", headers=headers)
         listed.raise_for_status()
         if name not in listed.json()["tables"]:
             raise ReplayError(f"la table de codes {name!r} n'est pas connue du service intake")
@@ -98,13 +98,12 @@ def replay(paths: Iterable[str], mapping: ReplayMapping, *, url: str, token: str
     started = time.perf_counter()
     headers = {"Authorization": f"Bearer {token}"}
     own = client is None
-    client = client or httpx.Client(base_url=url, timeout=timeout)
-    client.headers.update(headers)
+    client = client or httpx.Client(base_url=url, timeout=timeout)  # a client given is not changed: no token left on it
     try:
         try:
             if admin_token:
                 tally.table = upload_table(client, mapping, admin_token)
-            _check_table(client, mapping.name)
+            _check_table(client, mapping.name, headers)
         except httpx.HTTPError as exc:
             raise ReplayError(f"intake injoignable à {url}: {exc}") from exc
         batch: list[dict] = []
@@ -113,7 +112,7 @@ def replay(paths: Iterable[str], mapping: ReplayMapping, *, url: str, token: str
             if not batch:
                 return
             try:
-                r = client.post("/v1/calls:batch", json={"calls": batch, "code_table": mapping.name})
+                r = client.post("/v1/calls:batch", json={"calls": batch, "code_table": mapping.name}, headers=headers)
             except httpx.HTTPError as exc:
                 raise ReplayError(f"intake injoignable à {url}: {exc}") from exc
             if r.status_code != 200:

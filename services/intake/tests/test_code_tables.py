@@ -169,6 +169,7 @@ def test_replay_loads_the_mapping_table_then_counts_skipped_codes(intake, token,
     again = replay([str(export)], mapping, url="", token=dispatch, client=intake,
                    admin_token=token("admin", subject="dyade-replay")["Authorization"][7:])
     assert again.table["version"] == 1 and not again.table["created"] and again.duplicates == 2
+    assert "authorization" not in intake.headers  # the client given is left as it was: no token kept on it
 
 
 def test_replay_with_a_non_admin_token_for_the_table_stops_with_the_reason(intake, token, tmp_path, unique):
