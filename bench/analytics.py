@@ -58,7 +58,7 @@ def publish_calls(bootstrap: str, n: int, seed: int = 8) -> float:
 
 
 def read_only(bootstrap: str) -> tuple[int, float]:
-    from services.analytics.rebuild import open_replay, replay
+    from services.analytics.adapters.rebuild import open_replay, replay
     t0 = time.perf_counter()
     consumer, end, total = open_replay(bootstrap)
     try:
@@ -80,9 +80,9 @@ def main() -> None:
     from dyade.broker import EmbeddedBroker
     from dyade.db import make_engine, make_sessionmaker, migrate, unit_of_work
     from dyade.kafka import create_topics
-    from services.analytics import store
+    from services.analytics.adapters import store
     from services.analytics.domain.recurrence import repeat_call_reduction
-    from services.analytics.rebuild import rebuild
+    from services.analytics.adapters.rebuild import rebuild
 
     url, drop = database()
     try:

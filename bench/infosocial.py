@@ -38,7 +38,7 @@ def serve_service(db_url: str, port: int) -> None:
     import uvicorn
 
     from dyade.settings import Settings
-    from services.infosocial.app import create_app
+    from services.infosocial.bootstrap import create_app
     logging.disable(logging.WARNING)
     settings = Settings(database_url=db_url, dyade_token_secret=SECRET, dyade_pseudonym_key="bench-pseudonym-key-0123456789abcdef",
                         dyade_home=Path(tempfile.mkdtemp()), _env_file=None)

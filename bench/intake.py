@@ -53,7 +53,7 @@ def serve(kind: str, port: int) -> None:
             return {"status": "accepted", "call_id": sub.call_id}
     else:
         from dyade.settings import Settings
-        from services.intake.api import GIL_SWITCH_INTERVAL_S, create_app
+        from services.intake.bootstrap import GIL_SWITCH_INTERVAL_S, create_app
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)  # as `python -m services.intake` runs it
         app = create_app(Settings())
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
@@ -152,8 +152,8 @@ def main() -> None:
     from dyade.auth import issue_token
     from dyade.broker import EmbeddedBroker
     from dyade.kafka import create_topics
-    from services.intake.replay.client import replay
-    from services.intake.replay.reader import load_mapping
+    from services.intake.entrypoints.replay.client import replay
+    from services.intake.entrypoints.replay.reader import load_mapping
 
     n = args.calls or (300 if args.quick else 1500)
     secret = "bench-token-secret-" + uuid.uuid4().hex

@@ -45,7 +45,7 @@ def serve(bootstrap: str, db_url: str, port: int, home: str) -> None:
     import uvicorn
 
     from dyade.settings import Settings
-    from services.notifier.app import create_app
+    from services.notifier.bootstrap import create_app
     from services.notifier.config import NotifierConfig
     logging.disable(logging.WARNING)
     settings = Settings(kafka_bootstrap_servers=bootstrap, database_url=db_url, dyade_token_secret=SECRET,

@@ -168,7 +168,7 @@ def pipeline(rate: float, seconds: float) -> dict:
            "DYADE_LOG_LEVEL": "WARNING"}
     for name in ("intake", "triage", "infosocial", "notifier", "analytics"):
         env[f"{name.upper()}_PORT"] = str(settings.port_of(name))
-    from services.triage.options import TriageOptions
+    from services.triage.config import TriageOptions
     app_id = TriageOptions().app_id   # the same environment as the worker's
     platform = Platform(settings)
     platform.logs = Path(home) / "logs"
@@ -327,14 +327,14 @@ def path_settings() -> dict:
 
     import faust.transport.drivers.aiokafka as faust_driver
 
-    from services.intake import outbox as intake_outbox
-    from services.triage.options import TriageOptions
+    from services.intake.adapters import outbox as intake_outbox
+    from services.triage.config import TriageOptions
 
     def found(pattern: str, module, default="?"):
         hit = re.search(pattern, inspect.getsource(module))
         return hit.group(1) if hit else default
     opts = TriageOptions()
-    from services.triage import app as triage_app
+    from services.triage import bootstrap as triage_app
     triage_fetch = getattr(triage_app, "FETCH_MAX_WAIT_MS", None)   # set when triage overrides faust's driver
     return {"notifier (consumer kernel)": measured_path_settings()["consumer"],
             "triage (faust/aiokafka)": {"fetch_max_wait_ms": str(triage_fetch) if triage_fetch else

@@ -60,7 +60,7 @@ SECTOR_CLAIM = "sector"
 # checked first, so a token without them learns not even that.
 OUT_OF_SECTOR = "hors de votre secteur"
 
-# What of a frame each role sees (Info-social's views, services/infosocial/domain/views.py). A role absent
+# What of a frame each role sees (Info-social's views, services/infosocial/domain/visibility.py). A role absent
 # here sees no frame content: supervisor, calltaker, partner, admin.
 FRAME_VIEWS: dict[Role, str] = {
     Role.SOCIAL_WORKER: "complete",

@@ -34,8 +34,8 @@ HEADER = """\
 def _triage_internal_topics(partitions: int, replication: int) -> list[dict]:
     from dyade.contracts.topics import min_insync_replicas
     from dyade.settings import Settings
-    from services.triage.app import build_app, internal_topics
-    from services.triage.options import TriageOptions, load_ruleset
+    from services.triage.bootstrap import build_app, internal_topics
+    from services.triage.config import TriageOptions, load_ruleset
     options = TriageOptions(_env_file=None, app_id="dyade-triage")
     settings = Settings(_env_file=None, kafka_bootstrap_servers="kafka:9092", dyade_home="/nonexistent",
                         dyade_topic_partitions=partitions, dyade_topic_replication=replication)

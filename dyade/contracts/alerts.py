@@ -7,7 +7,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from dyade.contracts.envelope import Event, Payload
-from dyade.contracts.vocabulary import AlertKind, AlertState, TriageLevel
+from dyade.contracts.vocabulary import Sector, AlertKind, AlertState, TriageLevel
 
 __all__ = ["AlertPayload", "AlertChanged"]
 
@@ -20,7 +20,7 @@ class AlertPayload(Payload):
     call_id: str | None = None
     person_key: str | None = None
     dyad_id: str | None = None
-    sector: str | None = None
+    sector: Sector = None
     level: TriageLevel | None = None
     reason: str | None = Field(None, max_length=500)
     call_received_at: datetime | None = None

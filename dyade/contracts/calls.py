@@ -8,7 +8,8 @@ from pydantic import Field
 
 from dyade.contracts.envelope import Event, Payload, registry
 from dyade.contracts.vocabulary import (
-    CallCategory, CallerRelation, CallStatus, Disposition, MatchKind, ObservedFlag, PersonRole,
+    CallCategory, CallerRelation, CallStatus, Disposition, MatchKind, ObservedFlag, PersonRole, Sector,
+    NATURE_CODE_MAX_LENGTH,
 )
 
 __all__ = ["PersonRef", "Location", "CallPayload", "CallReceived", "CallUpdatePayload", "CallUpdated"]
@@ -25,7 +26,7 @@ class PersonRef(Payload):
 class Location(Payload):
     location_key: str = Field(description="Stable key of the normalised address (block or intersection).")
     address: str | None = Field(None, description="Block-level address as the source gave it.")
-    sector: str | None = None
+    sector: Sector = None
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
 
@@ -33,7 +34,7 @@ class Location(Payload):
 class CallPayload(Payload):
     call_id: str
     revision: int = Field(1, ge=1)
-    nature_code: str = Field(description="The CAD's own call-type code.")
+    nature_code: str = Field(max_length=NATURE_CODE_MAX_LENGTH, description="The CAD's own call-type code.")
     category: CallCategory
     priority: int = Field(3, ge=1, le=5, description="1 = most urgent.")
     location: Location
@@ -75,7 +76,7 @@ class CallUpdatePayload(Payload):
     disposition: Disposition | None = None
     dyad_id: str | None = Field(None, description="Set when a dyad attended the call.")
     person_keys: tuple[str, ...] = ()
-    sector: str | None = None
+    sector: Sector = None
     location_key: str | None = Field(None, description="The call's location key (set by intake; the topic's "
                                                         "partitioning key, so an update follows its call).")
 

@@ -11,7 +11,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from dyade.contracts.text import Line, OptLine, OptText
 from dyade.contracts.vocabulary import (
-    CallerRelation, CallStatus, Clientele, Criterion, Disposition, ObservedFlag, PersonRole, ReferrerType,
+    NATURE_CODE_MAX_LENGTH, SECTOR_MAX_LENGTH, CallerRelation, CallStatus, Clientele, Criterion, Disposition,
+    ObservedFlag, PersonRole, ReferrerType,
 )
 
 __all__ = ["PersonIdentity", "CallLocation", "CallSubmission", "CallUpdateSubmission", "ReferralSubmission"]
@@ -39,7 +40,7 @@ class PersonIdentity(Inbound):
 
 class CallLocation(Inbound):
     address: Line = Field(min_length=1, max_length=200, description="Civic address, block or intersection.")
-    sector: OptLine = Field(None, max_length=40)
+    sector: OptLine = Field(None, max_length=SECTOR_MAX_LENGTH)
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
 
@@ -48,7 +49,7 @@ class CallSubmission(Inbound):
     call_id: Line = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")
     revision: int = Field(1, ge=1, le=10_000)
     received_at: AwareDatetime
-    nature_code: Line = Field(min_length=1, max_length=40)
+    nature_code: Line = Field(min_length=1, max_length=NATURE_CODE_MAX_LENGTH)
     priority: int = Field(3, ge=1, le=5)
     location: CallLocation
     persons: list[PersonIdentity] = Field(default_factory=list, max_length=20)

@@ -7,7 +7,9 @@ from typing import ClassVar
 from pydantic import Field
 
 from dyade.contracts.envelope import Event, Payload
-from dyade.contracts.vocabulary import CallCategory, Criterion, DangerLevel, TriageLevel
+from dyade.contracts.vocabulary import (
+    NATURE_CODE_MAX_LENGTH, CallCategory, Criterion, DangerLevel, Sector, TriageLevel,
+)
 
 __all__ = ["Reason", "Recurrence", "Danger", "FrameStatus", "DecisionPayload", "TriageDecided",
            "OverridePayload", "RecurrenceOverridden"]
@@ -47,11 +49,11 @@ class DecisionPayload(Payload):
     call_revision: int = 1
     person_keys: tuple[str, ...] = ()
     location_key: str
-    sector: str | None = None
+    sector: Sector = None
     address: str | None = Field(None, description="Block-level address of the call (where the dyad goes).")
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
-    nature_code: str | None = Field(None, description="The CAD's own call-type code.")
+    nature_code: str | None = Field(None, max_length=NATURE_CODE_MAX_LENGTH, description="The CAD's own call-type code.")
     category: CallCategory
     level: TriageLevel
     danger: Danger

@@ -6,12 +6,25 @@ summary "Collaboration entre le corps policier et le réseau de la santé - CISS
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated, Optional
+
+from pydantic import StringConstraints
 
 __all__ = [
     "CallCategory", "ObservedFlag", "PersonRole", "CallerRelation", "CallStatus", "Disposition",
     "ReferrerType", "Clientele", "Criterion", "CRITERION_LABELS", "TriageLevel", "DangerLevel", "ConsentStatus",
-    "LegalBasis", "ReferralStatus", "AlertState", "AlertKind", "Role", "MatchKind",
+    "LegalBasis", "ReferralStatus", "AlertState", "AlertKind", "Role", "MatchKind", "SECTOR_MAX_LENGTH", "Sector",
+    "NATURE_CODE_MAX_LENGTH", "SECTOR_CODE",
 ]
+
+# A sector code (patrol sector, PDQ, district) is at most this long everywhere: intake refuses a longer one
+# (422 naming the field), every event says so, and every table stores this many characters — so a sector
+# intake accepted can never be refused further down, where it would cost an alert or a figure.
+SECTOR_MAX_LENGTH = 40
+NATURE_CODE_MAX_LENGTH = 40  # the dispatch system's own call-type code, the same way
+# A sector as a roster or a filter names it (letters, digits, - and _).
+SECTOR_CODE = rf"^[A-Za-z0-9_-]{{1,{SECTOR_MAX_LENGTH}}}$"
+Sector = Annotated[Optional[Annotated[str, StringConstraints(max_length=SECTOR_MAX_LENGTH)]], "sector"]
 
 
 class CallCategory(StrEnum):

@@ -15,12 +15,12 @@ from dyade.db import make_engine, make_sessionmaker, unit_of_work
 from dyade.consumer import Consumer
 from dyade.kafka import key_of, make_producer
 from dyade.settings import Settings
-from services.infosocial.desk import Desk
-from services.infosocial.frames import FrameCommands, current_event, snapshot
-from services.infosocial.models import Frame
-from services.infosocial.outbox import Relay, prune, topic_is_empty
-from services.infosocial.queue import ReferralQueue
-from services.infosocial.reads import FrameReads, SnapshotCache
+from services.infosocial.adapters.desk import Desk
+from services.infosocial.adapters.frames import FrameCommands, current_event, snapshot
+from services.infosocial.adapters.models import Frame
+from services.infosocial.adapters.outbox import Relay, prune, topic_is_empty
+from services.infosocial.adapters.queue import ReferralQueue
+from services.infosocial.adapters.reads import FrameReads, SnapshotCache
 
 log = logging.getLogger("infosocial")
 

@@ -3,7 +3,7 @@ import sys
 
 from dyade.service import run
 from dyade.settings import Settings
-from services.intake.api import GIL_SWITCH_INTERVAL_S, create_app
+from services.intake.bootstrap import GIL_SWITCH_INTERVAL_S, create_app
 
 if __name__ == "__main__":
     sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))  # process-wide: here, not in tests

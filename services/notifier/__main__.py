@@ -2,7 +2,7 @@
 from dyade.service import run
 from dyade.settings import Settings
 
-from services.notifier.app import create_app
+from services.notifier.bootstrap import create_app
 
 if __name__ == "__main__":
     run(create_app, "notifier", Settings())

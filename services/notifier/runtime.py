@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 from dyade.db import make_engine, make_sessionmaker, unit_of_work
 from dyade.settings import Settings
 
-from services.notifier import alerts, delivery, followups, views
+from services.notifier.adapters import alerts, delivery, followups
+from services.notifier.entrypoints import views
 from services.notifier.config import NotifierConfig
-from services.notifier.consumers import start_consumers
-from services.notifier.models import AlertRow, DyadRow, SubscriptionRow
-from services.notifier.publisher import Relay
+from services.notifier.entrypoints.consumers import start_consumers
+from services.notifier.adapters.models import AlertRow, DyadRow, SubscriptionRow
+from services.notifier.adapters.outbox import Relay
 
 log = logging.getLogger("dyade.notifier")
 

@@ -8,9 +8,9 @@ import faust
 from dyade.kafka import admin
 from dyade.observability import configure_logging
 from dyade.settings import Settings, SettingsError
-from services.triage.app import build_app, internal_topics
-from services.triage.options import TriageOptions, load_ruleset
-from services.triage.web import WebService, create_web
+from services.triage.bootstrap import build_app, internal_topics
+from services.triage.config import TriageOptions, load_ruleset
+from services.triage.entrypoints.api import WebService, create_web
 
 log = logging.getLogger("dyade.triage")
 

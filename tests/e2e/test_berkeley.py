@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 from dyade.auth import issue_token
 from dyade.kafka import wait_until
 from dyade.paths import BERKELEY as BERKELEY_LOGS
-from services.intake.replay.client import replay
-from services.intake.replay.reader import load_mapping
+from services.intake.entrypoints.replay.client import replay
+from services.intake.entrypoints.replay.reader import load_mapping
 
 ROOT = Path(__file__).resolve().parents[2]
 DAILY = BERKELEY_LOGS / "daily"

@@ -115,3 +115,36 @@ def test_an_alert_posted_at_intake_is_acknowledged_on_the_field_app(platform, cl
         return rows[0] if rows else None
     row = wait_until(dyad_row, timeout=60, interval=0.5)
     assert row["alerts"] == 1 and row["time_to_ack_s"]["n"] == 1
+
+
+def test_a_call_with_every_field_at_its_longest_is_alerted_and_counted(platform, client, headers_for, unique):
+    """What intake accepts, every service after it can store: a sector and a nature code of the longest
+    length intake allows (dyade.contracts.vocabulary), an address of 200 characters. Before, the notifier
+    kept 16 characters of sector and 32 of nature code: such a call was dead-lettered, and no dyad heard of it."""
+    from dyade.contracts.vocabulary import NATURE_CODE_MAX_LENGTH, SECTOR_MAX_LENGTH
+    sector = (f"L{unique}" + "x" * SECTOR_MAX_LENGTH)[:SECTOR_MAX_LENGTH]
+    nature = (f"N-{unique}-" + "9" * NATURE_CODE_MAX_LENGTH)[:NATURE_CODE_MAX_LENGTH]
+    table = f"longue-{unique}"
+    r = client.put(url(platform, "intake", f"/v1/code-tables/{table}"), headers=headers_for("admin"),
+                   json={"description": "codes longs", "source_system": "rao-long", "unknown_code": "reject",
+                         "codes": {nature: "suicidaire"}, "reason": "essai des longueurs"})
+    assert r.status_code == 201, r.text
+    r = client.put(url(platform, "notifier", f"/v1/dyads/L{unique}"), headers=headers_for("supervisor"),
+                   json={"name": "Dyade longue", "sector": sector, "shifts": ALWAYS,
+                         "members": [{"name": "Agente Roy", "role": "policier"},
+                                     {"name": "Marc Côté", "role": "intervenant"}]})
+    assert r.status_code in (200, 201), r.text
+    call_id = (f"LONG-{unique}-" + "0" * 64)[:64]
+    address = ("1200 boulevard des Seigneurs Est, appartement du fond, " * 5)[:200]
+    body = crisis_call(call_id, sector, nature_code=nature, location={"address": address, "sector": sector})
+    r = client.post(url(platform, "intake", f"/v1/calls?code_table={table}"), json=body,
+                    headers=headers_for("dispatch"))
+    assert r.status_code == 202, r.text
+
+    dyad = headers_for("dyad", subject="agente-roy", dyad_id=f"L{unique}", sector=sector)
+    [alert] = wait_until(lambda: [a for a in (get_json(client, platform, "notifier", "/v1/alerts", dyad) or {})
+                                  .get("alerts", []) if a.get("call_id") == call_id], timeout=60, interval=0.3)
+    assert alert["dyad_id"] == f"L{unique}" and alert["sector"] == sector
+    overview = wait_until(lambda: (get_json(client, platform, "analytics", f"/v1/figures/overview?sector={sector}",
+                                            headers_for("analyst")) or {}).get("calls"), timeout=60, interval=0.5)
+    assert overview == 1

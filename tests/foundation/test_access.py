@@ -56,7 +56,7 @@ VIEW = {"interventions_a_privilegier": ["Parler calmement"], "interventions_a_ev
 
 
 def test_frame_views_follow_info_social():
-    from services.infosocial.domain.views import VIEW_OF_ROLE
+    from services.infosocial.domain.visibility import VIEW_OF_ROLE
     assert VIEW_OF_ROLE == access.FRAME_VIEWS  # one table
     assert access.police_view_for(Role.DYAD, VIEW) == VIEW
     assert access.police_view_for(Role.OFFICER, VIEW) == VIEW

@@ -87,7 +87,7 @@ def test_the_embedded_broker_log_is_private(tmp_path, loose_umask):
 
 
 def test_the_notifier_vapid_key_is_created_private(tmp_path, loose_umask, no_chmod):
-    from services.notifier.delivery import load_vapid
+    from services.notifier.adapters.delivery import load_vapid
     key = load_vapid(tmp_path)
     assert mode(tmp_path / "secrets" / "notifier_vapid_private.pem") == 0o600
     assert load_vapid(tmp_path).private_pem() == key.private_pem()

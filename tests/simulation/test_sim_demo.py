@@ -37,9 +37,9 @@ def test_every_token_of_the_banner_opens_its_page(offline_demo):
     """No role passes everywhere (`admin` included): each link carries a role its page admits."""
     import re
     from dyade.auth import read_token
-    from services.analytics.api import READERS as DASHBOARD
-    from services.infosocial.web import ALLOWED_ROLES as INFOSOCIAL
-    from services.notifier.deps import FIELD
+    from services.analytics.entrypoints.api import READERS as DASHBOARD
+    from services.infosocial.entrypoints.pages import ALLOWED_ROLES as INFOSOCIAL
+    from services.notifier.entrypoints.deps import FIELD
     s = offline_demo.settings
     pages = {s.url_of("analytics"): DASHBOARD, s.url_of("infosocial"): INFOSOCIAL, s.url_of("notifier"): FIELD}
     checked = 0
@@ -68,9 +68,9 @@ def _serve(app, port: int):
 @pytest.fixture(scope="module")
 def platform(settings):
     """intake, Info-social and the notifier, on ports of their own (other tests use the session's)."""
-    from services.infosocial.app import create_app as infosocial_app
-    from services.intake.api import create_app as intake_app
-    from services.notifier.app import create_app as notifier_app
+    from services.infosocial.bootstrap import create_app as infosocial_app
+    from services.intake.bootstrap import create_app as intake_app
+    from services.notifier.bootstrap import create_app as notifier_app
     from services.notifier.config import NotifierConfig
     from services.notifier.runtime import Notifier
 

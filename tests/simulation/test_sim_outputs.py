@@ -63,7 +63,7 @@ def test_calls_reach_the_raw_topic(broker, unique):
 @pytest.fixture(scope="module")
 def intake_http(settings):
     from fastapi.testclient import TestClient
-    from services.intake.api import create_app
+    from services.intake.bootstrap import create_app
     app = create_app(settings, background=False)  # acceptance only: the relay is intake's own business
     with TestClient(app) as client:
         yield client
@@ -111,7 +111,7 @@ def test_the_csv_replays_through_intakes_reader(tmp_path):
     import yaml
 
     from dyade.simulation.profiles import CODE_TABLE
-    from services.intake.replay import reader
+    from services.intake.entrypoints.replay import reader
     mapping_path = Path(__file__).resolve().parents[2] / "dyade" / "simulation" / "replay-simulateur.yaml"
     assert {k: v for k, v in yaml.safe_load(mapping_path.read_text())["codes"].items()} == \
         {code: cat.value for code, cat in CODE_TABLE.items()}

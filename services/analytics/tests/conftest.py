@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from dyade.db import make_engine
 from dyade.kafka import make_producer, publish, wait_until
-from services.analytics import models as m
-from services.analytics.app import create_app
+from services.analytics.adapters import models as m
+from services.analytics.bootstrap import create_app
 from services.analytics.tests.history import build
 
 

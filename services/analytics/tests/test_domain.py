@@ -224,7 +224,7 @@ def test_months_follow_the_organisations_time_zone():
 
 def test_dates_and_zone_read_in_the_readers_locale():
     from zoneinfo import ZoneInfo
-    from services.analytics import localtime as lt
+    from services.analytics.domain import localtime as lt
     mtl = ZoneInfo("America/Montreal")
     fr, en = lt.locale_for("fr"), lt.locale_for("en", "en-US,en;q=0.8")
     winter, summer = datetime(2026, 12, 1, 15, 4, tzinfo=timezone.utc), datetime(2026, 7, 1, 15, tzinfo=timezone.utc)

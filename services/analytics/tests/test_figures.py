@@ -149,8 +149,8 @@ def test_duplicates_are_dropped(server, client, history, settings, q):
     """Sending part of the history again (same event ids) changes no figure."""
     from kafka import KafkaConsumer, TopicPartition
     from dyade.kafka import make_producer, publish, wait_until
-    from services.analytics.consumers import TOPICS
-    from services.analytics.metrics import committed_offsets
+    from services.analytics.entrypoints.consumers import TOPICS
+    from services.analytics.entrypoints.metrics import committed_offsets
     before = get(client, "/v1/figures/dyads", **q), get(client, "/v1/figures/repeat-calls", **q)
     producer = make_producer(settings.kafka_bootstrap_servers)
     for event in history.events:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dyade.db import make_engine, make_sessionmaker
-from services.analytics.rebuild import rebuild
+from services.analytics.adapters.rebuild import rebuild
 from services.analytics.tests.history import AS_OF
 
 
@@ -31,7 +31,7 @@ def test_cli_rebuild_reports_progress_and_totals(monkeypatch, server, client, hi
     from typer.testing import CliRunner
 
     from dyade.settings import get_settings
-    from services.analytics.cli import app
+    from services.analytics.entrypoints.cli import app
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", settings.kafka_bootstrap_servers)
     monkeypatch.setenv("DATABASE_URL", settings.db_url)
     get_settings.cache_clear()

@@ -9,10 +9,10 @@ from sqlalchemy import select, text
 
 from dyade.contracts.calls import CallPayload, CallReceived, Location
 from dyade.db import make_engine, make_sessionmaker, migrate, unit_of_work
-from services.analytics import models as m
-from services.analytics import store
+from services.analytics.adapters import models as m
+from services.analytics.adapters import store
 from services.analytics.config import AnalyticsConfig
-from services.analytics.figures import FigureBook, Params
+from services.analytics.adapters.figures import FigureBook, Params
 from services.analytics.tests.history import AS_OF, MTL, build
 from services.analytics.tests.truth import assert_cohort_truth, assert_latency_truth, assert_referral_truth
 

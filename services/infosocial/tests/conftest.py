@@ -17,7 +17,7 @@ from infosocial_helpers import SW_A, SW_B
 @pytest.fixture(scope="session")
 def infosocial(settings):
     """(base_url, app) of a running Info-social service."""
-    from services.infosocial.app import create_app
+    from services.infosocial.bootstrap import create_app
     app = create_app(settings, consumer_group=f"infosocial-test-{uuid.uuid4().hex[:8]}")
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
@@ -75,7 +75,7 @@ def _serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:
 @pytest.fixture(scope="session")
 def intake_url(settings):
     """A real intake app (no relay nor raw consumer: only its HTTP API is needed here) on a free port."""
-    from services.intake.api import create_app
+    from services.intake.bootstrap import create_app
     url, server, thread = _serve(create_app(settings, background=False))
     yield url
     server.should_exit = True
@@ -85,7 +85,7 @@ def intake_url(settings):
 @pytest.fixture
 def reading_from(infosocial):
     """Points the page's identity adapter at a given intake for one test."""
-    from services.infosocial.identities import IntakeIdentities
+    from services.infosocial.adapters.identities import IntakeIdentities
     state = infosocial[1].state
     original, used = state.identities, []
 
@@ -103,7 +103,7 @@ def triage(infosocial, settings):
     """A stand-in of triage's read API (triage's own views over triage state), used by Info-social's desk
     for this module's tests."""
     from infosocial_fakes import FakeTriage
-    from services.infosocial.triage_reads import TriageReads
+    from services.infosocial.adapters.triage_reads import TriageReads
     fake = FakeTriage(settings.dyade_token_secret).start()
     state = infosocial[1].state
     original, state.triage = state.triage, TriageReads(fake.url)

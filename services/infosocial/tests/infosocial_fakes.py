@@ -17,8 +17,8 @@ from dyade.kafka import wait_until
 from services.triage.domain import state as S
 from services.triage.domain.config import RulesetConfig
 from services.triage.domain.decide import decide
-from services.triage.views import explain_decision, subject_view
-from services.triage.web import READERS
+from services.triage.entrypoints.views import explain_decision, subject_view
+from services.triage.entrypoints.api import READERS
 
 CFG = RulesetConfig()
 

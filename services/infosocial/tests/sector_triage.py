@@ -1,5 +1,5 @@
-"""A stand-in of triage's person read for Info-social's sector check (services/infosocial/scope.py): it knows
-the sectors of each person's decisions and answers as triage's read API does (services/triage/web.py), with
+"""A stand-in of triage's person read for Info-social's sector check (services/infosocial/entrypoints/scope.py): it knows
+the sectors of each person's decisions and answers as triage's read API does (services/triage/entrypoints/api.py), with
 dyade.access — a dyad gets 200 with its sector's decisions, 403 when none is of its sector, 404 for a person
 triage never saw. `sector_triage` is a fixture: import it into a test module to use it."""
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dyade import access
 from dyade.auth import read_token
 from dyade.broker import free_port
 from dyade.kafka import wait_until
-from services.triage.web import READERS
+from services.triage.entrypoints.api import READERS
 
 
 class SectorTriage:
@@ -58,7 +58,7 @@ class SectorTriage:
 @pytest.fixture(scope="module")
 def sector_triage(infosocial, settings):
     """Info-social's triage reads pointed at a SectorTriage for the module's tests."""
-    from services.infosocial.triage_reads import TriageReads
+    from services.infosocial.adapters.triage_reads import TriageReads
     stub = SectorTriage(settings.dyade_token_secret).start()
     state = infosocial[1].state
     original, state.triage = state.triage, TriageReads(stub.url)

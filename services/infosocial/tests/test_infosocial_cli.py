@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dyade.settings import get_settings
-from services.infosocial.cli import app
+from services.infosocial.entrypoints.cli import app
 
 from infosocial_helpers import create_active
 

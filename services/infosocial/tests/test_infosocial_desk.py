@@ -18,7 +18,7 @@ from dyade.contracts.referrals import ReferralPayload, ReferralSuggestedPayload
 from dyade.contracts.topics import REFERRALS_STATUS
 from dyade.kafka import make_producer, publish, wait_until
 from dyade.testing import keyed
-from services.infosocial.identities import SEARCH_PURPOSE
+from services.infosocial.adapters.identities import SEARCH_PURPOSE
 
 from infosocial_helpers import SW_A, SW_B, frame_body
 

@@ -17,7 +17,7 @@ from dyade.kafka import make_producer, publish, wait_until
 
 from infosocial_helpers import SW_A, SW_B, create_active, frame_body
 
-playwright = pytest.importorskip("playwright.sync_api")
+import playwright.sync_api as playwright  # noqa: E402  (in the test extras: a missing one fails, never skips)
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "infosocial"
 CHROMIUM = dict(executable_path="/usr/bin/chromium",
                 args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",

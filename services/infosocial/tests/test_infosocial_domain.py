@@ -9,7 +9,7 @@ from services.infosocial.domain.content import ConsentIn, FrameContent, FrameSub
 from services.infosocial.domain.referrals import TransitionRefused, transition
 from services.infosocial.domain.review import (add_months, default_review_due, review_due_on_approval,
                                                sweep_actions, today_in_montreal)
-from services.infosocial.domain.views import Consent, FrameSnapshot, police_view, view_for
+from services.infosocial.domain.visibility import Consent, FrameSnapshot, police_view, view_for
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
 CONTENT = FrameContent.model_validate({

@@ -94,7 +94,7 @@ POLICE = "Couteau gardé dans la cuisine"
 def test_consent_filtering_by_role(api, sw, person, token, consent, role, sees_police, sees_health_with_basis,
                                    sees_identity, sector_triage):
     create_active(api, sw, person, consent=CONSENT_CASES[consent])
-    sector_triage.persons[person] = ["S1"]  # a dyad reads persons of its sector (services/infosocial/scope.py)
+    sector_triage.persons[person] = ["S1"]  # a dyad reads persons of its sector (services/infosocial/entrypoints/scope.py)
     claims = {"dyad_id": "D1", "sector": "S1"} if role == "dyad" else {}
     r = api.get(f"/v1/persons/{person}/frame", headers=token(role, subject=f"{role}-1", **claims))
     assert r.status_code == 200, r.text
@@ -269,8 +269,8 @@ def test_published_outbox_rows_are_pruned_after_a_week(runtime, unique):
     from sqlalchemy import select
 
     from dyade.db import unit_of_work
-    from services.infosocial.models import OutboxRecord
-    from services.infosocial.outbox import now, prune
+    from services.infosocial.adapters.models import OutboxRecord
+    from services.infosocial.adapters.outbox import now, prune
     key = f"p_prune{unique}"
     with unit_of_work(runtime.factory) as s:  # rows already published (the relay leaves them alone)
         for days in (10, 1):

@@ -12,7 +12,7 @@ from dyade.broker import free_port
 from dyade.contracts import Criterion, ReferralFiled, ReferrerType
 from dyade.contracts.referrals import ReferralPayload
 from dyade.kafka import make_producer, publish, wait_until
-from services.infosocial.identities import UNAVAILABLE
+from services.infosocial.adapters.identities import UNAVAILABLE
 
 from infosocial_helpers import SW_A
 

@@ -3,7 +3,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from services.infosocial.models import Base
+from services.infosocial.adapters.models import Base
 
 
 def test_migrations_match_the_models(pg_url):

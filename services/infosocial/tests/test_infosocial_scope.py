@@ -1,4 +1,4 @@
-"""Need to know on the police-view read path (services/infosocial/scope.py, dyade.access): a dyad reads the
+"""Need to know on the police-view read path (services/infosocial/entrypoints/scope.py, dyade.access): a dyad reads the
 frame of a person of its sector only, as triage says with the dyad's own token; other roles as before."""
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def test_other_roles_do_not_ask_triage_and_the_supervisor_sees_no_frame(api, sw,
 
 
 def test_triage_not_answering_refuses_the_dyad(api, sw, person, token, infosocial):
-    from services.infosocial.triage_reads import TriageReads
+    from services.infosocial.adapters.triage_reads import TriageReads
     create_active(api, sw, person)
     state = infosocial[1].state
     original, state.triage = state.triage, TriageReads("http://127.0.0.1:9")  # nothing listens there

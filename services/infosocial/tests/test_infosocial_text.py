@@ -16,7 +16,7 @@ from dyade.contracts.topics import REFERRALS_FILED
 from dyade.kafka import make_producer, publish, wait_until
 from dyade.testing import (BAD_TEXT, assert_refused_naming, bad_text_cases, body_routes, fill_path, role_finder,
                            send_json, string_fields)
-from services.infosocial.api import router
+from services.infosocial.entrypoints.api import router
 
 ROUTES = body_routes(router.routes)
 CASES = bad_text_cases(ROUTES)

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dyade.kafka import wait_until
-from services.intake.api import create_app
+from services.intake.bootstrap import create_app
 
 
 @pytest.fixture(scope="session")

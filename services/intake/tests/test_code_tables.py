@@ -12,11 +12,11 @@ from rich.console import Console
 from rich.progress import TimeRemainingColumn
 
 from dyade.db import make_engine, make_sessionmaker
-from services.intake.code_tables import CodeTables, CodeTableStore, MappingError, load_table
+from services.intake.adapters.code_tables import CodeTables, CodeTableStore, MappingError, load_table
 from services.intake.domain.codes import CodeTable, SkippedCode, UnknownCode
-from services.intake.replay.client import ReplayError, replay
-from services.intake.replay.progress import RateColumn, replay_progress
-from services.intake.replay.reader import SkippedRow, load_mapping, read_export
+from services.intake.entrypoints.replay.client import ReplayError, replay
+from services.intake.entrypoints.replay.progress import RateColumn, replay_progress
+from services.intake.entrypoints.replay.reader import SkippedRow, load_mapping, read_export
 from services.intake.tests.conftest import call_body
 
 

@@ -1,6 +1,6 @@
 """One invalid call never fails another, and no log line quotes what a call carried.
 
-Calls sent at once are accepted together (group commit: services/intake/group.py). A call the edge
+Calls sent at once are accepted together (group commit: services/intake/adapters/group_commit.py). A call the edge
 refuses (bad text: 422) never reaches the group; a call the database refuses fails alone: its group is
 accepted again call by call, each in its own SAVEPOINT (Intake.accept_calls). Against the real PostgreSQL,
 through the running app."""
@@ -16,8 +16,8 @@ from sqlalchemy.exc import DataError
 
 from dyade.contracts.inbound import CallSubmission
 from dyade.observability import JsonFormatter
-from services.intake import models as m
-from services.intake.acceptance import Outcome
+from services.intake.adapters import models as m
+from services.intake.adapters.acceptance import Outcome
 from services.intake.domain.calls import InvalidSubmission
 from services.intake.tests.conftest import call_body
 

@@ -7,7 +7,7 @@ from collections import Counter
 
 from dyade.contracts.topics import CALLS_RECEIVED
 from dyade.kafka import wait_until
-from services.intake.outbox import BACKLOG
+from services.intake.adapters.outbox import BACKLOG
 from services.intake.tests.conftest import call_body
 
 

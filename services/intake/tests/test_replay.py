@@ -12,9 +12,9 @@ import pytest
 
 from dyade.contracts.topics import CALLS_RECEIVED
 from dyade.kafka import wait_until
-from services.intake.code_tables import MappingError
-from services.intake.replay.client import replay
-from services.intake.replay.reader import AcceptedRow, SkippedRow, load_mapping, read_export
+from services.intake.adapters.code_tables import MappingError
+from services.intake.entrypoints.replay.client import replay
+from services.intake.entrypoints.replay.reader import AcceptedRow, SkippedRow, load_mapping, read_export
 from dyade.paths import BERKELEY
 
 MAPPING = Path(__file__).resolve().parents[1] / "mappings" / "berkeley.yaml"

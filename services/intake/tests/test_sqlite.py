@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from dyade.contracts.inbound import CallSubmission, CallUpdateSubmission, PersonIdentity, ReferralSubmission
 from dyade.db import make_engine, make_sessionmaker, migrate
-from services.intake import models as m
-from services.intake.acceptance import Conflict, Intake
-from services.intake.code_tables import CodeTables
+from services.intake.adapters import models as m
+from services.intake.adapters.acceptance import Conflict, Intake
+from services.intake.adapters.code_tables import CodeTables
 from services.intake.tests.conftest import call_body
 
 

@@ -14,10 +14,10 @@ from dyade.contracts.inbound import CallSubmission, CallUpdateSubmission, Person
 from dyade.paths import EIDO_STANDARD
 from dyade.testing import (BAD_TEXT, assert_refused_naming, bad_text_cases, body_routes, fill_path, role_finder,
                            send_json, string_fields)
-from services.intake.api import BatchRequest
-from services.intake.code_table_api import CodeTableIn
+from services.intake.entrypoints.api import BatchRequest
+from services.intake.entrypoints.code_tables import CodeTableIn
 from services.intake.domain.eido import EidoError, map_eido
-from services.intake.identities import IdentitiesRequest
+from services.intake.entrypoints.identities import IdentitiesRequest
 from services.intake.tests.conftest import call_body
 
 
@@ -153,7 +153,7 @@ def test_bad_text_in_an_eido_over_http_is_a_422_naming_the_path(intake, dispatch
 @pytest.mark.parametrize("kind", sorted(BAD_TEXT))
 def test_a_raw_topic_call_with_bad_text_is_dead_lettered_naming_the_field(kind):
     """calls.raw.v1 validates with the same CallSubmission: the record's dead-letter reason names the field."""
-    from services.intake.raw import reason_for
+    from services.intake.entrypoints.raw_topic import reason_for
     body = call_body("RAW-texte")
     body["location"]["sector"] = "S" + BAD_TEXT[kind]
     value = json.dumps(body).encode()

@@ -20,10 +20,10 @@ from dyade.contracts.frames import FrameCurrent, FrameCurrentPayload, PoliceView
 from dyade.contracts.triage import Danger, DecisionPayload, Reason, Recurrence, TriageDecided
 from dyade.contracts.topics import ALERTS_CHANGED
 from dyade.kafka import make_producer, publish, wait_until
-from services.notifier.app import create_app
+from services.notifier.bootstrap import create_app
 from services.notifier.config import NotifierConfig
 from services.notifier.domain.roster import MONTREAL
-from services.notifier.models import AlertRow
+from services.notifier.adapters.models import AlertRow
 from services.notifier.runtime import Notifier
 
 DAY = datetime(2026, 11, 24, 10, 0, tzinfo=MONTREAL)      # a Tuesday, 10h in Montréal: day shift
@@ -174,14 +174,14 @@ def alert_for(notifier, call_id: str, timeout: float = 60) -> AlertRow:
     def find():
         with notifier.sessions() as s:
             from sqlalchemy import select
-            from services.notifier.models import DecisionRow
+            from services.notifier.adapters.models import DecisionRow
             d = s.scalars(select(DecisionRow).where(DecisionRow.call_id == call_id)).first()
             return d and (s.get(AlertRow, d.alert_id) if d.alert_id else d)
     return wait_until(find, timeout=timeout)
 
 
 def busy(notifier, dyad_id: str) -> set[str]:
-    from services.notifier import roster
+    from services.notifier.adapters import roster
     with notifier.sessions() as s:
         return roster.busy_dyads(s, [dyad_id])
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dyade.kafka import wait_until
-from services.notifier.models import FrameReadRow, FrameRow
+from services.notifier.adapters.models import FrameReadRow, FrameRow
 from services.notifier.tests.conftest import ALWAYS, alert_for, decision, frame, put_dyad, send
 
 # what conftest.frame() puts in a police view: none of it may reach the supervisor

@@ -109,7 +109,7 @@ def test_alert_appears_live_and_is_acknowledged_in_the_app(notifier, http, base_
 
 
 def _has_frame(notifier, person):
-    from services.notifier.models import FrameRow
+    from services.notifier.adapters.models import FrameRow
     with notifier.sessions() as s:
         return s.get(FrameRow, person) is not None
 

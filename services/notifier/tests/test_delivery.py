@@ -93,7 +93,7 @@ def test_web_push_reaches_the_device_encrypted_and_vapid_signed(notifier, http, 
 
     def dropped():
         from sqlalchemy import select
-        from services.notifier.models import SubscriptionRow
+        from services.notifier.adapters.models import SubscriptionRow
         with notifier.sessions() as s:
             return s.scalars(select(SubscriptionRow).where(SubscriptionRow.endpoint == phone.endpoint)).first() is None
     wait_until(dropped, timeout=60)

@@ -5,7 +5,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from dyade.kafka import wait_until
-from services.notifier.models import FrameReadRow, FrameRow
+from services.notifier.adapters.models import FrameReadRow, FrameRow
 from services.notifier.tests.conftest import (ALWAYS, DAY, alert_for, alert_row, decision, frame, put_dyad, send)
 
 
@@ -125,7 +125,7 @@ def test_followup_plan_reminders(notifier, http, supervisor, clock, unique, toke
 
     def reminders():
         with notifier.sessions() as s:
-            from services.notifier.models import AlertRow
+            from services.notifier.adapters.models import AlertRow
             return list(s.scalars(select(AlertRow).where(AlertRow.plan_person_key == person)
                                   .order_by(AlertRow.created_at)))
     notifier.tick(DAY - timedelta(minutes=1))

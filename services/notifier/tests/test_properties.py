@@ -26,11 +26,11 @@ from dyade.contracts.calls import CallUpdatePayload
 from dyade.contracts.triage import Danger, DecisionPayload, Reason, Recurrence
 from dyade.contracts.vocabulary import AlertState as S, Disposition, TriageLevel as L
 from dyade.db import make_engine, make_sessionmaker, unit_of_work
-from services.notifier import alerts, handlers, roster
+from services.notifier.adapters import alerts, handlers, roster
 from services.notifier.config import NotifierConfig
 from services.notifier.domain import lifecycle, severity
 from services.notifier.domain.roster import MONTREAL
-from services.notifier.models import AlertCallRow, AlertEventRow, AlertRow, DecisionRow, DyadRow
+from services.notifier.adapters.models import AlertCallRow, AlertEventRow, AlertRow, DecisionRow, DyadRow
 
 # Tuesday: before the day shift, in it, just before it ends, at night
 STARTS = [datetime(2026, 11, 24, h, m, tzinfo=MONTREAL) for h, m in ((7, 50), (10, 0), (19, 45), (23, 0))]

@@ -6,7 +6,7 @@ from dyade.testing import no_server_errors
 
 
 def test_no_server_error_on_any_operation(base_url, settings, notifier, token):
-    from services.notifier.app import create_app
+    from services.notifier.bootstrap import create_app
     supervisor, dyad = token("supervisor", subject="fuzz"), token("dyad", subject="fuzz", dyad_id="fuzz", sector="fuzz")
     sent = no_server_errors(create_app(settings, notifier=notifier).openapi(),
                             lambda case, n: case.call(base_url=base_url, headers=dyad if n % 3 == 0 else supervisor),

@@ -8,7 +8,7 @@ import pytest
 
 from dyade.testing import (assert_refused_naming, bad_text_cases, body_routes, fill_path, role_finder, send_json,
                            string_fields)
-from services.notifier.api import router
+from services.notifier.entrypoints.api import router
 
 ROUTES = body_routes(router.routes)
 CASES = bad_text_cases(ROUTES)

@@ -9,7 +9,7 @@ import pytest
 
 from dyade.settings import Settings
 from services.notifier.config import NotifierConfig
-from services.notifier.delivery import WebhookPolicy, WebhookRefused, check_webhook_url, send_webhook
+from services.notifier.adapters.delivery import WebhookPolicy, WebhookRefused, check_webhook_url, send_webhook
 from services.notifier.tests.conftest import put_dyad
 from services.notifier.tests.endpoints import Receivers
 

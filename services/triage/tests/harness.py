@@ -25,6 +25,7 @@ class Worker:
         self.settings, self.app_id, self.port, self.log_path = settings, app_id, port, log_path
         self.proc: subprocess.Popen | None = None
         self.url = f"http://127.0.0.1:{port}"
+        self.last_readiness = "(not asked yet)"
 
     def env(self) -> dict[str, str]:
         s = self.settings
@@ -39,16 +40,23 @@ class Worker:
         log = open(self.log_path, "a")
         self.proc = subprocess.Popen([sys.executable, "-m", "services.triage"], cwd=ROOT, env=self.env(),
                                      stdout=log, stderr=subprocess.STDOUT)
-        wait_until(self.ready, timeout=timeout, interval=0.2)
+        try:
+            wait_until(self.ready, timeout=timeout, interval=0.2)
+        except TimeoutError as exc:
+            raise TimeoutError(f"triage worker {self.url} not ready within {timeout} s; last /readyz: "
+                               f"{self.last_readiness}; log {self.log_path}") from exc
         return time.monotonic() - t0
 
     def ready(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
             raise RuntimeError(f"triage worker exited ({self.proc.returncode}); see {self.log_path}")
         try:
-            return httpx.get(self.url + "/readyz", timeout=2).status_code == 200
-        except httpx.HTTPError:
+            r = httpx.get(self.url + "/readyz", timeout=2)
+        except httpx.HTTPError as exc:
+            self.last_readiness = repr(exc)
             return False
+        self.last_readiness = r.text[:1000]
+        return r.status_code == 200
 
     def kill9(self) -> None:
         self.proc.send_signal(signal.SIGKILL)

@@ -93,7 +93,7 @@ def test_config_from_mapping_validates_names_and_values():
 
 
 def test_ruleset_loading_from_yaml_and_env(tmp_path):
-    from services.triage.options import TriageOptions, load_ruleset
+    from services.triage.config import TriageOptions, load_ruleset
     path = tmp_path / "rules.yaml"
     path.write_text("grande_utilisatrice_calls: 4\nrecurrence_calls_30d: 3\n")
     cfg = load_ruleset(TriageOptions(rules_file=path), environ={"TRIAGE_RULE_RECURRENCE_CALLS_30D": "5"})

@@ -12,7 +12,7 @@ from dyade.broker import free_port
 from dyade.contracts.topics import TRIAGE_DECIDED
 from dyade.contracts.triage import TriageDecided
 from dyade.kafka import make_producer, publish, wait_until
-from services.triage.peers import partition_of
+from services.triage.adapters.peers import partition_of
 from services.triage.tests.harness import Worker, call_event
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -25,7 +25,10 @@ def test_either_worker_answers_for_keys_the_other_holds(settings, broker, tmp_pa
     try:
         for w in pair:
             w.start()
-        wait_until(lambda: all(w.ready() for w in pair), timeout=120, interval=0.2)
+        try:
+            wait_until(lambda: all(w.ready() for w in pair), timeout=120, interval=0.2)
+        except TimeoutError as exc:
+            raise AssertionError(f"the pair is not ready together: {[w.last_readiness for w in pair]}") from exc
         # persons and places on every partition, so each worker holds some of them
         persons = [f"p_{unique}{i}" for i in range(12)]
         places = [f"l_{unique}x{i}" for i in range(12)]

@@ -35,7 +35,7 @@ def api(worker, path, headers):
 
 def test_worker_started_and_reports_ready(triage_worker):
     r = httpx.get(triage_worker.url + "/readyz", timeout=5)
-    assert r.status_code == 200 and r.json()["checks"]["worker"] == "ok"
+    assert r.status_code == 200 and r.json()["checks"]["worker"] == "ok", r.text
     [consumer] = r.json()["consumers"]
     assert consumer["state"] == "running", consumer
     # the lag is probed every 5 s once the worker runs

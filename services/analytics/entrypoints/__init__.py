@@ -1,0 +1,1 @@
+"""Analytics: how the outside world reaches the service: HTTP API and pages, consumed topics, command line."""

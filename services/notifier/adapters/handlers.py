@@ -1,0 +1,224 @@
+"""What the notifier does with each consumed event. Idempotent: decisions are deduplicated by
+decision_id, frames by version, busy/free and closing are naturally repeatable."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from dyade.contracts.calls import CallUpdatePayload
+from dyade.contracts.frames import FrameChangePayload, FrameCurrentPayload
+from dyade.contracts.triage import DecisionPayload
+from dyade.contracts.vocabulary import AlertKind, AlertState as S, CallStatus, Disposition, TriageLevel
+
+from services.notifier.adapters import alerts, roster
+from services.notifier.config import NotifierConfig
+from services.notifier.domain import lifecycle, merging, severity
+from services.notifier.domain.routing import alerts_dyad
+from services.notifier.adapters.models import AlertCallRow, AlertRow, DecisionRow, FrameRow, utc
+
+OPEN = [s.value for s in lifecycle.OPEN]
+
+
+def handle_decision(session: Session, d: DecisionPayload, config: NotifierConfig, *, now: datetime) -> str:
+    """Create, merge, re-page or ignore; returns the outcome recorded for the decision."""
+    if session.get(DecisionRow, d.decision_id) is not None:
+        return "duplicate"
+    alert_id, outcome = None, "routine"
+    if not alerts_dyad(d.level):
+        pass
+    elif utc(d.call_received_at) < now - config.horizon:
+        outcome = "hors_horizon"
+    else:
+        sev = severity_of(d)
+        fresh = alerts.plan_route(session, config, sector=d.sector, level=d.level, now=now,
+                                  must_not_wait=sev.must_not_wait, must_reach=sev.must_reach)
+        call = merging.Incoming(d.call_id, d.sector, sev)
+        chosen, plan = None, merging.Plan(merging.Action.NEW)
+        for candidate in _open_alerts_for(session, d):
+            plan = merging.plan(open_facts(session, candidate), call, fresh=fresh,
+                                holder_on_duty=roster.on_duty(session, candidate.dyad_id, now, config.tz))
+            if plan.action != merging.Action.NEW:
+                chosen = candidate
+                break
+        if chosen is not None:
+            _join(session, chosen, d, now=now, plan=plan)
+            alert_id, outcome = chosen.alert_id, plan.action.value
+        else:
+            alert = _new_alert(d, now=now)
+            alerts.open_new(session, alert, fresh, now=now, config=config)
+            add_call(session, alert, d, now=now, outcome="new")
+            alert_id, outcome = alert.alert_id, fresh.outcome.value
+    session.add(DecisionRow(decision_id=d.decision_id, call_id=d.call_id, alert_id=alert_id, outcome=outcome,
+                            received_at=now))
+    return outcome
+
+
+def severity_of(d: DecisionPayload) -> severity.Severity:
+    return severity.assess(d.level, [(r.factor, r.label) for r in d.reasons], danger_level=d.danger.level.value,
+                           category=d.category.value)
+
+
+def open_facts(session: Session, alert: AlertRow) -> merging.OpenAlert:
+    return merging.OpenAlert(state=S(alert.state), sector=alert.sector,
+                             level=TriageLevel(alert.level) if alert.level else None, dyad_id=alert.dyad_id,
+                             target=alert.target, call_ids=frozenset(alert.call_ids or []),
+                             factors=frozenset(r.get("factor", "") for r in alert.reasons or []), kind=alert.kind)
+
+
+def _open_alerts_for(session: Session, d: DecisionPayload) -> list[AlertRow]:
+    """Open call alerts about the same call (first), then about the same person in the same sector (most
+    recent first): the candidates a call may join (domain/merging.py decides)."""
+    q = select(AlertRow).where(AlertRow.state.in_(OPEN), AlertRow.kind == AlertKind.APPEL.value)
+    out = list(session.scalars(q.where(AlertRow.call_id == d.call_id).order_by(AlertRow.created_at.desc())
+                               .with_for_update()))
+    linked = select(AlertCallRow.alert_id).where(AlertCallRow.call_id == d.call_id)
+    out += [a for a in session.scalars(q.where(AlertRow.alert_id.in_(linked)).order_by(AlertRow.created_at.desc())
+                                       .with_for_update()) if a not in out]
+    if d.person_keys and d.sector:
+        out += [a for a in session.scalars(q.where(AlertRow.person_key.in_(d.person_keys), AlertRow.sector == d.sector)
+                                           .order_by(AlertRow.created_at.desc()).with_for_update()) if a not in out]
+    return out
+
+
+def _new_alert(d: DecisionPayload, *, now: datetime) -> AlertRow:
+    alert = AlertRow(alert_id=alerts.alert_id_for(d.decision_id), kind=AlertKind.APPEL.value, sector=d.sector,
+                     level=d.level.value, category=d.category.value, call_id=d.call_id, call_ids=[d.call_id],
+                     person_key=d.person_keys[0] if d.person_keys else None, person_keys=list(d.person_keys),
+                     summary=d.summary, reasons=_reasons(d), call_received_at=d.call_received_at)
+    _headline(alert, d)
+    return alert
+
+
+def _headline(alert: AlertRow, d: DecisionPayload) -> None:
+    """Where to go: the headline call's block-level address, coordinates and nature."""
+    alert.address, alert.lat, alert.lon, alert.nature_code = d.address, d.lat, d.lon, d.nature_code
+    alert.category = d.category.value
+    alert.last_call_at = max(filter(None, [utc(alert.last_call_at), utc(d.call_received_at)]))
+
+
+def add_call(session: Session, alert: AlertRow, d: DecisionPayload, *, now: datetime, outcome: str) -> AlertCallRow:
+    row = AlertCallRow(alert_id=alert.alert_id, call_id=d.call_id, decision_id=d.decision_id,
+                       revision=d.call_revision, level=d.level.value, category=d.category.value, sector=d.sector,
+                       address=d.address, lat=d.lat, lon=d.lon, nature_code=d.nature_code,
+                       received_at=d.call_received_at, reasons=_reasons(d), summary=d.summary, joined_at=now,
+                       outcome=outcome)
+    session.add(row)
+    return row
+
+
+def _reasons(d: DecisionPayload) -> list[dict]:
+    return [{"factor": r.factor, "label": r.label, "observed": r.observed} for r in d.reasons]
+
+
+def _union_reasons(newer: list[dict], older: list[dict]) -> list[dict]:
+    """Every reason the alert's calls gave, the newest first: a later, milder call never hides a weapon."""
+    seen = {r["factor"] for r in newer}
+    return [*newer, *(r for r in older if r.get("factor") not in seen)]
+
+
+def _join(session: Session, alert: AlertRow, d: DecisionPayload, *, now: datetime, plan: merging.Plan) -> None:
+    """The call joins the open alert: silently (merged) or paging anew at the same holder (repaged)."""
+    repaged = plan.action == merging.Action.REPAGE
+    if d.call_id not in (alert.call_ids or []):
+        alert.call_ids = [*(alert.call_ids or []), d.call_id]
+    alert.person_keys = sorted(set(alert.person_keys or []) | set(d.person_keys))
+    alert.level = severity.max_level(alert.level, d.level).value   # never down
+    alert.reasons = _union_reasons(_reasons(d), alert.reasons or [])
+    alert.summary, alert.updated_at = d.summary or alert.summary, now
+    if repaged or d.call_id == alert.call_id:
+        _headline(alert, d)   # the more serious call (or the call's own revision) is where to go now
+    else:
+        alert.last_call_at = max(filter(None, [utc(alert.last_call_at), utc(d.call_received_at)]))
+    add_call(session, alert, d, now=now, outcome=plan.action.value)
+    if repaged:
+        alerts.repage(session, alert, now=now, why=f"{plan.why} (appel {d.call_id})")
+    else:
+        note = "nouvelle révision de l'appel" if d.call_id == alert.call_id else f"nouvel appel lié ({d.call_id})"
+        alerts.record(session, alert, alert.state, previous=alert.state, now=now, reason=note, outbound=False)
+
+
+def handle_call_update(session: Session, u: CallUpdatePayload, *, now: datetime) -> None:
+    """Dispatched / on scene: the dyad is busy. Cleared: it is free, and an alert closes once every call it
+    carries is cleared (a cleared first call does not close an alert a more serious call re-paged)."""
+    if u.status in (CallStatus.DISPATCHED, CallStatus.ON_SCENE):
+        if u.dyad_id and alerts.dyad_exists(session, u.dyad_id):
+            roster.set_busy(session, u.dyad_id, u.call_id, now)
+            _taken_by_dispatch(session, u, now=now)
+        return
+    roster.clear_busy(session, call_id=u.call_id)
+    closable = OPEN + [S.DECLINED.value, S.MISSED_FOR_CAPACITY.value]
+    q = select(AlertRow).where(AlertRow.state.in_(closable), AlertRow.kind == AlertKind.APPEL.value)
+    linked = select(AlertCallRow.alert_id).where(AlertCallRow.call_id == u.call_id)
+    candidates = list(session.scalars(q.where((AlertRow.call_id == u.call_id) | AlertRow.alert_id.in_(linked))
+                                      .with_for_update()))
+    if u.person_keys:
+        candidates += [a for a in session.scalars(q.where(AlertRow.person_key.in_(u.person_keys)).with_for_update())
+                       if u.call_id in (a.call_ids or []) and a not in candidates]
+    disposition = u.disposition or Disposition.AUTRE
+    for alert in candidates:
+        calls = list(session.scalars(select(AlertCallRow).where(AlertCallRow.alert_id == alert.alert_id)
+                                     .with_for_update()))
+        for c in calls:
+            if c.call_id == u.call_id and c.cleared_at is None:
+                c.cleared_at = now
+        if calls:
+            if any(c.cleared_at is None for c in calls):
+                alerts.record(session, alert, alert.state, previous=alert.state, now=now, outbound=False,
+                              reason=f"appel {u.call_id} terminé au CAD; d'autres appels restent ouverts")
+                continue
+        elif alert.call_ids and set(alert.call_ids) - {u.call_id} and alert.call_id != u.call_id:
+            continue  # an alert from before notifier_0002: other calls about the person are still live
+        alert.disposition = alert.disposition or disposition.value
+        alerts.transition(session, alert, S.CLOSED, now=now, reason=f"appel terminé au CAD ({disposition.value})")
+
+
+def _taken_by_dispatch(session: Session, u: CallUpdatePayload, *, now: datetime) -> None:
+    """The CAD sent a dyad to the call: its pending alert is theirs and acknowledged (no more escalation)."""
+    pending = [s.value for s in lifecycle.PENDING]
+    linked = select(AlertCallRow.alert_id).where(AlertCallRow.call_id == u.call_id)
+    alert = session.scalars(select(AlertRow).where((AlertRow.call_id == u.call_id) | AlertRow.alert_id.in_(linked),
+                                                   AlertRow.state.in_(pending), AlertRow.kind == AlertKind.APPEL.value)
+                            .order_by(AlertRow.created_at.desc()).with_for_update()).first()
+    if alert is None:
+        return
+    before = alert.dyad_id
+    alert.dyad_id, alert.target = u.dyad_id, None
+    alert.tried = sorted(set(alert.tried or []) | {u.dyad_id})
+    alerts.transition(session, alert, S.ACKNOWLEDGED, now=now, reason="dyade répartie par le CAD",
+                      previous_dyad_id=before if before != u.dyad_id else None)
+
+
+def apply_frame(session: Session, p: FrameCurrentPayload, *, now: datetime) -> None:
+    row = session.get(FrameRow, p.person_key, with_for_update=True)
+    if row is not None and row.frame_id == p.frame_id and row.version > p.version:
+        return  # an older version arrived late
+    values = dict(frame_id=p.frame_id, version=p.version, stale=p.stale, review_due=p.review_due,
+                  consent=p.consent.value, police_view=p.police_view.model_dump(mode="json"), updated_at=now)
+    if row is None:
+        session.add(FrameRow(person_key=p.person_key, **values))
+    else:
+        for k, v in values.items():
+            setattr(row, k, v)
+
+
+def remove_frame(session: Session, person_key: str) -> None:
+    """Tombstone on frames.current.v1: the frame was archived, the police view must go."""
+    session.execute(delete(FrameRow).where(FrameRow.person_key == person_key))
+
+
+def apply_frame_change(session: Session, p: FrameChangePayload, *, now: datetime) -> None:
+    row = session.get(FrameRow, p.person_key, with_for_update=True)
+    if row is None or row.frame_id != p.frame_id:
+        return
+    if p.change == "stale":
+        row.stale = True
+    elif p.change == "review_due":
+        row.review_due = p.review_due or row.review_due
+    elif p.change == "approved" and p.version >= row.version:
+        row.stale = False
+    elif p.change == "archived":
+        session.delete(row)
+        return
+    row.updated_at = now
