@@ -23,7 +23,7 @@ import os
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
@@ -90,6 +90,19 @@ def reason_of(exc: BaseException) -> str:
     return f"{name}: {first}"[:1000]
 
 
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}: nombre de secondes attendu, pas {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name}: doit être positif ({raw!r})")
+    return value
+
+
 @dataclass
 class Policy:
     """How hard to try. `stall_s`: records waiting and no commit for that long → stalled; `liveness_s`:
@@ -98,8 +111,10 @@ class Policy:
     first_retry_s: float = 0.2
     max_retry_s: float = 5.0
     max_pause_s: float = 10.0
-    stall_s: float = 60.0
-    liveness_s: float = 120.0
+    stall_s: float = field(default_factory=lambda: _seconds("DYADE_STALL_S", 60.0))
+    # records waiting and no progress this long: /healthz fails, supervision restarts the service
+    stuck_s: float = field(default_factory=lambda: _seconds("DYADE_STUCK_S", 120.0))
+    liveness_s: float = field(default_factory=lambda: _seconds("DYADE_LIVENESS_S", 120.0))
     dead_letter_alarm: int = 20   # dead letters in 5 minutes that turn /readyz degraded
     probe_every_s: float = 5.0
 
@@ -139,6 +154,7 @@ class Progress:
         self.state, self.error = "starting", None
         self.processed = self.dead_lettered = 0
         self.lag: int | None = None
+        self.lag_at: float | None = None          # when the lag was last measured
         self.last_progress: float | None = None   # time.time()
         self._dead_letter_times: deque[float] = deque()
         self._labels = (service, group)
@@ -163,7 +179,7 @@ class Progress:
         CONNECTED.labels(*self._labels).set(0)
 
     def lagging(self, lag: int) -> None:
-        self.lag = lag
+        self.lag, self.lag_at = lag, time.time()
         LAG.labels(*self._labels).set(lag)
         if lag == 0 or self.state != "running":
             self.progressed(0)
@@ -183,13 +199,19 @@ class Progress:
             self._dead_letter_times.popleft()
         recent = len(self._dead_letter_times)
         age = None if self.last_progress is None else round(now - self.last_progress, 1)
-        state, message = self.state, ""
+        state, message, live = self.state, "", True
+        # a lag measured lately, records waiting, nothing handled: a loop that turns without moving (a handler
+        # blocked for good, a partition never fetched) is restarted, as one that stopped
+        fresh_lag = self.lag_at is not None and now - self.lag_at < max(30.0, 3 * self.policy.probe_every_s)
         if not alive:
-            state, message = "stalled", "la boucle de consommation ne tourne plus (redémarrer le service)"
+            state, message, live = "stalled", "la boucle de consommation ne tourne plus (redémarrer le service)", False
         elif state == "reconnecting":
             message = f"broker ou base de données injoignable, reprise automatique ({self.error or ''})"[:300]
         elif state == "running" and self.lag and age is not None and age > self.policy.stall_s:
             state, message = "stalled", f"{self.lag} événement(s) en attente, aucun progrès depuis {age:.0f} s"
+            if fresh_lag and age > self.policy.stuck_s:
+                live = False
+                message += " : bloqué, redémarrage du service requis"
         elif state == "starting":
             message = self.error or "en attente de l'attribution des partitions"
         if state == "running" and recent >= self.policy.dead_letter_alarm:
@@ -197,7 +219,7 @@ class Progress:
             state, message = "degraded", f"{recent} événement(s) en lettres mortes en 5 min (voir {dlqs})"
         STALLED.labels(*self._labels).set(1 if state == "stalled" else 0)
         return {"group": self.group, "state": state, "lag": self.lag, "last_progress_age_s": age,
-                "dead_letters_last_5min": recent, "message": message or "ok"}
+                "dead_letters_last_5min": recent, "message": message or "ok", "live": live}
 
 
 class Consumer:

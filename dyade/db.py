@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import Table, create_engine, event, text
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from dyade.files import private_file
@@ -99,6 +99,29 @@ def unit_of_work(factory: sessionmaker[Session], bind=None) -> Iterator[Session]
         raise
     finally:
         session.close()
+
+
+def insert_ignoring_duplicates(bind: Session | Connection, table: Table):
+    """`INSERT ... ON CONFLICT DO NOTHING` on the two databases Dyade runs on (PostgreSQL, SQLite): the one
+    place that knows each dialect's construct."""
+    dialect = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - Dyade runs on these two
+        raise RuntimeError(f"base non prise en charge: {dialect}")
+    return insert(table).on_conflict_do_nothing()
+
+
+def insert_ignore(session: Session, table: Table, values: dict) -> bool:
+    """One row, kept unless it is a duplicate; True when the row was inserted."""
+    return bool(session.execute(insert_ignoring_duplicates(session, table).values(**values)).rowcount)
+
+
+def insert_ignore_returning(session: Session, table: Table, rows: list[dict], column) -> set:
+    """Many rows, duplicates dropped: the values of `column` actually inserted."""
+    return {r[0] for r in session.execute(insert_ignoring_duplicates(session, table).returning(column), rows)}
 
 
 def check_database(url: str, timeout: float = 3.0) -> None:

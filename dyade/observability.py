@@ -111,14 +111,15 @@ def health_router(service: str, checks: dict[str, ReadyCheck], consumers: Consum
     @router.get("/healthz", summary="Le processus et ses boucles de consommation tournent",
                 responses={500: {"description": "Une boucle de consommation est arrêtée ou bloquée"}})
     def healthz() -> Response:
-        stuck = [c for c in consumers() if c["state"] == "stalled" and "ne tourne plus" in c["message"]]
+        stuck = [c for c in consumers() if not c.get("live", True)]
         if stuck:
             return JSONResponse({"status": "stuck", "service": service,
                                  "detail": "; ".join(f"{c['group']}: {c['message']}" for c in stuck)}, status_code=500)
         return JSONResponse({"status": "ok", "service": service})
 
     @router.get("/readyz", summary="Broker, base de données et consommateurs en état de marche",
-                responses={503: {"description": "Pas prêt ou dégradé (le détail dit quoi)"}})
+                responses={503: {"description": "Pas prêt: une dépendance ou un consommateur ne fonctionne pas (le détail "
+                                                "dit quoi); « dégradé » en 200: des lettres mortes en rafale"}})
     def readyz() -> Response:
         results, ok = {}, True
         for name, check in checks.items():
@@ -130,9 +131,12 @@ def health_router(service: str, checks: dict[str, ReadyCheck], consumers: Consum
                 results[name] = str(exc)[:300]
         loops = consumers()
         healthy = all(c["state"] == "running" for c in loops)
+        # dead-lettering a burst (old poison records replayed, say) is an alarm, not a reason to stop serving:
+        # "degraded" and still 200; starting, reconnecting or stalled consumers are not ready (503)
+        serving = all(c["state"] in ("running", "degraded") for c in loops)
         status = "unavailable" if not ok else ("ok" if healthy else "degraded")
         return JSONResponse({"status": status, "service": service, "checks": results, "consumers": loops},
-                            status_code=200 if status == "ok" else 503)
+                            status_code=200 if ok and serving else 503)
 
     @router.get("/metrics", summary="Métriques Prometheus", include_in_schema=False)
     def metrics() -> Response:

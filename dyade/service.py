@@ -4,7 +4,12 @@ clear 4xx errors in French, a body-size limit, and a uvicorn runner with gracefu
 Bad text at the edge: a control character (NUL...), a lone surrogate or U+FFFE/U+FFFF in the path or the
 query string is a 422 before any route runs (the bodies are checked by their models: dyade.contracts.text).
 A 500 says nothing of the error to the caller; its log line goes through the JSON formatter, which masks
-what a database or validation error may quote (dyade.observability.format_exception_safely)."""
+what a database or validation error may quote (dyade.observability.format_exception_safely).
+
+Tokens: an API request (`/v1/...`) with `?access_token=` is a 401 (dyade.auth); every answer carries `nosniff`
+and `Referrer-Policy: no-referrer`, HTML ones a Content-Security-Policy (dyade.web.SecurityHeaders). Behind a
+TLS proxy, uvicorn takes the scheme (X-Forwarded-Proto) and the client's address from the proxies listed in
+DYADE_FORWARDED_ALLOW_IPS only, so that the sign-in cookie is Secure there (`proxy_options`)."""
 from __future__ import annotations
 
 import logging
@@ -18,11 +23,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dyade import __version__
+from dyade.auth import TOKEN_IN_ADDRESS, QUERY_TOKEN
 from dyade.contracts.text import line_problem, text_problem
 from dyade.db import check_database
 from dyade.kafka import admin
 from dyade.observability import ConsumersHealth, ReadyCheck, configure_logging, health_router, instrument
 from dyade.settings import Settings, SettingsError
+from dyade.web import SecurityHeaders, SignInLink
 
 log = logging.getLogger("dyade.service")
 
@@ -64,6 +71,7 @@ def create_app(service: str, settings: Settings, *, title: str, description: str
     app = FastAPI(title=f"Dyade — {title}", version=__version__, description=description, lifespan=lifespan)
     settings.check_secrets()  # outside the embedded default: secrets of at least 32 bytes
     app.state.settings = settings
+    app.state.service = service  # the audience a token must name here (dyade.auth.require_audience)
     app.state.token_secret = settings.secret("dyade_token_secret")
     checks: dict[str, ReadyCheck] = {"database": database_check(settings.db_url)} if uses_database else {}
     if settings.kafka_bootstrap_servers:
@@ -72,7 +80,14 @@ def create_app(service: str, settings: Settings, *, title: str, description: str
     app.include_router(health_router(service, checks, consumers))
     instrument(app, service)
     _install_error_handlers(app)
+    app.add_middleware(SecurityHeaders)
     return app
+
+
+def proxy_options(settings: Settings) -> dict:
+    """uvicorn's options for the proxy in front: X-Forwarded-Proto and X-Forwarded-For are believed from the
+    addresses of DYADE_FORWARDED_ALLOW_IPS only (anyone else could claim https, or another client address)."""
+    return {"proxy_headers": True, "forwarded_allow_ips": settings.dyade_forwarded_allow_ips}
 
 
 def refused_text(request: Request) -> tuple[str, str] | None:
@@ -96,6 +111,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
             return JSONResponse({"detail": f"corps de requête trop volumineux (max {MAX_BODY_BYTES} octets)"},
                                 status_code=413)
+        if request.url.path.startswith("/v1/") and QUERY_TOKEN in request.query_params:
+            return JSONResponse({"detail": TOKEN_IN_ADDRESS}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
         if (refused := refused_text(request)) is not None:
             field, problem = refused
             return JSONResponse({"detail": f"requête invalide — {field}: {problem}",
@@ -110,6 +127,10 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "erreur interne du service; rien ne garantit que la requête a été traitée: "
                                        "réessayez (les envois sont idempotents) ou signalez l'incident"},
                             status_code=500)
+
+    @app.exception_handler(SignInLink)
+    async def _sign_in_link(request: Request, exc: SignInLink):
+        return exc.response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
@@ -132,5 +153,15 @@ def run(app_factory: Callable[[Settings], FastAPI], service: str, settings: Sett
         app = app_factory(settings)
     except SettingsError as exc:  # one clear line, no traceback
         raise SystemExit(f"erreur : {exc}") from None
-    uvicorn.run(app, host=settings.dyade_host, port=settings.port_of(service), log_config=None,
-                access_log=False, timeout_graceful_shutdown=10)
+    server = uvicorn.Server(server_config(app, service, settings))
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    if not server.started:  # the port taken...: uvicorn has logged why; its exit code
+        raise SystemExit(3)
+
+
+def server_config(app: FastAPI, service: str, settings: Settings) -> uvicorn.Config:
+    return uvicorn.Config(app, host=settings.dyade_host, port=settings.port_of(service), log_config=None,
+                          access_log=False, timeout_graceful_shutdown=10, **proxy_options(settings))

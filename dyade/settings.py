@@ -37,6 +37,10 @@ class Settings(BaseSettings):
         "America/Montreal", description="The organisation's time zone (IANA name): the times, days, weeks, "
                                         "months and shifts people read. Instants are stored in UTC.")
     dyade_host: str = Field("127.0.0.1", description="Interface the services listen on.")
+    dyade_forwarded_allow_ips: str = Field(
+        "127.0.0.1", description="Addresses or networks (comma-separated, e.g. 10.0.0.0/8) of the TLS proxies in "
+                                 "front of the services: their X-Forwarded-Proto and X-Forwarded-For are believed "
+                                 "(the sign-in cookie is then Secure), nobody else's. `*` believes any peer.")
     intake_port: int = Field(8001, description="HTTP port of intake.")
     triage_port: int = Field(8002, description="HTTP port of triage.")
     infosocial_port: int = Field(8003, description="HTTP port of info-social.")

@@ -64,7 +64,9 @@ def settings(broker, pg_url, dyade_home) -> Settings:
 
 @pytest.fixture(scope="session")
 def token(settings):
-    """token(role, subject="tester", **claims) -> bearer header dict."""
+    """token(role, subject="tester", **claims) -> bearer header dict; `claims` are issue_token's keywords
+    (sector=, dyad_id=, audience=[...] to restrict the services it is meant for; default: every service that
+    admits the role)."""
     def make(role: str, subject: str = "tester", **claims) -> dict[str, str]:
         return {"Authorization": "Bearer " + issue_token(settings.dyade_token_secret, subject=subject, role=role, **claims)}
     return make

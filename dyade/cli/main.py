@@ -146,8 +146,13 @@ def token(role: str = typer.Argument(..., help="dispatch, officer, calltaker, pa
           sector: str = typer.Option(None, help="Secteur (dyades)."),
           dyad: str = typer.Option(None, help="Identifiant de dyade (application terrain)."),
           hours: int = typer.Option(None, help="Durée de validité en heures (défaut 12; au plus DYADE_TOKEN_MAX_HOURS "
-                                               "pour une personne, DYADE_TOKEN_MAX_HOURS_SYSTEM pour dispatch).")) -> None:
-    from dyade.auth import TokenPolicyError, issue_token, max_token_hours, max_token_setting
+                                               "pour une personne, DYADE_TOKEN_MAX_HOURS_SYSTEM pour dispatch)."),
+          service: list[str] = typer.Option(None, "--service", help="Service où le jeton vaut (répétable) : intake, "
+                                                                    "triage, infosocial, notifier, analytics. Défaut : "
+                                                                    "tous ceux qui admettent le rôle. Les services "
+                                                                    "auxquels celui-ci transmet le jeton s'ajoutent "
+                                                                    "(infosocial → intake, triage).")) -> None:
+    from dyade.auth import TokenPolicyError, audience_for, issue_token, max_token_hours, max_token_setting
     from dyade.contracts import Role
     from dyade.settings import SettingsError
     try:
@@ -164,11 +169,15 @@ def token(role: str = typer.Argument(..., help="dispatch, officer, calltaker, pa
     if hours > limit:
         fail(f"--hours {hours} : un jeton {role} vit au plus {limit} h ({max_token_setting(role)})")
     try:
+        audience = audience_for(role, service or None)
         settings.check_secrets()
-        print(issue_token(settings.secret("dyade_token_secret"), subject=subject.strip(), role=role,
-                          ttl_s=hours * 3600, max_ttl_s=limit * 3600, sector=sector, dyad_id=dyad))
+        issued = issue_token(settings.secret("dyade_token_secret"), subject=subject.strip(), role=role,
+                             ttl_s=hours * 3600, max_ttl_s=limit * 3600, sector=sector, dyad_id=dyad,
+                             audience=audience)
     except (SettingsError, TokenPolicyError) as exc:
         fail(str(exc))
+    print(issued)  # alone on stdout: TOKEN=$(dyade token ...)
+    console.print(f"valable {hours} h pour : {', '.join(audience)}", highlight=False)
 
 
 @app.command(help="Applique les migrations de la base de données.")

@@ -11,5 +11,6 @@ from dyade.contracts.referrals import *  # noqa: F401,F403
 from dyade.contracts.triage import *  # noqa: F401,F403
 from dyade.contracts.frames import *  # noqa: F401,F403
 from dyade.contracts.alerts import *  # noqa: F401,F403
+from dyade.contracts.communications import *  # noqa: F401,F403
 from dyade.contracts.inbound import *  # noqa: F401,F403
 from dyade.contracts.topics import TOPICS, Topic, topic_for  # noqa: F401

@@ -84,5 +84,12 @@ class CallUpdatePayload(Payload):
 class CallUpdated(Event[CallUpdatePayload]):
     """Dispatched, on scene, cleared (with a disposition). occurred_at is the CAD's status time."""
     TYPE: ClassVar[str] = "call.updated"
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2
     payload: CallUpdatePayload
+
+
+@registry.upcaster("call.updated", 1)
+def _call_updated_v1_to_v2(data: dict) -> dict:
+    """v2 is the version of calls.updated.v2, keyed by the call's location: the payload is the same, an
+    update written before intake set its `location_key` keeps None (partitioned by call id, as then)."""
+    return data

@@ -14,19 +14,16 @@ says it may fail.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable, ClassVar, Generic, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from dyade.clock import utcnow
 from dyade.contracts.text import find_bad_text, json_may_hold_bad_text
 
 P = TypeVar("P", bound=BaseModel)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class EventError(ValueError):
@@ -83,11 +80,17 @@ class Registry:
     def __init__(self) -> None:
         self.classes: dict[str, type[Event]] = {}
         self.upcasters: dict[tuple[str, int], Upcaster] = {}
+        self.renamed: dict[str, str] = {}  # a type's earlier name → its name now (events already in topics)
 
     def register(self, cls: type[Event]) -> None:
         if cls.TYPE in self.classes and self.classes[cls.TYPE] is not cls:
             raise RuntimeError(f"event type {cls.TYPE} declared twice")
         self.classes[cls.TYPE] = cls
+
+    def rename(self, old: str, new: str) -> None:
+        """Events written under `old` are read as `new` (same versions): a type renamed to agree with its
+        topic's name, with the events already in production still readable."""
+        self.renamed[old] = new
 
     def upcaster(self, type_: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
         def deco(fn: Upcaster) -> Upcaster:
@@ -141,6 +144,9 @@ def decode(raw: bytes | str | dict, expect: type[E] | tuple[type[Event], ...] | 
         if (bad := find_bad_text(data)) is not None:
             raise EventError(f"{bad[0]}: {bad[1]}")
     type_ = data.get("type")
+    if type_ in registry.renamed:
+        type_ = registry.renamed[type_]
+        data = {**data, "type": type_}
     if type_ not in registry.classes:
         raise EventError(f"type d'événement inconnu: {type_!r}")
     data = registry.upgrade(dict(data))

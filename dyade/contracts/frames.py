@@ -20,13 +20,17 @@ class Contact(Payload):
 
 
 class PoliceView(Payload):
-    """What an officer or a dyad may see. Health details only with consent or a legal basis."""
+    """What an officer or a dyad may see. Health details only with consent or a legal basis; without consent, a
+    suicide-related one only when the social worker recorded that the disclosure test is met for it — otherwise
+    the note « Renseignement lié au suicide retenu : critère de divulgation non consigné » heads `risques` in
+    its place (dispatch's safety notes carry it too), so the dyad knows to ask the social worker."""
     interventions_a_privilegier: tuple[str, ...] = ()
     interventions_a_eviter: tuple[str, ...] = ()
     contacts: tuple[Contact, ...] = ()
     niveau_tolerance: str | None = None
     mode_liberation: str | None = None
-    risques: tuple[str, ...] = ()
+    risques: tuple[str, ...] = Field(
+        (), description="Risques connus; en tête, la note d'un renseignement lié au suicide retenu, s'il y en a un.")
     particularites: str | None = None
     legal_basis: LegalBasis = LegalBasis.AUCUNE
 

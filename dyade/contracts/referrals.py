@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from dyade.contracts.envelope import Event, Payload
+from dyade.contracts.envelope import Event, Payload, registry
 from dyade.contracts.vocabulary import Clientele, Criterion, ReferralStatus, ReferrerType
 
 __all__ = ["ReferralPayload", "ReferralFiled", "ReferralSuggestedPayload", "ReferralSuggested",
@@ -58,6 +58,9 @@ class ReferralStatusPayload(Payload):
 
 
 class ReferralStatusChanged(Event[ReferralStatusPayload]):
-    TYPE: ClassVar[str] = "referral.status_changed"
+    TYPE: ClassVar[str] = "referral.status"  # "referral.status_changed" before it agreed with its topic
     VERSION: ClassVar[int] = 1
     payload: ReferralStatusPayload
+
+
+registry.rename("referral.status_changed", ReferralStatusChanged.TYPE)

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from dyade.contracts.alerts import AlertChanged
 from dyade.contracts.calls import CallReceived, CallUpdated
+from dyade.contracts.communications import CommunicationRecorded
 from dyade.contracts.envelope import Event
 from dyade.contracts.frames import FrameChanged, FrameCurrent
 from dyade.contracts.referrals import ReferralFiled, ReferralStatusChanged, ReferralSuggested
@@ -91,9 +92,18 @@ FRAMES_CHANGED = Topic("frames.changed.v1", "person_key", (FrameChanged,),
 ALERTS_CHANGED = Topic("alerts.changed.v1", "alert_id", (AlertChanged,), "Every alert state change.",
                        produced_by="notifier", consumed_by=("analytics",), dlq=True)
 
+# The register of communications (LRSSS arts. 74–76): Info-social keeps it in its database (the record) and
+# writes its own reads there directly, in the statement of the read. Kept ten years: an Info-social restored
+# from an older backup takes the other services' entries since again from the topic (idempotent by event id).
+COMMUNICATIONS_RECORDED = Topic("communications.recorded.v1", "person_key", (CommunicationRecorded,),
+                                "Communications of a person's information (what, to whom, why, on what legal "
+                                "basis, when), for the register kept by Info-social.",
+                                produced_by="intake, notifier", consumed_by=("infosocial",), dlq=True,
+                                retention_days=3650)
+
 TOPICS: tuple[Topic, ...] = (
     CALLS_RAW, CALLS_RECEIVED, CALLS_UPDATED, REFERRALS_FILED, REFERRALS_SUGGESTED, REFERRALS_STATUS,
-    TRIAGE_DECIDED, TRIAGE_OVERRIDDEN, FRAMES_CURRENT, FRAMES_CHANGED, ALERTS_CHANGED,
+    TRIAGE_DECIDED, TRIAGE_OVERRIDDEN, FRAMES_CURRENT, FRAMES_CHANGED, ALERTS_CHANGED, COMMUNICATIONS_RECORDED,
 )
 
 

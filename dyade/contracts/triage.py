@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from dyade.contracts.envelope import Event, Payload
+from dyade.contracts.envelope import Event, Payload, registry
 from dyade.contracts.vocabulary import (
     NATURE_CODE_MAX_LENGTH, CallCategory, Criterion, DangerLevel, Sector, TriageLevel,
 )
@@ -76,13 +76,19 @@ class TriageDecided(Event[DecisionPayload]):
 class OverridePayload(Payload):
     person_key: str
     recurrent: bool = Field(description="False: the person is no longer to be treated as recurrent.")
-    note: str = Field(min_length=3, max_length=2000)
+    # The social worker's reasons stay in Info-social (infosocial_recurrence_overrides): free text about a
+    # person must not travel. Kept optional so that overrides already in the topic still read.
+    note: str | None = Field(None, max_length=2000, description="Obsolète: jamais rempli (le motif reste dans "
+                                                                "Info-social).")
     author_key: str
     until: datetime | None = None
 
 
 class RecurrenceOverridden(Event[OverridePayload]):
     """A social worker's manual decision on a person's recurrence; triage honours it."""
-    TYPE: ClassVar[str] = "triage.recurrence_overridden"
+    TYPE: ClassVar[str] = "triage.overridden"  # "triage.recurrence_overridden" before it agreed with its topic
     VERSION: ClassVar[int] = 1
     payload: OverridePayload
+
+
+registry.rename("triage.recurrence_overridden", RecurrenceOverridden.TYPE)

@@ -13,8 +13,8 @@ from pydantic import StringConstraints
 __all__ = [
     "CallCategory", "ObservedFlag", "PersonRole", "CallerRelation", "CallStatus", "Disposition",
     "ReferrerType", "Clientele", "Criterion", "CRITERION_LABELS", "TriageLevel", "DangerLevel", "ConsentStatus",
-    "LegalBasis", "ReferralStatus", "AlertState", "AlertKind", "Role", "MatchKind", "SECTOR_MAX_LENGTH", "Sector",
-    "NATURE_CODE_MAX_LENGTH", "SECTOR_CODE",
+    "LegalBasis", "LEGAL_BASIS_LABELS", "ReferralStatus", "AlertState", "AlertKind", "Role", "MatchKind",
+    "SECTOR_MAX_LENGTH", "Sector", "NATURE_CODE_MAX_LENGTH", "SECTOR_CODE", "InformationType",
 ]
 
 # A sector code (patrol sector, PDQ, district) is at most this long everywhere: intake refuses a longer one
@@ -148,10 +148,49 @@ class ConsentStatus(StrEnum):
 
 
 class LegalBasis(StrEnum):
+    """On what basis health-derived elements of a frame reach officers. The Loi sur les renseignements de santé
+    et de services sociaux (LRSSS), arts. 74 to 76, as the « Politique ministérielle pour une police de
+    proximité au service de la population » (Ministère de la Sécurité publique) describes them: a body may
+    communicate to a police force what an adapted intervention needs when they act together in a mixed
+    psychosocial and police practice. In October 2024 the « Loi visant à renforcer le suivi des personnes
+    faisant l'objet d'un verdict de non-responsabilité criminelle pour cause de troubles mentaux ou d'inaptitude
+    à subir leur procès » (projet de loi n° 66) extended that authorisation to situations about a person under
+    such a verdict: LRSSS_74_76_VERDICT_NCR, recorded only with the verdict (its kind, date and court
+    reference, which stay in Info-social: never in an event)."""
     CONSENTEMENT = "consentement"
     LRSSS_74_76 = "lrsss_74_76"  # adapted intervention in a mixed practice
+    LRSSS_74_76_VERDICT_NCR = "lrsss_74_76_verdict_ncr"  # the same, about a person under an NCR / unfitness verdict
     DANGER_IMMINENT = "danger_imminent"
     AUCUNE = "aucune"  # police-derived recommendations only
+
+
+LEGAL_BASIS_LABELS: dict[LegalBasis, tuple[str, str]] = {  # (fr, en)
+    LegalBasis.CONSENTEMENT: ("Consentement de la personne", "The person's consent"),
+    LegalBasis.LRSSS_74_76: ("LRSSS, art. 74 à 76 — intervention adaptée en pratique mixte",
+                             "LRSSS ss. 74–76 — adapted intervention in a mixed practice"),
+    LegalBasis.LRSSS_74_76_VERDICT_NCR: (
+        "LRSSS, art. 74 à 76 (loi de 2024) — personne visée par un verdict de non-responsabilité criminelle ou "
+        "d'inaptitude à subir son procès",
+        "LRSSS ss. 74–76 (2024 act) — person under a verdict of not criminally responsible or unfit to stand "
+        "trial"),
+    LegalBasis.DANGER_IMMINENT: ("Danger imminent — risque sérieux de mort ou de blessures graves",
+                                 "Imminent danger — serious risk of death or serious injury"),
+    LegalBasis.AUCUNE: ("Aucune — éléments tirés des interventions policières seulement",
+                        "None — elements drawn from police interventions only"),
+}
+
+
+class InformationType(StrEnum):
+    """What a communication recorded in the register let out about a person (dyade.contracts.communications)."""
+    FICHE_VUE_POLICIERE = "fiche_vue_policiere"        # a frame's police view (officer, dyad, field app)
+    FICHE_COMPLETE = "fiche_complete"                  # a frame as the social worker sees it, or one of its versions
+    FICHE_VUE_REPARTITION = "fiche_vue_repartition"    # dispatch: that a frame exists, and its safety notes
+    FICHE_VUE_ANALYSTE = "fiche_vue_analyste"          # status, dates, consent and counts; no content
+    IDENTITE = "identite"                              # who a person key is (intake)
+    RECIT = "recit"                                    # a call's or a referral's narrative as received (intake)
+    ALERTE_APPAREIL = "alerte_appareil"                # an alert's content pushed to a dyad's device (Web Push)
+    ALERTE_WEBHOOK = "alerte_webhook"                  # an alert's content sent to a CAD terminal's webhook
+    DOSSIER_EXPORTE = "dossier_exporte"                # the person's whole file (access right)
 
 
 class ReferralStatus(StrEnum):

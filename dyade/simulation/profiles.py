@@ -88,7 +88,7 @@ NATURES: tuple[Nature, ...] = (
            (("DETR", .70), ("APPEL-AIDE", .30)), (3,),
            ((F.INTOXICATION, .15), (F.IDEES_SUICIDAIRES, .08)),
            ((C.SOI, .30), (C.FAMILLE, .25), (C.PASSANT, .20), (C.COMMERCANT, .10), (C.PARTENAIRE, .15))),
-    Nature("BE", "Vérification de bien-être", CallCategory.BIEN_ETRE, 0.004,
+    Nature("BE", "Vérification du bien-être", CallCategory.BIEN_ETRE, 0.004,
            (("BIEN-ETRE", .60), ("PERS-VULN", .20), ("DISP", .20)), (3, 4),
            ((F.INTOXICATION, .10),),
            ((C.FAMILLE, .45), (C.VOISIN, .25), (C.PARTENAIRE, .20), (C.AUTRE, .10))),

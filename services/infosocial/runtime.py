@@ -1,5 +1,6 @@
-"""Wiring: database, commands and reads, the outbox relay, the referral consumer, the daily sweep, and
-the republication of current frames when the broker came back empty."""
+"""Wiring: database, commands and reads, the outbox relay, the referral consumer, the register of
+communications and its consumer, the daily sweep, and the republication of current frames when the broker came
+back empty."""
 from __future__ import annotations
 
 import logging
@@ -10,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from kafka import KafkaProducer
 from sqlalchemy import create_engine, select
 
-from dyade.contracts.topics import FRAMES_CURRENT, REFERRALS_FILED, REFERRALS_SUGGESTED
+from dyade.contracts.topics import COMMUNICATIONS_RECORDED, FRAMES_CURRENT, REFERRALS_FILED, REFERRALS_SUGGESTED
 from dyade.db import make_engine, make_sessionmaker, unit_of_work
 from dyade.consumer import Consumer
 from dyade.kafka import key_of, make_producer
@@ -21,6 +22,7 @@ from services.infosocial.adapters.models import Frame
 from services.infosocial.adapters.outbox import Relay, prune, topic_is_empty
 from services.infosocial.adapters.queue import ReferralQueue
 from services.infosocial.adapters.reads import FrameReads, SnapshotCache
+from services.infosocial.adapters.register import Register
 
 log = logging.getLogger("infosocial")
 
@@ -34,6 +36,7 @@ class Runtime:
     cache: SnapshotCache = field(default_factory=SnapshotCache)
     relay: Relay | None = None
     consumer: Consumer | None = None
+    register_consumer: Consumer | None = None  # the register keeps its own group: a stall there holds no referral
     stopping: threading.Event = field(default_factory=threading.Event)
     sweeper: threading.Thread | None = None
     republished: int = 0
@@ -46,6 +49,7 @@ class Runtime:
         self.reads = FrameReads(self.factory, self.cache, self.audit_engine)
         self.queue = ReferralQueue(self.factory, after_commit=self._wake)
         self.desk = Desk(self.factory)
+        self.register = Register(self.factory)
 
     def _wake(self) -> None:
         if self.relay:
@@ -65,6 +69,8 @@ class Runtime:
             self.relay = Relay(self.factory, bootstrap).start()
             self.consumer = Consumer(bootstrap, self.consumer_group, (REFERRALS_FILED, REFERRALS_SUGGESTED),
                                      service="infosocial", handle=self.queue.handle).start()
+            self.register_consumer = Consumer(bootstrap, f"{self.consumer_group}-register", (COMMUNICATIONS_RECORDED,),
+                                              service="infosocial", handle_batch=self.register.handle_batch).start()
         if sweep:
             self.sweeper = threading.Thread(target=self._sweep_loop, name="infosocial-sweep", daemon=True)
             self.sweeper.start()
@@ -84,8 +90,9 @@ class Runtime:
 
     def stop(self) -> None:
         self.stopping.set()
-        if self.consumer:
-            self.consumer.stop()
+        for consumer in (self.consumer, self.register_consumer):
+            if consumer:
+                consumer.stop()
         if self.relay:
             self.relay.stop()
         self.engine.dispose()
@@ -93,7 +100,7 @@ class Runtime:
             self.audit_engine.dispose()
 
     def consumers_health(self) -> list[dict]:
-        return [self.consumer.health()] if self.consumer else []
+        return [c.health() for c in (self.consumer, self.register_consumer) if c]
 
     def workers_ok(self) -> None:
         if self.relay and self.relay.last_error:

@@ -15,8 +15,10 @@ from services.intake.adapters.acceptance import Intake
 from services.intake.adapters.code_tables import CodeTables
 from services.intake.adapters.group_commit import GroupWriter
 from services.intake.adapters.outbox import Relay
+from services.intake.config import IntakeConfig
 from services.intake.entrypoints.api import install_error_handlers, intake_router
 from services.intake.entrypoints.bodyguard import Utf8BodyGuard
+from services.intake.entrypoints.limits import PerReaderLimit
 from services.intake.entrypoints.raw_topic import RawConsumer
 
 log = logging.getLogger("intake.api")
@@ -25,7 +27,9 @@ log = logging.getLogger("intake.api")
 GIL_SWITCH_INTERVAL_S = 0.0005
 
 
-def create_app(settings: Settings, *, raw_group: str | None = None, background: bool = True) -> FastAPI:
+def create_app(settings: Settings, *, raw_group: str | None = None, background: bool = True,
+               config: IntakeConfig | None = None) -> FastAPI:
+    config = config or IntakeConfig()
     engine = make_engine(settings.db_url)
     sessions = make_sessionmaker(engine)
     tables = CodeTables.load()
@@ -69,5 +73,6 @@ def create_app(settings: Settings, *, raw_group: str | None = None, background: 
     app.add_middleware(Utf8BodyGuard)
     app.state.intake, app.state.relay, app.state.raw, app.state.writer = intake, relay, raw, writer
     install_error_handlers(app)
-    app.include_router(intake_router(intake, writer, tables, sessions, relay, raw))
+    app.state.lookups = PerReaderLimit(config.lookups_per_minute)
+    app.include_router(intake_router(intake, writer, tables, sessions, relay, raw, app.state.lookups))
     return app

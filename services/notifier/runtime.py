@@ -14,6 +14,7 @@ from typing import Callable, Iterator
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from dyade.clock import utcnow
 from dyade.db import make_engine, make_sessionmaker, unit_of_work
 from dyade.settings import Settings
 
@@ -22,13 +23,9 @@ from services.notifier.entrypoints import views
 from services.notifier.config import NotifierConfig
 from services.notifier.entrypoints.consumers import start_consumers
 from services.notifier.adapters.models import AlertRow, DyadRow, SubscriptionRow
-from services.notifier.adapters.outbox import Relay
+from services.notifier.adapters.outbox import EventRelay, Relay
 
 log = logging.getLogger("dyade.notifier")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class Hub:
@@ -74,6 +71,7 @@ class Notifier:
         self.threads: list[threading.Thread] = []
         self.consumers: list = []
         self.relay: Relay | None = None
+        self.event_relay: EventRelay | None = None  # notifier_outbox: the register's entries
 
     # --- transactions ---------------------------------------------------------------------------
     @contextmanager
@@ -84,8 +82,9 @@ class Notifier:
         self.changed()
 
     def changed(self) -> None:
-        if self.relay:
-            self.relay.notify()
+        for relay in (self.relay, self.event_relay):
+            if relay:
+                relay.notify()
         self.hub.notify()
 
     # --- life cycle -----------------------------------------------------------------------------
@@ -93,6 +92,7 @@ class Notifier:
         bootstrap = self.settings.kafka_bootstrap_servers
         if bootstrap:
             self.relay = Relay(self.sessions, bootstrap, self.deliveries).start()
+            self.event_relay = EventRelay(self.sessions, bootstrap).start()
             self.consumers = start_consumers(self, bootstrap)
         self._thread(self._deliver_loop, "notifier-delivery")
         if self.config.tick_s > 0:
@@ -103,8 +103,9 @@ class Notifier:
         self.stop_event.set()
         for c in self.consumers:
             c.stop()
-        if self.relay:
-            self.relay.stop()
+        for relay in (self.relay, self.event_relay):
+            if relay:
+                relay.stop()
         self.deliveries.put("")
         for t in self.threads:
             t.join(10)
@@ -113,6 +114,8 @@ class Notifier:
     def ready(self) -> None:
         if self.relay and not self.relay.alive:
             raise RuntimeError("relais des événements d'alerte arrêté")
+        if self.event_relay and not self.event_relay.alive:
+            raise RuntimeError("relais du registre des communications arrêté")
         stalled = [t.name for t in self.threads if not t.is_alive()]
         if stalled:
             raise RuntimeError(f"tâches arrêtées: {', '.join(stalled)}")
@@ -166,6 +169,11 @@ class Notifier:
                 return []   # the app's live stream is this dyad's only channel
             message, body = views.push_message(alert), views.summaries(session, [alert], tz=self.config.tz)[0]
             dyad_id = alert.dyad_id
+        webhook = dyad.webhook_url if dyad is not None and dyad.webhook_url and dyad.webhook_secret else None
+        with self.work() as session:  # no sending without its entries in the register of communications
+            delivery.record_sending(session, alert_id=alert_id, call_id=alert.call_id,
+                                    person_keys=list(alert.person_keys or []), dyad_id=dyad_id, sector=alert.sector,
+                                    webhook_url=webhook, push_endpoints=[s.endpoint for s in subs], now=self.clock())
         results: list[tuple[str, delivery.Sent]] = []
         for sub in subs:
             sent = delivery.send_push(self.vapid, endpoint=sub.endpoint, p256dh=sub.p256dh, auth=sub.auth,
@@ -174,7 +182,7 @@ class Notifier:
             if sent.gone:
                 with self.work() as session:
                     session.execute(delete(SubscriptionRow).where(SubscriptionRow.id == sub.id))
-        if dyad is not None and dyad.webhook_url and dyad.webhook_secret:
+        if webhook:
             sent = delivery.send_webhook(url=dyad.webhook_url, secret=dyad.webhook_secret,
                                          body={"event": "alert.assigned", "alert": body}, policy=self.webhook_policy)
             results.append(("webhook", sent))

@@ -3,6 +3,7 @@ failing ones after bounded retries, infrastructure failures paused and resumed, 
 success, and a consumer that never stops because of what is in a topic."""
 from __future__ import annotations
 
+import uuid
 import threading
 
 import pytest
@@ -84,7 +85,8 @@ def test_a_record_that_keeps_failing_is_dead_lettered_after_bounded_retries(brok
     loop = consumer(broker, scratch_topic, unique, handle=handle)
     try:
         wait_until(lambda: len(handled) == 5 and loop.dead_lettered == 1, timeout=30)
-        assert loop.health()["state"] == "running"
+        # still consuming (a rebalance on a loaded machine may show "starting" for a moment)
+        wait_until(lambda: loop.health()["state"] == "running", timeout=30)
     finally:
         loop.stop()
     assert attempts[poison.payload.call_id] == FAST.max_attempts
@@ -198,3 +200,43 @@ def test_health_reports_lag_and_progress(broker, scratch_topic, unique, producer
     finally:
         release.set()
         loop.stop()
+
+
+def test_a_loop_that_turns_without_moving_fails_liveness_once_stuck():
+    """Records waiting (a lag measured lately) and nothing handled: stalled (/readyz 503) after stall_s,
+    not live (/healthz 500, the supervisor restarts it) after stuck_s — but a lag measured long ago, or
+    no lag at all, never fails liveness (an idle consumer, a lag probe that cannot reach the broker)."""
+    import time as _time
+    from dyade.consumer import Policy, Progress
+    progress = Progress("test", f"stuck-{uuid.uuid4().hex[:6]}", ["t"], Policy(stall_s=10, stuck_s=60))
+    progress.lagging(5)
+    assert progress.health()["state"] == "running" and progress.health()["live"]
+    progress.last_progress = _time.time() - 30
+    assert progress.health()["state"] == "stalled" and progress.health()["live"]
+    progress.last_progress = _time.time() - 90
+    h = progress.health()
+    assert h["state"] == "stalled" and not h["live"] and "redémarrage" in h["message"]
+    progress.lag_at = _time.time() - 600          # the lag is old news: not a reason to restart
+    assert progress.health()["live"]
+    progress.lagging(0)                           # nothing waiting: idle, not stuck
+    progress.last_progress = _time.time() - 900
+    assert progress.health()["state"] == "running" and progress.health()["live"]
+
+
+@pytest.mark.parametrize("state, code, live", [("running", 200, True), ("degraded", 200, True),
+                                               ("starting", 503, True), ("reconnecting", 503, True),
+                                               ("stalled", 503, True), ("stalled", 503, False)])
+def test_readiness_and_liveness_of_a_service_follow_its_consumers(state, code, live):
+    """A burst of dead letters is an alarm (`degraded`, still 200: a worker replaying old poison records keeps
+    serving); a consumer starting, reconnecting or stalled is not ready; only one that is not live fails /healthz."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from dyade.observability import health_router
+    app = FastAPI()
+    loop = {"group": "g", "state": state, "lag": 3, "last_progress_age_s": 1.0, "dead_letters_last_5min": 0,
+            "message": "…", "live": live}
+    app.include_router(health_router("essai", {}, consumers=lambda: [loop]))
+    client = TestClient(app)
+    ready = client.get("/readyz")
+    assert ready.status_code == code and ready.json()["status"] == ("ok" if state == "running" else "degraded")
+    assert client.get("/healthz").status_code == (200 if live else 500)

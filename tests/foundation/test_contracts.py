@@ -33,9 +33,42 @@ def test_every_event_travels_on_exactly_one_topic():
 
 
 def test_topic_names_follow_the_convention():
+    """`<domain>.<event>.v<major>`: the topic says which event it carries and from which version — the event's
+    type is `<domain>.<event>` (the topic's domain may be plural); its schema version starts at the topic's
+    major and grows with the changes an upcaster reads on the same topic (docs/operations.md)."""
     for t in TOPICS:
         domain, event, version = t.name.split(".")
         assert version.startswith("v") and version[1:].isdigit(), t.name
+        for cls in t.events:
+            kind, name = cls.TYPE.split(".")
+            assert domain in (kind, kind + "s") and name == event, (t.name, cls.TYPE)
+            assert cls.VERSION >= int(version[1:]), (t.name, cls.TYPE, cls.VERSION)
+
+
+@pytest.mark.parametrize("old_type, version", [("triage.recurrence_overridden", 1), ("referral.status_changed", 1),
+                                               ("call.updated", 1)])
+def test_events_under_an_earlier_type_name_or_version_still_parse(old_type, version):
+    """Types renamed to agree with their topic, and call.updated v1 (before calls.updated.v2): what is
+    already in the topics reads as the current event."""
+    from dyade.contracts import ReferralStatusChanged, RecurrenceOverridden
+    from dyade.contracts.calls import CallUpdated
+    from dyade.contracts.vocabulary import CallStatus, ReferralStatus
+    now = datetime.now(timezone.utc)
+    current = {
+        "triage.recurrence_overridden": lambda: RecurrenceOverridden.new(payload={
+            "person_key": "p_abc", "recurrent": False, "note": "fusion de deux dossiers", "author_key": "a_1"},
+            occurred_at=now, source="infosocial", correlation_id="c"),
+        "referral.status_changed": lambda: ReferralStatusChanged.new(payload={
+            "referral_id": "R-1", "person_key": "p_abc", "status": ReferralStatus.ADMISSIBLE},
+            occurred_at=now, source="infosocial", correlation_id="c"),
+        "call.updated": lambda: CallUpdated.new(payload={"call_id": "X-1", "status": CallStatus.DISPATCHED},
+                                                occurred_at=now, source="intake", correlation_id="X-1"),
+    }[old_type]()
+    data = json.loads(current.to_bytes())
+    data["type"], data["schema_version"] = old_type, version
+    event = decode(json.dumps(data).encode())
+    assert type(event) is type(current) and event.schema_version == type(current).VERSION
+    assert event.payload == current.payload
 
 
 @pytest.mark.parametrize("fixture", sorted(FIXTURES.glob("*.json")), ids=lambda p: p.stem)
@@ -90,3 +123,23 @@ def test_json_schema_validates_a_real_event():
     bad["payload"]["priority"] = 9
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, schema)
+
+
+def test_the_label_catalogue_words_every_code_in_both_languages_and_the_services_use_it():
+    from dyade.contracts.labels import CATALOGUE, label
+    from services.analytics.entrypoints.i18n import CODES_EN, CODES_FR
+    from services.notifier.domain import labels as notifier_labels
+    from services.triage.domain import labels as triage_labels
+    for vocabulary, words in CATALOGUE.items():
+        assert set(words) == set(vocabulary), vocabulary
+        for fr, en in words.values():
+            assert fr.strip() and en.strip() and fr[0].isupper()
+    # one word per code wherever it is shown
+    from dyade.contracts.vocabulary import CallCategory, Disposition
+    for code in Disposition:
+        word = label(Disposition, code)
+        assert triage_labels.DISPOSITIONS[code.value] == CODES_FR[code.value] == notifier_labels.DISPOSITIONS[code] == word
+        assert CODES_EN[code.value] == label(Disposition, code, "en")
+    for code in CallCategory:
+        assert triage_labels.CATEGORIES[code.value] == notifier_labels.CATEGORIES[code] == label(CallCategory, code)
+    assert label(Disposition, "pas_un_code") == "pas_un_code" and label(Disposition, None) is None

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from dyade.contracts.program import GRANDE_UTILISATRICE_CALLS, GRANDE_UTILISATRICE_DAYS
 from dyade.db import unit_of_work
 from services.analytics.adapters import store
 from services.analytics.config import AnalyticsConfig
@@ -29,8 +30,8 @@ class Params:
     sector: str | None = None
     start: datetime | None = None
     end: datetime | None = None
-    gu_threshold: int = 7  # as triage's grande-utilisatrice flag: 7 crisis calls in 365 days
-    gu_window_days: int = 365
+    gu_threshold: int = GRANDE_UTILISATRICE_CALLS  # as triage's grande-utilisatrice flag
+    gu_window_days: int = GRANDE_UTILISATRICE_DAYS
     repeat_lookback_days: int = 30
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from dyade.contracts import Event
+from dyade.db import insert_ignoring_duplicates
 from dyade.contracts.alerts import AlertChanged
 from dyade.contracts.calls import CallReceived, CallUpdated
 from dyade.contracts.frames import FrameChanged
@@ -45,14 +46,10 @@ def _insert(session: Session | Connection, table, rows: list[dict]):
     if not rows:
         return
     dialect = session.get_bind().dialect.name if isinstance(session, Session) else session.dialect.name
-    if dialect == "postgresql":
-        if len(rows) >= COPY_FROM:
-            _copy_insert(session, table, rows)
-            return
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(table).on_conflict_do_nothing(), rows)
+    if dialect == "postgresql" and len(rows) >= COPY_FROM:
+        _copy_insert(session, table, rows)
+        return
+    session.execute(insert_ignoring_duplicates(session, table), rows)
 
 
 def _copy_insert(session: Session, table, rows: list[dict]) -> None:

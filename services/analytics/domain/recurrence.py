@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from dyade.contracts.program import GRANDE_UTILISATRICE_CALLS, GRANDE_UTILISATRICE_DAYS
 from dyade.contracts.vocabulary import CallCategory
 from services.analytics.domain.facts import MONTREAL, Facts, aware, month_of
 
@@ -26,7 +27,7 @@ def intervention_starts(facts: Facts) -> dict[str, InterventionStart]:
     """A person's intervention start is the EARLIEST of:
 
     - the first activation of their Info-social frame (`frame.changed`, change `approved`);
-    - their referral being accepted (`referral.status_changed` to `admissible` or `premier_contact`);
+    - their referral being accepted (`referral.status` to `admissible` or `premier_contact`);
     - the first dyad contact: a `call.updated` carrying a `dyad_id` (at its time; the persons are the
       update's `person_keys`, or else the call's counted persons), or an alert about them acknowledged
       (`alert.changed` to `acknowledged`, its `person_key`, or else its call's counted persons).
@@ -210,7 +211,8 @@ def repeat_calls_by_month(facts: Facts, *, lookback_days: int = 30, tz: ZoneInfo
              "share": round(repeat[m] / total[m], 4) if total[m] else 0.0} for m in sorted(total)]
 
 
-def grandes_utilisatrices_by_month(facts: Facts, *, threshold: int = 7, window_days: int = 365,
+def grandes_utilisatrices_by_month(facts: Facts, *, threshold: int = GRANDE_UTILISATRICE_CALLS,
+                                   window_days: int = GRANDE_UTILISATRICE_DAYS,
                                    tz: ZoneInfo = MONTREAL) -> list[dict]:
     """A person is a *grande utilisatrice* in month M when they are counted on at least `threshold` crisis
     calls (`CallCategory.is_crisis`, the definition triage uses for its flag) received in the `window_days`

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from dyade.auth import Principal, requires
 from dyade.contracts import Role
+from dyade.contracts.program import GRANDE_UTILISATRICE_CALLS, GRANDE_UTILISATRICE_DAYS
 from dyade.contracts.vocabulary import SECTOR_CODE
 from services.analytics.domain.calls import MENTAL_HEALTH
 from services.analytics.adapters.figures import FigureBook, Params
@@ -54,8 +55,8 @@ def params(request: Request,
            sector: Annotated[str | None, Query(description="Secteur (S1, S2...).")] = None,
            start: Annotated[str | None, Query(alias="from", description="Début de période AAAA-MM-JJ (inclus, heure de l'organisation).")] = None,
            end: Annotated[str | None, Query(alias="to", description="Fin de période AAAA-MM-JJ (exclue, heure de l'organisation).")] = None,
-           gu_threshold: Annotated[int, Query(ge=2, le=1000, description="Appels de crise minimum d'une grande utilisatrice (7, comme le triage).")] = 7,
-           gu_window_days: Annotated[int, Query(ge=7, le=730, description="Fenêtre des grandes utilisatrices (jours; 365 comme le triage).")] = 365,
+           gu_threshold: Annotated[int, Query(ge=2, le=1000, description=f"Appels de crise minimum d'une grande utilisatrice ({GRANDE_UTILISATRICE_CALLS}, comme le triage).")] = GRANDE_UTILISATRICE_CALLS,
+           gu_window_days: Annotated[int, Query(ge=7, le=730, description=f"Fenêtre des grandes utilisatrices (jours; {GRANDE_UTILISATRICE_DAYS} comme le triage).")] = GRANDE_UTILISATRICE_DAYS,
            ) -> Params:
     b: FigureBook = request.app.state.book
     tz = b.tz

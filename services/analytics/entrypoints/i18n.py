@@ -1,6 +1,9 @@
 """Dashboard and report labels, French first, English where cheap."""
 from __future__ import annotations
 
+from dyade.contracts.labels import labels
+from dyade.contracts.vocabulary import CallCategory, Criterion, Disposition, ReferrerType
+
 FR = {
     "title": "Dyade — Indicateurs du programme",
     "subtitle": "Équipes mixtes police–intervention sociale",
@@ -38,34 +41,10 @@ FR = {
     "print": "Imprimer", "month": "Mois", "count": "Nombre", "share": "Part",
 }
 
-CODES_FR = {
-    "etat_mental_perturbe": "État mental perturbé", "suicidaire": "Suicidaire", "detresse": "Détresse",
-    "violence_conjugale_familiale": "Violence conjugale ou familiale", "desordre_public": "Désordre public",
-    "bien_etre": "Vérification du bien-être", "autre": "Autre",
-    "regle_sur_place": "Réglé sur place", "transport_volontaire": "Transport volontaire",
-    "transport_p38": "Transport P-38 (non volontaire)", "arrestation": "Arrestation", "refere": "Référé",
-    "refus_aide": "Refus d'aide", "aucune_intervention": "Aucune intervention",
-    "policier": "Policier", "prepose_911": "Préposé 9-1-1", "partenaire_public": "Partenaire public",
-    "partenaire_communautaire": "Partenaire communautaire", "partenaire_municipal": "Partenaire municipal",
-    "triage": "Triage Dyade (confirmée par l'intervenante)", "inconnu": "Inconnu",
-    "recurrence": "Récurrence", "complexite_intervention": "Complexité de l'intervention",
-    "dangerosite_previsible": "Dangerosité prévisible", "dangerosite_imminente": "Dangerosité imminente",
-    "intervention_haut_risque": "Intervention policière à haut risque",
-    "implication_partenaires": "Implication de partenaires",
-}
-CODES_EN = {
-    "etat_mental_perturbe": "Disturbed mental state", "suicidaire": "Suicidal", "detresse": "Distress",
-    "violence_conjugale_familiale": "Domestic or family violence", "desordre_public": "Public disorder",
-    "bien_etre": "Welfare check", "autre": "Other", "regle_sur_place": "Resolved on site",
-    "transport_volontaire": "Voluntary transport", "transport_p38": "P-38 transport (involuntary)",
-    "arrestation": "Arrest", "refere": "Referred", "refus_aide": "Help refused", "aucune_intervention": "No intervention",
-    "policier": "Police officer", "prepose_911": "9-1-1 call-taker", "partenaire_public": "Public partner",
-    "partenaire_communautaire": "Community partner", "partenaire_municipal": "Municipal partner",
-    "triage": "Dyade triage (confirmed by the social worker)", "inconnu": "Unknown", "recurrence": "Recurrence",
-    "complexite_intervention": "Complex intervention", "dangerosite_previsible": "Foreseeable danger",
-    "dangerosite_imminente": "Imminent danger", "intervention_haut_risque": "High-risk police intervention",
-    "implication_partenaires": "Partners involved",
-}
+# the vocabulary's words, from the catalogue; "inconnu" is the dashboard's own (a referrer not given)
+CODED = (CallCategory, Disposition, ReferrerType, Criterion)
+CODES_FR = {**{code: word for v in CODED for code, word in labels(v, "fr").items()}, "inconnu": "Inconnu"}
+CODES_EN = {**{code: word for v in CODED for code, word in labels(v, "en").items()}, "inconnu": "Unknown"}
 
 EN = {**FR, **{
     "title": "Dyade — Program figures", "subtitle": "Mixed police–social work teams",

@@ -1,5 +1,6 @@
 """The admin dashboard (server-rendered, charts drawn by a vendored Chart.js), the printable monthly
-report, and the login form that sets the `dyade_token` cookie. French first; `?lang=en` for English.
+report, and the login form that sets the `dyade_token` cookie (a sign-in link, `?access_token=` on a page, is
+exchanged for it: dyade.web.sign_in_link). French first; `?lang=en` for English.
 
 Times are shown in the organisation's time zone (DYADE_TIMEZONE), labelled with it (« heure de Montréal
 (HNE) »), dates in the reader's locale (fr-CA by default; `localtime.py`)."""
@@ -15,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from dyade.auth import read_token
-from dyade.web import check_sign_in, lang_of, page_principal, signed_in, signed_out
+from dyade.web import audience_refused, check_sign_in, lang_of, page_principal, sign_in_link, signed_in, signed_out
 from services.analytics.entrypoints.api import READERS, MONTH, params
 from services.analytics.domain import localtime
 from services.analytics.adapters.figures import Params
@@ -23,7 +24,7 @@ from services.analytics.entrypoints.i18n import labels_for
 
 env = Environment(loader=FileSystemLoader(Path(__file__).parent.parent / "templates"),
                   autoescape=select_autoescape(["html"]))
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(sign_in_link)])
 
 
 def _number(value, digits: int = 1, lang: str = "fr") -> str:
@@ -71,6 +72,10 @@ def login(request: Request, token: str = Form(...), next: str = Form("/")):
         role = read_token(request.app.state.token_secret, token.strip()).role.value
         return HTMLResponse(env.get_template("login.html").render(
             t=t, next=_safe_next(next), error=t["bad_role"].format(role=role), lang=lang_of(request)), status_code=403)
+    if problem == "audience":
+        return HTMLResponse(env.get_template("login.html").render(
+            t=t, next=_safe_next(next), error=audience_refused(request, lang_of(request)), lang=lang_of(request)),
+            status_code=401)
     return signed_in(request, token, _safe_next(next))
 
 

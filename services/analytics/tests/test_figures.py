@@ -186,7 +186,7 @@ def test_the_dashboard_reads_times_in_montreal_and_shows_the_definition(client, 
     assert 'value="2025-05-01"' in html and 'value="2025-06-01"' in html and 'type="date"' not in html
     assert "Fenêtres égales" in html and "Exclues:" in html and 'id="definition"' in html
     page = client.get("/", params={"sector": history.sector, "window_days": 60}, headers={"Accept-Language": "fr-CA"})
-    assert "Triage Dyade (confirmée par l&#39;intervenante)" in page.text
+    assert "Suggestion du triage confirmée" in page.text
     cohort = re.search(r'<strong id="def-cohort">([^<]+)</strong>', page.text).group(1)
     assert cohort == "7 personnes, suivi médian 60 jours"
     assert "2 personne(s) suivie(s) moins de 14 jours, 1 personne(s) dont l&#39;historique" in page.text

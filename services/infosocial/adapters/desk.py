@@ -154,7 +154,6 @@ class Desk:
                 active = max(x for x in (f.updated_at if f else None, r.updated_at if r else None) if x)
                 out.append({"person_key": key, "contacts": contacts.get(key, []),
                             "frame": None if f is None else {"frame_id": f.frame_id, "owner": f.owner,
-                                                             "display_name": f.display_name,
                                                              "written_at": f.created_at,
                                                              "review_due": f.review_due.isoformat()
                                                              if f.review_due else None},

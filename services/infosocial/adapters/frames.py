@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from dyade.contracts import ConsentStatus, FrameChanged, FrameCurrent, LegalBasis
 from dyade.contracts.frames import FrameChangePayload, FrameCurrentPayload
 from dyade.db import unit_of_work
-from services.infosocial.domain.content import (DANGER_IMMINENT_DAYS, Approval, ConsentIn, FrameContent,
-                                                FrameSubmission)
+from services.infosocial.domain.content import (DANGER_IMMINENT_DAYS, NCR, Approval, ConsentIn, FrameContent,
+                                                FrameSubmission, stamp_disclosures)
 from services.infosocial.domain.review import (REVIEW_NOTICE_DAYS, review_due_on_approval, sweep_actions,
                                                today_in_montreal)
 from services.infosocial.domain.visibility import STATUS_PENDING, Consent, FrameSnapshot, police_view
@@ -80,7 +80,7 @@ def _aware(moment: datetime) -> datetime:
 
 
 def current_event(snap: FrameSnapshot, now: datetime) -> FrameCurrent:
-    view, _ = police_view(snap.content, snap.consent.basis(today_in_montreal(now)))
+    view = police_view(snap.content, snap.basis(today_in_montreal(now))).view
     payload = FrameCurrentPayload(person_key=snap.person_key, frame_id=snap.frame_id, version=snap.version,
                                   stale=snap.is_stale(today_in_montreal(now)), review_due=snap.review_due,
                                   consent=snap.consent.status, police_view=view)
@@ -129,10 +129,11 @@ class FrameCommands:
                               created_at=now, updated_at=now)
                 s.add(frame)
                 s.flush()
-            last = s.scalars(select(FrameVersion.version).where(FrameVersion.frame_id == frame.frame_id)
-                             .order_by(FrameVersion.version.desc())).first() or 0
-            version = last + 1
-            s.add(FrameVersion(frame_id=frame.frame_id, version=version, content=sub.content().model_dump(mode="json"),
+            last = s.scalars(select(FrameVersion).where(FrameVersion.frame_id == frame.frame_id)
+                             .order_by(FrameVersion.version.desc())).first()
+            version = (last.version if last else 0) + 1
+            content = stamp_disclosures(sub.content(), _earlier_content(s, frame, last), author, now)
+            s.add(FrameVersion(frame_id=frame.frame_id, version=version, content=content.model_dump(mode="json"),
                                author=author, reason=sub.reason or ("création" if created else "mise à jour"),
                                requested_review_due=sub.review_due, created_at=now))
             if sub.display_name:
@@ -160,6 +161,10 @@ class FrameCommands:
             if pending.author == approver:
                 raise Problem(403, "une fiche est approuvée par une autre personne que son autrice "
                                    f"(version {pending.version} écrite par {approver})")
+            if frame.consent_legal_basis == NCR and not pending.content.get("verdict"):
+                raise Problem(409, f"version {pending.version}: la base légale consignée ({NCR}) exige le verdict, "
+                                   "que cette version n'inscrit pas; écrire une version avec le verdict ou consigner "
+                                   "une autre base")
             first = frame.active_version is None
             pending.approved_by, pending.approved_at, pending.approval_note = approver, now, approval.note
             frame.active_version = pending.version
@@ -177,6 +182,11 @@ class FrameCommands:
         now = utcnow()
         with unit_of_work(self.factory) as s:
             frame = self._open_frame(s, frame_id)
+            if consent.legal_basis == NCR:
+                shown = snapshot(s, frame)
+                if shown is None or shown.content.verdict is None:
+                    raise Problem(422, f"consent.legal_basis: {NCR} exige le verdict (nature, date, numéro du dossier "
+                                       "de la cour) dans la fiche; écrire une version qui l'inscrit")
             self._apply_consent(s, frame, consent, by, now, note)
             result, person = consent_of(s, frame), frame.person_key
         self.after_commit(person)
@@ -275,6 +285,15 @@ class FrameCommands:
                 enqueue(s, current_event(snapshot(s, frame), now))
             lapsed.append(frame.person_key)
         return lapsed
+
+
+def _earlier_content(s: Session, frame: Frame, last: FrameVersion | None) -> list[FrameContent]:
+    """What the new version follows: the latest version and the active one (a draft may have been written from
+    the active version while another waited)."""
+    rows = [last] if last is not None else []
+    if last is not None and frame.active_version and frame.active_version != last.version:
+        rows.append(s.get(FrameVersion, (frame.frame_id, frame.active_version)))
+    return [FrameContent.model_validate(row.content) for row in rows if row is not None]
 
 
 def _consent_differs(frame: Frame, consent: ConsentIn) -> bool:

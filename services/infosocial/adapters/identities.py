@@ -2,8 +2,8 @@
 social worker's own token, so that intake audits the real reader. Short timeout; when intake does not answer,
 the page keeps the pseudonymous keys and says so discreetly. Names are never logged nor stored here.
 
-Finding a person by name and birth date goes through intake too: `POST /v1/persons/resolve` (intake records
-who resolved which key) gives the key, then the identity is disclosed by `POST /v1/persons/identities` (audited:
+Finding a person by name and birth date goes through intake too: `POST /v1/persons/resolve` (read-only: intake
+audits every look-up, found or not, and answers 404 for a person it does not know) gives the key, then the identity is disclosed by `POST /v1/persons/identities` (audited:
 reader, role, purpose « infosocial: recherche par nom et date de naissance »). Both with her token; intake
 allows the disclosure to social workers only, and Info-social's search itself is social-worker only."""
 from __future__ import annotations
@@ -63,9 +63,8 @@ def label(identity: dict) -> str | None:
 
 
 def page_token(request: Request) -> str | None:
-    """The token the page was opened with (bearer header, the sign-in cookie or ?access_token=)."""
-    auth = request.headers.get("authorization", "")
-    return auth[7:].strip() if auth.lower().startswith("bearer ") else token_from(request, None)
+    """The reader's own token, to forward (bearer header, else the sign-in cookie; never the address's)."""
+    return token_from(request)
 
 
 class IntakeIdentities:
@@ -109,17 +108,19 @@ class IntakeIdentities:
             return Search(notice="jeton absent")
         body = {"last_name": last_name, "first_name": first_name or None, "birth_date": birth_date.isoformat()}
         try:
-            r = self.client.post(f"{self.base_url}/v1/persons/resolve", json=body,
+            r = self.client.post(f"{self.base_url}/v1/persons/resolve", json=body, params={"purpose": SEARCH_PURPOSE},
                                  headers={"Authorization": f"Bearer {token}"})
         except httpx.HTTPError as exc:
             log.warning("intake unreachable for a search", extra={"error": type(exc).__name__})
             return Search(notice=UNAVAILABLE)
+        if r.status_code == 404:  # intake knows nobody by this identity (a look-up makes no key)
+            return Search(found=False)
+        if r.status_code == 429:
+            return Search(notice=f"recherche refusée par intake (429) : {r.json().get('detail', '')}".rstrip(" :"))
         if r.status_code != 200:
             log.warning("intake refused a search", extra={"status": r.status_code})
             return Search(notice=f"recherche refusée par intake ({r.status_code})")
         resolved = r.json()
-        if resolved.get("match") == "new":
-            return Search(found=False)
         key = resolved["person_key"]
         shown = self.lookup(request, [key], SEARCH_PURPOSE)
         return Search(found=key in shown.identities, person_key=key, match=resolved.get("match"),

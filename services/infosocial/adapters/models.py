@@ -4,8 +4,8 @@ from __future__ import annotations
 import datetime as dt
 from datetime import date, datetime
 
-from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
-                        text)
+from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String,
+                        Text, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -86,6 +86,40 @@ class FrameRead(Base):
 
     __table_args__ = (Index("ix_infosocial_reads_person_at", "person_key", "at"),
                       Index("ix_infosocial_reads_frame_at", "frame_id", "at"))
+
+
+class Communication(Base):
+    """The register of communications (dyade.contracts.communications): one row per CommunicationRecorded, from
+    every service — Info-social's own reads written with their audit row, the others' from the topic. Idempotent
+    by event id. No name nor content: the person's key, what type of information, its reference."""
+    __tablename__ = "infosocial_communications"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(20))
+    person_key: Mapped[str | None] = mapped_column(String(80))
+    information: Mapped[str] = mapped_column(String(30))
+    recipient_subject: Mapped[str | None] = mapped_column(String(200))
+    recipient_role: Mapped[str | None] = mapped_column(String(30))
+    recipient_organisation: Mapped[str | None] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(20))
+    dyad_id: Mapped[str | None] = mapped_column(String(64))
+    sector: Mapped[str | None] = mapped_column(String(40))
+    webhook: Mapped[str | None] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(String(200))
+    legal_basis: Mapped[str | None] = mapped_column(String(30))  # none: an export (the person's right of access)
+    justification: Mapped[str | None] = mapped_column(Text)
+    call_id: Mapped[str | None] = mapped_column(String(100))
+    call_revision: Mapped[int | None] = mapped_column(Integer)
+    referral_id: Mapped[str | None] = mapped_column(String(80))
+    frame_id: Mapped[str | None] = mapped_column(String(100))
+    frame_version: Mapped[int | None] = mapped_column(Integer)
+    alert_id: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_infosocial_communications_person_at", "person_key", "occurred_at"),
+                      Index("ix_infosocial_communications_at", "occurred_at"))
 
 
 class Referral(Base):

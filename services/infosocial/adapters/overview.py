@@ -1,5 +1,6 @@
 """Lists for the social worker: frames waiting for approval, frames due for review, all open frames.
-Metadata only (no content): listing is not a read of a frame."""
+Metadata only (no content): listing is not a read of a frame. No name either (not the frame's display_name):
+who a person is comes from intake's audited identity read, which the pages ask for the keys they show."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -45,7 +46,7 @@ def frame_list(factory: sessionmaker, *, today: date, due_within_days: int | Non
             if pending_only and not waiting:
                 continue
             stale = bool(f.active_version) and (f.stale or (f.review_due is not None and today > f.review_due))
-            out.append({"frame_id": f.frame_id, "person_key": f.person_key, "display_name": f.display_name,
+            out.append({"frame_id": f.frame_id, "person_key": f.person_key,
                         "owner": f.owner, "active_version": f.active_version,
                         "status": "archivee" if f.archived_at else ("perimee" if stale else
                                                                     ("active" if f.active_version else "en_attente")),

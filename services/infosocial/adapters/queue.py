@@ -249,8 +249,7 @@ class ReferralQueue:
         with unit_of_work(self.factory) as s:
             s.add(RecurrenceOverride(person_key=person_key, recurrent=recurrent, note=note, author=author,
                                      until=until, at=now))
-            payload = OverridePayload(person_key=person_key, recurrent=recurrent, note=note, author_key=author,
-                                      until=until)
+            payload = OverridePayload(person_key=person_key, recurrent=recurrent, author_key=author, until=until)
             event = RecurrenceOverridden.new(payload=payload, occurred_at=now, source=SOURCE,
                                              correlation_id=f"override-{uuid.uuid4().hex[:12]}")
             enqueue(s, event)

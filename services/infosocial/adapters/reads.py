@@ -1,5 +1,6 @@
-"""Frame reads: every one audited (who, when, which version, for which call, on what basis), the patrol
-terminals' fast path through an in-process cache, versions, the audit list and a person's whole file."""
+"""Frame reads: every one audited (who, when, which version, for which call, on what basis) and entered in the
+register of communications in the same write, the patrol terminals' fast path through an in-process cache,
+versions, the audit list and a person's whole file (with every communication about them, from every service)."""
 from __future__ import annotations
 
 import threading
@@ -14,12 +15,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 
 from dyade.auth import Principal
+from dyade.contracts import InformationType, LegalBasis
 from dyade.db import unit_of_work
 from services.infosocial.domain.review import today_in_montreal
 from services.infosocial.domain.visibility import VIEW_OF_ROLE, FrameSnapshot, view_for
+from services.infosocial.adapters import register
 from services.infosocial.adapters.frames import Problem, snapshot, utcnow
-from services.infosocial.adapters.models import (ConsentEntry, Frame, FrameRead, FrameVersion, RecurrenceOverride, Referral,
-                                        ReferralStep)
+from services.infosocial.adapters.models import (Communication, ConsentEntry, Frame, FrameRead, FrameVersion,
+                                                 RecurrenceOverride, Referral, ReferralStep)
 
 CACHE_TTL_S = 10.0  # other instances' writes show within this; this instance's writes at once
 
@@ -85,15 +88,33 @@ class FrameReads:
 
     def audit(self, who: Principal, snap: FrameSnapshot, view: str, purpose: str, call_id: str | None,
               now: datetime, basis: str | None = None, version: int | None = None) -> None:
+        """The read in the audit and in the register of communications, committed before the frame is shown:
+        no entry, no frame."""
         row = dict(at=now, reader=who.subject[:100], role=who.role.value, view=view, purpose=purpose,
                    frame_id=snap.frame_id, person_key=snap.person_key,
                    version=version if version is not None else snap.version,
-                   call_id=call_id, legal_basis=basis or snap.consent.basis(today_in_montreal(now)).value)
-        engine = self.audit_engine or self.factory.kw["bind"]
-        for attempt in (1, 2):  # committed before the frame is shown; a dropped pooled connection is retried once
+                   call_id=call_id, legal_basis=basis or snap.basis(today_in_montreal(now)).value)
+        entry = register.row_of(register.own_read(
+            who, person_key=snap.person_key, information=register.INFORMATION_OF_VIEW[view], purpose=purpose,
+            now=now, basis=LegalBasis(row["legal_basis"]), justification=snap.consent.justification,
+            frame_id=snap.frame_id, version=row["version"], call_id=call_id), now)
+        self._write([row], entry)
+
+    def _write(self, reads: list[dict], entry: dict) -> None:
+        """The audit rows and the register entry, both or neither. One read on PostgreSQL: one statement on the
+        autocommit engine (the patrol terminals' path); otherwise a transaction on the main engine."""
+        single = self.audit_engine is not None and len(reads) == 1
+        engine = self.audit_engine if single else self.factory.kw["bind"]
+        for attempt in (1, 2):  # a dropped pooled connection is retried once (the event id keeps one entry)
             try:
                 with engine.begin() as conn:
-                    conn.execute(insert(FrameRead), row)
+                    if single:
+                        conn.execute(register.READ_AND_ENTRY, {**{"read_" + k: v for k, v in reads[0].items()},
+                                                               **entry})
+                    else:
+                        if reads:
+                            conn.execute(insert(FrameRead), reads)
+                        conn.execute(register.insert_entries(engine.dialect.name), entry)
                 return
             except DBAPIError as exc:
                 if attempt == 2 or not exc.connection_invalidated:
@@ -140,11 +161,13 @@ class FrameReads:
 
     def export(self, who: Principal, person_key: str) -> dict:
         """Everything held about a person (access right): frames, versions, consents, referrals, overrides,
-        and who read the frames."""
+        who read the frames, and every communication about them from every service (the register). The export
+        is itself audited and entered in the register before it is given."""
         with unit_of_work(self.factory) as s:
             frames = s.scalars(select(Frame).where(Frame.person_key == person_key).order_by(Frame.created_at)).all()
             referrals = s.scalars(select(Referral).where(Referral.person_key == person_key)).all()
-            if not frames and not referrals:
+            communicated = s.scalar(select(Communication.id).where(Communication.person_key == person_key).limit(1))
+            if not frames and not referrals and communicated is None:
                 raise Problem(404, "aucun dossier pour cette personne")
             out_frames = []
             for f in frames:
@@ -186,10 +209,22 @@ class FrameReads:
                                              "at": o.at.isoformat(),
                                              "until": o.until.isoformat() if o.until else None} for o in overrides],
                    "reads": [_read_row(r) for r in reads]}
+        now = utcnow()
+        exported = register.own_read(who, person_key=person_key, information=InformationType.DOSSIER_EXPORTE,
+                                     purpose="export", now=now, basis=None,
+                                     frame_id=frames[-1].frame_id if frames else None,
+                                     version=frames[-1].active_version if frames else None)
+        audited = []
         for f in frames:
             snap = self.of_frame(f.frame_id)
             if snap:
-                self.audit(who, snap, "complete", "export", None, utcnow())
+                audited.append(dict(at=now, reader=who.subject[:100], role=who.role.value, view="complete",
+                                    purpose="export", frame_id=snap.frame_id, person_key=person_key,
+                                    version=snap.version, call_id=None,
+                                    legal_basis=snap.basis(today_in_montreal(now)).value))
+        self._write(audited, register.row_of(exported, now))
+        with unit_of_work(self.factory) as s:  # the export itself among them
+            out["communications"] = register.of_person(s, person_key)
         return out
 
 

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AwareDatetime, Field, field_validator
 
 from dyade.auth import Principal, requires
-from dyade.contracts import Criterion, ReferralStatus, Role
+from dyade.contracts import Criterion, InformationType, ReferralStatus, Role
 from dyade.contracts.text import Line, OptLine, OptText, Text
-from services.infosocial.adapters import desk_views
+from services.infosocial.adapters import desk_views, register
 from services.infosocial.entrypoints import scope
 from services.infosocial.domain.content import (PERSON_KEY, Approval, Archive, ConsentRecord, FrameSubmission,
                                                 Model)
@@ -165,7 +165,7 @@ def person_frame(person_key: PersonKey, who: Reader, request: Request, call_id: 
 
 
 @router.get("/persons/{person_key}/export", tags=["personnes"],
-            summary="Tout le dossier d'une personne (droit d'accès)")
+            summary="Tout le dossier d'une personne (droit d'accès), avec chaque communication la concernant")
 def export(person_key: PersonKey, who: SocialWorker, request: Request) -> dict:
     return rt(request).reads.export(who, person_key)
 
@@ -279,6 +279,26 @@ def audit(request: Request, who: Admin, person_key: Annotated[str | None, Query(
           limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict]:
     return rt(request).reads.audit_list(person_key=person_key, frame_id=frame_id, reader=reader, since=since,
                                         limit=limit)
+
+
+@router.get("/audit/communications", tags=["audit"],
+            summary="Registre des communications de renseignements, tous services confondus (administrateurs)",
+            description="Chaque communication d'un renseignement sur une personne (LRSSS, art. 74 à 76) : quoi, à "
+                        "qui, pour quelle finalité, sur quelle base légale, avec quelle justification, quand; par "
+                        "Info-social, intake ou l'application terrain. Du plus récent au plus ancien.")
+def communications(request: Request, who: Admin,
+                   person_key: Annotated[str | None, Query(pattern=PERSON_KEY)] = None,
+                   service: Annotated[Literal[register.SOURCES] | None, Query(  # type: ignore[valid-type]
+                       description="Service qui a communiqué.")] = None,
+                   information: Annotated[InformationType | None, Query(description="Type de renseignement.")] = None,
+                   since: Annotated[AwareDatetime | None, Query(description="Depuis (inclus).")] = None,
+                   until: Annotated[AwareDatetime | None, Query(description="Jusqu'à (exclu).")] = None,
+                   page: PageQ = 1,
+                   per_page: Annotated[int, Query(ge=1, le=register.MAX_PER_PAGE)] = register.PER_PAGE) -> dict:
+    if since and until and until <= since:
+        raise Problem(422, "until: doit être postérieur à since")
+    return rt(request).register.page(person_key=person_key, source=service, information=information, since=since,
+                                     until=until, page=page, per_page=per_page)
 
 
 @router.post("/admin/sweep", tags=["audit"], summary="Lancer la revue quotidienne (révisions dues, fiches périmées)")

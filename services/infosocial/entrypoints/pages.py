@@ -2,7 +2,8 @@
 (what to approve and review first, the referrals, paged and filtered), triage's suggestions to confirm, her
 caseload, finding a person by name and birth date, a person's file, writing and approving a frame, consent.
 Login: a form that takes a token and keeps it in the `dyade_token` cookie (SameSite=Strict, so forms cannot be
-posted from another site)."""
+posted from another site), or a sign-in link (`?access_token=` on any page, exchanged for the cookie and taken
+out of the address: dyade.web.sign_in_link)."""
 from __future__ import annotations
 
 import re
@@ -11,21 +12,22 @@ from pathlib import Path as FsPath
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import Field, ValidationError
 
 from dyade.auth import Principal, read_token
-from dyade.contracts import ConsentStatus, ReferralStatus, Role
+from dyade.contracts import LEGAL_BASIS_LABELS, ConsentStatus, LegalBasis, ReferralStatus, Role
 from dyade.contracts.envelope import describe_validation_error
 from dyade.contracts.text import Line, OptLine, OptText, Text
-from dyade.web import check_sign_in, lang_of, page_principal, signed_in, signed_out
+from dyade.web import audience_refused, check_sign_in, lang_of, page_principal, sign_in_link, signed_in, signed_out
 from services.infosocial.adapters import desk_views
 from services.infosocial.domain import desk as D
 from services.infosocial.domain.caseload import ZONE
 from services.infosocial.domain import labels as L
-from services.infosocial.domain.content import PERSON_KEY, Approval, Archive, ConsentRecord, FrameSubmission, Model
+from services.infosocial.domain.content import (PERSON_KEY, VERDICT_KINDS, Approval, Archive, ConsentRecord,
+                                                FrameSubmission, Model)
 from services.infosocial.domain.referrals import ALLOWED
 from services.infosocial.domain.review import REVIEW_NOTICE_DAYS, today_in_montreal
 from services.infosocial.adapters.frames import Problem, utcnow
@@ -34,7 +36,7 @@ from services.infosocial.adapters.identities import Lookup
 from services.infosocial.adapters.overview import due_for_review, frame_counts, frame_list
 from services.infosocial.runtime import Runtime
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(sign_in_link)])
 templates = Environment(loader=FileSystemLoader(FsPath(__file__).parent.parent / "templates"),
                         autoescape=select_autoescape(["html"]))
 LANG_COOKIE = "dyade_lang"
@@ -148,9 +150,6 @@ def moves(status: str, lang: str) -> list[tuple[str, str]]:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request):
-    token = request.query_params.get("access_token")
-    if token and principal(request):
-        return signed_in(request, token, "/")
     who = guard(request)
     if not isinstance(who, Principal):
         return who
@@ -319,6 +318,8 @@ async def login(request: Request):
         return page(request, "login.html", 401, error="Jeton invalide ou expiré.")
     if problem == "role":
         return page(request, "login.html", 403, error=refused(read_token(request.app.state.token_secret, token).role))
+    if problem == "audience":
+        return page(request, "login.html", 401, error=audience_refused(request, lang_for(request)))
     return signed_in(request, token, "/")
 
 
@@ -342,10 +343,13 @@ def person(person_key: str, request: Request):
     referrals = r.queue.list(statuses=None, person_key=person_key, limit=50) if known else []
     suggested = r.desk.suggestions_of(person_key) if known else []
     shown = identities(request, [person_key], "infosocial: dossier de la personne")
+    suicide = {(e["field"], e["index"]): e for e in (frame or {}).get("suicide_elements", [])}
     return page(request, "person.html", **common(
         request, who, person_key=person_key, frame=frame, versions=versions or [], referrals=referrals,
         suggestions=suggested, identity=shown.names.get(person_key), identity_notice=shown.notice,
-        consent_statuses=[s.value for s in ConsentStatus]))
+        consent_statuses=[s.value for s in ConsentStatus], basis_choices=basis_choices(), suicide=suicide,
+        basis_labels={b.value: LEGAL_BASIS_LABELS[b][0] for b in LegalBasis},
+        verdict_kinds={k: v[0] for k, v in VERDICT_KINDS.items()}))
 
 
 @router.get("/fiches/nouvelle", response_class=HTMLResponse)
@@ -357,7 +361,21 @@ def new_frame_form(request: Request, person_key: str = ""):
     snap = rt(request).reads.for_person(person_key) if person_key else None
     if snap is not None:
         values = frame_form_values(snap)
-    return page(request, "frame_form.html", who=who, values=values, errors=None)
+    return frame_form(request, who, values)
+
+
+# The bases a social worker records without consent (consent itself is the status above them).
+RECORDED_BASES = (LegalBasis.LRSSS_74_76, LegalBasis.LRSSS_74_76_VERDICT_NCR, LegalBasis.DANGER_IMMINENT)
+
+
+def basis_choices() -> list[tuple[str, str]]:
+    return [(b.value, LEGAL_BASIS_LABELS[b][0]) for b in RECORDED_BASES]
+
+
+def frame_form(request: Request, who: Principal, values: dict, errors: str | None = None,
+               status: int = 200) -> HTMLResponse:
+    return page(request, "frame_form.html", status, who=who, values=values, errors=errors,
+                basis_choices=basis_choices(), verdict_kinds=[(k, v[0]) for k, v in VERDICT_KINDS.items()])
 
 
 @router.post("/fiches", response_class=HTMLResponse)
@@ -370,9 +388,9 @@ async def submit_frame(request: Request):
         sub = FrameSubmission.model_validate(parse_frame_form(form))
         written = rt(request).frames.submit(sub, who.subject)
     except ValidationError as exc:
-        return page(request, "frame_form.html", 422, who=who, values=form, errors=describe_validation_error(exc, 10))
+        return frame_form(request, who, form, describe_validation_error(exc, 10), 422)
     except (Problem, ValueError) as exc:
-        return page(request, "frame_form.html", 422, who=who, values=form, errors=str(getattr(exc, "message", exc)))
+        return frame_form(request, who, form, str(getattr(exc, "message", exc)), 422)
     return back(f"/personnes/{sub.person_key}", f"Version {written.version} enregistrée, en attente d'approbation")
 
 

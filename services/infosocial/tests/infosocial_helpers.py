@@ -30,3 +30,15 @@ def create_active(api, sw, person_key: str, **over) -> str:
     r = api.post(f"/v1/frames/{frame_id}/approve", headers=sw[1])
     assert r.status_code == 200, r.text
     return frame_id
+
+
+def known_to_intake(intake_url: str, token, person: dict) -> str:
+    """The key intake makes for `person` when it accepts a referral about them (looking a person up makes none)."""
+    import uuid
+
+    import httpx
+    body = {"referral_id": f"R-connu-{uuid.uuid4().hex[:12]}", "referrer_type": "policier",
+            "referrer_id": "matricule 4521", "person": person, "criteria": ["recurrence"]}
+    r = httpx.post(intake_url + "/v1/referrals", json=body, headers=token("officer", subject="agent-refere"))
+    assert r.status_code == 202, r.text
+    return r.json()["person_key"]

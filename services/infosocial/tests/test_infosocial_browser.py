@@ -83,7 +83,9 @@ def test_queue_write_approve_and_see_active(browser, infosocial, settings, broke
     approver = browser.new_context(locale="fr-CA")
     page2 = approver.new_page()
     page2.goto(base + "/?access_token=" + issue_token(secret, subject=SW_B, role="social_worker"))
-    page2.locator("#approbations a", has_text="Jeanne Web").first.click()
+    # the panel names no one by the frame's « Nom »: a person intake did not disclose is shown by her key
+    assert "Jeanne Web" not in page2.locator("#a-faire").inner_text()
+    page2.locator(f"#approbations a[href='/personnes/{person}']", has_text=person).first.click()
     page2.click("#approve")
     page2.wait_for_url(f"**/personnes/{person}?msg=*")
     assert page2.locator("#frame-status").inner_text() == "active"

@@ -20,7 +20,7 @@ from dyade.kafka import make_producer, publish, wait_until
 from dyade.testing import keyed
 from services.infosocial.adapters.identities import SEARCH_PURPOSE
 
-from infosocial_helpers import SW_A, SW_B, frame_body
+from infosocial_helpers import SW_A, SW_B, create_active, frame_body, known_to_intake
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 C = Criterion
@@ -226,9 +226,16 @@ def test_a_referral_filed_by_a_person_absorbs_the_open_suggestion(api, sw, produ
 
 
 # -- the desk page ---------------------------------------------------------------------------------------------------
-def test_approvals_and_reviews_come_first_then_referrals_in_words(api, sw, producer, triage, unique):
-    person = new_key()
+def test_approvals_and_reviews_come_first_then_referrals_in_words(api, sw, producer, triage, unique, token,
+                                                                  reading_from, intake_url):
+    reading_from(intake_url)
+    person = known_to_intake(intake_url, token, {"first_name": "Odette", "last_name": f"Lapointe{unique}",
+                                                 "birth_date": "1962-07-14"})
+    named = f"Odette Lapointe{unique} (1962-07-14)"  # as intake discloses her (its audited read)
     assert api.post("/v1/frames", json=frame_body(person, display_name=f"Attente {unique}"),
+                    headers=sw[0]).status_code == 201
+    stranger = new_key()  # a key intake does not know: the page shows the key
+    assert api.post("/v1/frames", json=frame_body(stranger, display_name=f"Inconnue {unique}"),
                     headers=sw[0]).status_code == 201
     sector = f"S{unique}"
     triage.add_call(person, f"C-{unique}-r", NOW, sector=sector)
@@ -239,7 +246,21 @@ def test_approvals_and_reviews_come_first_then_referrals_in_words(api, sw, produ
     html = wait_until(lambda: (h := api.get("/", params={"secteur": sector}, headers=sw[0]).text)
                       and f'data-referral="{rid}"' in h and h, timeout=60, interval=0.2)
     panel, refs = html.index('id="a-faire"'), html.index('id="references"')
-    assert panel < html.index(f"Attente {unique}") < refs  # the frame to approve, in the first panel
+    approvals = html[html.index('id="approbations"'):html.index('id="revisions"')]
+    assert panel < html.index('id="approbations"') < refs  # the frames to approve, in the first panel
+    assert f'<a href="/personnes/{person}">{named}</a>' in approvals
+    assert f'<a href="/personnes/{stranger}">{stranger}</a>' in approvals
+    # the name kept beside the frame is shown in no list (only intake's audited read names a person)
+    for path, params in (("/", {"secteur": sector}), ("/fiches", {}), ("/fiches", {"liste": "approbations"})):
+        page = api.get(path, params=params, headers=sw[0]).text
+        assert f"Attente {unique}" not in page and f"Inconnue {unique}" not in page, path
+    listed = api.get("/fiches", params={"liste": "approbations"}, headers=sw[0]).text
+    assert f'<a href="/personnes/{person}">{named}</a>' in listed
+    assert f'<a href="/personnes/{stranger}">{stranger}</a>' in listed
+    frames = api.get("/v1/frames", params={"pending": True}, headers=sw[0])
+    assert frames.status_code == 200 and {person, stranger} <= {f["person_key"] for f in frames.json()}
+    assert "display_name" not in frames.json()[0] and f"Attente {unique}" not in frames.text
+    assert named not in frames.text  # the JSON list gives keys; the pages ask intake
     assert html.index('id="recherche"') < refs
     n = int(re.search(r'id="n-approbations">(\d+)<', html).group(1))
     assert n == counts["frames"]["approvals"]
@@ -266,10 +287,8 @@ def test_approvals_and_reviews_come_first_then_referrals_in_words(api, sw, produ
 def known_person(intake_url, token):
     unique = uuid.uuid4().hex[:8]
     last = f"Tremblay{unique}"
-    r = httpx.post(intake_url + "/v1/persons/resolve", headers=token("calltaker"),
-                   json={"first_name": "Ginette", "last_name": last, "birth_date": "1954-03-02"})
-    assert r.status_code == 200, r.text
-    return r.json()["person_key"], last
+    return known_to_intake(intake_url, token, {"first_name": "Ginette", "last_name": last,
+                                               "birth_date": "1954-03-02"}), last
 
 
 def test_finding_a_person_by_name_and_birth_date_is_audited_and_for_social_workers_only(
@@ -320,9 +339,8 @@ def test_the_age_filter_reads_birth_dates_from_intake(api, sw, token, producer, 
     sector = f"S{unique}"
     people = {}
     for band, birth in (("mineur", "2012-05-01"), ("adulte", "1980-05-01"), ("aine", "1940-05-01")):
-        r = httpx.post(intake_url + "/v1/persons/resolve", headers=token("calltaker"),
-                       json={"first_name": band.title(), "last_name": f"Age{unique}", "birth_date": birth})
-        people[band] = r.json()["person_key"]
+        people[band] = known_to_intake(intake_url, token, {"first_name": band.title(), "last_name": f"Age{unique}",
+                                                           "birth_date": birth})
         triage.add_call(people[band], f"C-{unique}-{band}", NOW, sector=sector)
         suggest(producer, people[band], f"C-{unique}-{band}", C.RECURRENCE)
     in_sector(api, sw, sector, 3)
@@ -361,3 +379,29 @@ def test_the_caseload_shows_calls_per_month_before_and_since_the_first_contact(a
     html = api.get("/suivis", headers=sw[0]).text
     row = html[html.index(f'data-person="{person}"'):]
     assert "2,0" in row[:row.index("</tr>")] and "0,3" in row[:row.index("</tr>")]
+
+
+def test_the_caseload_names_a_person_as_intake_does_not_by_the_frames_display_name(api, sw, token, triage, unique,
+                                                                                  reading_from, intake_url):
+    reading_from(intake_url)
+    known = known_to_intake(intake_url, token, {"first_name": "Rosaire", "last_name": f"Gagnon{unique}",
+                                                "birth_date": "1971-11-23"})
+    stranger = new_key()
+    create_active(api, sw, known, display_name=f"Suivi {unique}")
+    create_active(api, sw, stranger, display_name=f"Inconnu {unique}")
+    listed = api.get("/v1/caseload", params={"per_page": 100}, headers=sw[0])
+    assert listed.status_code == 200
+    items = {x["person_key"]: x for x in listed.json()["items"]}
+    assert items[known]["frame"] and items[stranger]["frame"] and "display_name" not in items[known]["frame"]
+    assert f"Suivi {unique}" not in listed.text and f"Inconnu {unique}" not in listed.text
+    team = api.get("/v1/caseload", params={"per_page": 100, "team": True}, headers=sw[1]).text
+    assert known in team and f"Suivi {unique}" not in team
+    html = api.get("/suivis", headers=sw[0]).text
+    assert f"Suivi {unique}" not in html and f"Inconnu {unique}" not in html
+    row = html[html.index(f'data-person="{known}"'):]
+    assert f'<a href="/personnes/{known}">Rosaire Gagnon{unique} (1971-11-23)</a>' in row[:row.index("</tr>")]
+    row = html[html.index(f'data-person="{stranger}"'):]
+    assert f'<a href="/personnes/{stranger}">{stranger}</a>' in row[:row.index("</tr>")]
+    reads = httpx.get(intake_url + "/v1/persons/identity-reads", params={"person_key": known},
+                      headers=token("admin")).json()
+    assert (SW_A, "infosocial: mes suivis") in {(x["subject"], x["purpose"]) for x in reads}  # intake audited it

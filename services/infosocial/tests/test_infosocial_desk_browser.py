@@ -15,7 +15,7 @@ from dyade.contracts import Criterion, ReferralFiled, ReferralSuggested, Referre
 from dyade.contracts.referrals import ReferralPayload, ReferralSuggestedPayload
 from dyade.kafka import make_producer, publish, wait_until
 
-from infosocial_helpers import SW_A, SW_B, create_active, frame_body
+from infosocial_helpers import SW_A, SW_B, create_active, frame_body, known_to_intake
 
 import playwright.sync_api as playwright  # noqa: E402  (in the test extras: a missing one fails, never skips)
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "infosocial"
@@ -44,9 +44,8 @@ def desk_data(infosocial, broker, api, sw, triage, intake_url, token):
     unique = uuid.uuid4().hex[:8]
     sector = f"S{unique}"
     producer = make_producer(broker.bootstrap_servers)
-    named = httpx.post(intake_url + "/v1/persons/resolve", headers=token("calltaker"),
-                       json={"first_name": "Marie-Ève", "last_name": f"Desrochers-Longpré{unique}",
-                             "birth_date": "1979-10-03"}).json()["person_key"]
+    named = known_to_intake(intake_url, token, {"first_name": "Marie-Ève", "last_name": f"Desrochers-Longpré{unique}",
+                                                "birth_date": "1979-10-03"})
     keys = [named] + ["p_" + uuid.uuid4().hex[:20] for _ in range(5)]
     suggestion_ids = []
     for i, key in enumerate(keys):
@@ -75,7 +74,8 @@ def desk_data(infosocial, broker, api, sw, triage, intake_url, token):
     producer.close()
     active = "p_" + uuid.uuid4().hex[:20]
     create_active(api, sw, active, display_name=f"Active {unique}")
-    waiting = "p_" + uuid.uuid4().hex[:20]
+    waiting = known_to_intake(intake_url, token, {"first_name": "Lucie", "last_name": f"Bergeron{unique}",
+                                                  "birth_date": "1988-02-29"})
     assert api.post("/v1/frames", json=frame_body(waiting, display_name=f"À approuver {unique}"),
                     headers=sw[0]).status_code == 201
     wait_until(lambda: all(api.get(f"/v1/suggestions/{s}", headers=sw[0]).status_code == 200
@@ -85,7 +85,8 @@ def desk_data(infosocial, broker, api, sw, triage, intake_url, token):
     wait_until(lambda: api.get("/v1/desk/suggestions", params={"sector": sector}, headers=sw[0]).json()["total"]
                == len(keys), timeout=60, interval=0.2)
     return {"sector": sector, "named": named, "last_name": f"Desrochers-Longpré{unique}", "active": active,
-            "waiting": waiting, "suggestions": suggestion_ids, "referrals": referral_ids, "unique": unique}
+            "waiting": waiting, "waiting_name": f"Lucie Bergeron{unique} (1988-02-29)", "suggestions": suggestion_ids,
+            "referrals": referral_ids, "unique": unique}
 
 
 def signed_in(browser, base, settings, viewport, subject=SW_A):
@@ -127,7 +128,9 @@ def test_the_desk_fits_a_phone(browser, infosocial, settings, desk_data, reading
 
 
 @pytest.mark.browser
-def test_on_a_desktop_what_to_approve_is_on_the_first_screen(browser, infosocial, settings, desk_data):
+def test_on_a_desktop_what_to_approve_is_on_the_first_screen(browser, infosocial, settings, desk_data, reading_from,
+                                                              intake_url):
+    reading_from(intake_url)
     base, _ = infosocial
     ctx, page = signed_in(browser, base, settings, DESKTOP, subject=SW_B)
     page.goto(base + f"/?secteur={desk_data['sector']}")
@@ -145,9 +148,20 @@ def test_on_a_desktop_what_to_approve_is_on_the_first_screen(browser, infosocial
     first_three = [rows.nth(i).locator(".why").inner_text() for i in range(3)]
     assert all("Dangerosité imminente" in x for x in first_three)  # imminent danger ranked first
     page.screenshot(path=str(ARTIFACTS / "desktop-suggestions.png"), full_page=True)
+    # the lists name a person as intake discloses her to this social worker, else by her key; never by the name
+    # kept beside the frame (« À approuver … », « Active … »)
+    unique = desk_data["unique"]
+    for path in ("/", "/fiches", "/fiches?liste=approbations", "/suivis?equipe=1"):
+        page.goto(base + path)
+        text = page.inner_text("body")
+        assert f"À approuver {unique}" not in text and f"Active {unique}" not in text, path
+    page.goto(base + "/fiches")
+    assert page.locator(f"#fiches a[href='/personnes/{desk_data['active']}']").inner_text() == desk_data["active"]
+    assert page.locator(f"#fiches a[href='/personnes/{desk_data['waiting']}']").inner_text() == \
+        desk_data["waiting_name"]
     # approving from the panel
     page.goto(base + "/")
-    approvals.locator("a", has_text=f"À approuver {desk_data['unique']}").first.click()
+    approvals.locator("a", has_text=desk_data["waiting_name"]).first.click()
     page.click("#approve")
     page.wait_for_url("**/personnes/*?msg=*")
     assert page.locator("#frame-status").inner_text() == "active"

@@ -11,6 +11,7 @@ from dyade.contracts.topics import FRAMES_CHANGED, FRAMES_CURRENT
 from dyade.kafka import create_topics, wait_until
 from dyade.contracts.topics import Topic
 from dyade.testing import keyed
+from services.infosocial.domain.visibility import SUICIDE_WITHHELD_NOTE
 from services.infosocial.runtime import republish_if_empty
 
 from infosocial_helpers import SW_A, SW_B, create_active, frame_body
@@ -103,7 +104,9 @@ def test_consent_filtering_by_role(api, sw, person, token, consent, role, sees_p
     with_basis = consent != "refuse"
     full = role == "social_worker"
     if role == "dispatch":
-        assert ("Idées suicidaires" in text) == with_basis  # a health-derived safety note
+        # a health-derived safety note about suicide: with consent; without, only with its disclosure test
+        assert ("Idées suicidaires" in text) == (consent == "obtenu")
+        assert (SUICIDE_WITHHELD_NOTE in text) == (consent == "lrsss")
         assert HEALTH not in text
     else:
         assert (HEALTH in text) == (full or (sees_health_with_basis and with_basis))
@@ -316,3 +319,118 @@ def test_an_imminent_danger_basis_lapses_after_three_days(api, sw, person, token
     assert last.legal_basis == "aucune" and last.particularites is None
     history = api.get(f"/v1/persons/{person}/export", headers=sw[0]).json()["frames"][0]["consents"]
     assert "échue" in history[-1]["note"] and history[-1]["recorded_by"] == "revue-quotidienne"
+
+
+LRSSS = CONSENT_CASES["lrsss"]
+SUICIDE = "Idées suicidaires récurrentes, plan évoqué"
+JUSTIFICATION = "Plan évoqué avec arme blanche: les policiers doivent le savoir pour ne pas aggraver la crise"
+
+
+def test_a_suicide_related_element_reaches_officers_only_once_its_disclosure_test_is_recorded(
+        api, sw, person, token, reader):
+    risks = [{"text": POLICE, "source": "police"}, SUICIDE]
+    fid = create_active(api, sw, person, consent=LRSSS, risques=risks,
+                        particularites={"text": "Crises l'hiver", "suicide_related": True})
+    officer, dispatch = token("officer", subject="agent-s"), token("dispatch", subject="rep-s")
+    view = api.get(f"/v1/persons/{person}/frame", headers=officer).json()
+    assert view["legal_basis"] == "lrsss_74_76" and HEALTH not in repr(view)  # particularites: ticked suicide
+    assert view["police_view"]["risques"] == [SUICIDE_WITHHELD_NOTE, POLICE] and view["elements_suicide_retenus"] == 2
+    assert SUICIDE not in repr(view)
+    assert api.get(f"/v1/persons/{person}/frame", headers=dispatch).json()["safety_notes"] == [
+        SUICIDE_WITHHELD_NOTE, POLICE]
+    [event] = currents(reader(FRAMES_CURRENT).wait_for_records(keyed(person), 1))
+    assert event.payload.police_view.risques == (SUICIDE_WITHHELD_NOTE, POLICE)
+    assert event.payload.police_view.particularites is None and SUICIDE.encode() not in event.to_bytes()
+
+    # Version 2 records the test for the risk (B writes, A approves): it goes through, the other stays withheld.
+    tested = [{"text": POLICE, "source": "police"}, {"text": SUICIDE, "disclosure": {
+        "justification": JUSTIFICATION, "recorded_by": "quelqu'un d'autre"}}]
+    winter = {"text": "Crises l'hiver", "suicide_related": True}
+    r = api.put(f"/v1/frames/{fid}", json=frame_body(person, consent=LRSSS, risques=tested, particularites=winter),
+                headers=sw[1])
+    assert r.status_code == 201, r.text
+    assert api.get(f"/v1/persons/{person}/frame", headers=officer).json()["version"] == 1  # not before approval
+    assert api.post(f"/v1/frames/{fid}/approve", headers=sw[0]).status_code == 200
+    view = api.get(f"/v1/persons/{person}/frame", headers=officer).json()
+    assert view["police_view"]["risques"] == [SUICIDE_WITHHELD_NOTE, POLICE, SUICIDE]
+    assert view["elements_suicide_retenus"] == 1 and view["police_view"]["particularites"] is None
+    last = currents(reader(FRAMES_CURRENT).wait_for_records(keyed(person), 2))[-1]
+    assert last.payload.police_view.risques == (SUICIDE_WITHHELD_NOTE, POLICE, SUICIDE)
+
+    complete = api.get(f"/v1/frames/{fid}", headers=sw[0]).json()
+    test = complete["content"]["risques"][1]["disclosure"]
+    assert test["recorded_by"] == SW_B and test["justification"] == JUSTIFICATION and test["recorded_at"]
+    assert [(e["field"], e["reaches_police"]) for e in complete["suicide_elements"]] == [
+        ("particularites", False), ("risques", True)]
+    # versioned: version 1 holds no test; the versions list says who wrote and who approved the one that does
+    assert api.get(f"/v1/frames/{fid}/versions/1", headers=sw[0]).json()["content"]["risques"][1]["disclosure"] is None
+    versions = api.get(f"/v1/frames/{fid}/versions", headers=sw[0]).json()
+    assert (versions[1]["author"], versions[1]["approved_by"]) == (SW_B, SW_A)
+
+    # consent obtained: the person agreed, the test is not asked for
+    api.post(f"/v1/frames/{fid}/consent", json={"status": "obtenu", "scope": ["CISSS"]}, headers=sw[0])
+    view = api.get(f"/v1/persons/{person}/frame", headers=officer).json()
+    assert "Crises l'hiver" in repr(view) and SUICIDE_WITHHELD_NOTE not in repr(view)
+
+
+NCR = {"status": "refuse", "legal_basis": "lrsss_74_76_verdict_ncr",
+       "justification": "Intervention adaptée, personne visée par un verdict de non-responsabilité criminelle"}
+VERDICT = {"kind": "inaptitude_a_subir_son_proces", "date": "2025-09-02", "reference": "700-01-987654-259"}
+
+
+def test_the_2024_basis_needs_the_verdict_and_keeps_it_from_officers_and_events(api, sw, person, token, reader):
+    r = api.post("/v1/frames", json=frame_body(person, consent=NCR), headers=sw[0])
+    assert r.status_code == 422 and "verdict" in r.json()["detail"], r.text
+    r = api.post("/v1/frames", json=frame_body(person, consent=NCR, verdict={**VERDICT, "kind": "coupable"}),
+                 headers=sw[0])
+    assert r.status_code == 422 and "verdict.kind" in r.json()["detail"], r.text
+    fid = create_active(api, sw, person, consent=NCR, verdict=VERDICT)
+    officer = token("officer", subject="agent-ncr")
+    view = api.get(f"/v1/persons/{person}/frame", headers=officer).json()
+    assert view["legal_basis"] == "lrsss_74_76_verdict_ncr" and HEALTH in repr(view)  # as LRSSS 74–76
+    assert VERDICT["reference"] not in repr(view) and "inaptitude" not in repr(view)
+    [event] = currents(reader(FRAMES_CURRENT).wait_for_records(keyed(person), 1))
+    assert event.payload.police_view.legal_basis == "lrsss_74_76_verdict_ncr"
+    assert VERDICT["reference"].encode() not in event.to_bytes() and b"inaptitude" not in event.to_bytes()
+    assert api.get(f"/v1/frames/{fid}", headers=sw[1]).json()["content"]["verdict"]["reference"] == VERDICT["reference"]
+
+    # A version without the verdict waits; the basis cannot be kept with it.
+    r = api.put(f"/v1/frames/{fid}", json=frame_body(person, consent=LRSSS), headers=sw[0])
+    assert r.status_code == 201
+    r = api.post(f"/v1/frames/{fid}/consent", json=NCR, headers=sw[0])  # the active version has the verdict
+    assert r.status_code == 200 and r.json()["legal_basis"] == "lrsss_74_76_verdict_ncr"
+    r = api.post(f"/v1/frames/{fid}/approve", headers=sw[1])
+    assert r.status_code == 409 and "verdict" in r.json()["detail"]
+
+
+def test_the_2024_basis_is_refused_on_a_frame_without_the_verdict(api, sw, person):
+    fid = create_active(api, sw, person, consent=LRSSS)
+    r = api.post(f"/v1/frames/{fid}/consent", json=NCR, headers=sw[0])
+    assert r.status_code == 422 and "verdict" in r.json()["detail"]
+
+
+def test_the_page_form_marks_a_suicide_related_element_and_records_its_test(api, sw, person):
+    form = {"person_key": person, "display_name": "Personne Test", "particularites": "Anxiété sévère",
+            "interventions_a_privilegier": "[police] Parler calmement", "interventions_a_eviter": "",
+            "contacts": "Sœur ; proche ; 450-555-0110 ; si idées noires",
+            "risques": f"[suicide] Crises l'hiver\n[divulgation: {JUSTIFICATION}] {SUICIDE}",
+            "niveau_tolerance": "", "mode_liberation": "", "pii_link": "", "reason": "création",
+            "consent_status": "refuse", "consent_scope": "", "consent_legal_basis": "lrsss_74_76_verdict_ncr",
+            "consent_justification": NCR["justification"], "verdict_kind": "non_responsabilite_criminelle",
+            "verdict_date": "2024-12-01", "verdict_reference": "500-01-000001-247"}
+    r = api.post("/fiches", data=form, headers=sw[0], follow_redirects=False)
+    assert r.status_code == 303, r.text[:500]
+    fid = api.get(f"/v1/persons/{person}/frame", headers=sw[0]).json()["frame_id"]
+    content = api.get(f"/v1/frames/{fid}", headers=sw[0]).json()["content"]
+    assert [(x["text"], x["suicide_related"], bool(x["disclosure"])) for x in content["risques"]] == [
+        ("Crises l'hiver", True, False), (SUICIDE, True, True)]
+    assert content["risques"][1]["disclosure"]["recorded_by"] == SW_A
+    assert content["verdict"]["reference"] == "500-01-000001-247"
+    page = api.get(f"/personnes/{person}", headers=sw[1]).text
+    assert "lié au suicide (détecté dans le texte)" in page  # the sister's contact: found in its words
+    assert f"consigné par {SW_A}" in page and "verdict de non-responsabilité criminelle" in page
+    prefill = api.get("/fiches/nouvelle", params={"person_key": person}, headers=sw[0]).text
+    assert f"[divulgation: {JUSTIFICATION}] {SUICIDE}" in prefill.replace("&#39;", "'")
+    assert 'value="lrsss_74_76_verdict_ncr" selected' in prefill
+    bad = api.post("/fiches", data={**form, "risques": "[divulgation: court] Idées suicidaires"}, headers=sw[0])
+    assert bad.status_code == 422 and "risques.0.disclosure.justification" in bad.text

@@ -14,17 +14,15 @@ from dyade.contracts.referrals import ReferralPayload
 from dyade.kafka import make_producer, publish, wait_until
 from services.infosocial.adapters.identities import UNAVAILABLE
 
-from infosocial_helpers import SW_A
+from infosocial_helpers import SW_A, known_to_intake
 
 
 @pytest.fixture(scope="module")
 def referred(intake_url, infosocial, broker, token):
     """A person intake knows, with an open referral in Info-social's queue."""
     unique = uuid.uuid4().hex[:8]
-    r = httpx.post(intake_url + "/v1/persons/resolve", headers=token("officer"),
-                   json={"first_name": "Réjean", "last_name": f"Bouchard{unique}", "birth_date": "1968-07-14"})
-    assert r.status_code == 200, r.text
-    key = r.json()["person_key"]
+    key = known_to_intake(intake_url, token,
+                          {"first_name": "Réjean", "last_name": f"Bouchard{unique}", "birth_date": "1968-07-14"})
     payload = ReferralPayload(referral_id=f"R-id-{unique}", referrer_type=ReferrerType.POLICIER,
                               referrer_key="k_agent7", person_key=key, criteria=(Criterion.RECURRENCE,),
                               linked_call_ids=("C-9",), summary="appels répétés")

@@ -20,12 +20,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from dyade.contracts import Event, EventError, topic_for
+from dyade.clock import utcnow
+from dyade.contracts import Event, EventError
 from dyade.contracts.envelope import describe_validation_error
 from dyade.contracts.inbound import CallSubmission, CallUpdateSubmission, PersonIdentity, ReferralSubmission
 from dyade.db import describe_db_error, unit_of_work
-from dyade.kafka import key_of
 from services.intake.adapters import models as m
+from services.intake.adapters import register
+from services.intake.adapters.outbox import outbox_row
 from services.intake.adapters.code_tables import CodeTables
 from services.intake.domain.calls import (InvalidSubmission, ResolvedLocation, call_received, call_updated,
                                           check_not_future, fingerprint, referral_filed)
@@ -37,6 +39,9 @@ from services.intake.adapters.persons import GroupResolver, PersonResolver, Reso
 
 
 log = logging.getLogger("intake.acceptance")
+
+
+LOOKUP_NOT_FOUND = "introuvable"  # the outcome of a look-up that found nobody (else the match kind)
 
 
 class Conflict(Exception):
@@ -91,10 +96,6 @@ def narrative_row(kind: str, ref: str, revision: int, narrative: str | None, now
     return dict(kind=kind, ref=ref, revision=revision, narrative=narrative.replace("\x00", "\ufffd"), created_at=now)
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def utc(at: datetime) -> datetime:
     """Stored times are UTC (SQLite keeps no offset: an aware time would be stored as its wall clock)."""
     return at.astimezone(timezone.utc)
@@ -129,16 +130,9 @@ class Intake:
                     raise
         raise AssertionError("unreachable")
 
-    @staticmethod
-    def _outbox_row(event: Event, now: datetime) -> dict:
-        topic = topic_for(type(event))
-        return dict(event_id=str(event.event_id), topic=topic.name, msg_key=key_of(event, topic).decode()[:200],
-                    event_type=event.TYPE, schema_version=event.VERSION, value=event.to_bytes(),
-                    correlation_id=event.correlation_id[:64], created_at=now)
-
     def _enqueue(self, session: Session, event: Event, now: datetime) -> None:
         try:
-            row = self._outbox_row(event, now)
+            row = outbox_row(event, now)
         except EventError as exc:  # text the edge let through (a model built without validation)
             raise InvalidSubmission("(corps)", exc.reason) from None
         session.execute(m.outbox.insert().values(**row))
@@ -297,9 +291,13 @@ class Intake:
                                                       record=False)
             refs.append(res.as_ref(person.role))
             persons.append({**res.as_json(), "role": person.role.value})
-        event = call_received(sub, category=category, location=loc, persons=refs, source_system=table.source_system)
         try:
-            outbox_row = self._outbox_row(event, now)
+            event = call_received(sub, category=category, location=loc, persons=refs,
+                                  source_system=table.source_system)
+        except ValidationError as exc:  # a value the edge let through that the event refuses (a sector too long)
+            raise InvalidSubmission("(corps)", describe_validation_error(exc)) from None
+        try:
+            queued = outbox_row(event, now)
         except EventError as exc:  # text the edge let through (a model built without validation)
             raise InvalidSubmission("(corps)", exc.reason) from None
         row = dict(call_id=sub.call_id, revision=sub.revision, fingerprint=fp, event_id=str(event.event_id),
@@ -307,13 +305,13 @@ class Intake:
                    channel=channel, code_table=table.name, received_at=utc(sub.received_at), accepted_at=now)
         narrative = narrative_row("call", sub.call_id, sub.revision, sub.narrative, now)
         if staged is not None:
-            staged.outbox.append(outbox_row)
+            staged.outbox.append(queued)
             staged.calls.append(row)
             if narrative:
                 staged.narratives.append(narrative)
             staged.seen[(sub.call_id, sub.revision)] = row
         else:
-            session.execute(m.outbox.insert().values(**outbox_row))
+            session.execute(m.outbox.insert().values(**queued))
             session.execute(m.calls.insert().values(**row))
             if narrative:
                 session.execute(m.narratives.insert().values(**narrative))
@@ -439,9 +437,22 @@ class Intake:
                 "person_key": get("person_key"), "match": get("match"), "confidence": round(get("confidence"), 3)}
 
     # --- persons
-    def resolve_person(self, person: PersonIdentity, subject: str) -> Resolution:
+    def look_up_person(self, person: PersonIdentity, *, subject: str, role: str, purpose: str) -> Resolution | None:
+        """The person intake knows by this identity, or None; nothing about the person is written (their key is
+        made when a call or a referral about them is accepted). The look-up itself is audited, found or not, in
+        intake_identity_reads (reader, role, purpose, outcome) in the same transaction: no audit, no answer."""
+        now = utcnow()
         with unit_of_work(self.sessions) as session:
-            return self.resolver.resolve(session, person, context="resolve", ref=subject[:64], now=utcnow())
+            found = self.resolver.look_up(session, person)
+            session.execute(m.identity_reads.insert().values(
+                person_key=found.person_key if found else None, subject=subject[:200], role=role[:30],
+                purpose=purpose[:200], at=now, outcome=found.match.value if found else LOOKUP_NOT_FOUND))
+            if found:  # who the name is was disclosed: an entry of the register of communications
+                register.identities_disclosed(session, [found.person_key], subject=subject, role=role,
+                                              purpose=purpose, now=now)
+        if found:
+            self.on_commit()
+        return found
 
     # --- reads
     def call_status(self, call_id: str) -> dict | None:

@@ -7,7 +7,8 @@
   where Dyade keeps who a person is; events carry the key.
 - intake_resolutions: each resolution of a person (match kind and confidence).
 - intake_identity_reads: each disclosure of an identity to a reader (who, role, when, person key, why);
-  made by migrations/intake_0002_identity_reads.py.
+  made by migrations/intake_0002_identity_reads.py. Each look-up by name and birth date too, found or not,
+  with its outcome (migrations/intake_0006_identity_lookups.py).
 - intake_narratives: call and referral narratives as received (events carry them redacted:
   domain/redaction.py), on the identity side; intake_narrative_reads: each read of one (who, role, when,
   which, why). Both made by migrations/intake_0004_narratives.py.
@@ -114,11 +115,12 @@ resolutions = Table(
 identity_reads = Table(
     "intake_identity_reads", metadata,
     Column("id", SEQ, primary_key=True, autoincrement=True),
-    Column("person_key", String(40), nullable=False, index=True),
+    Column("person_key", String(40), index=True),  # None: a look-up that found nobody
     Column("subject", String(200), nullable=False),
     Column("role", String(30), nullable=False),
     Column("purpose", String(200), nullable=False),
     Column("at", TZ, nullable=False),
+    Column("outcome", String(20)),  # a look-up: exact | fuzzy | cad_id | introuvable; a disclosure by key: None
 )
 
 narratives = Table(

@@ -16,21 +16,34 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 
 from kafka import KafkaConsumer, TopicPartition
 from prometheus_client import Counter, Gauge
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from dyade.contracts.topics import CALLS_RECEIVED, CALLS_UPDATED, REFERRALS_FILED
+from dyade.contracts import Event
+from dyade.contracts.topics import (
+    CALLS_RECEIVED, CALLS_UPDATED, COMMUNICATIONS_RECORDED, REFERRALS_FILED, topic_for,
+)
 from dyade.db import unit_of_work
-from dyade.kafka import Record, create_topics
+from dyade.kafka import Record, create_topics, key_of
 from dyade.outbox import OutboxRelay
 from services.intake.adapters import models as m
 
+
+def outbox_row(event: Event, now: datetime) -> dict:
+    """An event as a row of intake_outbox, stored in the transaction that caused it (calls, updates,
+    referrals, the register's entries); the relay below publishes it."""
+    topic = topic_for(type(event))
+    return dict(event_id=str(event.event_id), topic=topic.name, msg_key=key_of(event, topic).decode()[:200],
+                event_type=event.TYPE, schema_version=event.VERSION, value=event.to_bytes(),
+                correlation_id=event.correlation_id[:64], created_at=now)
+
 log = logging.getLogger("intake.outbox")
 
-PRODUCED_TOPICS = (CALLS_RECEIVED, CALLS_UPDATED, REFERRALS_FILED)
+PRODUCED_TOPICS = (CALLS_RECEIVED, CALLS_UPDATED, REFERRALS_FILED, COMMUNICATIONS_RECORDED)
 LOCK_KEY = 0x1D7A_0B0C  # advisory lock id of the intake relay
 PUBLISHED = Counter("dyade_intake_outbox_published_total", "Events published by the intake outbox relay", ["topic"])
 BACKLOG = Gauge("dyade_intake_outbox_backlog", "Events accepted by intake and not yet published")

@@ -1,6 +1,9 @@
 """Person resolution against intake's identity table: CAD person id, exact normalised identity, fuzzy
 match of a near-duplicate spelling with the same birth date, or a new person. Each resolution is
-recorded (match kind, confidence); identities never leave this table."""
+recorded (match kind, confidence); identities never leave this table.
+
+A person's key is made when a call or a referral about them is accepted (`resolve`, `GroupResolver`), never
+when someone looks them up: `look_up` reads and writes nothing (no new key, no new spelling remembered)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,8 +15,8 @@ from sqlalchemy.orm import Session
 from dyade.contracts import MatchKind
 from dyade.contracts.calls import PersonRef
 from dyade.contracts.inbound import PersonIdentity
+from dyade.db import insert_ignore, insert_ignore_returning
 from services.intake.adapters import models as m
-from services.intake.adapters.dbutil import insert_ignore, insert_ignore_returning
 from services.intake.domain.identity import (Identity, best_fuzzy_match, cad_hash, identity_of, name_hash,
                                              person_key_for)
 
@@ -57,14 +60,24 @@ class PersonResolver:
                                                           at=now))
         return found
 
+    def look_up(self, session: Session, person: PersonIdentity) -> Resolution | None:
+        """The person intake already knows by this CAD id or this name and birth date (exact, or a near
+        spelling born that day), else None. Read-only."""
+        ident = identity_of(person.first_name, person.last_name, person.birth_date, person.cad_person_id)
+        found = self._by_cad(session, ident) if ident.cad_person_id else None
+        if found is None and ident.has_name:
+            found = self._by_name(session, ident, person, None, remember=False)
+        return found
+
     def _by_cad(self, session: Session, ident: Identity) -> Resolution | None:
         row = session.execute(select(m.identities.c.person_key).where(
             m.identities.c.identity_hash == cad_hash(self.secret, ident.cad_person_id))).first()
         return Resolution(row.person_key, MatchKind.CAD_ID, 1.0) if row else None
 
-    def _by_name(self, session: Session, ident: Identity, person: PersonIdentity, now: datetime) -> Resolution | None:
+    def _by_name(self, session: Session, ident: Identity, person: PersonIdentity, now: datetime | None,
+                 remember: bool = True) -> Resolution | None:
         """One query: the exact identity, and (when there is a birth date) every directly-known person born
-        that day, for the fuzzy comparison."""
+        that day, for the fuzzy comparison; a near spelling found is remembered unless `remember` is False."""
         ids = m.identities.c
         h = name_hash(self.secret, ident)
         cols = (ids.identity_hash, ids.person_key, ids.norm_name, ids.match, ids.confidence)
@@ -82,7 +95,8 @@ class PersonResolver:
         if best is None:
             return None
         found = Resolution(best[0], MatchKind.FUZZY, best[1])
-        self._remember_name(session, ident, person, found, now)
+        if remember:
+            self._remember_name(session, ident, person, found, now)
         return found
 
     def _remember_name(self, session: Session, ident: Identity, person: PersonIdentity, found: Resolution,

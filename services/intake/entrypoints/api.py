@@ -22,7 +22,8 @@ from services.intake.entrypoints.code_tables import code_table_router
 from services.intake.domain.calls import InvalidSubmission
 from services.intake.domain.eido import EidoError
 from services.intake.adapters.group_commit import GroupWriter
-from services.intake.entrypoints.identities import identity_router
+from services.intake.entrypoints.identities import PURPOSE_PATTERN, identity_router
+from services.intake.entrypoints.limits import PerReaderLimit
 from services.intake.entrypoints.narratives import narrative_router
 from services.intake.adapters.outbox import Relay
 from services.intake.entrypoints.raw_topic import RawConsumer
@@ -56,8 +57,11 @@ class BatchResponse(BaseModel):
 
 class Resolved(BaseModel):
     person_key: str
-    match: str = Field(description="exact | fuzzy | cad_id | new")
+    match: str = Field(description="exact | fuzzy | cad_id")
     confidence: float
+
+
+LOOKUP_PURPOSE = "recherche d'une personne par son identité"
 
 
 def problem(status: int, field: str, text: str) -> JSONResponse:
@@ -106,7 +110,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def intake_router(intake: Intake, writer: GroupWriter, tables: CodeTables, sessions, relay: Relay | None,
-                  raw: RawConsumer | None) -> APIRouter:
+                  raw: RawConsumer | None, lookups: PerReaderLimit) -> APIRouter:
     router = APIRouter()
 
     @router.post("/v1/calls", status_code=202, response_model=Accepted, tags=["appels"],
@@ -162,10 +166,27 @@ def intake_router(intake: Intake, writer: GroupWriter, tables: CodeTables, sessi
         return status
 
     @router.post("/v1/persons/resolve", response_model=Resolved, tags=["personnes"],
-              summary="Clé pseudonyme d'une personne connue par son nom (exact, fuzzy, cad_id ou new)")
+              summary="Clé pseudonyme d'une personne déjà connue d'intake (exact, fuzzy ou cad_id); lecture seule, "
+                      "consignée, limitée par lecteur",
+              responses={404: {"description": "Personne inconnue d'intake: aucune clé n'est créée (elle l'est à "
+                                              "l'acceptation d'un appel ou d'une référence)"},
+                         429: {"description": "Trop de recherches pour ce lecteur (Retry-After)"}})
     def resolve(person: PersonIdentity,
+                purpose: str = Query(LOOKUP_PURPOSE, min_length=3, max_length=200, pattern=PURPOSE_PATTERN,
+                                     description="Pourquoi la personne est recherchée (consigné)."),
                 principal: Principal = Depends(requires(Role.SOCIAL_WORKER, Role.OFFICER, Role.CALLTAKER))):
-        return intake.resolve_person(person, principal.subject).as_json()
+        wait = lookups.take(principal.subject)
+        if wait is not None:
+            log.warning("person look-ups refused: limit reached", extra={"role": principal.role.value,
+                                                                         "per_minute": lookups.per_minute})
+            return JSONResponse({"detail": f"trop de recherches de personnes : au plus {lookups.per_minute} par "
+                                           f"minute pour un même utilisateur; réessayez dans {wait} s"},
+                                status_code=429, headers={"Retry-After": str(wait)})
+        found = intake.look_up_person(person, subject=principal.subject, role=principal.role.value, purpose=purpose)
+        if found is None:
+            return JSONResponse({"detail": "personne introuvable : intake ne la connaît par aucun appel ni aucune "
+                                           "référence acceptés (une recherche ne crée pas de clé)"}, status_code=404)
+        return found.as_json()
 
     router.include_router(identity_router(sessions))
     router.include_router(narrative_router(sessions))

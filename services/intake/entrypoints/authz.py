@@ -1,5 +1,6 @@
-"""`requires` for async routes: the same check as dyade.auth.requires (401 / 403), run on the event
-loop instead of a worker thread (the hot path of POST /v1/calls avoids a thread hop)."""
+"""`requires` for async routes: the same check as dyade.auth.requires (401 for a token in the address, a
+missing or invalid token, or one whose audience does not name intake; 403 for a role not admitted), run on the
+event loop instead of a worker thread (the hot path of POST /v1/calls avoids a thread hop)."""
 from __future__ import annotations
 
 from fastapi import Depends, Request
@@ -17,4 +18,5 @@ def requires_async(*roles: Role):
     async def dependency(request: Request,
                          credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
         return check(request, credentials)
+    dependency.roles = check.roles
     return dependency

@@ -1,7 +1,8 @@
 """Who a person key is, for the roles allowed to know (social worker; not admin): intake is the only service that
 keeps identities, so the pages of the other services ask here. Every disclosure is written to
-intake_identity_reads (reader, role, when, key, purpose) in the same transaction as the read: no audit, no
-identity. Names never go to the logs; only counts do."""
+intake_identity_reads (reader, role, when, key, purpose) and, for the register of communications kept by
+Info-social, to the outbox (communications.recorded.v1: the key, never the name), in the same transaction as the
+read (`record_disclosures`): no audit, no identity. Names never go to the logs; only counts do."""
 from __future__ import annotations
 
 import logging
@@ -19,13 +20,16 @@ from dyade.contracts import MatchKind, Role
 from dyade.contracts.text import Line
 from dyade.db import unit_of_work
 from services.intake.adapters import models as m
+from services.intake.adapters import register
 
 log = logging.getLogger("intake.identities")
 
 PERSON_KEY_PATTERN = r"^p_[0-9A-Za-z]{4,64}$"
 PersonKey = Annotated[str, StringConstraints(pattern=PERSON_KEY_PATTERN)]
 MAX_KEYS = 200
-PURPOSE_PATTERN = r"^[^\x00-\x1f\x7f]+$"  # printable text: no control characters (PostgreSQL refuses NUL)
+# one printable line: no control character (PostgreSQL refuses NUL), none of C1, no line separator (the
+# register's events refuse them: dyade.contracts.text.Line)
+PURPOSE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\ufffe\uffff]+$"
 READERS = (Role.SOCIAL_WORKER,)  # admin reads the audit of disclosures, never an identity
 
 
@@ -55,11 +59,13 @@ class IdentitiesResponse(BaseModel):
 
 
 class IdentityRead(BaseModel):
-    person_key: str
+    person_key: str | None = Field(description="None: a look-up by name that found nobody.")
     subject: str
     role: str
     purpose: str
     at: datetime
+    outcome: str | None = Field(None, description="A look-up by name (POST /v1/persons/resolve): exact, fuzzy, "
+                                                  "cad_id or introuvable; none for a disclosure by key.")
 
 
 class Disclosures:
@@ -75,22 +81,31 @@ class Disclosures:
                 select(ids.person_key, ids.kind, ids.first_name, ids.last_name, ids.birth_date, ids.cad_person_id,
                        ids.match, ids.created_at).where(ids.person_key.in_(keys))).all()
             found = assemble(rows)
-            now = datetime.now(timezone.utc)
-            if found:
-                session.execute(m.identity_reads.insert(), [
-                    {"person_key": k, "subject": reader.subject[:200], "role": reader.role.value,
-                     "purpose": purpose[:200], "at": now} for k in keys if k in found])
+            record_disclosures(session, [k for k in keys if k in found], reader, purpose, datetime.now(timezone.utc))
         log.info("identities disclosed", extra={"requested": len(keys), "disclosed": len(found),
                                                 "role": reader.role.value})
         return {k: found[k] for k in keys if k in found}
 
     def reads(self, person_key: str | None, limit: int) -> list[dict]:
         r = m.identity_reads.c
-        query = select(r.person_key, r.subject, r.role, r.purpose, r.at).order_by(r.id.desc()).limit(limit)
+        query = select(r.person_key, r.subject, r.role, r.purpose, r.at, r.outcome).order_by(r.id.desc()).limit(limit)
         if person_key:
             query = query.where(r.person_key == person_key)
         with unit_of_work(self.sessions) as session:
             return [row._asdict() for row in session.execute(query)]
+
+
+def record_disclosures(session: Session, person_keys: list[str], reader: Principal, purpose: str,
+                       now: datetime) -> None:
+    """Each identity disclosed, in the session's transaction: its row in intake_identity_reads and its entry for
+    the register of communications (intake's outbox)."""
+    if not person_keys:
+        return
+    session.execute(m.identity_reads.insert(), [
+        {"person_key": k, "subject": reader.subject[:200], "role": reader.role.value, "purpose": purpose[:200],
+         "at": now} for k in person_keys])
+    register.identities_disclosed(session, person_keys, subject=reader.subject, role=reader.role, purpose=purpose,
+                                  now=now, dyad_id=reader.dyad_id, sector=reader.sector)
 
 
 def assemble(rows) -> dict[str, PersonIdentityView]:

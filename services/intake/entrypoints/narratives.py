@@ -1,7 +1,9 @@
 """Narratives as received, for the roles that read identities (social worker; not admin): events carry a
 redacted summary (domain/redaction.py), the original stays on intake's identity side (intake_narratives).
-Each read is written to intake_narrative_reads (reader, role, when, which narrative, purpose) in the same
-transaction as the read: no audit, no narrative. Narratives never go to the logs."""
+Each read is written to intake_narrative_reads (reader, role, when, which narrative, purpose) and, for the
+register of communications kept by Info-social, to the outbox (one entry per person of the call or the referral;
+the reference, never the text), in the same transaction as the read: no audit, no narrative. Narratives never go
+to the logs."""
 from __future__ import annotations
 
 import logging
@@ -14,9 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dyade.auth import Principal, requires
-from dyade.contracts import Role
+from dyade.contracts import InformationType, Reference, Role
 from dyade.db import unit_of_work
 from services.intake.adapters import models as m
+from services.intake.adapters import register
 from services.intake.entrypoints.identities import PURPOSE_PATTERN, READERS
 
 log = logging.getLogger("intake.narratives")
@@ -55,9 +58,16 @@ class Narratives:
             row = session.execute(query.limit(1)).first()
             if row is None:
                 return None
+            now = datetime.now(timezone.utc)
             session.execute(m.narrative_reads.insert().values(
                 kind=kind, ref=ref, revision=row.revision, subject=reader.subject[:200], role=reader.role.value,
-                purpose=purpose[:200], at=datetime.now(timezone.utc)))
+                purpose=purpose[:200], at=now))
+            reference = (Reference(call_id=ref, call_revision=row.revision) if kind == "call"
+                         else Reference(referral_id=ref))
+            register.enqueue(session, [register.communication(
+                subject=reader.subject, role=reader.role, person_key=key, information=InformationType.RECIT,
+                purpose=purpose, now=now, reference=reference, dyad_id=reader.dyad_id, sector=reader.sector)
+                for key in persons_of(session, kind, ref, row.revision)], now)
         log.info("narrative disclosed", extra={"kind": kind, "role": reader.role.value})
         created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=timezone.utc)
         return {"kind": row.kind, "ref": row.ref, "revision": row.revision, "narrative": row.narrative,
@@ -72,6 +82,19 @@ class Narratives:
             query = query.where(r.ref == ref)
         with unit_of_work(self.sessions) as session:
             return [row._asdict() for row in session.execute(query)]
+
+
+def persons_of(session: Session, kind: str, ref: str, revision: int) -> list[str | None]:
+    """The persons a narrative is about (the call's revision's, or the referral's); [None] when none is known:
+    the read is still entered in the register, about nobody keyed."""
+    if kind == "call":
+        c = m.calls.c
+        persons = session.execute(select(c.person_keys).where(c.call_id == ref, c.revision == revision)).scalar()
+        keys = [p.get("person_key") for p in persons or []]  # each with its resolution and role
+    else:
+        keys = [session.execute(select(m.referrals.c.person_key).where(m.referrals.c.referral_id == ref)).scalar()]
+    keys = [k for k in dict.fromkeys(keys) if k]
+    return keys or [None]
 
 
 def narrative_router(sessions: sessionmaker[Session]) -> APIRouter:

@@ -5,14 +5,21 @@ from __future__ import annotations
 import pytest
 
 
+def known(intake, token, person: dict, unique: str) -> str:
+    """The key intake made for `person` when it accepted a referral about them (a look-up makes none)."""
+    body = {"referral_id": f"R-id-{unique}-{person['last_name']}", "referrer_type": "policier",
+            "referrer_id": "matricule 4521", "person": person, "criteria": ["recurrence"]}
+    r = intake.post("/v1/referrals", json=body, headers=token("officer", subject="agent-refere"))
+    assert r.status_code == 202, r.text
+    return r.json()["person_key"]
+
+
 @pytest.fixture
 def person(intake, token, unique):
-    """A person intake knows (by name and birth date, plus a CAD id), resolved by a social worker."""
+    """A person intake knows (by name and birth date, plus a CAD id) from a referral."""
     body = {"first_name": "Mélodie", "last_name": f"Gagnon-{unique}", "birth_date": "1991-03-08",
             "cad_person_id": f"CAD-{unique}"}
-    r = intake.post("/v1/persons/resolve", json=body, headers=token("social_worker", subject="sw-resolve"))
-    assert r.status_code == 200, r.text
-    return r.json()["person_key"], body
+    return known(intake, token, body, unique), body
 
 
 def reads_of(intake, token, key: str) -> list[dict]:
@@ -62,8 +69,8 @@ def test_unknown_key_is_404_and_not_audited(intake, token, unique):
 
 def test_batch_discloses_the_known_and_audits_each(intake, token, person, unique):
     key, body = person
-    other = intake.post("/v1/persons/resolve", headers=token("officer"),
-                        json={"first_name": "Luc", "last_name": f"Roy-{unique}", "birth_date": "1975-01-02"}).json()
+    other = {"person_key": known(intake, token, {"first_name": "Luc", "last_name": f"Roy-{unique}",
+                                                 "birth_date": "1975-01-02"}, unique)}
     unknown = "p_ffffffffffffffffffffffffffffffff"
     r = intake.post("/v1/persons/identities", headers=token("social_worker", subject="sw-2"),
                     json={"person_keys": [key, other["person_key"], unknown, key], "purpose": "file de travail"})

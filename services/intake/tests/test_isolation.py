@@ -95,7 +95,9 @@ def test_a_call_the_database_refuses_fails_alone_in_its_group(intake, unique, ca
     outcomes = dict(zip([s.call_id for s, _, _ in items], results))
     for sub in good:
         assert isinstance(outcomes[sub.call_id], Outcome) and not outcomes[sub.call_id].duplicate, outcomes[sub.call_id]
-    assert isinstance(outcomes[too_long_sector.call_id], DataError)
+    # a sector longer than any table keeps is refused by the event itself (dyade.contracts.vocabulary)
+    assert isinstance(outcomes[too_long_sector.call_id], InvalidSubmission)
+    assert "sector" in outcomes[too_long_sector.call_id].problem
     assert isinstance(outcomes[long_name.call_id], DataError)
     assert isinstance(outcomes[nul.call_id], InvalidSubmission)  # the event itself refuses the NUL (envelope)
     assert "payload.location.sector" in outcomes[nul.call_id].problem
@@ -109,7 +111,7 @@ def test_a_call_the_database_refuses_fails_alone_in_its_group(intake, unique, ca
     assert [isinstance(r, Outcome) and r.duplicate for r in again] == [isinstance(r, Outcome) for r in results]
 
     # no log line says what the refused calls carried; engines hide the statements' parameters
-    assert "hidden due to hide_parameters=True" in str(outcomes[too_long_sector.call_id])
+    assert "hidden due to hide_parameters=True" in str(outcomes[long_name.call_id])
     formatter = JsonFormatter("intake")
     lines = [formatter.format(r) for r in caplog.records]
     assert any("savepoint" in line for line in lines) and any("SQLSTATE 22001" in line for line in lines)
@@ -128,7 +130,7 @@ def test_a_value_the_database_refuses_is_a_422_without_the_value_in_the_logs(int
     async def corrupting(item):  # what a bug between the edge and the database would do
         sub, table, channel = item
         if sub.call_id.endswith("-bad"):
-            sub = _bypassing_validation(sub, sector=LONG_SECTOR)
+            sub = sub.model_copy(update={"persons": [sub.persons[0].model_copy(update={"last_name": LONG_NAME})]})
         return await submit((sub, table, channel))
 
     monkeypatch.setattr(writer, "submit", corrupting)
@@ -137,8 +139,8 @@ def test_a_value_the_database_refuses_is_a_422_without_the_value_in_the_logs(int
         ok = intake.post("/v1/calls", json=call_body(f"DE-{unique}-ok"), headers=dispatch)
     assert ok.status_code == 202, ok.text
     assert bad.status_code == 422 and "refusée par la base de données" in bad.json()["detail"], bad.text
-    assert LONG_SECTOR not in bad.text
+    assert LONG_NAME not in bad.text
     formatter = JsonFormatter("intake")
     lines = [formatter.format(r) for r in caplog.records]
     assert any("SQLSTATE 22001" in line for line in lines), lines
-    assert not [line for line in lines if LONG_SECTOR in line or "Tremblay" in line or "1980-05-17" in line]
+    assert not [line for line in lines if LONG_NAME in line or "Tremblay" in line or "1980-05-17" in line]

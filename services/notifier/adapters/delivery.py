@@ -5,7 +5,12 @@ A webhook goes only where it may: https (http only in the embedded default or wi
 DYADE_WEBHOOK_ALLOW_HTTP), to public addresses: the host name is resolved and every address checked
 (loopback, private, link-local, multicast, reserved and unspecified refused, unless allow-listed in
 NOTIFIER_WEBHOOK_ALLOWLIST) when the webhook is registered AND at each delivery, and the request goes to
-the address that was checked (a name that resolves elsewhere meanwhile — DNS rebinding — changes nothing)."""
+the address that was checked (a name that resolves elsewhere meanwhile — DNS rebinding — changes nothing).
+
+An alert's content sent out is a communication of the information of the alert's persons: `record_sending`
+enters it in the register of communications (communications.recorded.v1, through the outbox) before anything
+is sent — no sending without its entry; an attempt that then fails stays recorded, since the content may have
+left."""
 from __future__ import annotations
 
 import base64
@@ -14,6 +19,7 @@ import logging
 import socket
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit, urlunsplit
@@ -23,9 +29,15 @@ import orjson
 from cryptography.hazmat.primitives import serialization
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from dyade.contracts import (CommunicationPayload, CommunicationRecorded, InformationType, LegalBasis, Recipient,
+                             Reference)
 from dyade.files import create_secret
 from services.notifier.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from services.notifier.adapters.models import FrameRow
+from services.notifier.adapters.outbox import enqueue
 
 log = logging.getLogger("dyade.notifier.delivery")
 
@@ -199,3 +211,48 @@ def pinned(target: Target) -> tuple[str, dict[str, str], dict]:
     url = urlunsplit((parts.scheme, f"{literal}:{target.port}", parts.path or "/", parts.query, ""))
     extensions = {"sni_hostname": target.host} if parts.scheme.lower() == "https" else {}
     return url, {"Host": parts.netloc}, extensions
+
+
+# --- the register of communications --------------------------------------------------------------------------
+
+SENDING_PURPOSE = "alerte à la dyade assignée, pour une intervention adaptée"
+
+
+def webhook_name(url: str) -> str:
+    """A webhook as the register names it: its host (the path may carry a token; the secret never leaves)."""
+    try:
+        return (urlsplit(url).hostname or "?")[:200]
+    except ValueError:
+        return "?"
+
+
+def record_sending(session: Session, *, alert_id: str, call_id: str | None, person_keys: list[str],
+                   dyad_id: str, sector: str | None, webhook_url: str | None, push_endpoints: list[str],
+                   now: datetime) -> int:
+    """Enters in the register, in the session's transaction, the alert's content about to go to the webhook and
+    to the dyad's devices: one entry per person of the alert and channel, on the basis of the person's frame
+    as the notifier holds it (the alert shows whether the person has one), else none needed. Returns how many."""
+    keys = list(dict.fromkeys(person_keys))
+    bases = dict(session.execute(select(FrameRow.person_key, FrameRow.police_view)
+                                 .where(FrameRow.person_key.in_(keys))).all()) if keys else {}
+    channels = []
+    if webhook_url:
+        channels.append((InformationType.ALERTE_WEBHOOK,
+                         Recipient(organisation="Terminal mobile du RAO (webhook de la dyade)", channel="webhook",
+                                   dyad_id=dyad_id, sector=sector, webhook=webhook_name(webhook_url))))
+    if push_endpoints:
+        hosts = ", ".join(sorted({webhook_name(e) for e in push_endpoints}))
+        channels.append((InformationType.ALERTE_APPAREIL,
+                         Recipient(organisation=f"Appareils de la dyade, par le service Web Push ({hosts})"[:200],
+                                   channel="web_push", dyad_id=dyad_id, sector=sector)))
+    count = 0
+    for key in keys:
+        basis = LegalBasis((bases.get(key) or {}).get("legal_basis", LegalBasis.AUCUNE))
+        for information, recipient in channels:
+            payload = CommunicationPayload(person_key=key, information=information, recipient=recipient,
+                                           purpose=SENDING_PURPOSE, legal_basis=basis,
+                                           reference=Reference(call_id=call_id, alert_id=alert_id))
+            enqueue(session, CommunicationRecorded.new(payload=payload, occurred_at=now, source="notifier",
+                                                       correlation_id=call_id or alert_id))
+            count += 1
+    return count

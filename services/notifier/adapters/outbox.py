@@ -1,21 +1,25 @@
-"""Outbox relay: every recorded state change is published as AlertChanged on alerts.changed.v1 (after
+"""Outbox relays: every recorded state change is published as AlertChanged on alerts.changed.v1 (after
 the transaction that made it committed; the row's event id makes a re-send harmless), then handed to
-the delivery worker when it assigns the alert to a dyad."""
+the delivery worker when it assigns the alert to a dyad. The other events (the register's
+communications.recorded.v1) go through notifier_outbox: `enqueue` in the transaction, `EventRelay` after."""
 from __future__ import annotations
 
 import queue
 import uuid
+from datetime import datetime, timezone
 
 from prometheus_client import Counter
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from dyade.contracts import Event, topic_for
 from dyade.contracts.alerts import AlertChanged, AlertPayload
 from dyade.contracts.vocabulary import AlertKind, AlertState as S
-from dyade.kafka import Record, record_of
+from dyade.kafka import Record, key_of, record_of
 from dyade.outbox import OutboxRelay
 
 from services.notifier.domain.roster import shift_label
-from services.notifier.adapters.models import AlertEventRow, AlertRow, utc
+from services.notifier.adapters.models import AlertEventRow, AlertRow, OutboxRow, utc
 
 ASSIGNING = {S.CREATED.value, S.ESCALATED.value}
 ALERT_CHANGES = Counter("dyade_notifier_alert_changes_total", "Alert state changes published", ["state", "kind"])
@@ -54,3 +58,20 @@ class Relay(OutboxRelay):
             ALERT_CHANGES.labels(row.state, self.kinds[row.alert_id]).inc()
             if row.state in ASSIGNING and row.dyad_id:
                 self.deliveries.put(row.alert_id)
+
+
+def enqueue(session: Session, event: Event) -> None:
+    """The event, to be published once the session's transaction commits (and only if it does)."""
+    topic = topic_for(type(event))
+    session.add(OutboxRow(topic=topic.name, key=key_of(event, topic).decode()[:100], value=event.to_bytes(),
+                          event_type=event.TYPE, created_at=datetime.now(timezone.utc)))
+
+
+class EventRelay(OutboxRelay):
+    """Publishes notifier_outbox in order (one relay at a time: advisory lock)."""
+
+    def __init__(self, sessions, bootstrap: str):
+        super().__init__(sessions, bootstrap, OutboxRow.__table__, name="notifier-events", lock_key=0x1D7A_0B0F)
+
+    def records(self, session, rows) -> list[Record]:
+        return [Record(row.topic, row.key.encode(), row.value, [("type", row.event_type.encode())]) for row in rows]

@@ -1,15 +1,16 @@
 """The dyad's field app: a French, mobile-first page (Jinja2 + a little vanilla JS, no build step),
-a login form that stores the bearer token in the `dyade_token` cookie, and the push service worker."""
+a login form that stores the bearer token in the `dyade_token` cookie (or a sign-in link, `?access_token=`,
+exchanged for it: dyade.web.sign_in_link), and the push service worker."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from dyade import access
-from dyade.web import check_sign_in, page_principal, signed_in, signed_out
+from dyade.web import audience_refused, check_sign_in, page_principal, sign_in_link, signed_in, signed_out
 from dyade.contracts.vocabulary import Role, TriageLevel
 
 from services.notifier.entrypoints.deps import FIELD, lang_of
@@ -18,7 +19,7 @@ from services.notifier.domain.lifecycle import LABELS
 
 HERE = Path(__file__).resolve().parent.parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
-web_router = APIRouter(include_in_schema=False)
+web_router = APIRouter(include_in_schema=False, dependencies=[Depends(sign_in_link)])
 
 
 def _principal(request: Request):
@@ -31,9 +32,6 @@ def _principal(request: Request):
 @web_router.get("/", response_class=HTMLResponse)
 def home(request: Request):
     principal = _principal(request)
-    token = request.query_params.get("access_token")
-    if token and principal is not None:  # a link with the token: keep it in the cookie, clean the address
-        return signed_in(request, token, "/")
     if principal is None:
         return RedirectResponse("/connexion", status_code=303)
     config = request.app.state.notifier.config
@@ -60,6 +58,9 @@ def login(request: Request, token: str = Form(..., min_length=10, max_length=400
         return templates.TemplateResponse(request, "login.html", {
             "error": "Ce jeton ne donne pas accès à l'application des dyades (rôle dyad avec une dyade et un "
                      "secteur, ou superviseur).", "lang": "fr"}, status_code=403)
+    if problem == "audience":
+        return templates.TemplateResponse(request, "login.html", {"error": audience_refused(request), "lang": "fr"},
+                                          status_code=401)
     if access.missing_claims(principal):
         return templates.TemplateResponse(request, "login.html", {
             "error": f"Ce jeton ne donne pas accès à l'application des dyades : {access.claims_problem(principal)}.",

@@ -1,6 +1,7 @@
 """What the field app and the push channels show of an alert: labels in French (English on request),
 where to go (block-level address, sector, `geo:` link, nature, the call's local time), the triage
-reasons, each call the alert carries, and — in the detail only, audited — the frame's police view."""
+reasons, each call the alert carries, and — in the detail only, audited and entered in the register of
+communications — the frame's police view."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -11,11 +12,16 @@ from sqlalchemy.orm import Session
 
 from dyade import access
 from dyade.auth import Principal
+from dyade.contracts import (CommunicationPayload, CommunicationRecorded, InformationType, LegalBasis, Recipient,
+                             Reference, organisation_of)
 from dyade.contracts.vocabulary import AlertState, CallCategory
 
 from services.notifier.domain import labels, lifecycle
 from services.notifier.domain.roster import MONTREAL
 from services.notifier.adapters.models import AlertCallRow, AlertRow, FrameReadRow, FrameRow, utc
+from services.notifier.adapters.outbox import enqueue
+
+READ_PURPOSE = "intervention de la dyade : fiche consultée dans le détail de l'alerte"
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -108,9 +114,10 @@ def calls(session: Session, alert: AlertRow, *, lang: str = "fr", tz: ZoneInfo =
 
 def police_views(session: Session, alert: AlertRow, principal: Principal, *, now: datetime) -> list[dict]:
     """The frames of the alert's persons as the reader's role may see them (dyade.access, Info-social's views):
-    the police view for a dyad, each read recorded in the audit table; for a role Info-social shows no frame
-    (the supervisor) only that the person has one, withheld — no police view, contact, consent or basis, and
-    nothing disclosed, so no read recorded."""
+    the police view for a dyad, each read recorded in the audit table and, in the same transaction, entered in
+    the register of communications (kept by Info-social); for a role Info-social shows no frame (the supervisor)
+    only that the person has one, withheld — no police view, contact, consent or basis, and nothing disclosed,
+    so no read recorded."""
     out = []
     for key in alert.person_keys or []:
         frame = session.get(FrameRow, key)
@@ -123,11 +130,28 @@ def police_views(session: Session, alert: AlertRow, principal: Principal, *, now
             continue
         session.add(FrameReadRow(at=now, subject=principal.subject, role=principal.role.value, person_key=key,
                                  alert_id=alert.alert_id))
+        enqueue(session, frame_read(principal, alert, frame, now))
         out.append({"person_key": key, "frame_id": frame.frame_id, "version": frame.version, "stale": frame.stale,
                     "review_due": frame.review_due.isoformat() if frame.review_due else None,
                     "consent": frame.consent, "police_view": shown, "withheld": False,
                     "view": access.frame_view(principal.role)})
     return out
+
+
+def frame_read(principal: Principal, alert: AlertRow, frame: FrameRow, now: datetime) -> CommunicationRecorded:
+    """The register's entry for a frame shown in an alert's detail: which view, to whom, on the frame's basis."""
+    information = (InformationType.FICHE_VUE_REPARTITION if access.frame_view(principal.role) == "dispatch"
+                   else InformationType.FICHE_VUE_POLICIERE)
+    payload = CommunicationPayload(
+        person_key=frame.person_key, information=information,
+        recipient=Recipient(subject=principal.subject[:200], role=principal.role,
+                            organisation=organisation_of(principal.role), dyad_id=principal.dyad_id,
+                            sector=principal.sector or alert.sector),
+        purpose=READ_PURPOSE, legal_basis=LegalBasis((frame.police_view or {}).get("legal_basis", LegalBasis.AUCUNE)),
+        reference=Reference(call_id=alert.call_id, frame_id=frame.frame_id, frame_version=frame.version,
+                            alert_id=alert.alert_id))
+    return CommunicationRecorded.new(payload=payload, occurred_at=now, source="notifier",
+                                     correlation_id=alert.call_id or alert.alert_id)
 
 
 def push_message(alert: AlertRow) -> dict:

@@ -1,15 +1,17 @@
 """Other triage workers, for the read API: each worker holds the tables of the partitions assigned to it,
 so a read about a key held elsewhere is forwarded to the worker holding it (its URL comes from faust's
 partition assignor, which shares every member's `canonical_url`). The owner audits the read and checks the
-reader (role, claims, sector: dyade.access) on its own — the forwarded request carries the reader's token as a
-bearer header, whichever way it came (header, `dyade_token` cookie, `access_token` in the query) — and a header
-so it is answered where it lands, never forwarded twice."""
+reader (role, audience, claims, sector: dyade.access) on its own — the forwarded request carries the reader's
+token as a bearer header, whichever way it came (header or `dyade_token` cookie; one in the address was refused
+before any forwarding) — and a header so it is answered where it lands, never forwarded twice."""
 from __future__ import annotations
 
 import httpx
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from kafka.partitioner.default import murmur2
+
+from dyade.auth import token_from
 
 FORWARDED = "x-dyade-forwarded-by"
 
@@ -45,9 +47,9 @@ class Peers:
         return sorted(hosts - {self.me})
 
     async def forward(self, host: str, request: Request) -> JSONResponse:
-        headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "accept-language")}
-        if not any(k.lower() == "authorization" for k in headers) and request.cookies.get("dyade_token"):
-            headers["Authorization"] = "Bearer " + request.cookies["dyade_token"]  # the owner checks it again
+        headers = {k: v for k, v in request.headers.items() if k.lower() == "accept-language"}
+        if token := token_from(request):
+            headers["Authorization"] = "Bearer " + token  # the owner checks it again
         headers[FORWARDED] = self.me
         url = host + request.url.path + (f"?{request.url.query}" if request.url.query else "")
         try:

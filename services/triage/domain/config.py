@@ -6,12 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from functools import cached_property
 
+from dyade.contracts.program import GRANDE_UTILISATRICE_CALLS
+
 WINDOWS_DAYS: tuple[int, ...] = (7, 30, 90, 180, 365)  # civil days, Québec time (recurrence.py)
 
 
 @dataclass(frozen=True)
 class RulesetConfig:
-    grande_utilisatrice_calls: int = 7          # crisis calls about the person in 365 days
+    grande_utilisatrice_calls: int = GRANDE_UTILISATRICE_CALLS  # crisis calls about the person in 365 days
     recurrence_calls_30d: int = 2               # calls about the person in 30 days (current one included)
     recurrence_calls_90d: int = 3               # calls about the person in 90 days
     location_calls_30d: int = 3                 # crisis calls at the location in 30 days

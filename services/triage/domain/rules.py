@@ -14,14 +14,14 @@ from typing import Callable
 from dyade.contracts.vocabulary import DangerLevel
 
 TERREBONNE = ("Service de police de Terrebonne, entrevue avec la coordonnatrice aux interventions "
-              "psychosociales (shared/domain/000): critères de la référence sociale")
+              "psychosociales (UQO, « Entretien avec Nathalie L'Heureux, T.S. »): critères de la référence sociale")
 CSSRS = ("Columbia Suicide Severity Rating Scale (C-SSRS), version dépistage: idéation avec plan ou "
          "intention, ou comportement suicidaire récent ⇒ risque élevé, intervention immédiate")
 LETHALITY = ("Indicateurs de létalité en violence conjugale (Campbell, Danger Assessment 2003; "
              "Lethality Assessment Program, Maryland): arme, menaces de mort, escalade de la violence")
 P38 = ("Loi sur la protection des personnes dont l'état mental présente un danger pour elles-mêmes ou "
        "pour autrui (RLRQ c. P-38.001), art. 8: danger grave et immédiat")
-FRAME = "Fiche Info-social de la personne (risques notés par l'intervenante, shared/domain/000)"
+FRAME = "Fiche Info-social de la personne (risques notés par l'intervenante sociale)"
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from mode import Service
 from dyade import access
 from dyade.auth import Principal, requires
 from dyade.contracts import Role
-from dyade.service import create_app
+from dyade.service import create_app, proxy_options
 from dyade.settings import Settings
 from services.triage.domain import state as S
 from services.triage.adapters.metrics import READY
@@ -124,7 +124,8 @@ class WebService(Service):
     def __init__(self, api: FastAPI, host: str, port: int, **kwargs):
         super().__init__(**kwargs)
         self.server = _EmbeddedServer(uvicorn.Config(api, host=host, port=port, log_config=None, access_log=False,
-                                                     lifespan="off", timeout_graceful_shutdown=5))
+                                                     lifespan="off", timeout_graceful_shutdown=5,
+                                                     **proxy_options(api.state.settings)))
         self._task: asyncio.Task | None = None
 
     async def on_start(self) -> None:

@@ -33,7 +33,7 @@ class Worker:
                 "DYADE_HOME": str(s.dyade_home), "DYADE_TOKEN_SECRET": s.dyade_token_secret,
                 "DYADE_PSEUDONYM_KEY": s.dyade_pseudonym_key, "TRIAGE_PORT": str(self.port),
                 "TRIAGE_APP_ID": self.app_id, "DYADE_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1",
-                "TRIAGE_FAUST_LOG_LEVEL": "INFO"}
+                "TRIAGE_FAUST_LOG_LEVEL": "INFO", "DYADE_STUCK_S": "45"}
 
     def start(self, timeout: float = 120) -> float:
         t0 = time.monotonic()
@@ -57,6 +57,29 @@ class Worker:
             return False
         self.last_readiness = r.text[:1000]
         return r.status_code == 200
+
+    def live(self) -> bool:
+        try:
+            return httpx.get(self.url + "/healthz", timeout=3).status_code != 500
+        except httpx.HTTPError:
+            return True  # not answering is the supervisor's other case (dyade up: 3 misses), not this one
+
+    def supervised_until(self, predicate, timeout: float, interval: float = 1.0):
+        """Wait for `predicate()` as `dyade up` would run the worker: a worker whose /healthz says it is
+        stuck (records waiting, nothing handled for DYADE_STUCK_S) is killed and started again. Returns
+        (value, restarts)."""
+        deadline, restarts = time.monotonic() + timeout, 0
+        while True:
+            value = predicate()
+            if value:
+                return value, restarts
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"condition not met within {timeout} s ({restarts} restart(s) when stuck)")
+            if not self.live():
+                restarts += 1
+                self.kill9()
+                self.start()
+            time.sleep(interval)
 
     def kill9(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
