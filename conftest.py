@@ -1,1 +1,1 @@
-pytest_plugins = ["dyade.testing"]
+pytest_plugins = ["tests.kit"]

@@ -132,7 +132,18 @@ def simulate_rows(r: dict) -> list[Row]:
              "ratio": _x(r["ratio"]), "target": "—"}]
 
 
+def idle_rows(r: dict) -> list[Row]:
+    worst = max(r["cpu_percent_of_one_core"].items(), key=lambda kv: kv[1])
+    return [{"figure": f"`bench.idle`: the idle platform's CPU ({r['window_s']:.0f} s, no traffic, "
+                       f"fetch wait {r['fetch_wait_ms']} ms)",
+             "value": f"{r['total_percent']:.1f} % of one core (most: {worst[0]} {worst[1]:.1f} %)",
+             "baseline": f"one bare kafka-python consumer polling an empty topic: "
+                         f"{r['baseline_one_idle_consumer_percent']:.1f} %",
+             "ratio": _x(r["ratio_total_over_one_consumer"]), "target": "< 5 % of one core"}]
+
+
 EXTRACT: dict[str, Callable[[dict], list[Row]]] = {
+    "idle": idle_rows,
     "startup": startup_rows, "intake": intake_rows, "triage": triage_rows, "infosocial": infosocial_rows,
     "pipeline": pipeline_rows, "notifier": notifier_rows, "analytics": analytics_rows, "simulate": simulate_rows}
 
@@ -161,7 +172,7 @@ README_ROWS: dict[str, list[Row]] = {
                   "baseline": "writing the same lines, ready-made: 0.7 s", "ratio": "×60", "target": "—",
                   "date": "2026-11-23"}],
 }
-ORDER = ["pipeline", "notifier", "startup", "intake", "triage", "infosocial", "analytics", "simulate"]
+ORDER = ["pipeline", "notifier", "startup", "idle", "intake", "triage", "infosocial", "analytics", "simulate"]
 
 
 CELLS = ("figure", "value", "baseline", "ratio", "target", "machine", "date")

@@ -101,17 +101,21 @@ def unit_of_work(factory: sessionmaker[Session], bind=None) -> Iterator[Session]
         session.close()
 
 
-def insert_ignoring_duplicates(bind: Session | Connection, table: Table):
+def insert_ignoring_duplicates(bind: Session | Connection | str, table, index_elements: list[str] | None = None):
     """`INSERT ... ON CONFLICT DO NOTHING` on the two databases Dyade runs on (PostgreSQL, SQLite): the one
-    place that knows each dialect's construct."""
-    dialect = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
+    place that knows each dialect's construct. `bind`: a session, a connection or the dialect's name; `table`:
+    a Table or a mapped class."""
+    if isinstance(bind, str):
+        dialect = bind
+    else:
+        dialect = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:  # pragma: no cover - Dyade runs on these two
         raise RuntimeError(f"base non prise en charge: {dialect}")
-    return insert(table).on_conflict_do_nothing()
+    return insert(table).on_conflict_do_nothing(index_elements=index_elements)
 
 
 def insert_ignore(session: Session, table: Table, values: dict) -> bool:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from sqlalchemy import ColumnElement, Row, Table, bindparam, func, select, text, update
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dyade.db import unit_of_work
 from dyade.kafka import Record, make_producer, send
+from dyade.clock import utcnow
 
 
 class OutboxRelay:
@@ -144,7 +144,7 @@ class OutboxRelay:
             acked, failure = self._send(rows, self.records(session, rows)) if rows else ([], None)
             if acked:
                 session.execute(update(self.table).where(self.order == bindparam("b_key"))
-                                .values({self.sent_at.name: datetime.now(timezone.utc), **self.sent_values()}),
+                                .values({self.sent_at.name: utcnow(), **self.sent_values()}),
                                 [{"b_key": row._mapping[self.order], "b_partition": md.partition,
                                   "b_offset": md.offset} for row, md in acked])
         self.published += len(acked)

@@ -19,8 +19,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import datetime
 
 import httpx
 import typer
@@ -36,6 +35,7 @@ from dyade.kafka import BrokerUnreachable, create_topics
 from dyade.service import SERVICES, ServiceSpec
 from dyade.settings import Settings
 from dyade.supervision import DEFAULT, PHASE_FR, Action, Phase, Policy, Supervised
+from dyade.clock import utcnow
 
 console = Console(stderr=True)
 
@@ -130,7 +130,7 @@ class Platform:
         self._demo_reported = False
         self._probes: dict[str, tuple[int, str, Future]] = {}
         self._pool: ThreadPoolExecutor | None = None
-        self._started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self._started_at = utcnow().isoformat(timespec="seconds")
 
     # -- start -------------------------------------------------------------------------------------
     def start_broker(self) -> str:
@@ -313,7 +313,7 @@ class Platform:
         colour = {"info": "green", "warning": "yellow", "error": "red"}.get(level, "white")
         console.print(f"[dim]{datetime.now():%H:%M:%S}[/] [{colour}]{escape(name)} : {escape(message)}[/]",
                       highlight=False)
-        line = {"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "level": level,
+        line = {"ts": utcnow().isoformat(timespec="milliseconds"), "level": level,
                 "service": name, "logger": "dyade.up", "msg": message}
         try:
             private_dir(self.logs)

@@ -25,7 +25,8 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
+from dyade.clock import utcnow
 
 QUARTER_DAYS = 91
 HORIZON_MARGIN = timedelta(minutes=10)  # above the largest lag of a live call (processing takes seconds)
@@ -59,7 +60,7 @@ class CityClock:
 
     @classmethod
     def begin(cls, *, speed: float, days: float, now: datetime | None = None) -> "CityClock":
-        now = now or datetime.now(timezone.utc)
+        now = now or utcnow()
         return cls(now - lag_at_start(days, speed), max(1.0, speed), now, time.monotonic())
 
     def wall(self) -> datetime:

@@ -22,7 +22,7 @@ import os
 import random
 import threading
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from dyade.auth import audience_for, issue_token, max_token_hours
 from dyade.settings import Settings
@@ -35,6 +35,7 @@ from dyade.simulation.live import CityStream, SentLog
 from dyade.simulation.population import Person
 from dyade.simulation.profiles import NATURE_OF_CODE, PROFILES
 from dyade.simulation.simulation import Knobs, Record, Simulation
+from dyade.clock import utcnow
 
 log = logging.getLogger("dyade.demo")
 POPULATION_REFERENCE = date(2026, 1, 1)  # fixed, so the demo's persons are the same every day
@@ -64,7 +65,7 @@ class Demo:
         self.settings, self.options = settings, options
         self.stop = stop or threading.Event()
         self.secret = settings.secret("dyade_token_secret")
-        now = datetime.now(timezone.utc)
+        now = utcnow()
         self.lag = lag_at_start(options.days, options.speed)
         state = self._state().get("city") or {}
         resume = state.get("seed") == options.seed and state.get("speed") == options.speed and state.get("until")
@@ -115,8 +116,8 @@ class Demo:
                              attempts=attempts, name=service, stop=self.stop.is_set, wait=self.stop.wait)
 
     def wait_for_history(self, timeout: float) -> None:
-        deadline = datetime.now(timezone.utc) + timedelta(seconds=timeout)
-        while not self.stop.is_set() and datetime.now(timezone.utc) < deadline and not self.history_done.wait(0.5):
+        deadline = utcnow() + timedelta(seconds=timeout)
+        while not self.stop.is_set() and utcnow() < deadline and not self.history_done.wait(0.5):
             pass
 
     # --- the banner -------------------------------------------------------------------------------------
@@ -200,7 +201,7 @@ class Demo:
                      self.resume_from.astimezone(TZ).isoformat(timespec="minutes"), self.state_path)
             self.history_done.set()
             return
-        end = datetime.now(timezone.utc) - self.lag - HISTORY_GAP
+        end = utcnow() - self.lag - HISTORY_GAP
         calls, updates, referrals = [], [], []
         codes: dict[str, str] = {}
         for rec in self.records:
@@ -329,10 +330,10 @@ class Demo:
             return
         stream = self.start_live()
         assert self.clock is not None
-        last_saved = last_logged = began = datetime.now(timezone.utc)
+        last_saved = last_logged = began = utcnow()
         while not self.stop.is_set():
             if self.options.live_seconds is not None and not stream.paused and \
-                    (datetime.now(timezone.utc) - began).total_seconds() >= self.options.live_seconds:
+                    (utcnow() - began).total_seconds() >= self.options.live_seconds:
                 stream.paused = True
                 log.info("fin du flux court: plus de nouveaux appels (%d envoyés)", len(self.sent.calls))
             try:
@@ -345,7 +346,7 @@ class Demo:
                 continue
             sink = stream.sink.counts
             self.stats.update(calls=len(self.sent.calls), updates=self.sent.updates, rejected=sink.rejected)
-            now = datetime.now(timezone.utc)
+            now = utcnow()
             if (now - last_saved).total_seconds() >= self.options.truth_every_s:
                 last_saved = now
                 self.save()

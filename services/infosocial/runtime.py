@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from kafka import KafkaProducer
 from sqlalchemy import create_engine, select
@@ -23,6 +23,7 @@ from services.infosocial.adapters.outbox import Relay, prune, topic_is_empty
 from services.infosocial.adapters.queue import ReferralQueue
 from services.infosocial.adapters.reads import FrameReads, SnapshotCache
 from services.infosocial.adapters.register import Register
+from dyade.clock import utcnow
 
 log = logging.getLogger("infosocial")
 
@@ -80,7 +81,7 @@ class Runtime:
         while not self.stopping.is_set():
             try:
                 counts = self.frames.sweep()
-                now = datetime.now(timezone.utc)
+                now = utcnow()
                 pruned = prune(self.factory, sent_before=now - timedelta(days=7),
                                processed_before=now - timedelta(days=30))
                 log.info("review sweep done", extra=counts | {"pruned": pruned})
@@ -129,7 +130,7 @@ def republish_if_empty(factory, bootstrap: str, topic: str = FRAMES_CURRENT.name
 
 
 def republish(factory, producer: KafkaProducer, topic: str = FRAMES_CURRENT.name) -> int:
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     count = 0
     with unit_of_work(factory) as s:
         frames = s.scalars(select(Frame).where(Frame.archived_at.is_(None), Frame.active_version.is_not(None))).all()

@@ -12,7 +12,7 @@ from dyade.auth import issue_token
 from dyade.broker import free_port
 from dyade.cli.up import Platform, available_services
 from dyade.settings import Settings
-from dyade.testing import fresh_database
+from tests.kit import fresh_database
 
 
 @pytest.fixture(scope="package")

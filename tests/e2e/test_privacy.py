@@ -50,7 +50,7 @@ from dyade.contracts.topics import (
 )
 from dyade.kafka import make_producer, wait_until
 from dyade.paths import EIDO_STANDARD
-from dyade.testing import TopicReader
+from tests.kit import TopicReader
 
 ALWAYS = [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "00:00"}]
 SERVICES = ("intake", "triage", "infosocial", "notifier", "analytics")

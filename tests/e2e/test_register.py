@@ -14,7 +14,7 @@ import pytest
 from dyade.contracts import CommunicationPayload, CommunicationRecorded, InformationType, Recipient
 from dyade.contracts.topics import COMMUNICATIONS_RECORDED
 from dyade.kafka import make_producer, wait_until
-from dyade.testing import TopicReader
+from tests.kit import TopicReader
 from services.notifier.tests.endpoints import Receivers
 
 ALWAYS = [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "00:00"}]

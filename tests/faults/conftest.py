@@ -7,7 +7,7 @@ import os
 import pytest
 
 from dyade.broker import EmbeddedBroker
-from dyade.testing import fresh_database
+from tests.kit import fresh_database
 from tests.faults.platform import ALWAYS, Ledger, Platform
 
 FULL = os.environ.get("DYADE_FAULTS") == "full"

@@ -21,7 +21,7 @@ from dyade.auth import issue_token
 from dyade.broker import EmbeddedBroker, free_port
 from dyade.contracts.topics import TRIAGE_DECIDED
 from dyade.kafka import wait_until
-from dyade.testing import TopicReader
+from tests.kit import TopicReader
 
 SERVICES = ("intake", "triage", "infosocial", "notifier", "analytics")
 ALERT_LEVELS = {"dyade_suggeree", "dyade_prioritaire", "securite_policiers"}

@@ -15,7 +15,7 @@ import pytest
 
 from dyade.contracts.topics import CALLS_RAW, TOPICS
 from dyade.kafka import make_producer, wait_until
-from dyade.testing import TopicReader
+from tests.kit import TopicReader
 from tests.faults.conftest import FULL
 from tests.faults.platform import SERVICES, CallStream
 

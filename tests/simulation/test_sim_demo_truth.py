@@ -22,7 +22,7 @@ from dyade.settings import Settings
 from dyade.simulation.clock import service_env
 from dyade.simulation.demo import Demo, DemoOptions
 from dyade.simulation.field import FieldBehaviour
-from dyade.testing import fresh_database
+from tests.kit import fresh_database
 
 SPEED, DAYS = 2000.0, 30.0  # the city's clock ×2000, 30 days behind: it never catches up during the test
 ACK_DELAY_S = 10  # the notifier's escalation delay for this run; the dyads answer in ~5 s (median), a quarter late

@@ -7,7 +7,7 @@ Times are shown in the organisation's time zone (DYADE_TIMEZONE), labelled with 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,6 +21,7 @@ from services.analytics.entrypoints.api import READERS, MONTH, params
 from services.analytics.domain import localtime
 from services.analytics.adapters.figures import Params
 from services.analytics.entrypoints.i18n import labels_for
+from dyade.clock import utcnow
 
 env = Environment(loader=FileSystemLoader(Path(__file__).parent.parent / "templates"),
                   autoescape=select_autoescape(["html"]))
@@ -88,7 +89,7 @@ def _clock(request: Request, lang: str, latest: str | None) -> dict:
     """What the page says about time: the zone's label, the newest fact, now, in the reader's locale."""
     tz = request.app.state.book.tz
     loc = localtime.locale_for(lang, request.headers.get("accept-language"))
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     latest_dt = datetime.fromisoformat(latest) if latest else None
     return {"tz": tz, "locale": loc, "zone": localtime.zone_name(tz, loc),
             "zone_now": localtime.zone_label(tz, now, loc), "now": localtime.moment(now, tz, loc),

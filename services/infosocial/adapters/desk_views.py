@@ -3,7 +3,7 @@ triage answer to the signed-in social worker's own token — birth dates for the
 calls per month of her caseload, the person found by name. Shared by api.py and web.py."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 from fastapi import Request
 
@@ -11,6 +11,7 @@ from services.infosocial.adapters.desk import BirthDates, Desk
 from services.infosocial.domain import caseload as C
 from services.infosocial.domain.desk import Filters, Page
 from services.infosocial.adapters.identities import page_token
+from dyade.clock import utcnow
 
 AGE_PURPOSE = "infosocial: filtre par âge"
 SECTORS_PER_REQUEST = 100
@@ -53,7 +54,7 @@ def caseload(request: Request, subject: str | None, page: int, per_page: int,
              now: datetime | None = None) -> tuple[Page, bool]:
     """Her followed persons, with calls per month before / since the first contact (from triage). The bool:
     triage did not answer for every person of the page."""
-    now = now or datetime.now(timezone.utc)
+    now = now or utcnow()
     everyone = desk(request).caseload(subject)
     shown = everyone[(page - 1) * per_page: page * per_page]
     contacts = {}

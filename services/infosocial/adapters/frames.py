@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from dyade.clock import utcnow
 from dyade.contracts import ConsentStatus, FrameChanged, FrameCurrent, LegalBasis
 from dyade.contracts.frames import FrameChangePayload, FrameCurrentPayload
 from dyade.db import unit_of_work
@@ -42,10 +43,6 @@ class Written:
     version: int
     status: str
     created: bool = False
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def snapshot(session: Session, frame: Frame) -> FrameSnapshot | None:

@@ -3,7 +3,7 @@ a relay thread (dyade.outbox) publishes them in order. A tombstone (value None) 
 removes a person's frame from the compacted topic."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,10 +14,11 @@ from dyade.db import unit_of_work
 from dyade.kafka import Record, key_of
 from dyade.outbox import OutboxRelay
 from services.infosocial.adapters.models import OutboxRecord
+from dyade.clock import utcnow
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return utcnow()
 
 
 def enqueue(session: Session, event: Event) -> None:

@@ -22,7 +22,8 @@ from dyade.db import unit_of_work
 from services.infosocial.domain import suggestions as SG
 from services.infosocial.domain.labels import DISMISS_REASONS, criteria as criteria_labels
 from services.infosocial.domain.referrals import LABELS, OPEN, TransitionRefused, transition
-from services.infosocial.adapters.frames import SOURCE, Problem, utcnow
+from services.infosocial.adapters.frames import SOURCE, Problem
+from dyade.clock import utcnow
 from services.infosocial.adapters.models import (Frame, ProcessedEvent, RecurrenceOverride, Referral, ReferralStep,
                                         Suggestion)
 from services.infosocial.adapters.outbox import enqueue

@@ -20,7 +20,8 @@ from dyade.db import unit_of_work
 from services.infosocial.domain.review import today_in_montreal
 from services.infosocial.domain.visibility import VIEW_OF_ROLE, FrameSnapshot, view_for
 from services.infosocial.adapters import register
-from services.infosocial.adapters.frames import Problem, snapshot, utcnow
+from services.infosocial.adapters.frames import Problem, snapshot
+from dyade.clock import utcnow
 from services.infosocial.adapters.models import (Communication, ConsentEntry, Frame, FrameRead, FrameVersion,
                                                  RecurrenceOverride, Referral, ReferralStep)
 

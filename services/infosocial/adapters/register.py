@@ -15,8 +15,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import TextClause, func, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from dyade.auth import Principal
@@ -25,7 +23,8 @@ from dyade.contracts import (CHANNEL_LABELS, INFORMATION_LABELS, ROLE_LABELS, SO
                              organisation_of)
 from dyade.contracts.communications import ACCESS_RIGHT_LABEL
 from dyade.contracts.vocabulary import LEGAL_BASIS_LABELS
-from dyade.db import unit_of_work
+from dyade.clock import utcnow
+from dyade.db import insert_ignoring_duplicates, unit_of_work
 from services.infosocial.domain.caseload import ZONE
 from services.infosocial.adapters.models import Communication, FrameRead
 
@@ -44,10 +43,6 @@ PURPOSES = {"lecture": "consultation de la fiche pour une intervention",
             "version": "consultation d'une version antérieure de la fiche",
             "export": "droit d'accès de la personne : export de son dossier"}
 WITHOUT_JUSTIFICATION = (None, LegalBasis.CONSENTEMENT, LegalBasis.AUCUNE)  # the others are recorded with one
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 # --- one shape -----------------------------------------------------------------------------------------------
@@ -80,8 +75,7 @@ def own_read(who: Principal, *, person_key: str, information: InformationType, p
 
 def insert_entries(dialect: str):
     """INSERT of register rows that skips an event id already there (a replay)."""
-    make = pg_insert if dialect == "postgresql" else sqlite_insert
-    return make(Communication).on_conflict_do_nothing(index_elements=["event_id"])
+    return insert_ignoring_duplicates(dialect, Communication, index_elements=["event_id"])
 
 
 def _read_and_entry() -> TextClause:

@@ -5,25 +5,12 @@ Pure: no I/O."""
 from __future__ import annotations
 
 from dyade.contracts import CRITERION_LABELS, Criterion, ReferralStatus, ReferrerType
+from dyade.contracts.labels import CATALOGUE
 
 LANGS = ("fr", "en")
 
-STATUS = {
-    ReferralStatus.RECUE: ("reçue", "received"),
-    ReferralStatus.ADMISSIBLE: ("admissible", "eligible"),
-    ReferralStatus.PREMIER_CONTACT: ("premier contact", "first contact"),
-    ReferralStatus.EN_SUIVI: ("en suivi", "followed"),
-    ReferralStatus.REFUSEE: ("refusée", "declined"),
-    ReferralStatus.FERMEE: ("fermée", "closed"),
-}
-REFERRER = {
-    ReferrerType.POLICIER: ("policier", "police officer"),
-    ReferrerType.PREPOSE_911: ("préposé 9-1-1", "9-1-1 call-taker"),
-    ReferrerType.PARTENAIRE_PUBLIC: ("partenaire public", "public partner"),
-    ReferrerType.PARTENAIRE_COMMUNAUTAIRE: ("partenaire communautaire", "community partner"),
-    ReferrerType.PARTENAIRE_MUNICIPAL: ("partenaire municipal", "municipal partner"),
-    ReferrerType.TRIAGE: ("suggestion du triage confirmée", "triage suggestion, confirmed"),
-}
+STATUS = CATALOGUE[ReferralStatus]      # the catalogue's words (dyade.contracts.labels)
+REFERRER = CATALOGUE[ReferrerType]
 SUGGESTION_STATE = {
     "a_confirmer": ("à confirmer", "to confirm"),
     "confirmee": ("confirmée: devenue une référence", "confirmed: now a referral"),

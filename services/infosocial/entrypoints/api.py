@@ -20,7 +20,8 @@ from services.infosocial.domain import suggestions as SG
 from services.infosocial.domain.labels import AGE_BANDS, DISMISS_REASONS, ORIGINS
 from services.infosocial.domain.review import today_in_montreal
 from services.infosocial.domain.visibility import READ_ROLES
-from services.infosocial.adapters.frames import Problem, utcnow
+from services.infosocial.adapters.frames import Problem
+from dyade.clock import utcnow
 from services.infosocial.adapters.overview import frame_counts, frame_list
 from services.infosocial.runtime import Runtime
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from pathlib import Path as FsPath
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
@@ -30,7 +30,8 @@ from services.infosocial.domain.content import (PERSON_KEY, VERDICT_KINDS, Appro
                                                 FrameSubmission, Model)
 from services.infosocial.domain.referrals import ALLOWED
 from services.infosocial.domain.review import REVIEW_NOTICE_DAYS, today_in_montreal
-from services.infosocial.adapters.frames import Problem, utcnow
+from services.infosocial.adapters.frames import Problem
+from dyade.clock import utcnow
 from services.infosocial.entrypoints.forms import frame_form_values, parse_frame_form
 from services.infosocial.adapters.identities import Lookup
 from services.infosocial.adapters.overview import due_for_review, frame_counts, frame_list
@@ -127,6 +128,24 @@ def back(url: str, message: str | None = None, error: str | None = None) -> Redi
     return RedirectResponse(url, status_code=303)
 
 
+async def posted(request: Request) -> tuple[Principal, dict[str, str]] | HTMLResponse:
+    """The signed-in social worker and the form's fields (trimmed), or the sign-in page."""
+    who = guard(request)
+    if not isinstance(who, Principal):
+        return who
+    return who, {k: str(v).strip() for k, v in (await request.form()).items()}
+
+
+def acted(to: str, act: Callable[[], str]) -> RedirectResponse:
+    """Do what the form asks and come back to `to` with what was done, or with why it was refused."""
+    try:
+        return back(to, act())
+    except ValidationError as exc:
+        return back(to, error=describe_validation_error(exc))
+    except Problem as exc:
+        return back(to, error=exc.message)
+
+
 def local_path(value: str | None, default: str = "/") -> str:
     """A page of this site to come back to (never another site)."""
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value and len(value) < 1000:
@@ -192,38 +211,30 @@ def suggestions_page(request: Request):
 
 @router.post("/suggestions/{suggestion_id}/confirmer")
 async def confirm_suggestion(suggestion_id: str, request: Request):
-    who = guard(request)
-    if not isinstance(who, Principal):
-        return who
-    form = {k: str(v).strip() for k, v in (await request.form()).items()}
-    to = local_path(form.get("retour"), "/suggestions")
-    try:
-        note = MoveNote.model_validate({"note": form.get("note") or None}).note
-        out = rt(request).queue.confirm(suggestion_id, who.subject, note)
-    except ValidationError as exc:
-        return back(to, error=describe_validation_error(exc))
-    except Problem as exc:
-        return back(to, error=exc.message)
-    if out.get("joined"):
-        return back(to, f"Suggestion jointe à la référence ouverte {out['referral_id']}")
-    return back(to, f"Suggestion confirmée: référence {out['referral_id']} reçue")
+    if not isinstance(got := await posted(request), tuple):
+        return got
+    who, form = got
+
+    def confirm() -> str:
+        out = rt(request).queue.confirm(suggestion_id, who.subject,
+                                        MoveNote.model_validate({"note": form.get("note") or None}).note)
+        if out.get("joined"):
+            return f"Suggestion jointe à la référence ouverte {out['referral_id']}"
+        return f"Suggestion confirmée: référence {out['referral_id']} reçue"
+    return acted(local_path(form.get("retour"), "/suggestions"), confirm)
 
 
 @router.post("/suggestions/{suggestion_id}/ecarter")
 async def dismiss_suggestion(suggestion_id: str, request: Request):
-    who = guard(request)
-    if not isinstance(who, Principal):
-        return who
-    form = {k: str(v).strip() for k, v in (await request.form()).items()}
-    to = local_path(form.get("retour"), "/suggestions")
-    try:
+    if not isinstance(got := await posted(request), tuple):
+        return got
+    who, form = got
+
+    def dismiss() -> str:
         note = MoveNote.model_validate({"note": form.get("note") or None}).note
         rt(request).queue.dismiss(suggestion_id, who.subject, form.get("motif", ""), note)
-    except ValidationError as exc:
-        return back(to, error=describe_validation_error(exc))
-    except Problem as exc:
-        return back(to, error=exc.message)
-    return back(to, f"Suggestion écartée: {L.of(L.DISMISS_REASONS, form.get('motif'), 'fr')}")
+        return f"Suggestion écartée: {L.of(L.DISMISS_REASONS, form.get('motif'), 'fr')}"
+    return acted(local_path(form.get("retour"), "/suggestions"), dismiss)
 
 
 @router.get("/suivis", response_class=HTMLResponse)
@@ -396,90 +407,73 @@ async def submit_frame(request: Request):
 
 @router.post("/fiches/{frame_id}/approuver")
 async def approve(frame_id: str, request: Request):
-    who = guard(request)
-    if not isinstance(who, Principal):
-        return who
-    form = await request.form()
-    person_key = str(form.get("person_key", ""))
-    try:
-        w = rt(request).frames.approve(frame_id, who.subject, Approval())
-    except Problem as exc:
-        return back(f"/personnes/{person_key}", error=exc.message)
-    return back(f"/personnes/{person_key}", f"Version {w.version} approuvée: fiche active")
+    if not isinstance(got := await posted(request), tuple):
+        return got
+    who, form = got
+
+    def approved() -> str:
+        return f"Version {rt(request).frames.approve(frame_id, who.subject, Approval()).version} approuvée: fiche active"
+    return acted(f"/personnes/{form.get('person_key', '')}", approved)
 
 
 @router.post("/fiches/{frame_id}/consentement")
 async def consent(frame_id: str, request: Request):
-    who = guard(request)
-    if not isinstance(who, Principal):
-        return who
-    form = {k: str(v).strip() for k, v in (await request.form()).items()}
-    person_key = form.pop("person_key", "")
-    try:
+    if not isinstance(got := await posted(request), tuple):
+        return got
+    who, form = got
+
+    def record() -> str:
         rec = ConsentRecord.model_validate({
             "status": form.get("status"), "date": form.get("date") or None,
             "scope": [s.strip() for s in form.get("scope", "").split(",") if s.strip()],
             "legal_basis": form.get("legal_basis") or None, "justification": form.get("justification") or None,
             "note": form.get("note") or None})
         rt(request).frames.record_consent(frame_id, rec, who.subject, rec.note)
-    except ValidationError as exc:
-        return back(f"/personnes/{person_key}", error=describe_validation_error(exc))
-    except Problem as exc:
-        return back(f"/personnes/{person_key}", error=exc.message)
-    return back(f"/personnes/{person_key}", "Consentement consigné")
+        return "Consentement consigné"
+    return acted(f"/personnes/{form.get('person_key', '')}", record)
 
 
 @router.post("/references/{referral_id}/statut")
 async def move_referral(referral_id: str, request: Request):
-    who = guard(request)
-    if not isinstance(who, Principal):
-        return who
-    form = {k: str(v).strip() for k, v in (await request.form()).items()}
-    to = local_path(form.get("retour"))
-    try:
-        target = ReferralStatus(form.get("status", ""))
+    if not isinstance(got := await posted(request), tuple):
+        return got
+    who, form = got
+
+    def move() -> str:
+        try:
+            target = ReferralStatus(form.get("status", ""))
+        except ValueError:
+            raise Problem(422, "Statut inconnu") from None
         note = MoveNote.model_validate({"note": form.get("note") or None}).note
         rt(request).queue.move(referral_id, target, who.subject, note=note,
                                first_contact_at=None, person_notified=form.get("person_notified") == "on")
-    except ValidationError as exc:
-        return back(to, error=describe_validation_error(exc))
-    except ValueError:
-        return back(to, error="Statut inconnu")
-    except Problem as exc:
-        return back(to, error=exc.message)
-    return back(to, f"Référence {referral_id}: {L.status(target.value)}")
+        return f"Référence {referral_id}: {L.status(target.value)}"
+    return acted(local_path(form.get("retour")), move)
 
 
 @router.post("/fiches/{frame_id}/archiver")
 async def archive(frame_id: str, request: Request):
-    who = guard(request)
-    if not isinstance(who, Principal):
-        return who
-    form = {k: str(v).strip() for k, v in (await request.form()).items()}
-    person_key = form.get("person_key", "")
-    try:
-        reason = Archive.model_validate({"reason": form.get("reason", "")}).reason
-        rt(request).frames.archive(frame_id, who.subject, reason)
-    except ValidationError as exc:
-        return back(f"/personnes/{person_key}", error=describe_validation_error(exc))
-    except Problem as exc:
-        return back(f"/personnes/{person_key}", error=exc.message)
-    return back(f"/personnes/{person_key}", "Fiche archivée: retirée des terminaux")
+    if not isinstance(got := await posted(request), tuple):
+        return got
+    who, form = got
+
+    def archived() -> str:
+        rt(request).frames.archive(frame_id, who.subject,
+                                   Archive.model_validate({"reason": form.get("reason", "")}).reason)
+        return "Fiche archivée: retirée des terminaux"
+    return acted(f"/personnes/{form.get('person_key', '')}", archived)
 
 
 @router.post("/personnes/{person_key}/recurrence")
 async def recurrence(person_key: str, request: Request):
-    who = guard(request)
-    if not isinstance(who, Principal):
-        return who
-    form = {k: str(v).strip() for k, v in (await request.form()).items()}
-    try:
+    if not isinstance(got := await posted(request), tuple):
+        return got
+    who, form = got
+
+    def override() -> str:
         body = OverrideNote.model_validate({"note": form.get("note", "")})
         if not re.fullmatch(PERSON_KEY, person_key):
             raise Problem(422, "clé de personne invalide")
         rt(request).queue.override(person_key, recurrent=False, note=body.note, author=who.subject, until=None)
-    except ValidationError as exc:
-        return back(f"/personnes/{person_key}", error=describe_validation_error(exc))
-    except Problem as exc:
-        return back(f"/personnes/{person_key}", error=exc.message)
-    return back(f"/personnes/{person_key}", "Triage informé: la personne n'est plus traitée comme récurrente")
+        return "Triage informé: la personne n'est plus traitée comme récurrente"
+    return acted(f"/personnes/{person_key}", override)

@@ -1,5 +1,5 @@
 """Info-social test fixtures: one real server (uvicorn in a thread) on the session's PostgreSQL and broker,
-with its own consumer group. What it published is read with dyade.testing's `reader`."""
+with its own consumer group. What it published is read with tests.kit's `reader`."""
 from __future__ import annotations
 
 import threading

@@ -56,11 +56,11 @@ def test_queue_write_approve_and_see_active(browser, infosocial, settings, broke
     page.goto(base + "/?tri=recentes")
     row = page.locator(f"tr[data-referral='{rid}']")
     row.wait_for()
-    assert "reçue" in row.locator(".status").inner_text()
+    assert "Reçue" in row.locator(".status").inner_text()
     row.locator("select[name=status]").select_option("admissible")
     row.locator("button").click()
     page.wait_for_url("**/?tri=recentes&msg=*")
-    assert "admissible" in page.locator(f"tr[data-referral='{rid}'] .status").inner_text()
+    assert "Admissible" in page.locator(f"tr[data-referral='{rid}'] .status").inner_text()
     page.locator(f"tr[data-referral='{rid}'] a", has_text="créer").click()
     page.wait_for_url("**/fiches/nouvelle?person_key=*")
     assert page.input_value("#person_key") == person

@@ -17,7 +17,7 @@ from dyade.contracts import (Criterion, ReferralFiled, ReferralStatusChanged, Re
 from dyade.contracts.referrals import ReferralPayload, ReferralSuggestedPayload
 from dyade.contracts.topics import REFERRALS_STATUS
 from dyade.kafka import make_producer, publish, wait_until
-from dyade.testing import keyed
+from tests.kit import keyed
 from services.infosocial.adapters.identities import SEARCH_PURPOSE
 
 from infosocial_helpers import SW_A, SW_B, create_active, frame_body, known_to_intake
@@ -266,7 +266,7 @@ def test_approvals_and_reviews_come_first_then_referrals_in_words(api, sw, produ
     assert n == counts["frames"]["approvals"]
     row = html[html.index(f'data-referral="{rid}"'):]
     row = row[:row.index("</tr>")]
-    assert "Dangerosité prévisible" in row and "préposé 9-1-1" in row and sector in row and "reçue" in row
+    assert "Dangerosité prévisible" in row and "Préposé 9-1-1" in row and sector in row and "Reçue" in row
     refs_api = api.get("/v1/desk/referrals", params={"sector": sector, "origin": "personnes"}, headers=sw[0]).json()
     assert [x["referral_id"] for x in refs_api["items"]] == [rid]
     assert api.get("/v1/desk/referrals", params={"sector": sector, "origin": "triage"},
@@ -315,7 +315,7 @@ def test_finding_a_person_by_name_and_birth_date_is_audited_and_for_social_worke
 
     page = api.post("/recherche", data={"nom": last, "prenom": "Ginette", "naissance": "1954-03-02"}, headers=sw[1])
     assert page.status_code == 200 and f"Ginette {last} (1954-03-02)" in page.text
-    assert f'href="/personnes/{key}"' in page.text and "reçue" in page.text
+    assert f'href="/personnes/{key}"' in page.text and "Reçue" in page.text
     assert last not in str(page.url)  # POST: the name stays out of the URL
     missing = api.post("/recherche", data={"nom": f"Personne{uuid.uuid4().hex[:8]}", "naissance": "1990-01-01"},
                        headers=sw[1])

@@ -223,6 +223,6 @@ def test_confirming_and_dismissing_suggestions_in_the_page(browser, infosocial, 
     assert api.get(f"/v1/suggestions/{drop}", headers=sw[0]).json()["dismiss_reason"] == "hors_territoire"
     page.goto(base + f"/?secteur={s}")
     assert page.locator(f"tr[data-referral='{keep}']").count() == 1
-    assert "suggestion du triage confirmée" in page.locator(f"tr[data-referral='{keep}']").inner_text()
+    assert "Suggestion du triage confirmée" in page.locator(f"tr[data-referral='{keep}']").inner_text()
     page.screenshot(path=str(ARTIFACTS / "phone-desk-after-confirm.png"), full_page=True)
     ctx.close()

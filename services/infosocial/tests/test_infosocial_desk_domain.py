@@ -144,7 +144,7 @@ def test_every_criterion_has_french_and_english_words():
     assert L.criterion("dangerosite_previsible") == "Dangerosité prévisible"
     assert L.criterion("dangerosite_previsible", "en") == "Foreseeable danger"
     assert L.criterion("code_inconnu") == "code_inconnu"
-    assert L.status("premier_contact", "en") == "first contact" and L.referrer("prepose_911") == "préposé 9-1-1"
+    assert L.status("premier_contact", "en") == "First contact" and L.referrer("prepose_911") == "Préposé 9-1-1"
     assert L.ranked(["recurrence", "implication_partenaires", "dangerosite_imminente", "complexite_intervention"]) \
         == ["dangerosite_imminente", "recurrence", "complexite_intervention", "implication_partenaires"]
     assert L.FR.keys() == L.EN.keys()

@@ -10,7 +10,7 @@ from dyade.contracts import FrameChanged, FrameCurrent, decode
 from dyade.contracts.topics import FRAMES_CHANGED, FRAMES_CURRENT
 from dyade.kafka import create_topics, wait_until
 from dyade.contracts.topics import Topic
-from dyade.testing import keyed
+from tests.kit import keyed
 from services.infosocial.domain.visibility import SUICIDE_WITHHELD_NOTE
 from services.infosocial.runtime import republish_if_empty
 

@@ -12,7 +12,7 @@ from dyade.contracts import (Criterion, RecurrenceOverridden, ReferralFiled, Ref
 from dyade.contracts.referrals import ReferralPayload, ReferralSuggestedPayload
 from dyade.contracts.topics import REFERRALS_FILED, REFERRALS_STATUS, TRIAGE_OVERRIDDEN
 from dyade.kafka import make_producer, publish, wait_until
-from dyade.testing import keyed
+from tests.kit import keyed
 
 from infosocial_helpers import SW_A, create_active
 

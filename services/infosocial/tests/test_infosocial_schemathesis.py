@@ -2,7 +2,7 @@
 and every 4xx carries a `detail` saying what is wrong."""
 from __future__ import annotations
 
-from dyade.testing import no_server_errors
+from tests.kit import no_server_errors
 
 VIEWS = ("/v1/frames/{frame_id}", "/v1/persons/{person_key}/frame")  # what an officer may read
 

@@ -1,5 +1,5 @@
 """Bad text at Info-social's edge: NUL, other control characters, DEL, a lone surrogate or U+FFFF in any
-string field of any API body (fields found by walking the models: dyade.testing.string_fields), in the
+string field of any API body (fields found by walking the models: tests.kit.string_fields), in the
 frame form or a page's note is refused naming the field; a referral event that carries one (written by
 something else than intake) is dead-lettered and the queue goes on."""
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dyade.contracts import Criterion, ReferralFiled, ReferrerType
 from dyade.contracts.referrals import ReferralPayload
 from dyade.contracts.topics import REFERRALS_FILED
 from dyade.kafka import make_producer, publish, wait_until
-from dyade.testing import (BAD_TEXT, assert_refused_naming, bad_text_cases, body_routes, fill_path, role_finder,
+from tests.kit import (BAD_TEXT, assert_refused_naming, bad_text_cases, body_routes, fill_path, role_finder,
                            send_json, string_fields)
 from services.infosocial.entrypoints.api import router
 

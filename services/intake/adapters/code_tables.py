@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.intake.domain.codes import CodeTable
 from services.intake.adapters.models import metadata
+from dyade.clock import utcnow
 
 log = logging.getLogger("intake.code_tables")
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "mappings"
@@ -134,7 +135,7 @@ class CodeTableStore:
     def put(self, table: CodeTable, *, subject: str, role: str, reason: str | None,
             now: datetime | None = None) -> tuple[StoredTable, bool]:
         """(the version now current, whether it was created)."""
-        now = now or datetime.now(timezone.utc)
+        now = now or utcnow()
         content = table.as_content()
         digest = content_hash(content)
         with self.sessions.begin() as session:

@@ -6,7 +6,7 @@ read (`record_disclosures`): no audit, no identity. Names never go to the logs; 
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -21,6 +21,7 @@ from dyade.contracts.text import Line
 from dyade.db import unit_of_work
 from services.intake.adapters import models as m
 from services.intake.adapters import register
+from dyade.clock import utcnow
 
 log = logging.getLogger("intake.identities")
 
@@ -81,7 +82,7 @@ class Disclosures:
                 select(ids.person_key, ids.kind, ids.first_name, ids.last_name, ids.birth_date, ids.cad_person_id,
                        ids.match, ids.created_at).where(ids.person_key.in_(keys))).all()
             found = assemble(rows)
-            record_disclosures(session, [k for k in keys if k in found], reader, purpose, datetime.now(timezone.utc))
+            record_disclosures(session, [k for k in keys if k in found], reader, purpose, utcnow())
         log.info("identities disclosed", extra={"requested": len(keys), "disclosed": len(found),
                                                 "role": reader.role.value})
         return {k: found[k] for k in keys if k in found}

@@ -21,6 +21,7 @@ from dyade.db import unit_of_work
 from services.intake.adapters import models as m
 from services.intake.adapters import register
 from services.intake.entrypoints.identities import PURPOSE_PATTERN, READERS
+from dyade.clock import utcnow
 
 log = logging.getLogger("intake.narratives")
 
@@ -58,7 +59,7 @@ class Narratives:
             row = session.execute(query.limit(1)).first()
             if row is None:
                 return None
-            now = datetime.now(timezone.utc)
+            now = utcnow()
             session.execute(m.narrative_reads.insert().values(
                 kind=kind, ref=ref, revision=row.revision, subject=reader.subject[:200], role=reader.role.value,
                 purpose=purpose[:200], at=now))

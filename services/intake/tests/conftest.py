@@ -1,5 +1,5 @@
 """Intake's test fixtures: one intake app for the session (real broker, real PostgreSQL) and call bodies
-with unique ids. What intake published is read with dyade.testing's `reader`."""
+with unique ids. What intake published is read with tests.kit's `reader`."""
 from __future__ import annotations
 
 import uuid

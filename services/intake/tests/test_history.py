@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from dyade.broker import EmbeddedBroker
 from dyade.kafka import create_topics, wait_until
 from dyade.db import scratch_database
-from dyade.testing import TopicReader
+from tests.kit import TopicReader
 from services.intake.bootstrap import create_app
 from services.intake.adapters.outbox import PRODUCED_TOPICS
 from services.intake.tests.conftest import call_body

@@ -1,7 +1,7 @@
 """Bad text at the edge of intake: NUL, other control characters, DEL, a lone surrogate or U+FFFF in any
 string field of any body (calls, updates, referrals, persons, identities, batches), in an EIDO document or
 in the path is a 422 naming the field, before anything reaches the database. The fields are those of the
-models themselves (dyade.testing.string_fields walks model_fields): a new field is covered the day it is
+models themselves (tests.kit.string_fields walks model_fields): a new field is covered the day it is
 added, a new body route makes test_every_body_route_is_covered fail until it is listed here."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from dyade.contracts.inbound import CallSubmission, CallUpdateSubmission, PersonIdentity, ReferralSubmission
 from dyade.paths import EIDO_STANDARD
-from dyade.testing import (BAD_TEXT, assert_refused_naming, bad_text_cases, body_routes, fill_path, role_finder,
+from tests.kit import (BAD_TEXT, assert_refused_naming, bad_text_cases, body_routes, fill_path, role_finder,
                            send_json, string_fields)
 from services.intake.entrypoints.api import BatchRequest
 from services.intake.entrypoints.code_tables import CodeTableIn

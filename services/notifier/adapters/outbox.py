@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import queue
 import uuid
-from datetime import datetime, timezone
 
 from prometheus_client import Counter
 from sqlalchemy import select
@@ -20,6 +19,7 @@ from dyade.outbox import OutboxRelay
 
 from services.notifier.domain.roster import shift_label
 from services.notifier.adapters.models import AlertEventRow, AlertRow, OutboxRow, utc
+from dyade.clock import utcnow
 
 ASSIGNING = {S.CREATED.value, S.ESCALATED.value}
 ALERT_CHANGES = Counter("dyade_notifier_alert_changes_total", "Alert state changes published", ["state", "kind"])
@@ -64,7 +64,7 @@ def enqueue(session: Session, event: Event) -> None:
     """The event, to be published once the session's transaction commits (and only if it does)."""
     topic = topic_for(type(event))
     session.add(OutboxRow(topic=topic.name, key=key_of(event, topic).decode()[:100], value=event.to_bytes(),
-                          event_type=event.TYPE, created_at=datetime.now(timezone.utc)))
+                          event_type=event.TYPE, created_at=utcnow()))
 
 
 class EventRelay(OutboxRelay):

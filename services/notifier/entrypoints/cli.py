@@ -4,6 +4,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 from rich.table import Table
+from dyade.clock import utcnow
 
 app = typer.Typer(help="Alertes aux dyades: équipe, alertes, clé Web Push.", no_args_is_help=True)
 console = Console()
@@ -24,7 +25,6 @@ def put_dyad(dyad_id: str = typer.Argument(..., help="Identifiant, ex. D1"),
              start: str = typer.Option("08:00", "--debut", help="Début du quart (heure de Montréal)"),
              end: str = typer.Option("20:00", "--fin", help="Fin du quart")):
     """Créer ou modifier une dyade (7 jours sur 7, de --debut à --fin)."""
-    from datetime import datetime, timezone
 
     from dyade.db import unit_of_work
     from services.notifier.domain.roster import parse_time
@@ -39,7 +39,7 @@ def put_dyad(dyad_id: str = typer.Argument(..., help="Identifiant, ex. D1"),
         row = s.get(DyadRow, dyad_id) or DyadRow(dyad_id=dyad_id, members=[])
         row.name, row.sector, row.active = name or f"Dyade {dyad_id}", sector, True
         row.shifts = [{"days": list(range(7)), "start": start, "end": end}]
-        row.updated_at = datetime.now(timezone.utc)
+        row.updated_at = utcnow()
         s.merge(row)
     console.print(f"dyade {dyad_id}: secteur {sector}, {start}–{end} tous les jours")
 

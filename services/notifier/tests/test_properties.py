@@ -59,7 +59,7 @@ TABLES = ("notifier_alerts", "notifier_alert_events", "notifier_alert_calls", "n
 
 @pytest.fixture(scope="module")
 def sessions():
-    from dyade.testing import fresh_database
+    from tests.kit import fresh_database
     with fresh_database() as url:
         engine = make_engine(url)
         yield make_sessionmaker(engine)

@@ -2,7 +2,7 @@
 sends, the service answers without a 5xx, and every 4xx says what is wrong in `detail`."""
 from __future__ import annotations
 
-from dyade.testing import no_server_errors
+from tests.kit import no_server_errors
 
 
 def test_no_server_error_on_any_operation(base_url, settings, notifier, token):

@@ -1,12 +1,12 @@
 """Bad text at the notifier's edge: NUL, other control characters, DEL, a lone surrogate or U+FFFF in any
 string field of any body (roster, webhook, subscriptions, decline/close/snooze reasons, bulk close,
-follow-up plans: fields found by walking the models, dyade.testing.string_fields) or in the path is a 422
+follow-up plans: fields found by walking the models, tests.kit.string_fields) or in the path is a 422
 naming the field, before anything reaches the database."""
 from __future__ import annotations
 
 import pytest
 
-from dyade.testing import (assert_refused_naming, bad_text_cases, body_routes, fill_path, role_finder, send_json,
+from tests.kit import (assert_refused_naming, bad_text_cases, body_routes, fill_path, role_finder, send_json,
                            string_fields)
 from services.notifier.entrypoints.api import router
 

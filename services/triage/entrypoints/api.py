@@ -31,6 +31,7 @@ from services.triage.adapters.metrics import READY
 from services.triage.bootstrap import table_of
 from services.triage.adapters.peers import Peers, forwarded
 from services.triage.entrypoints.views import explain_decision, subject_view
+from dyade.clock import utcnow
 
 log = logging.getLogger("dyade.triage")
 audit = logging.getLogger("dyade.triage.audit")
@@ -79,7 +80,7 @@ def create_web(app, settings: Settings) -> FastAPI:
             raise access.AccessDenied(access.out_of_sector(
                 principal, f"l'état de triage de {person_key} (aucune de ses dernières décisions n'est de votre "
                            f"secteur)"))
-        at = (au or datetime.now(timezone.utc))
+        at = (au or utcnow())
         if at.tzinfo is None:
             at = at.replace(tzinfo=timezone.utc)
         return subject_view(person_key, st, at.timestamp(), tables.ruleset, decisions=shown)

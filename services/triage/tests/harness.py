@@ -1,5 +1,5 @@
 """Integration harness: the triage worker as a subprocess, events in, decisions out (read with
-dyade.testing.TopicReader: assign + seek, no consumer group, so nothing is shared with other tests)."""
+tests.kit.TopicReader: assign + seek, no consumer group, so nothing is shared with other tests)."""
 from __future__ import annotations
 
 import os

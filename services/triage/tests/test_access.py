@@ -9,7 +9,7 @@ import pytest
 from dyade.contracts.topics import TRIAGE_DECIDED
 from dyade.contracts.triage import TriageDecided
 from dyade.kafka import publish
-from dyade.testing import TopicReader
+from tests.kit import TopicReader
 from services.triage.tests.harness import call_event
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)

@@ -11,7 +11,7 @@ from dyade.contracts.referrals import ReferralFiled, ReferralPayload
 from dyade.contracts.topics import CALLS_RECEIVED, REFERRALS_SUGGESTED, TRIAGE_DECIDED, TRIAGE_OVERRIDDEN
 from dyade.contracts.triage import OverridePayload, RecurrenceOverridden, TriageDecided
 from dyade.kafka import publish, wait_until
-from dyade.testing import TopicReader, keyed
+from tests.kit import TopicReader, keyed
 from services.triage.tests.harness import call_event, update_event
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
