@@ -65,21 +65,7 @@ class Worker:
             return True  # not answering is the supervisor's other case (dyade up: 3 misses), not this one
 
     def supervised_until(self, predicate, timeout: float, interval: float = 1.0):
-        """Wait for `predicate()` as `dyade up` would run the worker: a worker whose /healthz says it is
-        stuck (records waiting, nothing handled for DYADE_STUCK_S) is killed and started again. Returns
-        (value, restarts)."""
-        deadline, restarts = time.monotonic() + timeout, 0
-        while True:
-            value = predicate()
-            if value:
-                return value, restarts
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"condition not met within {timeout} s ({restarts} restart(s) when stuck)")
-            if not self.live():
-                restarts += 1
-                self.kill9()
-                self.start()
-            time.sleep(interval)
+        return supervised_until([self], predicate, timeout, interval)
 
     def kill9(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
@@ -112,3 +98,22 @@ def update_event(call_id: str, occurred_at: datetime, *, disposition=None, dyad=
                                                      dyad_id=dyad, person_keys=tuple(persons),
                                                      location_key=location),
                            occurred_at=occurred_at, source="intake", correlation_id=call_id)
+
+
+def supervised_until(workers: list[Worker], predicate, timeout: float, interval: float = 1.0):
+    """Wait for `predicate()` as `dyade up` (or Kubernetes) would run the workers: a worker whose /healthz says
+    it is stuck (records waiting, nothing handled for DYADE_STUCK_S — faust sometimes resumes a worker after a
+    rebalance without ever fetching its partitions again) is killed and started again. Returns (value, restarts)."""
+    deadline, restarts = time.monotonic() + timeout, 0
+    while True:
+        value = predicate()
+        if value:
+            return value, restarts
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout} s ({restarts} restart(s) of a stuck worker)")
+        for w in workers:
+            if not w.live():
+                restarts += 1
+                w.kill9()
+                w.start()
+        time.sleep(interval)
