@@ -21,6 +21,7 @@ import logging
 import os
 import random
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
@@ -251,31 +252,47 @@ class Demo:
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         self.state_path.write_text(json.dumps({**self._state(), **values}, ensure_ascii=False), encoding="utf-8")
 
+    FRAME_RETRY_S = 10.0   # a person not known yet is looked up again (within intake's look-ups per minute)
+    FRAME_PATIENCE_S = 300.0
+
     def seed_frames(self) -> None:
+        """A frame for each featured person, once intake knows them: a look-up makes no key, and a featured
+        person's first call may come only with the live stream (they call back in its first minute)."""
         self.wait_for_history(300)
         intake, infosocial = self.client("intake"), self.client("infosocial")
-        for person in self.featured:
-            try:
-                self._frame(intake, infosocial, person)
-            except Unavailable:
+        pending, deadline = list(self.featured), time.monotonic() + self.FRAME_PATIENCE_S
+        while pending and not self.stop.is_set():
+            for person in list(pending):
+                try:
+                    if self._frame(intake, infosocial, person):
+                        pending.remove(person)
+                except Unavailable:
+                    return
+                except Exception:  # one person's frame must not stop the demo
+                    log.exception("fiche de démonstration non créée pour %s", person.person_id)
+                    pending.remove(person)
+            if pending and time.monotonic() > deadline:
+                log.warning("fiches de démonstration non créées: %d personne(s) toujours inconnue(s) d'intake",
+                            len(pending))
                 return
-            except Exception:  # one person's frame must not stop the demo
-                log.exception("fiche de démonstration non créée pour %s", person.person_id)
+            if pending:
+                self.stop.wait(self.FRAME_RETRY_S)
 
-    def _frame(self, intake: ServiceClient, infosocial: ServiceClient, person: Person) -> None:
+    def _frame(self, intake: ServiceClient, infosocial: ServiceClient, person: Person) -> bool:
+        """False while intake does not know the person yet (to try again); True once done or given up."""
         r = intake.request("POST", "/v1/persons/resolve", "social_worker", json={**person.canonical, "role": "sujet"},
                            subject="intervenante-demo-1")
         if r.status_code == 404:  # a look-up makes no key: the person's calls are not accepted yet
-            log.warning("fiche de démonstration remise: %s pas encore connue d'intake", person.person_id)
-            return
+            log.info("fiche de démonstration remise: %s pas encore connue d'intake", person.person_id)
+            return False
         if r.status_code >= 300:
             log.error("résolution refusée par intake: %s", reason_of(r))
-            return
+            return True
         key = r.json()["person_key"]
         existing = infosocial.request("GET", f"/v1/persons/{key}/frame", "social_worker", subject="intervenante-demo-1")
         if existing.status_code == 200:
             log.info("fiche déjà active pour %s (%s)", person.person_id, key)
-            return
+            return True
         w = infosocial.request("POST", "/v1/frames", "social_worker", json=frame_for(person, key),
                                subject="intervenante-demo-1")
         if w.status_code == 409:  # a version waits for approval (an earlier demo run): approve it
@@ -286,16 +303,17 @@ class Demo:
             frame_id = w.json()["frame_id"]
         else:
             log.error("fiche refusée par info-social: %s", reason_of(w))
-            return
+            return True
         if frame_id is None:
             log.error("fiche en attente introuvable pour %s", key)
-            return
+            return True
         a = infosocial.request("POST", f"/v1/frames/{frame_id}/approve", "social_worker", json={},
                                subject="intervenante-demo-2")
         if a.status_code < 300:
             log.info("fiche Info-social %s approuvée pour la personne %s (%s)", frame_id, key, person.kind)
         else:
             log.error("approbation refusée par info-social: %s", reason_of(a))
+        return True
 
     # --- the live stream --------------------------------------------------------------------------------
     def start_live(self) -> CityStream:
