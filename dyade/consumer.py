@@ -115,6 +115,9 @@ class Policy:
     # records waiting and no progress this long: /healthz fails, supervision restarts the service
     stuck_s: float = field(default_factory=lambda: _seconds("DYADE_STUCK_S", 120.0))
     liveness_s: float = field(default_factory=lambda: _seconds("DYADE_LIVENESS_S", 120.0))
+    # waiting for partitions (a rebalance, the tables' recovery) this long: /healthz fails too — a faust worker
+    # can stay "rebalancing" for good after a restart; generous, as recovering large tables takes minutes
+    start_stuck_s: float = field(default_factory=lambda: _seconds("DYADE_START_STUCK_S", 900.0))
     dead_letter_alarm: int = 20   # dead letters in 5 minutes that turn /readyz degraded
     probe_every_s: float = 5.0
 
@@ -152,6 +155,7 @@ class Progress:
     def __init__(self, service: str, group: str, topic_names: Iterable[str], policy: Policy):
         self.service, self.group, self.topic_names, self.policy = service, group, tuple(topic_names), policy
         self.state, self.error = "starting", None
+        self.starting_since: float | None = time.time()
         self.processed = self.dead_lettered = 0
         self.lag: int | None = None
         self.lag_at: float | None = None          # when the lag was last measured
@@ -165,7 +169,7 @@ class Progress:
         self.last_progress = time.time()
         LAST_PROGRESS.labels(*self._labels).set(self.last_progress)
         if self.state != "running":
-            self.state, self.error = "running", None
+            self.state, self.error, self.starting_since = "running", None, None
             CONNECTED.labels(*self._labels).set(1)
 
     def pausing(self, exc: BaseException | str) -> None:
@@ -175,6 +179,8 @@ class Progress:
         log.warning("consumer paused; reconnecting", extra={"group": self.group, "error": self.error})
 
     def starting(self, why: str) -> None:
+        if self.state != "starting" or self.starting_since is None:
+            self.starting_since = time.time()
         self.state, self.error = "starting", why
         CONNECTED.labels(*self._labels).set(0)
 
@@ -214,6 +220,10 @@ class Progress:
                 message += " : bloqué, redémarrage du service requis"
         elif state == "starting":
             message = self.error or "en attente de l'attribution des partitions"
+            waited = now - self.starting_since if self.starting_since is not None else 0.0
+            if waited > self.policy.start_stuck_s:
+                live = False
+                message += f" depuis {waited:.0f} s : bloqué, redémarrage du service requis"
         if state == "running" and recent >= self.policy.dead_letter_alarm:
             dlqs = ", ".join(f"{t}.dlq" for t in self.topic_names)
             state, message = "degraded", f"{recent} événement(s) en lettres mortes en 5 min (voir {dlqs})"

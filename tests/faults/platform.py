@@ -39,7 +39,10 @@ class Platform:
         self.env.update(KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers, DATABASE_URL=database_url,
                         DYADE_HOME=str(home), DYADE_PSEUDONYM_KEY="faults-pseudonym-key-0123456789abcdef",
                         DYADE_TOKEN_SECRET="faults-token-secret-0123456789abcdefghijk", PYTHONUNBUFFERED="1",
-                        DYADE_LOG_LEVEL="INFO")
+                        DYADE_LOG_LEVEL="INFO",
+                        # supervision as in production, on the suite's time scale: a consumer stuck with records
+                        # waiting, or waiting for its partitions, is restarted within a minute, not two or fifteen
+                        DYADE_STUCK_S="45", DYADE_START_STUCK_S="60")
         for s in SERVICES:
             self.env[f"{s.upper()}_PORT"] = str(free_port())
         self.log = open(home / "up.log", "ab")

@@ -33,7 +33,7 @@ class Worker:
                 "DYADE_HOME": str(s.dyade_home), "DYADE_TOKEN_SECRET": s.dyade_token_secret,
                 "DYADE_PSEUDONYM_KEY": s.dyade_pseudonym_key, "TRIAGE_PORT": str(self.port),
                 "TRIAGE_APP_ID": self.app_id, "DYADE_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1",
-                "TRIAGE_FAUST_LOG_LEVEL": "INFO", "DYADE_STUCK_S": "45"}
+                "TRIAGE_FAUST_LOG_LEVEL": "INFO", "DYADE_STUCK_S": "45", "DYADE_START_STUCK_S": "60"}
 
     def start(self, timeout: float = 120) -> float:
         t0 = time.monotonic()
