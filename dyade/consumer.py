@@ -159,6 +159,7 @@ class Progress:
         self.processed = self.dead_lettered = 0
         self.lag: int | None = None
         self.lag_at: float | None = None          # when the lag was last measured
+        self.partition_waiting_s = 0.0
         self.last_progress: float | None = None   # time.time()
         self._dead_letter_times: deque[float] = deque()
         self._labels = (service, group)
@@ -184,8 +185,10 @@ class Progress:
         self.state, self.error = "starting", why
         CONNECTED.labels(*self._labels).set(0)
 
-    def lagging(self, lag: int) -> None:
-        self.lag, self.lag_at = lag, time.time()
+    def lagging(self, lag: int, partition_waiting_s: float = 0.0) -> None:
+        """`partition_waiting_s`: how long one partition has had records waiting without its committed offset
+        moving (0 when the consumer cannot tell): past stuck_s, not live even while other partitions move."""
+        self.lag, self.lag_at, self.partition_waiting_s = lag, time.time(), partition_waiting_s
         LAG.labels(*self._labels).set(lag)
         if lag == 0 or self.state != "running":
             self.progressed(0)
@@ -213,6 +216,10 @@ class Progress:
             state, message, live = "stalled", "la boucle de consommation ne tourne plus (redémarrer le service)", False
         elif state == "reconnecting":
             message = f"broker ou base de données injoignable, reprise automatique ({self.error or ''})"[:300]
+        elif state == "running" and fresh_lag and self.partition_waiting_s > self.policy.stuck_s:
+            state, live = "stalled", False
+            message = (f"une partition a des événements en attente sans avancer depuis "
+                       f"{self.partition_waiting_s:.0f} s : bloqué, redémarrage du service requis")
         elif state == "running" and self.lag and age is not None and age > self.policy.stall_s:
             state, message = "stalled", f"{self.lag} événement(s) en attente, aucun progrès depuis {age:.0f} s"
             if fresh_lag and age > self.policy.stuck_s:

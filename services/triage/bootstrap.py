@@ -153,10 +153,13 @@ def build_app(settings: Settings, options: TriageOptions, ruleset: RulesetConfig
     async def _assigned(app, assigned, **kwargs) -> None:
         index.invalidate()
 
+    handled_at: dict[tuple[str, int], float] = {}   # per input partition, when a record was last taken up
+
     async def guarded(msg, handle, dlq_of: str | None = None) -> None:
         """A failure on one event sets it aside in the DLQ and the stream goes on. Not retried, unlike the
         kernel's consumers: a handler updates the subject's state in place before it publishes, so running
         it again would count the call twice."""
+        handled_at[(msg.topic, msg.partition)] = time.monotonic()
         try:
             await handle(msg)
             progress.progressed(1)
@@ -173,7 +176,7 @@ def build_app(settings: Settings, options: TriageOptions, ruleset: RulesetConfig
             return
         mine = [(tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic in consumed]
         try:
-            lag = await asyncio.get_running_loop().run_in_executor(None, group_lag, mine)
+            lag = await asyncio.get_running_loop().run_in_executor(None, group_lag, mine, dict(handled_at))
         except Exception as exc:  # noqa: BLE001 - lag unknown for now (broker busy, group rebalancing)
             # Readiness of the worker itself is faust's (started, not rebalancing): a lag that cannot be
             # measured for a moment must not turn a consuming worker "reconnecting".
@@ -181,7 +184,7 @@ def build_app(settings: Settings, options: TriageOptions, ruleset: RulesetConfig
             if progress.state == "starting":
                 progress.progressed(0)
             return
-        progress.lagging(lag)
+        progress.lagging(lag, group_lag.oldest_waiting_s)
 
     @app.agent(call_inputs, name="places")
     async def at_places(stream):

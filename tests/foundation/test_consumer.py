@@ -259,3 +259,18 @@ def test_a_consumer_waiting_for_its_partitions_for_too_long_fails_liveness():
     assert h["state"] == "starting" and not h["live"] and "redémarrage" in h["message"]
     progress.progressed(0)
     assert progress.health()["live"] and progress.starting_since is None
+
+
+def test_one_partition_left_behind_fails_liveness_while_the_others_move():
+    import time as _time
+    from dyade.consumer import Policy, Progress
+    progress = Progress("test", f"part-{uuid.uuid4().hex[:6]}", ["t"], Policy(stuck_s=60))
+    progress.lagging(3, partition_waiting_s=30)
+    progress.progressed(5)                     # other partitions go on
+    assert progress.health()["live"]
+    progress.lagging(3, partition_waiting_s=75)
+    progress.progressed(5)
+    h = progress.health()
+    assert h["state"] == "stalled" and not h["live"] and "partition" in h["message"]
+    progress.lag_at = _time.time() - 600      # measured long ago: no reason to restart
+    assert progress.health()["live"]

@@ -3,6 +3,8 @@ this worker holds (kafka-python, in a thread: faust's own read offsets change me
 client names the group but never joins it: it only reads the group's offsets."""
 from __future__ import annotations
 
+import time
+
 from kafka import KafkaConsumer, TopicPartition
 
 
@@ -10,8 +12,12 @@ class GroupLag:
     def __init__(self, bootstrap: str, group: str):
         self.bootstrap, self.group = bootstrap, group
         self._client: KafkaConsumer | None = None
+        self._moved: dict[TopicPartition, tuple[int, float]] = {}  # committed offset, since when
+        # the longest a partition of this worker has had records waiting with its committed offset unmoved:
+        # one partition left behind while the others go on (seen after a kill -9 restart) shows only here
+        self.oldest_waiting_s = 0.0
 
-    def __call__(self, partitions: list[tuple[str, int]]) -> int:
+    def __call__(self, partitions: list[tuple[str, int]], handled_at: dict[tuple[str, int], float] | None = None) -> int:
         """Records not yet committed on `partitions`; raises KafkaError when the broker does not answer."""
         if not partitions:
             return 0
@@ -21,10 +27,20 @@ class GroupLag:
                                          client_id=f"{self.group}-lag")
         tps = [TopicPartition(t, p) for t, p in partitions]
         ends = self._client.end_offsets(tps, timeout_ms=3000)
-        lag = 0
+        lag, now, oldest = 0, time.monotonic(), 0.0
         for tp in tps:
             committed = self._client.committed(tp, timeout_ms=3000) or 0
-            lag += max(0, ends.get(tp, 0) - committed)
+            waiting = max(0, ends.get(tp, 0) - committed)
+            lag += waiting
+            last, since = self._moved.get(tp, (None, now))
+            if committed != last:
+                since = now
+            self._moved[tp] = (committed, since)
+            # a record handled lately on the partition counts as moving, whatever faust has committed
+            since = max(since, (handled_at or {}).get((tp.topic, tp.partition), since))
+            if waiting:
+                oldest = max(oldest, now - since)
+        self.oldest_waiting_s = oldest
         return lag
 
     def close(self) -> None:
