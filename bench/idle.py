@@ -12,17 +12,14 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-import httpx
 
+from bench._platform import start_embedded, wait_ready
 from dyade import runfile
-from dyade.broker import free_port
-from dyade.cli.up import available_services
 from dyade.consumer import FETCH_WAIT_MS
 
 RESULTS = Path(__file__).parent / "results"
@@ -99,23 +96,9 @@ def main() -> None:
     if args.quick:
         args.window, args.settle = 20.0, 15.0
     with tempfile.TemporaryDirectory() as home:
-        env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
-        env["DYADE_HOME"] = home
-        ports = {s.name: free_port() for s in available_services()}
-        env.update({f"{n.upper()}_PORT": str(p) for n, p in ports.items()})
-        proc = subprocess.Popen([sys.executable, "-m", "dyade.cli.main", "up", "--no-demo"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        proc, ports = start_embedded(home, start_new_session=True)
         try:
-            deadline = time.monotonic() + 240
-            pending = set(ports)
-            while pending and time.monotonic() < deadline:
-                for n in list(pending):
-                    try:
-                        if httpx.get(f"http://127.0.0.1:{ports[n]}/readyz", timeout=1).status_code == 200:
-                            pending.discard(n)
-                    except httpx.HTTPError:
-                        pass
-                time.sleep(0.5)
+            pending = wait_ready(ports, 240, interval=0.5)
             if pending:
                 raise SystemExit(f"not ready after 240 s: {sorted(pending)}")
             time.sleep(args.settle)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,9 +16,9 @@ import time
 from pathlib import Path
 from statistics import median
 
-import httpx
 
-from dyade.broker import EmbeddedBroker, free_port
+from bench._platform import start_embedded, wait_ready
+from dyade.broker import EmbeddedBroker
 from dyade.cli.up import available_services
 from dyade.kafka import create_topics
 
@@ -44,23 +43,9 @@ def bare_python() -> float:
 
 def dyade_up() -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as home:
-        env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
-        env["DYADE_HOME"] = home
-        names = [s.name for s in available_services()]
-        for name in ("intake", "triage", "infosocial", "notifier", "analytics"):
-            env[f"{name.upper()}_PORT"] = str(free_port())
         t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "dyade.cli.main", "up", "--no-demo"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        pending = set(names)
-        while pending and time.perf_counter() - t0 < 180:
-            for name in list(pending):
-                try:
-                    if httpx.get(f"http://127.0.0.1:{env[name.upper() + '_PORT']}/readyz", timeout=1).status_code == 200:
-                        pending.discard(name)
-                except httpx.HTTPError:
-                    pass
-            time.sleep(0.05)
+        proc, ports = start_embedded(home)
+        pending = wait_ready(ports, 180)
         ready = time.perf_counter() - t0
         t1 = time.perf_counter()
         proc.send_signal(signal.SIGINT)
