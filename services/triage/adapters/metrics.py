@@ -10,3 +10,6 @@ DECIDE_SECONDS = Histogram("dyade_triage_decide_seconds", "Time to decide one ca
 TRIAGE_DELAY = Histogram("dyade_triage_delay_seconds", "Call received (event time) to decision published",
                          buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600))
 READY = Gauge("dyade_triage_ready", "1 when partitions are assigned and tables recovered")
+REREADS = Counter("dyade_triage_rereads_total",
+                  "Partitions sought back to their committed offset: records skipped on their way to the agent "
+                  "(around a rebalance) are read again instead of committed over", ["topic"])

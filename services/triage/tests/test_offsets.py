@@ -1,0 +1,104 @@
+"""The worker never commits past a record it did not handle (services/triage/adapters/transport.py)."""
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+from faust.types import TP
+from intervaltree import IntervalTree
+
+from services.triage.adapters.transport import _Consumer, hole_at_head, is_compacted
+
+CALLS = TP("calls.received.v2", 0)
+FRAMES = TP("frames.current.v1", 0)
+
+
+def consumer(committed: dict, acked: dict) -> _Consumer:
+    c = object.__new__(_Consumer)   # the offset book-keeping only, no broker
+    c._committed_offset = defaultdict(lambda: None, committed)
+    c._acked = defaultdict(list, {tp: list(v) for tp, v in acked.items()})
+    c._acked_index = defaultdict(set, {tp: set(v) for tp, v in acked.items()})
+    c._gap = defaultdict(IntervalTree)
+    return c
+
+
+def test_a_run_of_acknowledged_offsets_from_the_committed_one_is_committed():
+    assert consumer({CALLS: 289}, {CALLS: [289, 290, 291]})._new_offset(CALLS) == 292
+
+
+def test_records_dropped_before_the_agent_are_not_committed_over():
+    assert consumer({CALLS: 289}, {CALLS: range(307, 346)})._new_offset(CALLS) is None
+    # faust's own check lets a hole of one through: it would commit 292, and 289 would never be handled
+    assert consumer({CALLS: 289}, {CALLS: [290, 291]})._new_offset(CALLS) is None
+
+
+def test_a_fetched_batch_cut_short_by_a_rebalance_is_not_a_gap_to_commit_over():
+    # faust stops handing a fetched batch to the agent when the generation changes; the fetch position has
+    # moved past the batch, so the next record read jumps, and faust would record the jump as a compaction
+    # gap and commit over the records never handled
+    c = consumer({CALLS: 289}, {CALLS: range(289, 296)})
+    asyncio.run(c._add_gap(CALLS, 296, 307))
+    c._acked[CALLS].extend(range(307, 320))
+    assert c._new_offset(CALLS) == 296
+    c._committed_offset[CALLS] = 296        # as faust's commit records it
+    assert c._new_offset(CALLS) is None     # 296..306 are read again, not skipped
+
+
+def test_a_jump_in_offsets_is_a_gap_only_on_a_compacted_topic():
+    c = consumer({CALLS: 10, FRAMES: 10}, {CALLS: [10], FRAMES: [10]})
+    asyncio.run(c._add_gap(CALLS, 11, 20))
+    asyncio.run(c._add_gap(FRAMES, 11, 20))
+    assert not c._gap[CALLS] and c._gap[FRAMES]
+    c._acked[FRAMES].append(21)
+    assert c._new_offset(FRAMES) == 22      # compaction: the gap is committed over, as faust does
+
+
+def test_holes_and_compaction():
+    assert hole_at_head(5, [7, 8]) and not hole_at_head(5, [5, 6]) and not hole_at_head(None, [7])
+    assert not hole_at_head(5, [])
+    assert is_compacted("frames.current.v1") and is_compacted("dyade-triage-places-changelog")
+    assert not is_compacted("calls.received.v2")
+
+
+class Holes(_Consumer):
+    """The hole watch without a broker: records what it seeks."""
+
+    def __init__(self, committed: dict, acked: dict, log_start: int = 0):
+        book = consumer(committed, acked)
+        self.__dict__.update(book.__dict__)
+        self.holes, self.sought, self.log_start = {}, [], log_start
+
+    def assignment(self):
+        return set(self._committed_offset)
+
+    async def seek(self, tp, offset):
+        self.sought.append((tp, offset))
+
+    async def earliest_offsets(self, *tps):
+        return {tp: self.log_start for tp in tps}
+
+
+def test_a_hole_that_stays_is_read_again_from_the_committed_offset_and_then_left_to_supervision():
+    c = Holes({CALLS: 213}, {CALLS: range(236, 240)})
+    asyncio.run(c.reread_holes(100.0))
+    assert c.sought == []                              # seen once: may be records on their way
+    asyncio.run(c.reread_holes(111.0))
+    assert c.sought == [(CALLS, 213)]
+    for t in (122.0, 133.0, 144.0, 155.0):
+        asyncio.run(c.reread_holes(t))
+    assert c.sought == [(CALLS, 213)] * 3              # then the stuck committed offset fails /healthz
+
+
+def test_a_hole_below_the_log_start_is_closed_not_read_again():
+    c = Holes({CALLS: 213}, {CALLS: range(236, 240)}, log_start=300)
+    asyncio.run(c.reread_holes(100.0))
+    asyncio.run(c.reread_holes(111.0))
+    assert c.sought == [] and c._committed_offset[CALLS] == 236
+    assert c._new_offset(CALLS) == 240
+
+
+def test_no_hole_nothing_is_sought():
+    c = Holes({CALLS: 213, FRAMES: 5}, {CALLS: range(213, 220), FRAMES: [9]})
+    for t in (100.0, 111.0, 122.0):
+        asyncio.run(c.reread_holes(t))
+    assert c.sought == []
