@@ -42,7 +42,7 @@ from bench.notifier import RAW_SETTINGS, AlertStream, _fmt, measured_path_settin
 from dyade.auth import issue_token
 from dyade.broker import EmbeddedBroker, free_port
 from dyade.cli.up import Platform, available_services
-from dyade.contracts.topics import CALLS_RECEIVED, TRIAGE_DECIDED, Topic
+from dyade.contracts.topics import CALLS_RECEIVED, TRIAGE_BY_SUBJECT, TRIAGE_DECIDED, Topic
 from dyade.kafka import create_topics, make_producer
 from dyade.settings import Settings
 
@@ -119,7 +119,7 @@ def trace(bootstrap: str, db_url: str, app_id: str, calls: list[str]) -> dict[st
         v = json.loads(r.value)
         if (row := t.get(v["payload"]["call_id"])) is not None and "received_ts" not in row:
             row.update(produced=_epoch(v["produced_at"]), received_ts=r.timestamp / 1000)
-    for r in read_topic(bootstrap, f"{app_id}-events-by-subject"):
+    for r in read_topic(bootstrap, TRIAGE_BY_SUBJECT.of(app_id).name):
         v = json.loads(r.value)
         if v.get("kind") == "call" and (row := t.get(v["call_id"])) is not None and "by_subject_ts" not in row:
             row["by_subject_ts"] = r.timestamp / 1000

@@ -32,20 +32,20 @@ HEADER = """\
 
 
 def _triage_internal_topics(partitions: int, replication: int) -> list[dict]:
-    from dyade.contracts.topics import min_insync_replicas
+    from dyade.contracts.topics import TRIAGE_BY_SUBJECT, min_insync_replicas
     from dyade.settings import Settings
-    from services.triage.bootstrap import build_app, internal_topics
+    from services.triage.bootstrap import app as declared, build_app
     from services.triage.config import TriageOptions, load_ruleset
-    options = TriageOptions(_env_file=None, app_id="dyade-triage")
+    options = TriageOptions(_env_file=None, app_id=declared.conf.id)
     settings = Settings(_env_file=None, kafka_bootstrap_servers="kafka:9092", dyade_home="/nonexistent",
                         dyade_topic_partitions=partitions, dyade_topic_replication=replication)
     app = build_app(settings, options, load_ruleset(options, {}))
     isr = {"min.insync.replicas": str(min_insync_replicas(replication))} if replication > 1 else {}
     out = []
-    for name in internal_topics(options.app_id):
-        out.append({"name": name, "partitions": partitions, "replication_factor": replication,
-                    "config": {"cleanup.policy": "delete", "retention.ms": str(7 * 86_400_000), **isr},
-                    "created_by": "triage", "purpose": "repartition (group_by)"})
+    hand_off = TRIAGE_BY_SUBJECT.of(options.app_id)
+    out.append({"name": hand_off.name, "partitions": partitions, "replication_factor": replication,
+                "config": hand_off.config_for(replication), "created_by": "triage",
+                "purpose": "repartition (group_by)"})
     for table_name, table in sorted(app.tables.items()):
         out.append({"name": table.changelog_topic.get_topic_name(), "partitions": partitions,
                     "replication_factor": replication, "config": {"cleanup.policy": "compact", **isr},

@@ -101,6 +101,31 @@ COMMUNICATIONS_RECORDED = Topic("communications.recorded.v1", "person_key", (Com
                                 produced_by="intake, notifier", consumed_by=("infosocial",), dlq=True,
                                 retention_days=3650)
 
+
+@dataclass(frozen=True)
+class GroupTopic:
+    """A topic one consumer group keeps for itself, named after the group (`<group>-<suffix>`): several groups
+    of one service may share a broker (tests, a replay under a new app id). Its service creates it at start
+    with the partition count of the topics it is co-partitioned with; `dyade topics` does not."""
+    suffix: str
+    key: str
+    description: str
+    retention_days: int
+    produced_by: str
+    consumed_by: tuple[str, ...]
+
+    def of(self, group: str) -> Topic:
+        return Topic(f"{group}-{self.suffix}", self.key, (), self.description, retention_days=self.retention_days,
+                     produced_by=self.produced_by, consumed_by=self.consumed_by, raw=True)
+
+
+# Triage's hand-off from its place stage (calls.*.v2, keyed by location) to its person stage, keyed by person
+# like the person-keyed inputs it is co-partitioned with. Its records are triage's own (CallRecord and
+# UpdateRecord, services/triage/domain/records.py), not contract events. Kept a week.
+TRIAGE_BY_SUBJECT = GroupTopic("events-by-subject", "person_key",
+                               "Calls and call updates about a person, handed from triage's place stage to its "
+                               "person stage.", retention_days=7, produced_by="triage", consumed_by=("triage",))
+
 TOPICS: tuple[Topic, ...] = (
     CALLS_RAW, CALLS_RECEIVED, CALLS_UPDATED, REFERRALS_FILED, REFERRALS_SUGGESTED, REFERRALS_STATUS,
     TRIAGE_DECIDED, TRIAGE_OVERRIDDEN, FRAMES_CURRENT, FRAMES_CHANGED, ALERTS_CHANGED, COMMUNICATIONS_RECORDED,

@@ -5,10 +5,11 @@ import logging
 
 import faust
 
+from dyade.contracts.topics import TRIAGE_BY_SUBJECT
 from dyade.kafka import admin
 from dyade.observability import configure_logging
 from dyade.settings import Settings, SettingsError
-from services.triage.bootstrap import build_app, internal_topics
+from services.triage.bootstrap import build_app
 from services.triage.config import TriageOptions, load_ruleset
 from services.triage.entrypoints.api import WebService, create_web
 
@@ -18,25 +19,24 @@ log = logging.getLogger("dyade.triage")
 class TriageWorker(faust.Worker):
     async def on_startup_finished(self) -> None:
         await super().on_startup_finished()
-        self.app.triage.started = True
+        self.app.startup_finished = True
         log.info("worker ready", extra={"app_id": self.app.conf.id})
 
 
 def ensure_internal_topics(settings: Settings, app_id: str) -> None:
-    """Create the repartition topics with the input topics' partition count (co-partitioning)."""
+    """Create the internal topic with the input topics' partition count (co-partitioning)."""
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
+    topic = TRIAGE_BY_SUBJECT.of(app_id)
     client = admin(settings.kafka_bootstrap_servers)
     try:
-        existing = set(client.list_topics())
-        for name in internal_topics(app_id):
-            if name not in existing:
-                try:
-                    client.create_topics([NewTopic(name, settings.dyade_topic_partitions,
-                                                   settings.dyade_topic_replication,
-                                                   topic_configs={"retention.ms": str(7 * 86_400_000)})])
-                except TopicAlreadyExistsError:
-                    pass
+        if topic.name not in set(client.list_topics()):
+            try:
+                client.create_topics([NewTopic(topic.name, settings.dyade_topic_partitions,
+                                               settings.dyade_topic_replication,
+                                               topic_configs=topic.config_for(settings.dyade_topic_replication))])
+            except TopicAlreadyExistsError:
+                pass
     finally:
         client.close()
 

@@ -7,15 +7,15 @@ import uuid
 
 from dyade.contracts.referrals import ReferralSuggestedPayload
 from services.triage.domain.decide import NAMESPACE, Decision
-from services.triage.domain.state import CallFacts
+from services.triage.domain.state import CallFacts, Suggestion, SubjectState
 
 
-def suggestion(decision: Decision, call: CallFacts, state: dict) -> ReferralSuggestedPayload | None:
+def suggestion(decision: Decision, call: CallFacts, state: SubjectState) -> ReferralSuggestedPayload | None:
     d = decision.payload
     if call.subject is None or not d.criteria_met or decision.open_referrals or decision.frame_active:
         return None
-    last = state.get("suggested")
-    if last is not None and set(d.criteria_met) <= set(last["criteria"]):
+    last = state.suggested
+    if last is not None and set(d.criteria_met) <= set(last.criteria):
         return None
     natural = f"suggestion:{call.subject}:{call.call_id}:{call.revision}:{d.ruleset_version}"
     return ReferralSuggestedPayload(
@@ -24,10 +24,10 @@ def suggestion(decision: Decision, call: CallFacts, state: dict) -> ReferralSugg
         ruleset_version=d.ruleset_version)
 
 
-def remember_suggestion(state: dict, s: ReferralSuggestedPayload, t: float) -> None:
-    state["suggested"] = {"criteria": sorted(c.value for c in s.criteria), "call_id": s.call_id, "t": t}
+def remember_suggestion(state: SubjectState, s: ReferralSuggestedPayload, t: float) -> None:
+    state.suggested = Suggestion(criteria=sorted(c.value for c in s.criteria), call_id=s.call_id, time=t)
 
 
-def file_opened(state: dict) -> None:
+def file_opened(state: SubjectState) -> None:
     """A referral was filed for the person: a later suggestion needs a new situation, not the old one."""
-    state["suggested"] = None
+    state.suggested = None

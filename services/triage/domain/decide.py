@@ -14,7 +14,7 @@ from dyade.contracts.vocabulary import CallCategory, Criterion, DangerLevel, Tri
 from services.triage.domain import rules
 from services.triage.domain.config import RulesetConfig
 from services.triage.domain.state import (
-    CallFacts, frame_as_of, high_risk_before, open_referrals, override_as_of, recurrence_as_of,
+    CallFacts, SubjectState, frame_as_of, high_risk_before, open_referrals, override_as_of, recurrence_as_of,
 )
 
 NAMESPACE = uuid.UUID("6f1c3c9e-5d7a-4a53-9c3e-7d1f0b1a2e10")
@@ -55,7 +55,7 @@ class Decision:
     frame_active: bool
 
 
-def decide(call: CallFacts, state: dict, location_counts: dict[str, int], location_crisis_30d: int,
+def decide(call: CallFacts, state: SubjectState, location_counts: dict[str, int], location_crisis_30d: int,
            cfg: RulesetConfig) -> Decision:
     """`location_counts`: calls at the location per window, `location_crisis_30d`: crisis calls there in
     30 days (both include this call and only calls up to its event time)."""
@@ -69,7 +69,7 @@ def decide(call: CallFacts, state: dict, location_counts: dict[str, int], locati
     if person:
         categories = earlier.categories | {call.category} if call.crisis else earlier.categories
     frame = frame_as_of(state, at) if person else None
-    frame_active = bool(frame and frame[1])
+    frame_active = bool(frame and frame.active)
     referrals = tuple(open_referrals(state, at)) if person else ()
     override = override_as_of(state, at) if person else None
 
@@ -78,15 +78,15 @@ def decide(call: CallFacts, state: dict, location_counts: dict[str, int], locati
     recurrent = person and (grande or person_counts["30j"] >= cfg.recurrence_calls_30d
                             or person_counts["90j"] >= cfg.recurrence_calls_90d)
     if override is not None:
-        if override[1]:
+        if override.recurrent:
             recurrent = True
         else:
             recurrent = grande = False
         reasons.append(_reason("recurrence.derogation",
-                               "Récurrence fixée par une intervenante" if override[1]
+                               "Récurrence fixée par une intervenante" if override.recurrent
                                else "Récurrence écartée par une intervenante",
-                               "récurrent" if override[1] else "non récurrent", OVERRIDE))
-    if override is None or override[1]:
+                               "récurrent" if override.recurrent else "non récurrent", OVERRIDE))
+    if override is None or override.recurrent:
         reasons += _recurrence_reasons(person_counts, crisis_365, grande, cfg)
     location_recurrent = call.crisis and location_crisis_30d >= cfg.location_calls_30d
     if location_recurrent:
@@ -97,7 +97,7 @@ def decide(call: CallFacts, state: dict, location_counts: dict[str, int], locati
         flags=frozenset(call.flags), category=call.category,
         earlier_high_risk=tuple(high_risk_before(state, at, call.call_id, cfg.high_risk_lookback_days)) if person else (),
         earlier_vcf_calls=earlier.vcf if person else 0,
-        frame_risks=int(frame[4]) if frame_active else 0,
+        frame_risks=frame.risk_count if frame_active else 0,
     ))
     reasons += [Reason(factor=f.rule.id, label=f.rule.label + (" (danger imminent)" if f.imminent else ""),
                        observed=f.observed, weight=f.rule.weight, contribution=f.rule.weight, source=f.rule.source)
@@ -105,7 +105,7 @@ def decide(call: CallFacts, state: dict, location_counts: dict[str, int], locati
     danger = rules.danger_level(fired)
     if frame_active:
         reasons.append(_reason("fiche.active", "Fiche Info-social active",
-                               f"fiche version {frame[2]}" + (" (à réviser)" if frame[3] else ""), rules.FRAME))
+                               f"fiche version {frame.version}" + (" (à réviser)" if frame.stale else ""), rules.FRAME))
     if referrals:
         reasons.append(_reason("reference.ouverte", "Référence sociale en cours",
                                f"{len(referrals)} référence(s) ouverte(s)", REFERRAL_SOURCE))
@@ -122,8 +122,8 @@ def decide(call: CallFacts, state: dict, location_counts: dict[str, int], locati
                               decayed_score=round(earlier.decayed + 1.0, 4) if person else 0.0,
                               grande_utilisatrice=bool(grande), overridden=override is not None),
         criteria_met=criteria,
-        frame=FrameStatus(exists=frame_active, stale=bool(frame_active and frame[3]),
-                          version=frame[2] if frame_active else None),
+        frame=FrameStatus(exists=frame_active, stale=bool(frame_active and frame.stale),
+                          version=frame.version if frame_active else None),
         reasons=tuple(reasons), ruleset_version=cfg.version, call_received_at=call.received_at,
         summary=call.summary)
     return Decision(payload, referrals, frame_active)

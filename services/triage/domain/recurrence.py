@@ -7,18 +7,18 @@ morning, no longer counts). Whole days are what keeps the counts exact past the 
 keeps its last `history_max_calls` calls in detail (the reasons read them: high-risk interventions,
 earlier outcomes), and the calls pushed out of the detail only as counts per day, an *overflow*:
 
-    overflow  {"days": [[day, calls, crisis calls, domestic-violence calls], ...], "upto": t, "gone": [call id],
-               "cats": {crisis category: latest time pushed out}}
+    Overflow(days=[DayCount(day, calls, crisis, domestic_violence), ...], latest=t, pushed_out=[call id],
+             categories={crisis category: latest time pushed out})
 
-`day` is the civil day's ordinal (`date.toordinal()`), the list sorted by it; `upto` the latest event time
-pushed out (every call in the detail is later or as late); `gone` the last few call ids pushed out, so a
+`day` is the civil day's ordinal (`date.toordinal()`), the list sorted by it; `latest` the latest event time
+pushed out (every call in the detail is later or as late); `pushed_out` the last few call ids pushed out, so a
 redelivered or revised one is not counted twice. Days older than `history_max_days` before the subject's
 newest call are dropped, so an overflow holds at most history_max_days + 1 days, whatever the number of calls.
 
 Exactness: window counts, crisis counts, domestic-violence counts and crisis categories are exact for a call
 decided while its subject has fewer than `history_max_calls` later calls recorded (every call in the usual
 order, and most late ones). A call that reaches the worker after more than that many later calls of its
-subject (its time is before `upto`) counts the overflowed calls of its own day as earlier (itself included
+subject (its time is before `latest`) counts the overflowed calls of its own day as earlier (itself included
 when it was pushed out long ago). The decayed score of an overflowed call takes noon of its day as its time
 (the detail keeps exact times).
 """
@@ -30,6 +30,8 @@ from functools import lru_cache
 from typing import Iterable, NamedTuple
 from zoneinfo import ZoneInfo
 
+import msgspec
+
 from services.triage.domain.config import WINDOWS_DAYS
 
 DAY = 86_400.0
@@ -37,6 +39,22 @@ ZONE = ZoneInfo("America/Montreal")
 YEAR_DAYS = 365                       # crisis categories and domestic-violence calls look back this far
 VCF = "violence_conjugale_familiale"
 MAX_GONE = 20
+
+
+class DayCount(msgspec.Struct, gc=False):
+    """The calls of one civil day pushed out of the detail."""
+    day: int                  # date.toordinal(), Québec time
+    calls: int
+    crisis: int
+    domestic_violence: int
+
+
+class Overflow(msgspec.Struct):
+    """The calls pushed out of a subject's detail, counted per civil day (see the module's doc)."""
+    days: list[DayCount]                  # sorted by day
+    latest: float                         # the latest event time pushed out
+    pushed_out: list[str]                 # the last MAX_GONE call ids pushed out
+    categories: dict[str, float]          # crisis category → latest event time pushed out
 
 
 class Past(NamedTuple):
@@ -87,7 +105,7 @@ class Tally(NamedTuple):
     decayed: float                  # Σ 0.5 ** (age / half-life) over the year (not rounded)
 
 
-def tally(entries: Iterable[tuple[float, bool, str]], at: float, overflow: dict | None = None,
+def tally(entries: Iterable[tuple[float, bool, str]], at: float, overflow: Overflow | None = None,
           half_life_days: float = 30.0, *, exclude: tuple[str, bool, str] | None = None) -> Tally:
     """Calls up to `at` (event time) in each window, from the detailed `entries` (t, crisis, category) and
     the overflow. `exclude`: the call being decided (id, crisis, category), not counted if the overflow holds
@@ -113,14 +131,14 @@ def tally(entries: Iterable[tuple[float, bool, str]], at: float, overflow: dict 
             if crisis:
                 crisis_year += 1
                 categories.add(category)
-    if overflow:
-        late = at < overflow["upto"]     # some overflowed calls may be later than `at`: keep to its day
+    if overflow is not None:
+        late = at < overflow.latest      # some overflowed calls may be later than `at`: keep to its day
         # an overflowed call's time is noon of its day: weight 0.5 ** ((age days + at - noon) / half-life)
         today = 0.5 ** (max(0.0, at - _noon(day)) / k_half)
         per_day = 0.5 ** (DAY / k_half)
         k, bound = width, _DAYS_ASCENDING[0]  # newest day first: the age only grows, k only falls
-        for d, n, n_crisis, n_vcf in reversed(overflow["days"]):
-            age = day - d
+        for bucket in reversed(overflow.days):
+            age = day - bucket.day
             if age < 0:
                 if late:
                     continue
@@ -130,16 +148,16 @@ def tally(entries: Iterable[tuple[float, bool, str]], at: float, overflow: dict 
             while age >= bound:
                 k -= 1
                 bound = _DAYS_ASCENDING[width - k] if k else _HORIZON
-            depth[k] += n
-            crisis_depth[k] += n_crisis
+            depth[k] += bucket.calls
+            crisis_depth[k] += bucket.crisis
             if age < YEAR_DAYS:
-                crisis_year += n_crisis
-                vcf += n_vcf
-                decayed += n * today * per_day ** age
-        for category, t in overflow.get("cats", {}).items():
+                crisis_year += bucket.crisis
+                vcf += bucket.domestic_violence
+                decayed += bucket.calls * today * per_day ** age
+        for category, t in overflow.categories.items():
             if year0 <= t <= at:
                 categories.add(category)
-        if exclude is not None and exclude[0] in overflow["gone"]:  # the call itself, reprocessed after it
+        if exclude is not None and exclude[0] in overflow.pushed_out:  # the call itself, reprocessed after it
             depth[width] -= 1                                        # was pushed out: not an earlier call
             crisis_depth[width] -= bool(exclude[1])
             crisis_year -= bool(exclude[1])
@@ -157,7 +175,7 @@ def tally(entries: Iterable[tuple[float, bool, str]], at: float, overflow: dict 
 
 
 def counts(entries: Iterable[Past], at: float, *, crisis_only: bool = False,
-           overflow: dict | None = None) -> dict[str, int]:
+           overflow: Overflow | None = None) -> dict[str, int]:
     """Calls per window (see the module's doc), up to `at`; later calls never count."""
     t = tally(((e.t, e.crisis, e.category) for e in entries), at, overflow)
     return t.crisis if crisis_only else t.calls
@@ -170,42 +188,46 @@ def decayed_score(entries: Iterable[Past], at: float, half_life_days: float) -> 
 
 # --- the overflow ----------------------------------------------------------------------------------
 
-def spill(overflow: dict | None, call_id: str, t: float, crisis: bool, category: str = "") -> dict:
+def spill(overflow: Overflow | None, call_id: str, t: float, crisis: bool, category: str = "") -> Overflow:
     """Count a call pushed out of the detail in its day."""
     if overflow is None:
-        overflow = {"days": [], "upto": t, "gone": [], "cats": {}}
+        overflow = Overflow(days=[], latest=t, pushed_out=[], categories={})
     if crisis and category:
-        cats = overflow.setdefault("cats", {})
+        cats = overflow.categories
         cats[category] = max(t, cats.get(category, t))
-    days, d = overflow["days"], day_of(t)
-    if days and days[-1][0] == d:                  # the usual case: calls pushed out in time order
+    days, d = overflow.days, day_of(t)
+    if days and days[-1].day == d:                 # the usual case: calls pushed out in time order
         bucket = days[-1]
-    elif not days or days[-1][0] < d:
-        bucket = [d, 0, 0, 0]
+    elif not days or days[-1].day < d:
+        bucket = DayCount(d, 0, 0, 0)
         days.append(bucket)
     else:
-        i = bisect_left(days, d, key=lambda b: b[0])
-        if i < len(days) and days[i][0] == d:
+        i = bisect_left(days, d, key=_day)
+        if i < len(days) and days[i].day == d:
             bucket = days[i]
         else:
-            bucket = [d, 0, 0, 0]
+            bucket = DayCount(d, 0, 0, 0)
             days.insert(i, bucket)
-    bucket[1] += 1
-    bucket[2] += bool(crisis)
-    bucket[3] += category == VCF
-    overflow["upto"] = max(overflow["upto"], t)
-    gone = overflow["gone"]
+    bucket.calls += 1
+    bucket.crisis += bool(crisis)
+    bucket.domestic_violence += category == VCF
+    overflow.latest = max(overflow.latest, t)
+    gone = overflow.pushed_out
     gone.append(call_id)
     del gone[:-MAX_GONE]
     return overflow
 
 
-def gone(overflow: dict | None, call_id: str) -> bool:
+def _day(bucket: DayCount) -> int:
+    return bucket.day
+
+
+def gone(overflow: Overflow | None, call_id: str) -> bool:
     """The call was pushed out of the detail lately (a redelivery or a revision of it is already counted)."""
-    return overflow is not None and call_id in overflow["gone"]
+    return overflow is not None and call_id in overflow.pushed_out
 
 
-def forget_before(overflow: dict | None, t: float) -> None:
+def forget_before(overflow: Overflow | None, t: float) -> None:
     """Drop the days before the civil day of `t`."""
-    if overflow and overflow["days"] and overflow["days"][0][0] < (first := day_of(t)):
-        del overflow["days"][:bisect_left(overflow["days"], first, key=lambda b: b[0])]
+    if overflow is not None and overflow.days and overflow.days[0].day < (first := day_of(t)):
+        del overflow.days[:bisect_left(overflow.days, first, key=_day)]

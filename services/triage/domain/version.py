@@ -17,7 +17,8 @@ What is hashed, and why each:
 
 A cosmetic change still gives new ids when it changes the code's meaning-bearing text (renaming a variable
 does); that is the price of not having to remember to bump a number. The labels of the read API
-(`labels.py`) and the edges (`facts.py`, `app.py`) do not decide and are not hashed.
+(`labels.py`) and the edges (`facts.py`, `events.py`, `records.py`, `upcast.py`) do not decide and are
+not hashed.
 """
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import orjson
 import uvicorn
@@ -28,34 +29,36 @@ from dyade.service import create_app, proxy_options
 from dyade.settings import Settings
 from services.triage.domain import state as S
 from services.triage.adapters.metrics import READY
-from services.triage.bootstrap import table_of
+from services.triage.adapters.tables import table_of
 from services.triage.adapters.peers import Peers, forwarded
 from services.triage.entrypoints.views import explain_decision, subject_view
 from dyade.clock import utcnow
+
+if TYPE_CHECKING:
+    from services.triage.bootstrap import TriageApp
 
 log = logging.getLogger("dyade.triage")
 audit = logging.getLogger("dyade.triage.audit")
 READERS = (Role.DISPATCH, Role.OFFICER, Role.DYAD, Role.SOCIAL_WORKER, Role.SUPERVISOR)
 
 
-def worker_ready(app) -> bool:
-    return bool(app.triage.started) and not app.rebalancing
+def worker_ready(app: TriageApp) -> bool:
+    return app.startup_finished and not app.rebalancing
 
 
-def create_web(app, settings: Settings) -> FastAPI:
+def create_web(app: TriageApp, settings: Settings) -> FastAPI:
     """`app` is the faust app (its tables are read here)."""
     def worker_check() -> None:
         READY.set(1 if worker_ready(app) else 0)
-        if not app.triage.started:
+        if not app.startup_finished:
             raise RuntimeError("le worker démarre (partitions non assignées ou tables en récupération)")
         if app.rebalancing:
             raise RuntimeError("rééquilibrage des partitions en cours")
 
     api = create_app("triage", settings, title="Triage: récurrence et dangerosité", uses_database=False,
-                     extra_checks={"worker": worker_check}, consumers=lambda: [app.triage.progress.health()],
+                     extra_checks={"worker": worker_check}, consumers=lambda: [app.progress.health()],
                      description="Décisions de triage expliquées (lecture seule). Les décisions sont publiées sur "
                                  "`triage.decided.v1`; les suggestions de référence sur `referrals.suggested.v1`.")
-    tables = app.triage
     peers = Peers(app)
 
     @api.get("/v1/persons/{person_key}/triage", tags=["triage"],
@@ -67,7 +70,7 @@ def create_web(app, settings: Settings) -> FastAPI:
         owner = peers.owner(table_of(person_key), person_key)
         if owner and not forwarded(request):
             return await peers.forward(owner, request)
-        st = tables.state_of(person_key)
+        st = app.state_of(person_key)
         decisions = [orjson.loads(d) for d in S.decisions_of(st)] if st is not None else []
         shown = [d for d in decisions if access.may_see(principal, sectors=[d.get("sector")])]
         refused = st is not None and access.scoped(principal) and not shown
@@ -83,18 +86,18 @@ def create_web(app, settings: Settings) -> FastAPI:
         at = (au or utcnow())
         if at.tzinfo is None:
             at = at.replace(tzinfo=timezone.utc)
-        return subject_view(person_key, st, at.timestamp(), tables.ruleset, decisions=shown)
+        return subject_view(person_key, st, at.timestamp(), app.ruleset, decisions=shown)
 
     @api.get("/v1/calls/{call_id}/decision", tags=["triage"], summary="Décision de triage d'un appel, expliquée")
     async def call_decision(request: Request, call_id: str,
                             principal: Principal = Depends(requires(*READERS))) -> dict:
-        key = tables.index.lookup(call_id)
+        key = app.index.lookup(call_id)
         if key is None and not forwarded(request):
             for peer in peers.others():  # another worker decided it (the call's partitions are not ours)
                 answer = await peers.forward(peer, request)
                 if answer.status_code != 404:
                     return answer
-        st = tables.state_of(key) if key is not None else None
+        st = app.state_of(key) if key is not None else None
         found = S.decisions_of(st, call_id) if st else []
         decision = orjson.loads(found[0]) if found else None
         refused = decision is not None and not access.may_see(principal, sectors=[decision.get("sector")])

@@ -28,7 +28,8 @@ def explain_decision(d: dict) -> dict:
     }
 
 
-def subject_view(key: str, st: dict, at: float, cfg: RulesetConfig, decisions: list[dict] | None = None) -> dict:
+def subject_view(key: str, st: S.SubjectState, at: float, cfg: RulesetConfig,
+                 decisions: list[dict] | None = None) -> dict:
     """`decisions`: the kept decisions the reader may see (dyade.access), newest first; default all of them."""
     if decisions is None:
         decisions = [orjson.loads(d) for d in S.decisions_of(st)]
@@ -36,7 +37,9 @@ def subject_view(key: str, st: dict, at: float, cfg: RulesetConfig, decisions: l
     frame = S.frame_as_of(st, at)
     override = S.override_as_of(st, at)
     crisis_365 = rec.crisis_year
-    recent = sorted(st["calls"].items(), key=lambda kv: (kv[1]["t"], kv[0]), reverse=True)[:10]
+    recent = sorted(st.calls.items(), key=lambda kv: (kv[1].time, kv[0]), reverse=True)[:10]
+    frame_active = bool(frame and frame.active)
+    waived = override is not None and not override.recurrent
     return {
         "cle": key,
         "genre": "personne" if key.startswith("p_") else "lieu",
@@ -45,26 +48,27 @@ def subject_view(key: str, st: dict, at: float, cfg: RulesetConfig, decisions: l
             "appels_par_fenetre": rec.calls,
             "appels_de_crise_365j": crisis_365,
             "score_attenue": round(rec.decayed, 4),
-            "grande_utilisatrice": crisis_365 >= cfg.grande_utilisatrice_calls and not (override and not override[1]),
+            "grande_utilisatrice": crisis_365 >= cfg.grande_utilisatrice_calls and not waived,
             "seuil_grande_utilisatrice": cfg.grande_utilisatrice_calls,
         },
         "derogation": None if override is None else {
-            "recurrent": bool(override[1]), "depuis": iso(override[0]), "jusqu_au": iso(override[2]),
-            "libelle": "Récurrence fixée par une intervenante" if override[1] else "Récurrence écartée par une intervenante",
+            "recurrent": override.recurrent, "depuis": iso(override.time), "jusqu_au": iso(override.until),
+            "libelle": "Récurrence fixée par une intervenante" if override.recurrent
+                       else "Récurrence écartée par une intervenante",
         },
-        "fiche": {"active": bool(frame and frame[1]), "version": frame[2] if frame and frame[1] else None,
-                  "a_reviser": bool(frame and frame[1] and frame[3]),
-                  "risques_notes": int(frame[4]) if frame and frame[1] else 0},
-        "references_ouvertes": [{"referral_id": rid, "statut": L.label(L.REFERRAL_STATUS, st["referrals"][rid][-1][1])}
+        "fiche": {"active": frame_active, "version": frame.version if frame_active else None,
+                  "a_reviser": frame_active and frame.stale,
+                  "risques_notes": frame.risk_count if frame_active else 0},
+        "references_ouvertes": [{"referral_id": rid, "statut": L.label(L.REFERRAL_STATUS, st.referrals[rid][-1].status)}
                                 for rid in S.open_referrals(st, at)],
         "dernier_contact_dyade": iso(S.last_dyad_contact(st)),
-        "suggestion_de_reference": None if not st.get("suggested") else {
-            "appel": st["suggested"]["call_id"], "le": iso(st["suggested"]["t"]),
-            "criteres": [L.label(L.CRITERIA, c) for c in st["suggested"]["criteria"]]},
+        "suggestion_de_reference": None if st.suggested is None else {
+            "appel": st.suggested.call_id, "le": iso(st.suggested.time),
+            "criteres": [L.label(L.CRITERIA, c) for c in st.suggested.criteria]},
         "appels_recents": [{
-            "call_id": cid, "date": iso(e["t"]), "categorie": L.label(L.CATEGORIES, e["cat"]),
-            "observations": [L.label(L.FLAGS, f) for f in e["flags"]],
-            "issue": L.label(L.DISPOSITIONS, e["disp"]), "dyade_sur_place": e["dyad_t"] is not None,
+            "call_id": cid, "date": iso(e.time), "categorie": L.label(L.CATEGORIES, e.category),
+            "observations": [L.label(L.FLAGS, f) for f in e.flags],
+            "issue": L.label(L.DISPOSITIONS, e.disposition), "dyade_sur_place": e.dyad_time is not None,
         } for cid, e in recent],
         "dernieres_decisions": [explain_decision(d) for d in decisions],
         "ruleset_version": cfg.version,

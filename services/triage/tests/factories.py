@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from services.triage.domain.records import UpdateRecord
 from services.triage.domain.state import CallFacts
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc).timestamp()
@@ -25,3 +26,8 @@ def at(days: float) -> float:
 
 def iso(days: float) -> datetime:
     return datetime.fromtimestamp(T0, timezone.utc) + timedelta(days=days)
+
+
+def update(call_id: str, t: float, *, disposition: str | None = None, dyad: str | None = None) -> UpdateRecord:
+    return UpdateRecord(call_id=call_id, time=t, disposition=disposition, dyad_id=dyad, status="cleared",
+                        person_keys=[])

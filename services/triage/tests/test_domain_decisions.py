@@ -8,7 +8,7 @@ from services.triage.domain.config import RulesetConfig
 from services.triage.domain.decide import decide, decision_id
 from services.triage.domain.routing import choose_subject
 from services.triage.domain.rules import RULES
-from services.triage.tests.factories import at, call
+from services.triage.tests.factories import at, call, update
 
 CFG = RulesetConfig()
 NO_LOC = {}
@@ -73,17 +73,17 @@ def test_repeated_domestic_violence_is_a_foreseeable_homicide_risk():
 def test_earlier_high_risk_intervention_counts_only_once_its_outcome_is_known():
     st = S.new_state()
     S.record_call(st, call("c0", days=-20), CFG)
-    S.record_update(st, {"call_id": "c0", "t": at(-19), "disp": "transport_p38", "dyad": None})
+    S.record_update(st, update("c0", at(-19), disposition="transport_p38"))
     assert "danger.haut_risque_anterieur" in factors(run(call("c1"), st))
     st2 = S.new_state()
     S.record_call(st2, call("c0", days=-20), CFG)
-    S.record_update(st2, {"call_id": "c0", "t": at(1), "disp": "transport_p38", "dyad": None})
+    S.record_update(st2, update("c0", at(1), disposition="transport_p38"))
     assert "danger.haut_risque_anterieur" not in factors(run(call("c1"), st2))
 
 
 def test_frame_risks_and_active_frame():
     st = S.new_state()
-    S.record_frame(st, at(-5), active=True, version=2, stale=True, n_risques=2)
+    S.record_frame(st, at(-5), active=True, version=2, stale=True, risk_count=2)
     d = run(call(category="desordre_public"), st)
     assert {"danger.fiche", "fiche.active"} <= factors(d)
     assert d.payload.frame.exists and d.payload.frame.stale and d.payload.frame.version == 2
@@ -194,7 +194,7 @@ def test_later_events_and_the_call_itself_do_not_change_a_decision():
     before = run(c, st).payload
     S.record_call(st, c, CFG)                                   # reprocessed after a crash
     S.record_call(st, call("later", days=3, flags=("arme",)), CFG)
-    S.record_frame(st, at(1), active=True, version=1, n_risques=3)
+    S.record_frame(st, at(1), active=True, version=1, risk_count=3)
     S.record_override(st, at(2), recurrent=False, until=None)
     S.record_referral(st, "r1", at(1), "recue")
     assert run(c, st).payload == before
@@ -221,7 +221,7 @@ def apply(st_, ev, i):
     if kind == "call":
         S.record_call(st_, call(f"h{i}", days=day, category=x), CFG)
     elif kind == "frame":
-        S.record_frame(st_, at(day), active=x, version=1, n_risques=1)
+        S.record_frame(st_, at(day), active=x, version=1, risk_count=1)
     elif kind == "override":
         S.record_override(st_, at(day), recurrent=x, until=None)
     else:
@@ -285,4 +285,4 @@ def test_the_decision_carries_the_calls_address_coordinates_and_nature():
     assert (d.address, d.lat, d.lon, d.nature_code) == ("1200 bloc rue Saint-Louis", 45.7, -73.64, "EMP")
     st_ = S.new_state()
     S.record_call(st_, c, CFG)
-    assert "1200" not in str(st_["calls"])  # not kept in the history
+    assert "1200" not in str(st_.calls)  # not kept in the history

@@ -10,7 +10,7 @@ from services.triage.domain import place as P, state as S
 from services.triage.domain.config import WINDOWS_DAYS, RulesetConfig
 from services.triage.domain.decide import decide
 from services.triage.domain.recurrence import ZONE, Past, counts, decayed_score
-from services.triage.tests.factories import DAY, T0, at, call
+from services.triage.tests.factories import DAY, T0, at, call, update
 
 CFG = RulesetConfig()
 
@@ -46,13 +46,13 @@ def test_history_is_bounded_by_count_and_age():
     st_ = S.new_state()
     for i, d in enumerate([0, 1, 2, 3, 40]):
         S.record_call(st_, call(f"c{i}", days=d), cfg)
-    assert sorted(st_["calls"]) == ["c4"]  # the others are > 30 days older than the newest
-    assert st_["overflow"]["days"] == []   # … and their days too
+    assert sorted(st_.calls) == ["c4"]  # the others are > 30 days older than the newest
+    assert st_.overflow.days == []   # … and their days too
     st_ = S.new_state()
     for i in range(5):
         S.record_call(st_, call(f"c{i}", days=i), cfg)
-    assert sorted(st_["calls"]) == ["c2", "c3", "c4"]
-    assert [b[1] for b in st_["overflow"]["days"]] == [1, 1]  # c0 and c1 still counted, by day
+    assert sorted(st_.calls) == ["c2", "c3", "c4"]
+    assert [b.calls for b in st_.overflow.days] == [1, 1]  # c0 and c1 still counted, by day
 
 
 def test_recording_twice_is_idempotent_and_an_older_revision_does_not_replace_a_newer():
@@ -60,25 +60,25 @@ def test_recording_twice_is_idempotent_and_an_older_revision_does_not_replace_a_
     S.record_call(st, call("c1", revision=2, flags=("arme",)), CFG)
     S.record_call(st, call("c1", revision=2, flags=("arme",)), CFG)
     S.record_call(st, call("c1", revision=1), CFG)
-    assert st["calls"]["c1"]["rev"] == 2 and st["calls"]["c1"]["flags"] == ["arme"]
+    assert st.calls["c1"].revision == 2 and st.calls["c1"].flags == ["arme"]
 
 
 def test_update_before_its_call_is_kept_then_applied():
     st = S.new_state()
-    S.record_update(st, {"call_id": "c1", "t": at(0.1), "disp": "transport_p38", "dyad": "D1"})
-    assert "c1" in st["pending"]
+    S.record_update(st, update("c1", at(0.1), disposition="transport_p38", dyad="D1"))
+    assert "c1" in st.pending
     S.record_call(st, call("c1"), CFG)
-    assert st["pending"] == {}
-    assert st["calls"]["c1"]["disp"] == "transport_p38"
+    assert st.pending == {}
+    assert st.calls["c1"].disposition == "transport_p38"
     assert S.last_dyad_contact(st) == at(0.1)
 
 
 def test_a_late_older_disposition_does_not_replace_a_newer_one():
     st = S.new_state()
     S.record_call(st, call("c1"), CFG)
-    S.record_update(st, {"call_id": "c1", "t": at(0.2), "disp": "arrestation", "dyad": None})
-    S.record_update(st, {"call_id": "c1", "t": at(0.1), "disp": "regle_sur_place", "dyad": None})
-    assert st["calls"]["c1"]["disp"] == "arrestation"
+    S.record_update(st, update("c1", at(0.2), disposition="arrestation"))
+    S.record_update(st, update("c1", at(0.1), disposition="regle_sur_place"))
+    assert st.calls["c1"].disposition == "arrestation"
 
 
 def test_config_from_mapping_validates_names_and_values():
@@ -106,7 +106,7 @@ def test_kept_decisions_are_bounded_newest_first_and_replaced_per_revision():
         S.remember_decision(st, at(i), f"c{i}", 1, f'{{"n": {i}}}')
     S.remember_decision(st, at(S.MAX_DECISIONS + 1), f"c{S.MAX_DECISIONS + 1}", 1, '{"n": "again"}')
     S.remember_decision(st, at(S.MAX_DECISIONS + 1), f"c{S.MAX_DECISIONS + 1}", 2, '{"n": "rev2"}')
-    assert len(st["decisions"]) == S.MAX_DECISIONS
+    assert len(st.decisions) == S.MAX_DECISIONS
     assert S.decisions_of(st, f"c{S.MAX_DECISIONS + 1}") == ['{"n": "rev2"}', '{"n": "again"}']
     assert S.decisions_of(st, "c0") == []
 
@@ -115,7 +115,7 @@ def test_decisions_are_kept_packed_and_read_back_exactly():
     st = S.new_state()
     text = '{"decision_id": "d1", "reasons": [{"label": "Arme mentionnée", "source": "Pratique de Terrebonne"}]}'
     S.remember_decision(st, 1.0, "c1", 1, text)
-    stored = st["decisions"][0][3]
+    stored = st.decisions[0].packed
     assert stored.startswith(S.PACKED) and len(stored) < len(text)
     assert S.decisions_of(st, "c1") == [text]
     assert S.unpack(text) == text  # a decision kept before packing is read as it was
@@ -154,12 +154,12 @@ def test_500_calls_over_a_year_give_exact_counts_in_every_window_in_bounded_memo
     st_ = S.new_state()
     for c in sorted(calls, key=lambda c: c.t):
         S.record_call(st_, c, CFG)
-    assert len(st_["calls"]) == CFG.history_max_calls
-    assert len(st_["overflow"]["days"]) <= CFG.history_max_days + 1
+    assert len(st_.calls) == CFG.history_max_calls
+    assert len(st_.overflow.days) <= CFG.history_max_days + 1
     for at_ in [T0, T0 + 0.5 * DAY, T0 + 40 * DAY] + [c.t for c in calls[:40]]:
         rec = S.recurrence_as_of(st_, at_, CFG.decay_half_life_days)
         expected, expected_crisis = reference(calls, at_)
-        if at_ >= st_["overflow"]["upto"]:  # decided after its predecessors (the usual order): exact
+        if at_ >= st_.overflow.latest:  # decided after its predecessors (the usual order): exact
             assert rec.calls == expected and rec.crisis == expected_crisis
             assert rec.crisis_year == expected_crisis["365j"]
     assert S.recurrence_as_of(st_, T0, 30).calls["365j"] == 500  # not the 101 of a capped history
@@ -182,10 +182,10 @@ def test_memory_per_subject_stays_bounded_over_years_of_calls():
     st_ = S.new_state()
     for i in range(3000):  # three years, ~3 calls a day
         S.record_call(st_, call(f"m{i}", days=i * 0.37), CFG)
-    assert len(st_["calls"]) == CFG.history_max_calls
-    assert len(st_["overflow"]["days"]) <= CFG.history_max_days + 1
-    assert len(st_["overflow"]["gone"]) <= 20
-    newest = max(e["t"] for e in st_["calls"].values())
+    assert len(st_.calls) == CFG.history_max_calls
+    assert len(st_.overflow.days) <= CFG.history_max_days + 1
+    assert len(st_.overflow.pushed_out) <= 20
+    newest = max(e.time for e in st_.calls.values())
     assert S.recurrence_as_of(st_, newest + 1, 30).calls == reference(
         [call(f"m{i}", days=i * 0.37) for i in range(3000)], newest + 1)[0]
 
@@ -213,11 +213,11 @@ def test_a_redelivered_or_revised_call_already_pushed_out_is_not_counted_twice()
     first = decide(calls[0], st_, {}, 0, CFG).payload
     for c in calls:
         S.record_call(st_, c, CFG)
-    assert "r0" not in st_["calls"]             # pushed out, counted in its day
+    assert "r0" not in st_.calls             # pushed out, counted in its day
     S.record_call(st_, calls[0], CFG)            # redelivered
     S.record_call(st_, replace(calls[0], revision=2), CFG)
-    S.record_update(st_, {"call_id": "r0", "t": calls[0].t + 60, "disp": "arrestation", "dyad": None})
-    assert "r0" not in st_["calls"] and "r0" not in st_["pending"]
+    S.record_update(st_, update("r0", calls[0].t + 60, disposition="arrestation"))
+    assert "r0" not in st_.calls and "r0" not in st_.pending
     assert S.recurrence_as_of(st_, T0, 30).calls["365j"] == CFG.history_max_calls + 1
     again = decide(calls[0], st_, {}, 0, CFG).payload  # reprocessed: the same decision
     assert again.recurrence == first.recurrence
@@ -227,7 +227,7 @@ def test_a_busy_place_counts_every_call():
     place = P.new_place()
     for i in range(300):
         P.record_call(place, f"l{i}", at(-i * 0.09), i % 3 == 0, None, CFG)
-    assert len(place["recent"]) == CFG.history_max_calls
+    assert len(place.recent) == CFG.history_max_calls
     loc_counts, crisis_30 = P.recurrence(place, at(0))
     assert loc_counts["30j"] == 300 and crisis_30 == 100
 
