@@ -46,9 +46,10 @@ class Edge:
             return None
 
     async def publish(self, event: Event, topic: Topic | None = None) -> None:
-        """Waits for the broker's acknowledgement: faust may commit the input's offset once the agent is
-        done, and a decision still in the producer's buffer would be lost by a kill -9 (fault suite)."""
+        """Hands the event to the producer without waiting for the broker: faust flushes the producer before
+        it commits an input offset (at_least_once), so a kill -9 loses nothing, and the agent does not wait a
+        broker round trip per record (bench.triage: 79 calls/s when it did)."""
         topic = topic or topic_for(type(event))
-        await (await self.topic(topic.name).send(
+        await self.topic(topic.name).send(
             key=key_of(event, topic), value=event.to_bytes(),
-            headers=[("type", event.TYPE.encode()), ("schema_version", str(event.VERSION).encode())]))
+            headers=[("type", event.TYPE.encode()), ("schema_version", str(event.VERSION).encode())])

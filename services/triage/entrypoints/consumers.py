@@ -107,7 +107,7 @@ class Stages:
             self.places[where] = place
 
     async def _hand_on(self, person_key: bytes, record: CallRecord | UpdateRecord) -> None:
-        await (await self.hand_off.send(key=person_key, value=codec.dump(record)))
+        await self.hand_off.send(key=person_key, value=codec.dump(record))  # flushed before the commit (edge.py)
 
     # --- the person stage --------------------------------------------------------------------------------
 
