@@ -1,8 +1,11 @@
 """Test fixtures shared by every service's tests and the cross-service tests (a pytest plugin, loaded
 by the root conftest.py): one real Tansu broker per test session, one fresh PostgreSQL database per
-test session, tokens by role, readers of a topic from its beginning."""
+test session, tokens by role, readers of a topic from its beginning; a database of a test's own (SQLite
+then PostgreSQL, or stopped at a revision to test a migration), every service as its own process, an app
+served in a thread, Debian's Chromium, and the bad-text checks every service runs at its edge."""
 from __future__ import annotations
 
+import threading
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +43,29 @@ def fresh_database() -> Iterator[str]:
         drop()
 
 
+@contextmanager
+def database(dialect: str, tmp_path: Path, *, up_to: str | None = None) -> Iterator[str]:
+    """A new database, "sqlite" (a file in tmp_path) or "postgresql", migrated to every service's head; with
+    `up_to`, only to that revision of one service: rows written there in an earlier schema show what a later
+    migration keeps (`dyade.db.migrate(url)` goes on to the heads). Dropped afterwards."""
+    from alembic import command
+
+    from dyade.db import alembic_config, migrate
+    if dialect == "sqlite":
+        url, drop = f"sqlite:///{tmp_path / 'dyade.db'}", None
+    else:
+        url, drop = scratch_database("dyade_test", migrated=False)
+    try:
+        if up_to:
+            command.upgrade(alembic_config(url), up_to)
+        else:
+            migrate(url)
+        yield url
+    finally:
+        if drop:
+            drop()
+
+
 @pytest.fixture(scope="session")
 def pg_url():
     """A fresh PostgreSQL database for this session, migrated to every service's head; dropped after."""
@@ -47,19 +73,81 @@ def pg_url():
         yield url
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sessions(request, tmp_path):
+    """Sessions on a database of the test's own, migrated to every head: SQLite (the embedded default), then
+    PostgreSQL."""
+    from dyade.db import make_engine, make_sessionmaker
+    with database(request.param, tmp_path) as url:
+        engine = make_engine(url)
+        try:
+            yield make_sessionmaker(engine)
+        finally:
+            engine.dispose()
+
+
+def schema_drift(url: str, metadata, prefix: str) -> list:
+    """What differs between the tables named `prefix...` the migrations made in the database at `url` and
+    those `metadata` describes (alembic's autogenerate comparison): nothing, when a service's models and
+    migrations agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    finally:
+        engine.dispose()
+    return [d for d in diff if prefix in repr(d)]
+
+
 @pytest.fixture(scope="session")
 def dyade_home(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("dyade-home")
 
 
+def settings_for(bootstrap: str, database_url: str, home: Path, name: str = "test") -> Settings:
+    """Settings on this broker and database, with keys of their own (`name`) and a free port per service."""
+    from dyade.broker import free_port
+    return Settings(kafka_bootstrap_servers=bootstrap, database_url=database_url, dyade_home=home,
+                    dyade_pseudonym_key=f"{name}-pseudonym-key-0123456789abcdef",
+                    dyade_token_secret=f"{name}-token-secret-0123456789abcdefghijk",
+                    intake_port=free_port(), triage_port=free_port(), infosocial_port=free_port(),
+                    notifier_port=free_port(), analytics_port=free_port(), _env_file=None)
+
+
 @pytest.fixture(scope="session")
 def settings(broker, pg_url, dyade_home) -> Settings:
     """Settings pointing at the session's broker and database (ports chosen free per service)."""
-    from dyade.broker import free_port
-    return Settings(kafka_bootstrap_servers=broker.bootstrap_servers, database_url=pg_url, dyade_home=dyade_home,
-                    dyade_pseudonym_key="test-pseudonym-key-0123456789abcdef", dyade_token_secret="test-token-secret-0123456789abcdefghij",
-                    intake_port=free_port(), triage_port=free_port(), infosocial_port=free_port(),
-                    notifier_port=free_port(), analytics_port=free_port(), _env_file=None)
+    return settings_for(broker.bootstrap_servers, pg_url, dyade_home)
+
+
+@contextmanager
+def every_service(settings: Settings, env: dict[str, str] | None = None, timeout: float = 120):
+    """Every service as its own process, as `dyade up` runs them, on the settings' broker, database and ports
+    (logs in <home>/logs), ready; stopped afterwards. `env`: more of the services' environment."""
+    import os
+
+    from dyade.cli.up import Platform, available_services
+    from dyade.service import SERVICES
+    environ = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+               "DATABASE_URL": settings.database_url, "DYADE_HOME": str(settings.dyade_home),
+               "DYADE_PSEUDONYM_KEY": settings.dyade_pseudonym_key,
+               "DYADE_TOKEN_SECRET": settings.dyade_token_secret, "PYTHONUNBUFFERED": "1", **(env or {})}
+    for spec in SERVICES:
+        environ[f"{spec.name.upper()}_PORT"] = str(settings.port_of(spec.name))
+    running = Platform(settings)
+    running.logs = Path(settings.dyade_home) / "logs"
+    running.logs.mkdir(parents=True, exist_ok=True)
+    try:
+        for spec in available_services():
+            running.start_service(spec, environ)
+        running.wait_ready(timeout=timeout)
+        yield running
+    finally:
+        running.stop()
 
 
 @pytest.fixture(scope="session")
@@ -72,10 +160,68 @@ def token(settings):
     return make
 
 
+@pytest.fixture(scope="session")
+def producer(broker):
+    """A producer on the session's broker (dyade.kafka's settings: idempotent, acks=all)."""
+    from dyade.kafka import make_producer
+    p = make_producer(broker.bootstrap_servers)
+    yield p
+    p.close()
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright, for a module's browser tests (both in the test extras: a missing
+    one fails, never skips)."""
+    from playwright.sync_api import sync_playwright
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium manquant: apt-get install -y chromium")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
 @pytest.fixture
 def unique() -> str:
     """A short unique prefix for ids, so tests sharing the session's broker and database never collide."""
     return uuid.uuid4().hex[:8]
+
+
+class Served:
+    """An ASGI app served by uvicorn in a thread on 127.0.0.1 (a free port unless `port`): `start()` returns once
+    it listens (its lifespan started), `stop()` asks it to stop and waits for its thread; or `with Served(app) as
+    served:`. `config`: more of uvicorn.Config's keywords."""
+
+    def __init__(self, app, port: int | None = None, **config):
+        import uvicorn
+
+        from dyade.broker import free_port
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None,
+                                                    access_log=False, **config))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self, timeout: float = 60) -> "Served":
+        self.thread.start()
+        wait_until(lambda: self.server.started, timeout=timeout, interval=0.05)
+        return self
+
+    def stop(self, wait: float = 20) -> None:
+        self.server.should_exit = True
+        self.thread.join(wait)
+
+    def __enter__(self) -> "Served":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
 
 class TopicReader:
@@ -336,6 +482,28 @@ def role_finder(client, token, fill_path: Callable[[str], str]):
                 raise AssertionError(f"{method} {path}: no role is let through")
         return known[(method, path)]
     return headers_for
+
+
+def assert_every_string_field_guarded(routes: list[tuple[str, str, type]]) -> None:
+    """Every string field of every body of `routes` (body_routes' rows) is a Line, a Text or an ASCII pattern."""
+    unguarded = [f for _, _, model in routes for f in string_fields(model) if not (f.guarded or f.pattern)]
+    assert not unguarded, f"champs sans Line/Text (dyade.contracts.text): {unguarded}"
+
+
+def bad_text_test(routes: list[tuple[str, str, type]], client: str):
+    """The test that bad text in any string field of any body of `routes` is a 422 naming the field, sent with
+    the first role the route lets through, to the service whose test client is the fixture named `client`.
+    A test module binds it to a name of its own: `test_bad_text_in_any_field_is_a_422_naming_it = ...`."""
+    finders: dict[int, Callable[[str, str], dict]] = {}
+
+    @pytest.mark.parametrize("method, path, field, kind, value", bad_text_cases(routes))
+    def test(request, token, method, path, field, kind, value):
+        http = request.getfixturevalue(client)
+        if id(http) not in finders:
+            finders[id(http)] = role_finder(http, token, fill_path)
+        headers = finders[id(http)](method, path)
+        assert_refused_naming(send_json(http, method, fill_path(path), field.body(value), headers), field)
+    return test
 
 
 def fill_path(path: str, values: dict[str, str] | None = None) -> str:

@@ -6,7 +6,6 @@ mental-health calls, no one above 65 calls in six months, most alerts taken in t
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import threading
 from pathlib import Path
@@ -15,14 +14,12 @@ import httpx
 import pytest
 
 from dyade.auth import issue_token
-from dyade.broker import EmbeddedBroker, free_port
-from dyade.cli.up import Platform, available_services
+from dyade.broker import EmbeddedBroker
 from dyade.kafka import create_topics, wait_until
-from dyade.settings import Settings
 from dyade.simulation.clock import service_env
 from dyade.simulation.demo import Demo, DemoOptions
 from dyade.simulation.field import FieldBehaviour
-from tests.kit import fresh_database
+from tests.kit import every_service, fresh_database, settings_for
 
 SPEED, DAYS = 2000.0, 30.0  # the city's clock ×2000, 30 days behind: it never catches up during the test
 ACK_DELAY_S = 10  # the notifier's escalation delay for this run; the dyads answer in ~5 s (median), a quarter late
@@ -34,30 +31,12 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "simulation
 def platform(tmp_path_factory):
     """Its own broker and database: the analytics figures hold this run's events only."""
     home = tmp_path_factory.mktemp("demo-platform")
+    env = {"NOTIFIER_ACK_DELAY_S": str(ACK_DELAY_S), "NOTIFIER_SUPERVISOR_DELAY_S": "30", "NOTIFIER_TICK_S": "1",
+           **service_env(SPEED, DAYS)}
     with EmbeddedBroker(log_path=home / "tansu.log") as broker, fresh_database() as url:
         create_topics(broker.bootstrap_servers)
-        settings = Settings(kafka_bootstrap_servers=broker.bootstrap_servers, database_url=url, dyade_home=home,
-                            dyade_pseudonym_key="demo-pseudonym-key-0123456789abcdef",
-                            dyade_token_secret="demo-token-secret-0123456789abcdefghijk",
-                            intake_port=free_port(), triage_port=free_port(), infosocial_port=free_port(),
-                            notifier_port=free_port(), analytics_port=free_port(), _env_file=None)
-        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers, "DATABASE_URL": url,
-               "DYADE_HOME": str(home), "DYADE_PSEUDONYM_KEY": settings.dyade_pseudonym_key,
-               "DYADE_TOKEN_SECRET": settings.dyade_token_secret, "PYTHONUNBUFFERED": "1",
-               "NOTIFIER_ACK_DELAY_S": str(ACK_DELAY_S), "NOTIFIER_SUPERVISOR_DELAY_S": "30", "NOTIFIER_TICK_S": "1",
-               **service_env(SPEED, DAYS)}
-        for name in ("intake", "triage", "infosocial", "notifier", "analytics"):
-            env[f"{name.upper()}_PORT"] = str(settings.port_of(name))
-        running = Platform(settings)
-        running.logs = Path(home) / "logs"
-        running.logs.mkdir(parents=True, exist_ok=True)
-        try:
-            for spec in available_services():
-                running.start_service(spec, env)
-            running.wait_ready(timeout=180)
+        with every_service(settings_for(broker.bootstrap_servers, url, home, "demo"), env, timeout=180) as running:
             yield running
-        finally:
-            running.stop()
 
 
 def test_the_compressed_demo_city_reaches_the_dashboard_as_its_truth(platform, monkeypatch):

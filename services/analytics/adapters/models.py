@@ -16,6 +16,7 @@ from sqlalchemy import JSON, Boolean, Column, DateTime, Integer, MetaData, Strin
 from sqlalchemy.types import TypeDecorator
 
 from dyade.contracts.vocabulary import SECTOR_MAX_LENGTH
+from dyade.ledger import processed_events
 
 
 def to_utc(value: datetime | None) -> datetime | None:
@@ -61,11 +62,7 @@ class UtcDateTime(TypeDecorator):
 
 metadata = MetaData()
 
-processed = Table(
-    "analytics_processed", metadata,
-    Column("event_id", String(36), primary_key=True),
-    Column("topic", String(64), nullable=False),
-)
+processed = processed_events("analytics", metadata)  # the events stored (dyade.ledger)
 
 calls = Table(
     "analytics_calls", metadata,
@@ -93,11 +90,16 @@ call_persons = Table(
     Column("role", String(20), nullable=False),
 )
 
-call_updates = Table(
-    "analytics_call_updates", metadata,
-    Column("event_id", String(36), primary_key=True),
-    Column("call_id", String(128), nullable=False, index=True),
-    Column("occurred_at", UtcDateTime(), nullable=False),
+def event_facts(name: str, about: str, *columns: Column) -> Table:
+    """A table of one row per event about one thing (`about`, its id): the event's id, what it says, when it
+    occurred."""
+    return Table(name, metadata, Column("event_id", String(36), primary_key=True),
+                 Column(about, String(128), nullable=False, index=True), *columns,
+                 Column("occurred_at", UtcDateTime(), nullable=False))
+
+
+call_updates = event_facts(
+    "analytics_call_updates", "call_id",
     Column("status", String(20), nullable=False),
     Column("disposition", String(40)),
     Column("dyad_id", String(64)),
@@ -119,10 +121,8 @@ decisions = Table(
     Column("person_keys", JSON, nullable=False),
 )
 
-alert_events = Table(
-    "analytics_alert_events", metadata,
-    Column("event_id", String(36), primary_key=True),
-    Column("alert_id", String(128), nullable=False, index=True),
+alert_events = event_facts(
+    "analytics_alert_events", "alert_id",
     Column("kind", String(20), nullable=False),
     Column("state", String(40), nullable=False),
     Column("call_id", String(128)),
@@ -131,33 +131,26 @@ alert_events = Table(
     Column("sector", String(SECTOR_MAX_LENGTH)),
     Column("level", String(40)),
     Column("shift", String(64)),
-    Column("occurred_at", UtcDateTime(), nullable=False),
     Column("call_received_at", UtcDateTime()),
 )
 
-referral_events = Table(
-    "analytics_referral_events", metadata,
-    Column("event_id", String(36), primary_key=True),
-    Column("referral_id", String(128), nullable=False, index=True),
+referral_events = event_facts(
+    "analytics_referral_events", "referral_id",
     Column("person_key", String(128), nullable=False),
     Column("kind", String(10), nullable=False),  # filed | status
     Column("status", String(30)),
     Column("referrer_type", String(40)),
     Column("criteria", JSON, nullable=False),
-    Column("occurred_at", UtcDateTime(), nullable=False),
     Column("received_at", UtcDateTime()),
     Column("first_contact_at", UtcDateTime()),
 )
 
-frame_events = Table(
-    "analytics_frame_events", metadata,
-    Column("event_id", String(36), primary_key=True),
-    Column("frame_id", String(128), nullable=False, index=True),
+frame_events = event_facts(
+    "analytics_frame_events", "frame_id",
     Column("person_key", String(128), nullable=False),
     Column("change", String(30), nullable=False),
     Column("version", Integer, nullable=False),
     Column("first_activation", Boolean, nullable=False),
-    Column("occurred_at", UtcDateTime(), nullable=False),
 )
 
 FACT_TABLES = (processed, calls, call_persons, call_updates, decisions, alert_events, referral_events, frame_events)

@@ -1,7 +1,7 @@
 """Writes events into analytics' fact tables (idempotent, by batch) and reads the facts back.
 
-`apply(session, events)` drops events already processed (by event id, in the batch and in the ledger),
-then inserts their facts; a call's later revision replaces the earlier one, never the reverse.
+`apply(session, events)` drops events already processed (by event id, in the batch and in the ledger of
+dyade.ledger), then inserts their facts; a call's later revision replaces the earlier one, never the reverse.
 
 Every instant is written in UTC (`_utc`), converted from the offset the source gave: the contracts carry
 aware datetimes (intake's `received_at` keeps the dispatch system's offset, −05:00 or −07:00), and the
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from dyade.contracts import Event
 from dyade.db import insert_ignoring_duplicates
+from dyade.ledger import first_seen
 from dyade.contracts.alerts import AlertChanged
 from dyade.contracts.calls import CallReceived, CallUpdated
 from dyade.contracts.frames import FrameChanged
@@ -33,10 +34,9 @@ from services.analytics.domain.facts import (
 )
 from services.analytics.adapters.models import to_utc as _utc
 
-# The topics analytics reads, and the event each carries (names only from the contracts).
+# The topics analytics reads (names only from the contracts).
 TOPICS = (CALLS_RECEIVED, CALLS_UPDATED, TRIAGE_DECIDED, REFERRALS_FILED, REFERRALS_STATUS, FRAMES_CHANGED,
           ALERTS_CHANGED)
-TOPIC_OF = {event: topic.name for topic in TOPICS for event in topic.events}
 CHUNK = 1000
 COPY_FROM = 50  # rows: from this many on, PostgreSQL inserts go through COPY
 
@@ -85,23 +85,11 @@ def _chunks(seq: Sequence, n: int = CHUNK):
         yield seq[i:i + n]
 
 
-def fresh(session: Session, events: Iterable[Event]) -> list[Event]:
-    """The events not seen before (duplicates in the batch and in the ledger dropped)."""
-    unique: dict[str, Event] = {}
-    for e in events:
-        unique.setdefault(str(e.event_id), e)
-    seen: set[str] = set()
-    for chunk in _chunks(list(unique)):
-        seen |= set(session.scalars(select(m.processed.c.event_id).where(_among(session, m.processed.c.event_id, chunk))))
-    return [e for k, e in unique.items() if k not in seen]
-
-
 def apply(session: Session, events: Iterable[Event]) -> int:
     """Store the facts of new events; returns how many were new."""
-    new = fresh(session, events)
+    new = first_seen(session, m.processed, events)
     if not new:
         return 0
-    _insert(session, m.processed, [{"event_id": str(e.event_id), "topic": TOPIC_OF.get(type(e), e.type)} for e in new])
     _apply_calls(session, [e for e in new if isinstance(e, CallReceived)])
     rows: dict = {m.call_updates: [], m.decisions: [], m.alert_events: [], m.referral_events: [], m.frame_events: []}
     for e in new:

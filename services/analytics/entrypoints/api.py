@@ -96,46 +96,24 @@ Who = Annotated[Principal, Depends(reader)]
 router = APIRouter(prefix="/v1", tags=["indicateurs"])
 
 
-@router.get("/figures/overview", summary="Vue d'ensemble: appels, alertes, décisions, références")
-def overview(b: B, p: P, _: Who) -> dict:
-    return b.overview(p)
+def figure_route(figure: str, summary: str, answer: type = dict, name: str | None = None) -> None:
+    """GET /v1/figures/<figure> (dashes for underscores): the FigureBook's `figure` under the common filters."""
+    def route(b: B, p: P, _: Who):
+        return getattr(b, figure)(p)
+    router.add_api_route(f"/figures/{figure.replace('_', '-')}", route, methods=["GET"], name=name or figure,
+                         summary=summary, response_model=answer)
 
 
-@router.get("/figures/repeat-calls", summary="Réduction des appels répétés (avant/après intervention)")
-def repeat_calls(b: B, p: P, _: Who) -> dict:
-    return b.repeat_calls(p)
-
-
-@router.get("/figures/grandes-utilisatrices", summary="Grandes utilisatrices et part des appels, par mois")
-def grandes_utilisatrices(b: B, p: P, _: Who) -> list[dict]:
-    return b.grandes_utilisatrices(p)
-
-
-@router.get("/figures/dyads", summary="Activité des dyades")
-def dyad_activity(b: B, p: P, _: Who) -> dict:
-    return b.dyads(p)
-
-
-@router.get("/figures/latency", summary="Délais de traitement (horloges de Dyade, appels en direct): réception → "
-                                        "triage → alerte livrée → prise en charge")
-def latency(b: B, p: P, _: Who) -> dict:
-    return b.latency(p)
-
-
-@router.get("/figures/dispositions", summary="Issues des appels; transports volontaires vs P-38")
-def dispositions(b: B, p: P, _: Who) -> dict:
-    return b.dispositions(p)
-
-
-@router.get("/figures/frames", summary="Fiches Info-social à jour vs périmées")
-def frames(b: B, p: P, _: Who) -> dict:
-    return b.frames(p)
-
-
-@router.get("/figures/referrals", summary="Références confirmées par source et critère, suggestions du triage à part; "
-                                          "délai jusqu'au premier contact")
-def referrals(b: B, p: P, _: Who) -> dict:
-    return b.referrals(p)
+figure_route("overview", "Vue d'ensemble: appels, alertes, décisions, références")
+figure_route("repeat_calls", "Réduction des appels répétés (avant/après intervention)")
+figure_route("grandes_utilisatrices", "Grandes utilisatrices et part des appels, par mois", list[dict])
+figure_route("dyads", "Activité des dyades", name="dyad_activity")
+figure_route("latency", "Délais de traitement (horloges de Dyade, appels en direct): réception → triage → alerte "
+                        "livrée → prise en charge")
+figure_route("dispositions", "Issues des appels; transports volontaires vs P-38")
+figure_route("frames", "Fiches Info-social à jour vs périmées")
+figure_route("referrals", "Références confirmées par source et critère, suggestions du triage à part; délai jusqu'au "
+                          "premier contact")
 
 
 @router.get("/figures/calls-by-week", summary="Appels par semaine et par catégorie")

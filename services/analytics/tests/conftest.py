@@ -2,12 +2,10 @@
 the real broker, shared by the integration and browser tests of this package."""
 from __future__ import annotations
 
-import threading
 import uuid
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 
 from dyade.db import make_engine
@@ -15,21 +13,16 @@ from dyade.kafka import make_producer, publish, wait_until
 from services.analytics.adapters import models as m
 from services.analytics.bootstrap import create_app
 from services.analytics.tests.history import build
+from tests.kit import Served
 
 
 @pytest.fixture(scope="package")
 def server(settings):
     app = create_app(settings, group_id=f"analytics-test-{uuid.uuid4().hex[:8]}")
-    config = uvicorn.Config(app, host="127.0.0.1", port=settings.analytics_port, log_config=None, access_log=False,
-                            lifespan="on")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    wait_until(lambda: srv.started, timeout=60)
+    served = Served(app, settings.analytics_port, lifespan="on").start()
     wait_until(lambda: app.state.consumer is not None and app.state.consumer.ready.is_set(), timeout=90)
-    yield app, f"http://127.0.0.1:{settings.analytics_port}"
-    srv.should_exit = True
-    thread.join(30)
+    yield app, served.url
+    served.stop(wait=30)
 
 
 def stored_count(db_url: str, ids: list[str]) -> int:

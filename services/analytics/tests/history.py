@@ -59,6 +59,13 @@ def made(cls, payload, *, occurred_at: datetime, produced_at: datetime, source: 
                source=source, correlation_id=correlation_id, payload=payload)
 
 
+def received(call_id: str, at: datetime, produced: datetime, revision: int = 1, source_system: str = "cad") -> CallReceived:
+    """One call, received by the CAD `at` and published by intake at `produced`."""
+    payload = CallPayload(call_id=call_id, revision=revision, nature_code="5150", category="etat_mental_perturbe",
+                          location=Location(location_key="l_tz", sector="S1"), source_system=source_system)
+    return made(CallReceived, payload, occurred_at=at, produced_at=produced, source="intake", correlation_id=call_id)
+
+
 @dataclass
 class History:
     u: str

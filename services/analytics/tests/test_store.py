@@ -7,41 +7,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select, text
 
-from dyade.contracts.calls import CallPayload, CallReceived, Location
 from dyade.db import make_engine, make_sessionmaker, migrate, unit_of_work
 from services.analytics.adapters import models as m
 from services.analytics.adapters import store
 from services.analytics.config import AnalyticsConfig
 from services.analytics.adapters.figures import FigureBook, Params
-from services.analytics.tests.history import AS_OF, MTL, build
+from services.analytics.tests.history import AS_OF, MTL, build, received as _call
 from services.analytics.tests.truth import assert_cohort_truth, assert_latency_truth, assert_referral_truth
 
 EST = timezone(timedelta(hours=-5))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sessions(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'analytics.db'}"
-        migrate(url)
-        drop = None
-    else:
-        from dyade.db import scratch_database
-        url, drop = scratch_database("dyade_analytics_store")
-    engine = make_engine(url)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        engine.dispose()
-        if drop:
-            drop()
-
-
-def _call(call_id: str, at: datetime, produced: datetime, revision: int = 1, source_system: str = "cad") -> CallReceived:
-    payload = CallPayload(call_id=call_id, revision=revision, nature_code="5150", category="etat_mental_perturbe",
-                          location=Location(location_key="l_tz", sector="S1"), source_system=source_system)
-    return CallReceived(type=CallReceived.TYPE, schema_version=CallReceived.VERSION, occurred_at=at,
-                        produced_at=produced, source="intake", correlation_id=call_id, payload=payload)
 
 
 def test_an_offset_time_is_stored_as_its_utc_instant(sessions):

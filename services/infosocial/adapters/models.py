@@ -4,9 +4,10 @@ from __future__ import annotations
 import datetime as dt
 from datetime import date, datetime
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String,
-                        Text, text)
+from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from dyade.ledger import outbox, processed_events
 
 
 class Base(DeclarativeBase):
@@ -201,22 +202,10 @@ class RecurrenceOverride(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class ProcessedEvent(Base):
-    """Event ids already handled by the consumer (at-least-once delivery: drop duplicates)."""
-    __tablename__ = "infosocial_processed_events"
-    event_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+# the event ledgers (dyade.ledger): the events the consumers handled, and those to publish
+processed = processed_events("infosocial", Base.metadata)
 
 
 class OutboxRecord(Base):
     """Events written with the change that caused them; the relay publishes them in order."""
-    __tablename__ = "infosocial_outbox"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    topic: Mapped[str] = mapped_column(String(100))
-    key: Mapped[str] = mapped_column(String(100))
-    value: Mapped[bytes | None] = mapped_column(LargeBinary)  # None: tombstone
-    event_type: Mapped[str | None] = mapped_column(String(60))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-    __table_args__ = (Index("ix_infosocial_outbox_unsent", "sent_at", "id"),)
+    __table__ = outbox("infosocial", Base.metadata)

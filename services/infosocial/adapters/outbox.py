@@ -6,33 +6,25 @@ from __future__ import annotations
 from datetime import datetime
 
 from kafka import KafkaConsumer, TopicPartition
+from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
-from dyade.contracts import Event, topic_for
+from dyade import ledger
+from dyade.contracts import Event
 from dyade.contracts.topics import FRAMES_CURRENT
 from dyade.db import unit_of_work
-from dyade.kafka import Record, key_of
-from dyade.outbox import OutboxRelay
-from services.infosocial.adapters.models import OutboxRecord
-from dyade.clock import utcnow
-
-
-def now() -> datetime:
-    return utcnow()
+from services.infosocial.adapters.models import OutboxRecord, processed
 
 
 def enqueue(session: Session, event: Event) -> None:
-    topic = topic_for(type(event))
-    session.add(OutboxRecord(topic=topic.name, key=key_of(event, topic).decode(), value=event.to_bytes(),
-                             event_type=event.TYPE, created_at=now()))
+    ledger.enqueue(session, OutboxRecord, event)
 
 
 def enqueue_tombstone(session: Session, person_key: str) -> None:
-    session.add(OutboxRecord(topic=FRAMES_CURRENT.name, key=person_key, value=None, event_type=None,
-                             created_at=now()))
+    ledger.enqueue_tombstone(session, OutboxRecord, FRAMES_CURRENT.name, person_key)
 
 
-class Relay(OutboxRelay):
+class Relay(ledger.OutboxTable):
     """Publishes Info-social's outbox; woken after each commit, and every second in any case."""
 
     def __init__(self, sessions: sessionmaker, bootstrap: str):
@@ -40,19 +32,13 @@ class Relay(OutboxRelay):
         # of a frame could reach the compacted frames.current.v1 after a newer one
         super().__init__(sessions, bootstrap, OutboxRecord.__table__, name="infosocial", lock_key=0x1D7A_0B0D)
 
-    def records(self, session: Session, rows) -> list[Record]:
-        return [Record(row.topic, row.key.encode(), row.value,
-                       [("type", row.event_type.encode())] if row.event_type else []) for row in rows]
-
 
 def prune(factory: sessionmaker, *, sent_before: datetime, processed_before: datetime) -> int:
     """Forget outbox rows already published and event ids too old to be redelivered."""
-    from sqlalchemy import delete
-    from services.infosocial.adapters.models import ProcessedEvent
     with unit_of_work(factory) as s:
         a = s.execute(delete(OutboxRecord).where(OutboxRecord.sent_at.is_not(None),
                                                  OutboxRecord.sent_at < sent_before)).rowcount
-        b = s.execute(delete(ProcessedEvent).where(ProcessedEvent.at < processed_before)).rowcount
+        b = s.execute(delete(processed).where(processed.c.handled_at < processed_before)).rowcount
     return (a or 0) + (b or 0)
 
 

@@ -19,13 +19,14 @@ from dyade.contracts import (Event, RecurrenceOverridden, ReferralFiled, Referra
 from dyade.contracts.referrals import ReferralStatusPayload
 from dyade.contracts.triage import OverridePayload
 from dyade.db import unit_of_work
+from dyade.ledger import first_time
 from services.infosocial.domain import suggestions as SG
 from services.infosocial.domain.labels import DISMISS_REASONS, criteria as criteria_labels
 from services.infosocial.domain.referrals import LABELS, OPEN, TransitionRefused, transition
 from services.infosocial.adapters.frames import SOURCE, Problem
 from dyade.clock import utcnow
-from services.infosocial.adapters.models import (Frame, ProcessedEvent, RecurrenceOverride, Referral, ReferralStep,
-                                        Suggestion)
+from services.infosocial.adapters.models import (Frame, RecurrenceOverride, Referral, ReferralStep, Suggestion,
+                                                 processed)
 from services.infosocial.adapters.outbox import enqueue
 
 log = logging.getLogger("infosocial.queue")
@@ -46,16 +47,15 @@ class ReferralQueue:
 
     # -- from Kafka ----------------------------------------------------------------------------------
     def handle(self, event: Event) -> None:
-        """Idempotent: an event id seen before is dropped; a referral id seen before is merged. A conflict (the
-        same event, or a suggestion for the same person, handled at once by another instance during a rebalance)
-        is retried once: the second time the event is seen as handled, or the person's open suggestion is there
-        to update."""
+        """Idempotent: an event id seen before is dropped (dyade.ledger; the same event handled at once by
+        another instance during a rebalance waits for it, then is dropped); a referral id seen before is merged.
+        A conflict (a suggestion for the same person handled at once by another instance) is retried once: the
+        second time the person's open suggestion is there to update."""
         for attempt in (1, 2):
             try:
                 with unit_of_work(self.factory) as s:
-                    if s.get(ProcessedEvent, str(event.event_id)) is not None:
+                    if not first_time(s, processed, event):
                         return
-                    s.add(ProcessedEvent(event_id=str(event.event_id), at=utcnow()))
                     if isinstance(event, ReferralFiled):
                         self._filed(s, event)
                     elif isinstance(event, ReferralSuggested):

@@ -2,16 +2,15 @@
 with its own consumer group. What it published is read with tests.kit's `reader`."""
 from __future__ import annotations
 
-import threading
 import uuid
 
 import httpx
 import pytest
-import uvicorn
 
-from dyade.broker import free_port
 from dyade.kafka import wait_until
-from infosocial_helpers import SW_A, SW_B
+from tests.kit import Served
+
+from infosocial_helpers import SW_A, SW_B, reading_triage_from
 
 
 @pytest.fixture(scope="session")
@@ -19,16 +18,9 @@ def infosocial(settings):
     """(base_url, app) of a running Info-social service."""
     from services.infosocial.bootstrap import create_app
     app = create_app(settings, consumer_group=f"infosocial-test-{uuid.uuid4().hex[:8]}")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                                           lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _ok(base), timeout=60, interval=0.1)
-    yield base, app
-    server.should_exit = True
-    thread.join(20)
+    with Served(app, lifespan="on") as served:
+        wait_until(lambda: _ok(served.url), timeout=60, interval=0.1)
+        yield served.url, app
 
 
 def _ok(base: str) -> bool:
@@ -61,25 +53,13 @@ def sw(token):
     return token("social_worker", subject=SW_A), token("social_worker", subject=SW_B)
 
 
-def _serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                                           lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _ok(url), timeout=60, interval=0.1)
-    return url, server, thread
-
-
 @pytest.fixture(scope="session")
 def intake_url(settings):
     """A real intake app (no relay nor raw consumer: only its HTTP API is needed here) on a free port."""
     from services.intake.bootstrap import create_app
-    url, server, thread = _serve(create_app(settings, background=False))
-    yield url
-    server.should_exit = True
-    thread.join(20)
+    with Served(create_app(settings, background=False), lifespan="on") as served:
+        wait_until(lambda: _ok(served.url), timeout=60, interval=0.1)
+        yield served.url
 
 
 @pytest.fixture
@@ -103,11 +83,5 @@ def triage(infosocial, settings):
     """A stand-in of triage's read API (triage's own views over triage state), used by Info-social's desk
     for this module's tests."""
     from infosocial_fakes import FakeTriage
-    from services.infosocial.adapters.triage_reads import TriageReads
-    fake = FakeTriage(settings.dyade_token_secret).start()
-    state = infosocial[1].state
-    original, state.triage = state.triage, TriageReads(fake.url)
-    yield fake
-    state.triage.close()
-    state.triage = original
-    fake.stop()
+    with reading_triage_from(infosocial[1].state, FakeTriage(settings.dyade_token_secret)) as fake:
+        yield fake

@@ -4,21 +4,18 @@ answers with triage's own code over triage's own state: `subject_view` for `/v1/
 readers) and remembers who read what, as triage's audit log would."""
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timezone
 
-import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from dyade.auth import read_token
-from dyade.broker import free_port
-from dyade.kafka import wait_until
 from services.triage.domain import state as S
 from services.triage.domain.config import RulesetConfig
 from services.triage.domain.decide import decide
 from services.triage.entrypoints.views import explain_decision, subject_view
 from services.triage.entrypoints.api import READERS
+from tests.kit import Served
 
 CFG = RulesetConfig()
 
@@ -31,7 +28,7 @@ class FakeTriage:
         self.reads: list[tuple[str, str, str]] = []  # (reader, role, path)
         self.app = self._app()
         self.url = ""
-        self._server = None
+        self._served: Served | None = None
 
     def add_call(self, person: str, call_id: str, at: datetime, *, sector: str | None = "S1",
                  category: str = "etat_mental_perturbe") -> None:
@@ -79,21 +76,10 @@ class FakeTriage:
         return app
 
     def start(self) -> "FakeTriage":
-        import httpx
-        port = free_port()
-        self._server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port, log_config=None,
-                                                     access_log=False))
-        threading.Thread(target=self._server.run, daemon=True).start()
-        self.url = f"http://127.0.0.1:{port}"
-
-        def up() -> bool:
-            try:
-                return httpx.get(self.url + "/healthz", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-        wait_until(up, timeout=30, interval=0.05)
+        self._served = Served(self.app).start(timeout=30)
+        self.url = self._served.url
         return self
 
     def stop(self) -> None:
-        if self._server:
-            self._server.should_exit = True
+        if self._served:
+            self._served.stop(wait=10)

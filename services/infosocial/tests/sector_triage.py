@@ -4,17 +4,15 @@ dyade.access — a dyad gets 200 with its sector's decisions, 403 when none is o
 triage never saw. `sector_triage` is a fixture: import it into a test module to use it."""
 from __future__ import annotations
 
-import threading
-
 import pytest
-import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 
 from dyade import access
 from dyade.auth import read_token
-from dyade.broker import free_port
-from dyade.kafka import wait_until
 from services.triage.entrypoints.api import READERS
+from tests.kit import Served
+
+from infosocial_helpers import reading_triage_from
 
 
 class SectorTriage:
@@ -41,28 +39,16 @@ class SectorTriage:
             return {"cle": person_key, "dernieres_decisions": [{"sector": s} for s in shown]}
 
     def start(self) -> "SectorTriage":
-        port = free_port()
-        self._server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port, log_config=None,
-                                                     access_log=False, lifespan="off"))
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        wait_until(lambda: self._server.started, timeout=30)
-        self.url = f"http://127.0.0.1:{port}"
+        self._served = Served(self.app, lifespan="off").start(timeout=30)
+        self.url = self._served.url
         return self
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
+        self._served.stop(wait=10)
 
 
 @pytest.fixture(scope="module")
 def sector_triage(infosocial, settings):
     """Info-social's triage reads pointed at a SectorTriage for the module's tests."""
-    from services.infosocial.adapters.triage_reads import TriageReads
-    stub = SectorTriage(settings.dyade_token_secret).start()
-    state = infosocial[1].state
-    original, state.triage = state.triage, TriageReads(stub.url)
-    yield stub
-    state.triage.close()
-    state.triage = original
-    stub.stop()
+    with reading_triage_from(infosocial[1].state, SectorTriage(settings.dyade_token_secret)) as stub:
+        yield stub

@@ -15,19 +15,7 @@ from dyade.kafka import make_producer, publish, wait_until
 
 from infosocial_helpers import SW_A, SW_B
 
-import playwright.sync_api as playwright  # noqa: E402  (in the test extras: a missing one fails, never skips)
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "infosocial"
-CHROMIUM = dict(executable_path="/usr/bin/chromium",
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                      "--disable-component-update", "--disable-sync"])
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(**CHROMIUM)
-        yield b
-        b.close()
 
 
 @pytest.mark.browser

@@ -16,7 +16,7 @@ from dyade.contracts import (Criterion, ReferralFiled, ReferralStatusChanged, Re
                              decode)
 from dyade.contracts.referrals import ReferralPayload, ReferralSuggestedPayload
 from dyade.contracts.topics import REFERRALS_STATUS
-from dyade.kafka import make_producer, publish, wait_until
+from dyade.kafka import publish, wait_until
 from tests.kit import keyed
 from services.infosocial.adapters.identities import SEARCH_PURPOSE
 
@@ -24,13 +24,6 @@ from infosocial_helpers import SW_A, SW_B, create_active, frame_body, known_to_i
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 C = Criterion
-
-
-@pytest.fixture(scope="module")
-def producer(broker):
-    p = make_producer(broker.bootstrap_servers)
-    yield p
-    p.close()
 
 
 def new_key() -> str:

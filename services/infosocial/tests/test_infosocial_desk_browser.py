@@ -17,24 +17,12 @@ from dyade.kafka import make_producer, publish, wait_until
 
 from infosocial_helpers import SW_A, SW_B, create_active, frame_body, known_to_intake
 
-import playwright.sync_api as playwright  # noqa: E402  (in the test extras: a missing one fails, never skips)
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "infosocial"
-CHROMIUM = dict(executable_path="/usr/bin/chromium",
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                      "--disable-component-update", "--disable-sync"])
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 LONG_REASON = ("Appels récurrents concernant la personne (30 jours) — intervention policière à haut risque possible "
                "lors d'une intervention antérieure, proche à joindre avant toute approche")
 NOW = datetime.now(timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(**CHROMIUM)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

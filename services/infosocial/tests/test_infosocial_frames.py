@@ -273,7 +273,8 @@ def test_published_outbox_rows_are_pruned_after_a_week(runtime, unique):
 
     from dyade.db import unit_of_work
     from services.infosocial.adapters.models import OutboxRecord
-    from services.infosocial.adapters.outbox import now, prune
+    from dyade.clock import utcnow as now
+    from services.infosocial.adapters.outbox import prune
     key = f"p_prune{unique}"
     with unit_of_work(runtime.factory) as s:  # rows already published (the relay leaves them alone)
         for days in (10, 1):

@@ -3,35 +3,14 @@ queue, moves follow the allowed states and are published; the recurrence overrid
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
 
-import pytest
-
-from dyade.contracts import (Criterion, RecurrenceOverridden, ReferralFiled, ReferralStatusChanged,
-                             ReferralSuggested, ReferrerType, decode)
-from dyade.contracts.referrals import ReferralPayload, ReferralSuggestedPayload
+from dyade.contracts import Criterion, RecurrenceOverridden, ReferralStatusChanged, ReferralSuggested, decode
+from dyade.contracts.referrals import ReferralSuggestedPayload
 from dyade.contracts.topics import REFERRALS_FILED, REFERRALS_STATUS, TRIAGE_OVERRIDDEN
-from dyade.kafka import make_producer, publish, wait_until
+from dyade.kafka import publish, wait_until
 from tests.kit import keyed
 
-from infosocial_helpers import SW_A, create_active
-
-NOW = datetime(2026, 11, 20, 14, tzinfo=timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def producer(broker):
-    p = make_producer(broker.bootstrap_servers)
-    yield p
-    p.close()
-
-
-def filed(person: str, referral_id: str | None = None) -> ReferralFiled:
-    payload = ReferralPayload(referral_id=referral_id or f"R-{uuid.uuid4().hex[:10]}",
-                              referrer_type=ReferrerType.POLICIER, referrer_key="k_agent42", person_key=person,
-                              criteria=(Criterion.RECURRENCE, Criterion.COMPLEXITE_INTERVENTION),
-                              linked_call_ids=("C-1",), summary="trois appels en deux semaines")
-    return ReferralFiled.new(payload=payload, occurred_at=NOW, source="intake", correlation_id=payload.referral_id)
+from infosocial_helpers import NOW, SW_A, create_active, filed
 
 
 def suggested(person: str, call_id: str) -> ReferralSuggested:

@@ -16,17 +16,10 @@ from sqlalchemy import create_engine, func, select, text
 from dyade.contracts import (CommunicationPayload, CommunicationRecorded, InformationType, LegalBasis, Recipient,
                              Reference, organisation_of)
 from dyade.contracts.topics import COMMUNICATIONS_RECORDED
-from dyade.kafka import make_producer, publish, wait_until
+from dyade.kafka import publish, wait_until
 from services.infosocial.adapters.models import Communication, FrameRead
 
 from infosocial_helpers import SW_B, create_active
-
-
-@pytest.fixture(scope="module")
-def producer(broker):
-    p = make_producer(broker.bootstrap_servers)
-    yield p
-    p.close()
 
 
 @pytest.fixture(scope="module")

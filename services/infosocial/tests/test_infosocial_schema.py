@@ -1,17 +1,7 @@
 """The tables the migrations create are the ones the models describe (on the session's PostgreSQL)."""
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
-
 from services.infosocial.adapters.models import Base
+from tests.kit import schema_drift
 
 
 def test_migrations_match_the_models(pg_url):
-    engine = create_engine(pg_url)
-    try:
-        with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-    finally:
-        engine.dispose()
-    ours = [d for d in diff if "infosocial_" in repr(d)]
-    assert ours == []
+    assert schema_drift(pg_url, Base.metadata, "infosocial_") == []

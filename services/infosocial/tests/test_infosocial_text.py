@@ -13,29 +13,19 @@ import pytest
 from dyade.contracts import Criterion, ReferralFiled, ReferrerType
 from dyade.contracts.referrals import ReferralPayload
 from dyade.contracts.topics import REFERRALS_FILED
-from dyade.kafka import make_producer, publish, wait_until
-from tests.kit import (BAD_TEXT, assert_refused_naming, bad_text_cases, body_routes, fill_path, role_finder,
-                           send_json, string_fields)
+from dyade.kafka import publish, wait_until
+from tests.kit import BAD_TEXT, assert_every_string_field_guarded, bad_text_test, body_routes
 from services.infosocial.entrypoints.api import router
 
 ROUTES = body_routes(router.routes)
-CASES = bad_text_cases(ROUTES)
 
 
 def test_the_api_has_bodies_and_every_string_field_is_guarded():
     assert len(ROUTES) >= 7
-    unguarded = [f for _, _, model in ROUTES for f in string_fields(model) if not (f.guarded or f.pattern)]
-    assert not unguarded, f"champs sans Line/Text (dyade.contracts.text): {unguarded}"
+    assert_every_string_field_guarded(ROUTES)
 
 
-@pytest.fixture(scope="module")
-def headers_for(api, token):
-    return role_finder(api, token, fill_path)
-
-
-@pytest.mark.parametrize("method, path, field, kind, value", CASES)
-def test_bad_text_in_any_field_is_a_422_naming_it(api, headers_for, method, path, field, kind, value):
-    assert_refused_naming(send_json(api, method, fill_path(path), field.body(value), headers_for(method, path)), field)
+test_bad_text_in_any_field_is_a_422_naming_it = bad_text_test(ROUTES, client="api")
 
 
 def frame_form(person_key: str, **over) -> dict:
@@ -74,13 +64,6 @@ def test_a_note_with_a_nul_on_the_pages_is_refused(api, sw, person):
 def httpx_unquote(url: str) -> str:
     from urllib.parse import unquote_plus
     return unquote_plus(url)
-
-
-@pytest.fixture(scope="module")
-def producer(broker):
-    p = make_producer(broker.bootstrap_servers)
-    yield p
-    p.close()
 
 
 def filed(person: str, summary: str) -> ReferralFiled:

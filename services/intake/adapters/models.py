@@ -41,12 +41,18 @@ outbox = Table(
 Index("ix_intake_outbox_unsent", outbox.c.seq, postgresql_where=outbox.c.sent_at.is_(None),
       sqlite_where=outbox.c.sent_at.is_(None))
 
-calls = Table(
-    "intake_calls", metadata,
+
+def idempotency_record(name: str, *columns: Column) -> Table:
+    """What was accepted under an idempotency key (the primary key among `columns`): the fingerprint a retry
+    must match, the event it became and when."""
+    return Table(name, metadata, *columns, Column("fingerprint", String(64), nullable=False),
+                 Column("event_id", String(36), nullable=False), Column("accepted_at", TZ, nullable=False))
+
+
+calls = idempotency_record(
+    "intake_calls",
     Column("call_id", String(64), primary_key=True),
     Column("revision", Integer, primary_key=True),
-    Column("fingerprint", String(64), nullable=False),
-    Column("event_id", String(36), nullable=False),
     Column("category", String(40), nullable=False),
     Column("sector", String(40)),
     Column("location_key", String(64)),
@@ -54,7 +60,6 @@ calls = Table(
     Column("channel", String(20), nullable=False),
     Column("code_table", String(64), nullable=False),
     Column("received_at", TZ, nullable=False),
-    Column("accepted_at", TZ, nullable=False),
 )
 
 eido_versions = Table(
@@ -64,26 +69,20 @@ eido_versions = Table(
     Column("revision", Integer, nullable=False),
 )
 
-updates = Table(
-    "intake_updates", metadata,
+updates = idempotency_record(
+    "intake_updates",
     Column("call_id", String(64), primary_key=True),
     Column("status", String(20), primary_key=True),
     Column("at", TZ, primary_key=True),
-    Column("fingerprint", String(64), nullable=False),
-    Column("event_id", String(36), nullable=False),
-    Column("accepted_at", TZ, nullable=False),
 )
 
-referrals = Table(
-    "intake_referrals", metadata,
+referrals = idempotency_record(
+    "intake_referrals",
     Column("referral_id", String(64), primary_key=True),
-    Column("fingerprint", String(64), nullable=False),
-    Column("event_id", String(36), nullable=False),
     Column("person_key", String(40), nullable=False),
     Column("referrer_key", String(40), nullable=False),
     Column("match", String(10), nullable=False),
     Column("confidence", Float, nullable=False),
-    Column("accepted_at", TZ, nullable=False),
 )
 
 identities = Table(

@@ -12,8 +12,7 @@ import pytest
 
 from dyade.contracts.inbound import CallSubmission, CallUpdateSubmission, PersonIdentity, ReferralSubmission
 from dyade.paths import EIDO_STANDARD
-from tests.kit import (BAD_TEXT, assert_refused_naming, bad_text_cases, body_routes, fill_path, role_finder,
-                           send_json, string_fields)
+from tests.kit import BAD_TEXT, assert_every_string_field_guarded, bad_text_test, body_routes, send_json
 from services.intake.entrypoints.api import BatchRequest
 from services.intake.entrypoints.code_tables import CodeTableIn
 from services.intake.domain.eido import EidoError, map_eido
@@ -28,8 +27,6 @@ BODY_ROUTES = [("POST", "/v1/calls", CallSubmission), ("POST", "/v1/calls:batch"
                ("PUT", "/v1/code-tables/{name}", CodeTableIn)]  # intake makes its routes in create_app
 
 
-CASES = bad_text_cases(BODY_ROUTES)
-
 
 def test_every_body_route_is_covered(intake):
     def key(row):
@@ -39,19 +36,10 @@ def test_every_body_route_is_covered(intake):
 
 
 def test_every_string_field_is_a_line_a_text_or_an_ascii_pattern():
-    unguarded = [f for _, _, model in BODY_ROUTES for f in string_fields(model) if not (f.guarded or f.pattern)]
-    assert not unguarded, f"champs sans Line/Text (dyade.contracts.text): {unguarded}"
+    assert_every_string_field_guarded(BODY_ROUTES)
 
 
-@pytest.fixture(scope="module")
-def headers_for(intake, token):
-    return role_finder(intake, token, fill_path)
-
-
-@pytest.mark.parametrize("method, path, field, kind, value", CASES)
-def test_bad_text_in_any_field_is_a_422_naming_it(intake, headers_for, method, path, field, kind, value):
-    r = send_json(intake, method, fill_path(path), field.body(value), headers_for(method, path))
-    assert_refused_naming(r, field)
+test_bad_text_in_any_field_is_a_422_naming_it = bad_text_test(BODY_ROUTES, client="intake")
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_TEXT))

@@ -1,24 +1,34 @@
-"""What the notifier does with each consumed event. Idempotent: decisions are deduplicated by
-decision_id, frames by version, busy/free and closing are naturally repeatable."""
+"""What the notifier does with each consumed event. Idempotent: an event id handled before is dropped
+(`unseen`, dyade.ledger), a decision by its decision_id (triage may publish one again under a new event id),
+frames by version; busy/free and closing are naturally repeatable."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Iterable, TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from dyade.contracts import Event
 from dyade.contracts.calls import CallUpdatePayload
 from dyade.contracts.frames import FrameChangePayload, FrameCurrentPayload
 from dyade.contracts.triage import DecisionPayload
 from dyade.contracts.vocabulary import AlertKind, AlertState as S, CallStatus, Disposition, TriageLevel
+from dyade.ledger import first_seen
 
 from services.notifier.adapters import alerts, roster
 from services.notifier.config import NotifierConfig
 from services.notifier.domain import lifecycle, merging, severity
 from services.notifier.domain.routing import alerts_dyad
-from services.notifier.adapters.models import AlertCallRow, AlertRow, DecisionRow, FrameRow, utc
+from services.notifier.adapters.models import AlertCallRow, AlertRow, DecisionRow, FrameRow, processed, utc
 
 OPEN = [s.value for s in lifecycle.OPEN]
+E = TypeVar("E", bound=Event)
+
+
+def unseen(session: Session, events: Iterable[E]) -> list[E]:
+    """The events never handled before, recorded as handled in the session's transaction (with their effect)."""
+    return first_seen(session, processed, events)
 
 
 def handle_decision(session: Session, d: DecisionPayload, config: NotifierConfig, *, now: datetime) -> str:

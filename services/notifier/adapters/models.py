@@ -1,13 +1,16 @@
 """The notifier's tables (prefix `notifier_`): roster, device subscriptions, busy dyads, the police
 view of frames, alerts with their state-change log (also the outbox and the live-stream cursor),
-processed decisions, follow-up plans, the audit of frame reads and the outbox of the other events."""
+processed decisions, follow-up plans, the audit of frame reads, and the event ledgers: the events handled and
+the outbox of the other events."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Index, Integer, LargeBinary, MetaData, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Index, Integer, MetaData, String, Text
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from dyade.ledger import outbox, processed_events
 
 from dyade.contracts.vocabulary import NATURE_CODE_MAX_LENGTH, SECTOR_MAX_LENGTH
 
@@ -203,16 +206,11 @@ class FrameReadRow(Base):
     alert_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
-class OutboxRow(Base):
-    """Events other than alert changes (the register's communications.recorded.v1), written in the transaction of
-    what caused them; adapters/outbox.py's EventRelay publishes them in order."""
-    __tablename__ = "notifier_outbox"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    topic: Mapped[str] = mapped_column(String(100))
-    key: Mapped[str] = mapped_column(String(100))
-    value: Mapped[bytes] = mapped_column(LargeBinary)
-    event_type: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(TS)
-    sent_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+# the event ledgers (dyade.ledger): the events the consumers handled, and the events other than alert changes
+# (the register's communications.recorded.v1) to publish, written in the transaction of what caused them and
+# published in order by adapters/outbox.py's EventRelay
+processed = processed_events("notifier", Base.metadata)
 
-    __table_args__ = (Index("ix_notifier_outbox_unsent", "sent_at", "id"),)
+
+class OutboxRow(Base):
+    __table__ = outbox("notifier", Base.metadata)

@@ -11,15 +11,15 @@ from prometheus_client import Counter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dyade.contracts import Event, topic_for
+from dyade import ledger
+from dyade.contracts import Event
 from dyade.contracts.alerts import AlertChanged, AlertPayload
 from dyade.contracts.vocabulary import AlertKind, AlertState as S
-from dyade.kafka import Record, key_of, record_of
+from dyade.kafka import Record, record_of
 from dyade.outbox import OutboxRelay
 
 from services.notifier.domain.roster import shift_label
 from services.notifier.adapters.models import AlertEventRow, AlertRow, OutboxRow, utc
-from dyade.clock import utcnow
 
 ASSIGNING = {S.CREATED.value, S.ESCALATED.value}
 ALERT_CHANGES = Counter("dyade_notifier_alert_changes_total", "Alert state changes published", ["state", "kind"])
@@ -62,16 +62,11 @@ class Relay(OutboxRelay):
 
 def enqueue(session: Session, event: Event) -> None:
     """The event, to be published once the session's transaction commits (and only if it does)."""
-    topic = topic_for(type(event))
-    session.add(OutboxRow(topic=topic.name, key=key_of(event, topic).decode()[:100], value=event.to_bytes(),
-                          event_type=event.TYPE, created_at=utcnow()))
+    ledger.enqueue(session, OutboxRow, event)
 
 
-class EventRelay(OutboxRelay):
+class EventRelay(ledger.OutboxTable):
     """Publishes notifier_outbox in order (one relay at a time: advisory lock)."""
 
     def __init__(self, sessions, bootstrap: str):
         super().__init__(sessions, bootstrap, OutboxRow.__table__, name="notifier-events", lock_key=0x1D7A_0B0F)
-
-    def records(self, session, rows) -> list[Record]:
-        return [Record(row.topic, row.key.encode(), row.value, [("type", row.event_type.encode())]) for row in rows]

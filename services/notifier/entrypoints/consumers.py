@@ -43,9 +43,10 @@ APPLY = {
 
 def handle_batch(notifier: Notifier, events: list) -> None:
     """A polled batch in one transaction (one commit, not one per event: the notifier keeps up under a
-    burst); if it fails, the kernel applies the events one at a time."""
+    burst), an event handled before dropped (dyade.ledger); if it fails, the kernel applies the events one
+    at a time."""
     with notifier.work() as session:
-        for event in events:
+        for event in handlers.unseen(session, events):
             _apply(notifier, session, event)
 
 

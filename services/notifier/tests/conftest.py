@@ -4,13 +4,11 @@ would publish and to read what the notifier published."""
 from __future__ import annotations
 
 import os
-import threading
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
 import httpx
 import pytest
-import uvicorn
 from kafka import KafkaConsumer, TopicPartition
 
 from dyade.contracts import decode
@@ -19,12 +17,13 @@ from dyade.contracts.calls import CallUpdated, CallUpdatePayload
 from dyade.contracts.frames import FrameCurrent, FrameCurrentPayload, PoliceView
 from dyade.contracts.triage import Danger, DecisionPayload, Reason, Recurrence, TriageDecided
 from dyade.contracts.topics import ALERTS_CHANGED
-from dyade.kafka import make_producer, publish, wait_until
+from dyade.kafka import publish, wait_until
 from services.notifier.bootstrap import create_app
 from services.notifier.config import NotifierConfig
 from services.notifier.domain.roster import MONTREAL
 from services.notifier.adapters.models import AlertRow
 from services.notifier.runtime import Notifier
+from tests.kit import Served, settings_for
 
 DAY = datetime(2026, 11, 24, 10, 0, tzinfo=MONTREAL)      # a Tuesday, 10h in Montréal: day shift
 NIGHT = datetime(2026, 11, 24, 23, 30, tzinfo=MONTREAL)   # outside team hours
@@ -47,15 +46,10 @@ if os.environ.get("NOTIFIER_TEST_SQLITE"):
     @pytest.fixture(scope="session")
     def settings(broker, dyade_home):
         """NOTIFIER_TEST_SQLITE=1: the same tests on SQLite (the embedded default of `dyade up`)."""
-        from dyade.broker import free_port
         from dyade.db import migrate
-        from dyade.settings import Settings
         url = f"sqlite:///{dyade_home / 'notifier-test.db'}"
         migrate(url)
-        return Settings(kafka_bootstrap_servers=broker.bootstrap_servers, database_url=url, dyade_home=dyade_home,
-                        dyade_pseudonym_key="test-pseudonym-key-0123456789abcdef",
-                        dyade_token_secret="test-token-secret-0123456789abcdefghij",
-                        notifier_port=free_port(), _env_file=None)
+        return settings_for(broker.bootstrap_servers, url, dyade_home)
 
 
 @pytest.fixture(scope="session")
@@ -76,15 +70,9 @@ def notifier(settings, clock):
 
 @pytest.fixture(scope="session")
 def base_url(settings, notifier):
-    app = create_app(settings, notifier=notifier)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.notifier_port, log_config=None,
-                                           access_log=False, timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: server.started, timeout=30)
-    yield f"http://127.0.0.1:{settings.notifier_port}"
-    server.should_exit = True
-    thread.join(10)
+    served = Served(create_app(settings, notifier=notifier), settings.notifier_port, timeout_graceful_shutdown=1)
+    yield served.start(timeout=30).url
+    served.stop(wait=10)
 
 
 @pytest.fixture(scope="session")
@@ -96,13 +84,6 @@ def http(base_url):
 @pytest.fixture(scope="session")
 def supervisor(token):
     return token("supervisor", subject="sup-test")
-
-
-@pytest.fixture(scope="session")
-def producer(broker):
-    p = make_producer(broker.bootstrap_servers)
-    yield p
-    p.close()
 
 
 @pytest.fixture(autouse=True)
@@ -178,6 +159,12 @@ def alert_for(notifier, call_id: str, timeout: float = 60) -> AlertRow:
             d = s.scalars(select(DecisionRow).where(DecisionRow.call_id == call_id)).first()
             return d and (s.get(AlertRow, d.alert_id) if d.alert_id else d)
     return wait_until(find, timeout=timeout)
+
+
+def alerted(notifier, producer, call_id: str, **decision_of) -> AlertRow:
+    """Triage decides about the call (`decision`'s keywords); the alert the notifier made or merged it into."""
+    send(producer, decision(call_id, **decision_of))
+    return alert_for(notifier, call_id)
 
 
 def busy(notifier, dyad_id: str) -> set[str]:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from dyade.kafka import wait_until
 from services.notifier.adapters.models import FrameReadRow, FrameRow
-from services.notifier.tests.conftest import ALWAYS, alert_for, decision, frame, put_dyad, send
+from services.notifier.tests.conftest import ALWAYS, alerted, frame, put_dyad, send
 
 # what conftest.frame() puts in a police view: none of it may reach the supervisor
 HEALTH = ("450-555-0101", "Sœur (proche)", "Parler calmement, proposer un café", "Uniformes multiples à la porte",
@@ -41,8 +41,7 @@ def world(notifier, http, supervisor, producer):
     alerts = {}
     for name, sector in (("alert-S1", s1), ("alert-S2", s2), ("alert-S3-sent-to-D1", s3)):
         call = f"{name}-{u}"
-        send(producer, decision(call, sector=sector, at=notifier.clock(), persons=[persons[sector]]))
-        alerts[name] = alert_for(notifier, call)
+        alerts[name] = alerted(notifier, producer, call, sector=sector, at=notifier.clock(), persons=[persons[sector]])
     assert (alerts["alert-S1"].dyad_id, alerts["alert-S2"].dyad_id, alerts["alert-S3-sent-to-D1"].dyad_id) == (
         f"D1{u}", f"D2{u}", f"D1{u}")
     paths = {"alerts": "/v1/alerts", "followups-today": "/v1/followups/today",

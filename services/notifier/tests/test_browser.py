@@ -9,21 +9,16 @@ from pathlib import Path
 import pytest
 
 from dyade.kafka import wait_until
-from services.notifier.tests.conftest import (ALWAYS, alert_for, busy, call_update, decision, frame, put_dyad,
+from services.notifier.tests.conftest import (ALWAYS, alert_for, alerted, busy, call_update, decision, frame, put_dyad,
                                               send)
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "notifier"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
 
 
 @pytest.mark.browser
-def test_alert_appears_live_and_is_acknowledged_in_the_app(notifier, http, base_url, supervisor, producer,
+def test_alert_appears_live_and_is_acknowledged_in_the_app(browser, notifier, http, base_url, supervisor, producer,
                                                             clock, unique, settings, alert_events):
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium manquant: apt-get install -y chromium")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
     from dyade.auth import issue_token
 
     put_dyad(http, supervisor, f"A{unique}", f"X{unique}", shifts=ALWAYS)
@@ -33,9 +28,8 @@ def test_alert_appears_live_and_is_acknowledged_in_the_app(notifier, http, base_
     jwt = issue_token(settings.dyade_token_secret, subject="agente-nuit", role="dyad", dyad_id=f"A{unique}",
                       sector=f"X{unique}")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 390, "height": 844}, locale="fr-CA")
+    page = browser.new_page(viewport={"width": 390, "height": 844}, locale="fr-CA")
+    try:
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(f"{base_url}/")
@@ -102,7 +96,8 @@ def test_alert_appears_live_and_is_acknowledged_in_the_app(notifier, http, base_
         today_box = page.locator(".panel-side").bounding_box()
         assert today_box["x"] > alerts_box["x"] + alerts_box["width"] - 1 and alerts_box["width"] > 700
         page.screenshot(path=str(ARTIFACTS / "dyade-bureau.png"))
-        browser.close()
+    finally:
+        page.close()
     assert errors == []
     states = alert_events.wait_for(alert.alert_id, "acknowledged")
     assert states[0] == "created" and states[-1] == "acknowledged" and "seen" in states
@@ -115,21 +110,19 @@ def _has_frame(notifier, person):
 
 
 @pytest.mark.browser
-def test_supervisor_sees_a_call_missed_for_capacity_and_closes_it(notifier, http, base_url, supervisor, producer,
-                                                                  clock, unique, settings, alert_events):
-    from playwright.sync_api import expect, sync_playwright
+def test_supervisor_sees_a_call_missed_for_capacity_and_closes_it(browser, notifier, http, base_url, supervisor,
+                                                                  producer, clock, unique, settings, alert_events):
+    from playwright.sync_api import expect
     from dyade.auth import issue_token
 
     put_dyad(http, supervisor, f"A{unique}", f"X{unique}", shifts=ALWAYS)
     send(producer, call_update(f"occ-{unique}", "on_scene", at=clock(), dyad_id=f"A{unique}"))
     wait_until(lambda: busy(notifier, f"A{unique}"), timeout=60)
-    send(producer, decision(f"cap-{unique}", sector=f"X{unique}", at=clock()))
-    alert = alert_for(notifier, f"cap-{unique}")
+    alert = alerted(notifier, producer, f"cap-{unique}", sector=f"X{unique}", at=clock())
     assert alert.state == "missed_for_capacity"
     jwt = issue_token(settings.dyade_token_secret, subject="superviseure", role="supervisor")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 390, "height": 844}, locale="fr-CA")
+    page = browser.new_page(viewport={"width": 390, "height": 844}, locale="fr-CA")
+    try:
         page.goto(f"{base_url}/connexion")
         page.fill("#token", jwt)
         page.click("button[type=submit]")
@@ -144,16 +137,17 @@ def test_supervisor_sees_a_call_missed_for_capacity_and_closes_it(notifier, http
         dialog.locator("form[data-form=close] button").click()
         expect(card).to_have_count(0, timeout=15_000)
         page.screenshot(path=str(ARTIFACTS / "supervision.png"))
-        browser.close()
+    finally:
+        page.close()
     assert alert_events.wait_for(alert.alert_id, "closed")[-1] == "closed"
 
 
 @pytest.mark.browser
 def test_supervisor_console_on_a_desktop_filters_sorts_pages_and_closes_in_bulk(
-        notifier, http, base_url, supervisor, producer, clock, unique, settings, alert_events):
+        browser, notifier, http, base_url, supervisor, producer, clock, unique, settings, alert_events):
     from datetime import timedelta
 
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
     from dyade.auth import issue_token
 
     put_dyad(http, supervisor, f"A{unique}", f"X{unique}", shifts=ALWAYS)
@@ -167,9 +161,8 @@ def test_supervisor_console_on_a_desktop_filters_sorts_pages_and_closes_in_bulk(
                                 address=f"{100 * (i + 1)} bloc rue Test"))
         made[i] = alert_for(notifier, f"w{i}-{unique}").alert_id
     jwt = issue_token(settings.dyade_token_secret, subject="superviseure", role="supervisor")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="fr-CA")
+    page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="fr-CA")
+    try:
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(f"{base_url}/connexion")
@@ -231,6 +224,7 @@ def test_supervisor_console_on_a_desktop_filters_sorts_pages_and_closes_in_bulk(
         expect(table.locator("thead")).to_be_hidden()
         expect(page.locator("#filters select[name=sector]")).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "console-telephone.png"), full_page=True)
-        browser.close()
+    finally:
+        page.close()
     assert errors == []
     assert alert_events.wait_for(made[2], "closed")[-1] == "closed"

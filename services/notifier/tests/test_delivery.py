@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from dyade.kafka import wait_until
-from services.notifier.tests.conftest import ALWAYS, alert_for, alert_row, decision, put_dyad, send
+from services.notifier.tests.conftest import ALWAYS, alert_for, alert_row, alerted, decision, put_dyad, send
 from services.notifier.tests.endpoints import Receivers
 
 
@@ -44,8 +44,7 @@ def test_stream_resends_what_was_missed_on_reconnect(notifier, http, base_url, s
     timeout = httpx.Timeout(60, read=60)
     with httpx.stream("GET", f"{base_url}/v1/stream?cursor={cursor}", headers=me, timeout=timeout) as resp:
         assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/event-stream")
-        send(producer, decision(f"l1-{unique}", sector=f"X{unique}", at=clock()))
-        first = alert_for(notifier, f"l1-{unique}")
+        first = alerted(notifier, producer, f"l1-{unique}", sector=f"X{unique}", at=clock())
         got = sse_events(resp, {first.alert_id})
     last_id = got[-1][0]
     assert got[-1][1]["alert"]["level_label"] == "Dyade suggérée"
@@ -79,8 +78,7 @@ def test_web_push_reaches_the_device_encrypted_and_vapid_signed(notifier, http, 
     bad = http.post("/v1/subscriptions", json={"endpoint": "ftp://x", "keys": {"p256dh": "x"}}, headers=me)
     assert bad.status_code == 422 and "endpoint" in bad.json()["detail"]
 
-    send(producer, decision(f"w1-{unique}", sector=f"X{unique}", at=clock(), level="dyade_prioritaire"))
-    alert = alert_for(notifier, f"w1-{unique}")
+    alert = alerted(notifier, producer, f"w1-{unique}", sector=f"X{unique}", at=clock(), level="dyade_prioritaire")
     [msg] = wait_until(lambda: [p for p in receivers.pushes if p["alert_id"] == alert.alert_id], timeout=60)
     assert msg["title"] == f"Alerte Dyade prioritaire — secteur X{unique}"
     assert "p_" not in orjson.dumps(msg).decode()   # no person key through a third-party push service
@@ -104,14 +102,12 @@ def test_webhook_is_signed_for_the_cad_terminal(notifier, http, supervisor, prod
     r = http.put(f"/v1/dyads/A{unique}/webhook", json={"url": f"{receivers.url}/cad"}, headers=supervisor)
     assert r.status_code == 200
     receivers.webhook_secret = "pas-le-bon-secret"
-    send(producer, decision(f"h1-{unique}", sector=f"X{unique}", at=clock(), summary="Voisin inquiet"))
-    alert = alert_for(notifier, f"h1-{unique}")
+    alert = alerted(notifier, producer, f"h1-{unique}", sector=f"X{unique}", at=clock(), summary="Voisin inquiet")
     wait_until(lambda: "signature de webhook invalide" in receivers.rejected, timeout=60)
     assert alert_row(notifier, alert.alert_id).state == "created"   # a refused webhook is not a delivery
 
     receivers.webhook_secret = r.json()["secret"]
-    send(producer, decision(f"h2-{unique}", sector=f"X{unique}", at=clock(), summary="Voisin inquiet"))
-    second = alert_for(notifier, f"h2-{unique}")
+    second = alerted(notifier, producer, f"h2-{unique}", sector=f"X{unique}", at=clock(), summary="Voisin inquiet")
     [body] = wait_until(lambda: [w for w in receivers.webhooks if w["alert"]["alert_id"] == second.alert_id],
                         timeout=60)
     assert body["event"] == "alert.assigned" and body["alert"]["summary"] == "Voisin inquiet"

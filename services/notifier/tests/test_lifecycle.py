@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from dyade.kafka import wait_until
 from services.notifier.adapters.models import FrameReadRow, FrameRow
-from services.notifier.tests.conftest import (ALWAYS, DAY, alert_for, alert_row, decision, frame, put_dyad, send)
+from services.notifier.tests.conftest import ALWAYS, DAY, alert_for, alert_row, alerted, decision, frame, put_dyad, send
 
 
 def three_dyads(http, supervisor, u):
@@ -20,8 +20,7 @@ def test_unacknowledged_alert_escalates_to_next_dyads_then_supervisor_then_expir
         notifier, http, supervisor, producer, clock, unique, alert_events):
     three_dyads(http, supervisor, unique)
     clock.set(DAY)
-    send(producer, decision(f"e1-{unique}", sector=f"X{unique}", at=DAY))
-    alert = alert_for(notifier, f"e1-{unique}")
+    alert = alerted(notifier, producer, f"e1-{unique}", sector=f"X{unique}", at=DAY)
     assert alert.dyad_id == f"A{unique}"
     notifier.tick(DAY + timedelta(minutes=2, seconds=59))
     assert alert_row(notifier, alert.alert_id).dyad_id == f"A{unique}"
@@ -44,8 +43,7 @@ def test_acknowledged_alert_does_not_escalate_and_makes_the_dyad_busy(
         notifier, http, supervisor, producer, clock, unique, token, alert_events):
     three_dyads(http, supervisor, unique)
     clock.set(DAY)
-    send(producer, decision(f"k1-{unique}", sector=f"X{unique}", at=DAY))
-    alert = alert_for(notifier, f"k1-{unique}")
+    alert = alerted(notifier, producer, f"k1-{unique}", sector=f"X{unique}", at=DAY)
     me = token("dyad", subject="agent-a", dyad_id=f"A{unique}", sector=f"X{unique}")
     other = token("dyad", subject="agent-b", dyad_id=f"B{unique}", sector=f"X{unique}")
     assert http.post(f"/v1/alerts/{alert.alert_id}/acknowledge", headers=other).status_code == 403
@@ -67,8 +65,7 @@ def test_acknowledged_alert_does_not_escalate_and_makes_the_dyad_busy(
 def test_decline_hands_the_alert_on_at_once(notifier, http, supervisor, producer, clock, unique, token):
     three_dyads(http, supervisor, unique)
     clock.set(DAY)
-    send(producer, decision(f"x1-{unique}", sector=f"X{unique}", at=DAY))
-    alert = alert_for(notifier, f"x1-{unique}")
+    alert = alerted(notifier, producer, f"x1-{unique}", sector=f"X{unique}", at=DAY)
     me = token("dyad", dyad_id=f"A{unique}", sector=f"X{unique}")
     assert http.post(f"/v1/alerts/{alert.alert_id}/decline", json={"reason": ""}, headers=me).status_code == 422
     r = http.post(f"/v1/alerts/{alert.alert_id}/decline", json={"reason": "déjà sur un appel"}, headers=me)
@@ -81,16 +78,14 @@ def test_snoozed_alert_absorbs_mild_calls_then_pages_again_at_the_end(notifier, 
     put_dyad(http, supervisor, f"A{unique}", f"X{unique}")
     clock.set(DAY)
     person = f"p_{unique}"
-    send(producer, decision(f"s1-{unique}", sector=f"X{unique}", at=DAY, persons=[person]))
-    alert = alert_for(notifier, f"s1-{unique}")
+    alert = alerted(notifier, producer, f"s1-{unique}", sector=f"X{unique}", at=DAY, persons=[person])
     me = token("dyad", dyad_id=f"A{unique}", sector=f"X{unique}")
     r = http.post(f"/v1/alerts/{alert.alert_id}/snooze", json={"reason": "déjà vue ce soir, suivi demain",
                                                               "minutes": 60}, headers=me)
     assert r.status_code == 200 and r.json()["state"] == "snoozed"
     later = DAY + timedelta(minutes=20)
     clock.set(later)
-    send(producer, decision(f"s2-{unique}", sector=f"X{unique}", at=later, persons=[person]))
-    merged = alert_for(notifier, f"s2-{unique}")
+    merged = alerted(notifier, producer, f"s2-{unique}", sector=f"X{unique}", at=later, persons=[person])
     assert (merged.alert_id, merged.state) == (alert.alert_id, "snoozed")   # mild: no page during the snooze
     notifier.tick(DAY + timedelta(minutes=59))
     assert alert_row(notifier, alert.alert_id).state == "snoozed"
@@ -103,8 +98,7 @@ def test_snoozed_alert_absorbs_mild_calls_then_pages_again_at_the_end(notifier, 
 def test_snooze_without_new_calls_expires(notifier, http, supervisor, producer, clock, unique, token):
     put_dyad(http, supervisor, f"A{unique}", f"X{unique}")
     clock.set(DAY)
-    send(producer, decision(f"se-{unique}", sector=f"X{unique}", at=DAY, persons=[f"p_e{unique}"]))
-    alert = alert_for(notifier, f"se-{unique}")
+    alert = alerted(notifier, producer, f"se-{unique}", sector=f"X{unique}", at=DAY, persons=[f"p_e{unique}"])
     me = token("dyad", dyad_id=f"A{unique}", sector=f"X{unique}")
     assert http.post(f"/v1/alerts/{alert.alert_id}/snooze", json={"reason": "déjà vue ce soir", "minutes": 30},
                      headers=me).status_code == 200
@@ -156,8 +150,7 @@ def test_alert_detail_carries_the_police_view_audited_and_stale_flag(
     person = f"p_v{unique}"
     send(producer, frame(person, stale=True))
     wait_until(lambda: _frame(notifier, person), timeout=60)
-    send(producer, decision(f"v1-{unique}", sector=f"X{unique}", at=clock(), persons=[person]))
-    alert = alert_for(notifier, f"v1-{unique}")
+    alert = alerted(notifier, producer, f"v1-{unique}", sector=f"X{unique}", at=clock(), persons=[person])
     me = token("dyad", subject="agent-v", dyad_id=f"A{unique}", sector=f"X{unique}")
     listed = http.get("/v1/alerts", headers=me).json()["alerts"]
     [mine] = [a for a in listed if a["alert_id"] == alert.alert_id]
@@ -224,8 +217,7 @@ def test_frame_marked_stale_by_frames_changed_is_flagged_on_the_alert(notifier, 
     person = f"p_s{unique}"
     send(producer, frame(person, stale=False))
     wait_until(lambda: _frame(notifier, person), timeout=60)
-    send(producer, decision(f"st-{unique}", sector=f"X{unique}", at=clock(), persons=[person]))
-    alert = alert_for(notifier, f"st-{unique}")
+    alert = alerted(notifier, producer, f"st-{unique}", sector=f"X{unique}", at=clock(), persons=[person])
     me = token("dyad", dyad_id=f"A{unique}", sector=f"X{unique}")
     assert http.get(f"/v1/alerts/{alert.alert_id}", headers=me).json()["frame_stale"] is False
     change = FrameChanged.new(payload=FrameChangePayload(frame_id=f"f_{person}", person_key=person, change="stale",

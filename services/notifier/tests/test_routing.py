@@ -3,7 +3,8 @@ no free dyad is missed-for-capacity; duplicates, routine calls and old history c
 from datetime import timedelta
 
 from dyade.kafka import wait_until
-from services.notifier.tests.conftest import (ALWAYS, DAY, NIGHT, alert_for, busy, call_update, decision, put_dyad, send)
+from services.notifier.tests.conftest import (ALWAYS, DAY, NIGHT, alert_for, alerted, busy, call_update, decision,
+                                              put_dyad, send)
 
 
 def roster(http, supervisor, u):
@@ -18,8 +19,7 @@ def test_day_call_goes_to_the_sector_dyad_and_is_published(notifier, http, super
                                                            alert_events):
     roster(http, supervisor, unique)
     clock.set(DAY)
-    send(producer, decision(f"c1-{unique}", sector=f"X{unique}", at=DAY, level="dyade_prioritaire"))
-    alert = alert_for(notifier, f"c1-{unique}")
+    alert = alerted(notifier, producer, f"c1-{unique}", sector=f"X{unique}", at=DAY, level="dyade_prioritaire")
     assert (alert.dyad_id, alert.state, alert.level) == (f"A{unique}", "created", "dyade_prioritaire")
     assert "created" in alert_events.wait_for(alert.alert_id, "created")
     event = next(e for e in alert_events.events if e.payload.alert_id == alert.alert_id)
@@ -52,8 +52,7 @@ def test_busy_dyad_skipped_then_missed_for_capacity(notifier, http, supervisor, 
 
     send(producer, call_update(f"busyB-{unique}", "dispatched", at=DAY, dyad_id=f"B{unique}"))
     wait_until(lambda: busy(notifier, f"B{unique}"))
-    send(producer, decision(f"b2-{unique}", sector=f"X{unique}", at=DAY))
-    missed = alert_for(notifier, f"b2-{unique}")
+    missed = alerted(notifier, producer, f"b2-{unique}", sector=f"X{unique}", at=DAY)
     assert missed.state == "missed_for_capacity" and missed.dyad_id is None
     assert alert_events.wait_for(missed.alert_id, "missed_for_capacity") == ["created", "missed_for_capacity"]
 
@@ -87,8 +86,7 @@ def test_duplicates_routine_and_old_history_create_no_alert(notifier, http, supe
 def test_cleared_call_closes_its_alert_with_the_disposition(notifier, http, supervisor, producer, clock, unique,
                                                             alert_events):
     put_dyad(http, supervisor, f"A{unique}", f"X{unique}", shifts=ALWAYS)
-    send(producer, decision(f"cl-{unique}", sector=f"X{unique}", at=clock()))
-    alert = alert_for(notifier, f"cl-{unique}")
+    alert = alerted(notifier, producer, f"cl-{unique}", sector=f"X{unique}", at=clock())
     send(producer, call_update(f"cl-{unique}", "cleared", at=clock(), disposition="transport_volontaire"))
     alert_events.wait_for(alert.alert_id, "closed")
     with notifier.sessions() as s:
@@ -125,8 +123,7 @@ def test_dispatch_by_the_cad_acknowledges_the_pending_alert_for_that_dyad(
         notifier, http, supervisor, producer, clock, unique, alert_events):
     roster(http, supervisor, unique)
     clock.set(DAY)
-    send(producer, decision(f"cad-{unique}", sector=f"X{unique}", at=DAY))
-    alert = alert_for(notifier, f"cad-{unique}")
+    alert = alerted(notifier, producer, f"cad-{unique}", sector=f"X{unique}", at=DAY)
     assert alert.dyad_id == f"A{unique}"
     send(producer, call_update(f"cad-{unique}", "dispatched", at=DAY, dyad_id=f"B{unique}"))
     assert alert_events.wait_for(alert.alert_id, "acknowledged") == ["created", "acknowledged"]
@@ -141,8 +138,7 @@ def test_the_morning_dyad_takes_a_deferred_call_from_its_list(notifier, http, su
                                                               token):
     roster(http, supervisor, unique)
     clock.set(NIGHT)
-    send(producer, decision(f"m1-{unique}", sector=f"X{unique}", at=NIGHT))
-    alert = alert_for(notifier, f"m1-{unique}")
+    alert = alerted(notifier, producer, f"m1-{unique}", sector=f"X{unique}", at=NIGHT)
     assert alert.state == "deferred"
     morning = alert.due_at
     clock.set(morning)

@@ -3,8 +3,8 @@ snooze pages anew; merging stays in its sector; every alert says where to go; a 
 not deferred; the supervisor's list filters, sorts, pages and closes in bulk."""
 from datetime import timedelta
 
-from services.notifier.tests.conftest import (ALWAYS, DAY, IDEATION, KNIFE, NIGHT, alert_for, alert_row, decision,
-                                              put_dyad, send)
+from services.notifier.tests.conftest import (ALWAYS, DAY, IDEATION, KNIFE, NIGHT, alert_for, alert_row, alerted,
+                                              decision, put_dyad, send)
 
 PLACE = dict(address="1200 bloc rue Sainte-Catherine E", lat=45.5017, lon=-73.5673, nature_code="10-17")
 
@@ -15,8 +15,7 @@ def test_knife_call_about_a_snoozed_person_pages_anew_with_its_own_time_and_plac
     put_dyad(http, supervisor, f"B{unique}", f"X{unique}")
     clock.set(DAY)
     person = f"p_k{unique}"
-    send(producer, decision(f"k1-{unique}", sector=f"X{unique}", at=DAY, persons=[person]))
-    first = alert_for(notifier, f"k1-{unique}")
+    first = alerted(notifier, producer, f"k1-{unique}", sector=f"X{unique}", at=DAY, persons=[person])
     me = token("dyad", dyad_id=f"A{unique}", sector=f"X{unique}")
     assert http.post(f"/v1/alerts/{first.alert_id}/snooze", json={"reason": "connue, déjà vue ce soir",
                                                                   "minutes": 240}, headers=me).status_code == 200
@@ -47,8 +46,7 @@ def test_a_cleared_first_call_does_not_close_the_alert_a_knife_call_repaged(
     from services.notifier.tests.conftest import call_update
     put_dyad(http, supervisor, f"A{unique}", f"X{unique}", shifts=ALWAYS)
     person = f"p_c{unique}"
-    send(producer, decision(f"c1-{unique}", sector=f"X{unique}", at=clock(), persons=[person]))
-    first = alert_for(notifier, f"c1-{unique}")
+    first = alerted(notifier, producer, f"c1-{unique}", sector=f"X{unique}", at=clock(), persons=[person])
     send(producer, decision(f"c2-{unique}", sector=f"X{unique}", at=clock(), persons=[person],
                             level="securite_policiers", reasons=KNIFE))
     assert alert_for(notifier, f"c2-{unique}").alert_id == first.alert_id
@@ -69,11 +67,9 @@ def _history_mentions(http, headers, alert_id, text):
 def test_merging_never_crosses_sectors(notifier, http, supervisor, producer, clock, unique, token):
     put_dyad(http, supervisor, f"D1{unique}", f"S1{unique}", shifts=ALWAYS)
     person = f"p_s{unique}"
-    send(producer, decision(f"e0-{unique}", sector=None, at=clock(), persons=[person]))   # EIDO call, no sector
-    nowhere = alert_for(notifier, f"e0-{unique}")
+    nowhere = alerted(notifier, producer, f"e0-{unique}", sector=None, at=clock(), persons=[person])   # EIDO call, no sector
     assert (nowhere.target, nowhere.dyad_id) == ("superviseur", None)
-    send(producer, decision(f"e1-{unique}", sector=f"S1{unique}", at=clock(), persons=[person]))
-    s1 = alert_for(notifier, f"e1-{unique}")
+    s1 = alerted(notifier, producer, f"e1-{unique}", sector=f"S1{unique}", at=clock(), persons=[person])
     assert s1.alert_id != nowhere.alert_id and s1.dyad_id == f"D1{unique}"   # D1 sees it
     send(producer, decision(f"e2-{unique}", sector=f"S2{unique}", at=clock(), persons=[person]))
     assert alert_for(notifier, f"e2-{unique}").alert_id not in (s1.alert_id, nowhere.alert_id)
@@ -86,8 +82,7 @@ def test_suicidal_call_outside_hours_goes_to_the_on_call_fallback_and_escalates(
         notifier, http, supervisor, producer, clock, unique):
     put_dyad(http, supervisor, f"A{unique}", f"X{unique}")   # 8h–20h: off duty at night
     clock.set(NIGHT)
-    send(producer, decision(f"n1-{unique}", sector=f"X{unique}", at=NIGHT, reasons=IDEATION))
-    row = alert_for(notifier, f"n1-{unique}")
+    row = alerted(notifier, producer, f"n1-{unique}", sector=f"X{unique}", at=NIGHT, reasons=IDEATION)
     assert (row.state, row.target) == ("created", "garde_sociale")
     send(producer, decision(f"n2-{unique}", sector=f"X{unique}", at=NIGHT))   # no suicidal reason: the morning list
     assert alert_for(notifier, f"n2-{unique}").state == "deferred"
@@ -103,8 +98,7 @@ def test_urgent_call_with_every_dyad_busy_reaches_the_supervisor_at_once(
     put_dyad(http, supervisor, f"A{unique}", f"X{unique}", shifts=ALWAYS)
     send(producer, call_update(f"occ-{unique}", "on_scene", at=clock(), dyad_id=f"A{unique}"))
     wait_until(lambda: busy(notifier, f"A{unique}"))
-    send(producer, decision(f"u1-{unique}", sector=f"X{unique}", at=clock(), level="dyade_prioritaire"))
-    row = alert_for(notifier, f"u1-{unique}")
+    row = alerted(notifier, producer, f"u1-{unique}", sector=f"X{unique}", at=clock(), level="dyade_prioritaire")
     assert (row.state, row.target) == ("escalated", "superviseur")
     assert alert_events.wait_for(row.alert_id, "escalated") == ["created", "missed_for_capacity", "escalated"]
 
