@@ -2,13 +2,17 @@
 
 1. Accepted calls/s through intake's durable path (validation, person resolution, idempotency record and
    outbox row committed in PostgreSQL, relay publishing to the broker) next to a bare FastAPI endpoint
-   that only parses the same JSON: same HTTP client, same concurrency, same run, one uvicorn process each.
-2. A Berkeley 2014 replay through the real broker: rows read, accepted, skipped by reason, rows/s
+   that parses the same JSON and does one INSERT per request on the same database (a pool, one commit
+   each: the best a plain endpoint does durably): same HTTP client, same concurrency, same run, one
+   uvicorn process each.
+2. Offered load: 100 calls/s for 20 s (open loop: each call leaves at its time, whatever the answers),
+   to each endpoint; latency p50/p99, answers by status, connection errors.
+3. A Berkeley 2014 replay through the real broker: rows read, accepted, skipped by reason, rows/s
    accepted, and the time until the relay has published everything. The 15-day sample in
    dyade/data/berkeley-2014/daily by default; DYADE_BERKELEY_DIR=<folder of the 116 daily files> replays the
    full log (see that folder's README for where it is published).
 
-    python -m bench.intake [--quick] [--calls N] [--rounds R] [--concurrency C] [--no-replay]
+    python -m bench.intake [--quick] [--calls N] [--rounds R] [--concurrency C] [--rate R] [--no-replay]
 
 Starts its own Tansu broker and a fresh PostgreSQL database (DYADE_TEST_PG_URL, default
 postgres@127.0.0.1:5432), dropped at the end. Writes bench/results/intake.json.
@@ -46,10 +50,17 @@ def serve(kind: str, port: int) -> None:
     import uvicorn
     from fastapi import FastAPI
     if kind == "bare":
+        from sqlalchemy import create_engine, text
         app = FastAPI()
+        engine = create_engine(os.environ["DATABASE_URL"], pool_size=16, max_overflow=0, pool_pre_ping=False)
+        with engine.begin() as c:
+            c.execute(text("CREATE TABLE IF NOT EXISTS bench_bare_calls (call_id text PRIMARY KEY, body text)"))
+        insert = text("INSERT INTO bench_bare_calls (call_id, body) VALUES (:id, :body) ON CONFLICT DO NOTHING")
 
         @app.post("/v1/calls", status_code=202)
-        def post_call(sub: CallSubmission):  # parses and validates the same JSON, stores nothing
+        def post_call(sub: CallSubmission):  # parses and validates the same JSON, one INSERT, one commit
+            with engine.begin() as c:
+                c.execute(insert, {"id": sub.call_id, "body": sub.model_dump_json()})
             return {"status": "accepted", "call_id": sub.call_id}
     else:
         from dyade.settings import Settings
@@ -126,6 +137,33 @@ async def hammer(url: str, token: str, payloads: list[dict], concurrency: int) -
             "per_s": round(ok / seconds, 1)}
 
 
+async def offered(url: str, token: str, payloads: list[dict], rate: float) -> dict:
+    """Open loop: call i leaves at i / rate s, whatever the earlier answers (a dispatch centre does not wait
+    for intake); latency from its planned departure, so a queue in the client counts against the server."""
+    headers = {"Authorization": f"Bearer {token}"}
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=100)
+    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=30) as client:
+        t0 = time.perf_counter()
+
+        async def one(i: int, body: dict) -> None:
+            planned = t0 + i / rate
+            await asyncio.sleep(max(0.0, planned - time.perf_counter()))
+            try:
+                r = await client.post("/v1/calls", json=body)
+                key = str(r.status_code)
+            except httpx.HTTPError as exc:
+                key = type(exc).__name__
+            statuses[key] = statuses.get(key, 0) + 1
+            latencies.append((time.perf_counter() - planned) * 1000)
+        await asyncio.gather(*[one(i, b) for i, b in enumerate(payloads)])
+    from bench.notifier import percentile
+    return {"offered_per_s": rate, "calls": len(payloads), "statuses": statuses,
+            "p50_ms": round(percentile(latencies, 0.5), 1), "p99_ms": round(percentile(latencies, 0.99), 1),
+            "max_ms": round(max(latencies), 1)}
+
+
 def wait_published(url: str, token: str, timeout: float = 900) -> float:
     t0 = time.perf_counter()
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as c:
@@ -144,6 +182,7 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=None, help="appels par manche (défaut 1500, --quick 300)")
     ap.add_argument("--rounds", type=int, default=3, help="manches alternées bare / durable (médiane)")
     ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--rate", type=float, default=100.0, help="appels/s offerts (boucle ouverte, 20 s ; --quick 10 s)")
     ap.add_argument("--no-replay", action="store_true", help="sans la reprise Berkeley")
     args = ap.parse_args()
     if args.serve:
@@ -188,10 +227,19 @@ def main() -> None:
                 result.update(bare=bare, durable=durable, ratio=round(durable["per_s"] / max(bare["per_s"], 0.001), 3),
                               ratio_per_round=[round(x, 3) for x in ratios],
                               load_average=os.getloadavg())
-                print(f"bare FastAPI (parse only): {bare['per_s']:8.1f} calls/s (median of {args.rounds} rounds)")
+                seconds = 10 if args.quick else 20
+                load = {}
+                for kind, target in (("bare", bare_url), ("durable", url)):
+                    load[kind] = asyncio.run(offered(target, dispatch, bodies(int(args.rate * seconds),
+                                                                               "open" + uuid.uuid4().hex[:6]), args.rate))
+                result["offered"] = load
+                print(f"bare FastAPI (one INSERT): {bare['per_s']:8.1f} calls/s (median of {args.rounds} rounds)")
                 print(f"intake durable outbox:     {durable['per_s']:8.1f} calls/s (median); outbox drained "
                       f"{drain} s after the last 202")
                 print(f"group commit:              {writer}")
+                for kind, o in load.items():
+                    print(f"{args.rate:.0f} calls/s offered, {kind:7s}: p50 {o['p50_ms']} ms, p99 {o['p99_ms']} ms, "
+                          f"max {o['max_ms']} ms; answers {o['statuses']}")
                 print(f"ratio durable / bare:      {result['ratio']:.2f}  (target ≥ 0.5; per round "
                       f"{', '.join(f'{x:.2f}' for x in ratios)}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
                 if not args.no_replay:
