@@ -16,8 +16,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Iterable, Sequence, TypeVar
 
-from sqlalchemy import (Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table, cast, func, literal,
-                        select)
+from sqlalchemy import (Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table, cast, delete, func,
+                        literal, select)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -96,6 +96,15 @@ def outbox(service: str, metadata: MetaData) -> Table:
     )
     Index(f"ix_{service}_outbox_unsent", table.c.sent_at, table.c.id)
     return table
+
+
+def prune(session: Session, *, outbox_table: Table, processed: Table, sent_before, processed_before) -> int:
+    """Forgets outbox rows published before `sent_before`, and handled event ids older than `processed_before`
+    (past the input topics' retention, no redelivery can bring them back)."""
+    a = session.execute(delete(outbox_table).where(outbox_table.c.sent_at.is_not(None),
+                                                   outbox_table.c.sent_at < sent_before)).rowcount
+    b = session.execute(delete(processed).where(processed.c.handled_at < processed_before)).rowcount
+    return (a or 0) + (b or 0)
 
 
 def enqueue(session: Session, row: type, event: Event) -> None:

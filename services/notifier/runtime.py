@@ -8,13 +8,15 @@ import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from dyade import ledger
 from dyade.clock import utcnow
+from dyade.contracts.topics import TOPICS
 from dyade.db import make_engine, make_sessionmaker, unit_of_work
 from dyade.settings import Settings
 
@@ -22,10 +24,14 @@ from services.notifier.adapters import alerts, delivery, followups
 from services.notifier.entrypoints import views
 from services.notifier.config import NotifierConfig
 from services.notifier.entrypoints.consumers import start_consumers
-from services.notifier.adapters.models import AlertRow, DyadRow, SubscriptionRow
+from services.notifier.adapters.models import AlertRow, DyadRow, OutboxRow, SubscriptionRow, processed
 from services.notifier.adapters.outbox import EventRelay, Relay
 
 log = logging.getLogger("dyade.notifier")
+PRUNE_EVERY = timedelta(hours=1)
+OUTBOX_KEPT = timedelta(days=7)   # published rows, kept a week for an operator's questions
+# an event id is kept as long as its topic may deliver it again (the longest retention the notifier reads)
+LEDGER_KEPT = timedelta(days=max(t.retention_days or 0 for t in TOPICS if "notifier" in t.consumed_by) + 7)
 
 
 class Hub:
@@ -58,6 +64,8 @@ class Hub:
 
 
 class Notifier:
+    _pruned_at: datetime | None = None
+
     def __init__(self, settings: Settings, config: NotifierConfig | None = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.settings, self.config, self.clock = settings, config or NotifierConfig(), clock
@@ -133,7 +141,13 @@ class Notifier:
             escalated = alerts.run_due(session, self.config, now=now)
         with self.work() as session:
             reminders = followups.remind_due(session, now=now, tz=self.config.tz)
-        return {"escalated_or_expired": escalated, "reminders": reminders}
+        out = {"escalated_or_expired": escalated, "reminders": reminders}
+        if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+            with self.work() as session:
+                out["pruned"] = ledger.prune(session, outbox_table=OutboxRow.__table__, processed=processed,
+                                             sent_before=now - OUTBOX_KEPT, processed_before=now - LEDGER_KEPT)
+            self._pruned_at = now
+        return out
 
     def _schedule_loop(self) -> None:
         while not self.stop_event.wait(self.config.tick_s):

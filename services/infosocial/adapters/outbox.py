@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from kafka import KafkaConsumer, TopicPartition
-from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from dyade import ledger
@@ -36,10 +35,8 @@ class Relay(ledger.OutboxTable):
 def prune(factory: sessionmaker, *, sent_before: datetime, processed_before: datetime) -> int:
     """Forget outbox rows already published and event ids too old to be redelivered."""
     with unit_of_work(factory) as s:
-        a = s.execute(delete(OutboxRecord).where(OutboxRecord.sent_at.is_not(None),
-                                                 OutboxRecord.sent_at < sent_before)).rowcount
-        b = s.execute(delete(processed).where(processed.c.handled_at < processed_before)).rowcount
-    return (a or 0) + (b or 0)
+        return ledger.prune(s, outbox_table=OutboxRecord.__table__, processed=processed,
+                            sent_before=sent_before, processed_before=processed_before)
 
 
 def topic_is_empty(bootstrap: str, topic: str) -> bool:

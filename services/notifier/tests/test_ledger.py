@@ -53,3 +53,26 @@ def test_the_migration_keeps_the_outbox(dialect, tmp_path):
             assert (row.key, row.value, row.event_type, row.sent_at) == ("p_1", b"{}", "communication.recorded", None)
         finally:
             engine.dispose()
+
+
+def test_the_scheduler_forgets_published_outbox_rows_after_a_week_and_event_ids_past_retention(notifier):
+    from datetime import timedelta
+    from sqlalchemy import func
+    from services.notifier.runtime import LEDGER_KEPT
+    now = datetime.now(timezone.utc)
+    with notifier.work() as s:
+        s.execute(OutboxRow.__table__.insert(), [
+            {"topic": "t", "key": "old", "value": b"{}", "event_type": "x", "created_at": now - timedelta(days=9),
+             "sent_at": now - timedelta(days=8)},
+            {"topic": "t", "key": "recent", "value": b"{}", "event_type": "x", "created_at": now, "sent_at": now},
+            {"topic": "t", "key": "unsent", "value": b"{}", "event_type": "x", "created_at": now - timedelta(days=30),
+             "sent_at": None}])
+        s.execute(processed.insert(), [{"event_id": "old-event", "topic": "t", "handled_at": now - LEDGER_KEPT - timedelta(days=1)},
+                                       {"event_id": "kept-event", "topic": "t", "handled_at": now - timedelta(days=300)}])
+    notifier._pruned_at = None
+    assert notifier.tick(now)["pruned"] >= 2
+    with notifier.work() as s:
+        keys = set(s.scalars(select(OutboxRow.key).where(OutboxRow.key.in_(["old", "recent", "unsent"]))))
+        ids = set(s.scalars(select(processed.c.event_id).where(processed.c.event_id.in_(["old-event", "kept-event"]))))
+    assert keys == {"recent", "unsent"} and ids == {"kept-event"}
+    assert "pruned" not in notifier.tick(now + timedelta(minutes=1))     # once an hour
