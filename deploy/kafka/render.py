@@ -32,7 +32,7 @@ HEADER = """\
 
 
 def _triage_internal_topics(partitions: int, replication: int) -> list[dict]:
-    from dyade.contracts.topics import TRIAGE_BY_SUBJECT, min_insync_replicas
+    from dyade.contracts.topics import TRIAGE_BY_SUBJECT, with_min_insync
     from dyade.settings import Settings
     from services.triage.bootstrap import app as declared, build_app
     from services.triage.config import TriageOptions, load_ruleset
@@ -40,7 +40,6 @@ def _triage_internal_topics(partitions: int, replication: int) -> list[dict]:
     settings = Settings(_env_file=None, kafka_bootstrap_servers="kafka:9092", dyade_home="/nonexistent",
                         dyade_topic_partitions=partitions, dyade_topic_replication=replication)
     app = build_app(settings, options, load_ruleset(options, {}))
-    isr = {"min.insync.replicas": str(min_insync_replicas(replication))} if replication > 1 else {}
     out = []
     hand_off = TRIAGE_BY_SUBJECT.of(options.app_id)
     out.append({"name": hand_off.name, "partitions": partitions, "replication_factor": replication,
@@ -48,7 +47,7 @@ def _triage_internal_topics(partitions: int, replication: int) -> list[dict]:
                 "purpose": "repartition (group_by)"})
     for table_name, table in sorted(app.tables.items()):
         out.append({"name": table.changelog_topic.get_topic_name(), "partitions": partitions,
-                    "replication_factor": replication, "config": {"cleanup.policy": "compact", **isr},
+                    "replication_factor": replication, "config": with_min_insync({"cleanup.policy": "compact"}, replication),
                     "created_by": "triage", "purpose": f"changelog of the faust table `{table_name}`"})
     return out
 

@@ -96,9 +96,10 @@ async def _assigned(app, assigned, **kwargs) -> None:
 
 
 async def guarded(msg, handle) -> None:
-    """A failure on one event sets it aside in the DLQ and the stream goes on. Not retried, unlike the
-    kernel's consumers: a handler updates the subject's state in place before it publishes, so running
-    it again would count the call twice."""
+    """A failure on one event sets it aside in the DLQ and the stream goes on (not retried in place: what
+    fails here is the record, not the broker). Handling a record again is harmless — states are keyed by call
+    id and event ids are derived from the decision (domain/state.py) — which is what lets transport.py read a
+    partition again after faust dropped records."""
     handled_at[(msg.topic, msg.partition)] = time.monotonic()
     try:
         await handle(msg)

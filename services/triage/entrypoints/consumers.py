@@ -30,8 +30,8 @@ Handler = Callable[..., Awaitable[None]]
 
 class Stages:
     """The two stages over the two tables. `at_place` and `at_subject` map each consumed topic to its handler;
-    a handler takes the faust message, updates the table in place, then publishes (so a handler run twice
-    would count a call twice: the agents never retry one)."""
+    a handler takes the faust message, updates the table in place, then publishes; run twice on a record it
+    leaves the same state and publishes events with the same ids (redelivery, a partition read again)."""
 
     def __init__(self, *, places: MutableMapping[str, PlaceState], subjects: MutableMapping[str, SubjectState],
                  hand_off, edge: Edge, index: CallIndex, ruleset: RulesetConfig):
