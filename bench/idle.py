@@ -1,7 +1,7 @@
 """The idle platform's CPU: `dyade up --no-demo` (embedded Tansu, SQLite), every service ready, no traffic;
 then each process's CPU time (user + system, from /proc) over a window, as a share of one core. Baseline in
-the same run: a bare kafka-python consumer polling one empty topic of the same broker with the platform's
-fetch wait (DYADE_FETCH_WAIT_MS) — what one idle consumer costs at the least on this broker.
+the same run: a bare kafka-python consumer polling one empty topic of the same broker with the alert path's
+idle fetch wait (DYADE_IDLE_FETCH_WAIT_MS) — what one idle consumer costs at the least on this broker.
 
     python -m bench.idle [--window 60]
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench._platform import start_embedded, wait_ready
 from dyade import runfile
-from dyade.consumer import FETCH_WAIT_MS
+from dyade.consumer import BACKGROUND_FETCH_WAIT_MS, FETCH_WAIT_MS, IDLE_FETCH_WAIT_MS
 
 RESULTS = Path(__file__).parent / "results"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -74,7 +74,7 @@ def bare_consumer(bootstrap: str, window: float) -> float:
 
     def loop():
         consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"bench-idle-{os.getpid()}",
-                                 fetch_max_wait_ms=FETCH_WAIT_MS)
+                                 fetch_max_wait_ms=IDLE_FETCH_WAIT_MS)
         while not stop.is_set():
             consumer.poll(timeout_ms=1000)
         consumer.close()
@@ -114,7 +114,9 @@ def main() -> None:
                 os.killpg(proc.pid, signal.SIGKILL)
     total = round(sum(shares.values()), 2)
     result = {"window_s": args.window, "cpu_percent_of_one_core": shares, "total_percent": total,
-              "fetch_wait_ms": FETCH_WAIT_MS, "baseline_one_idle_consumer_percent": baseline,
+              "fetch_wait_ms": FETCH_WAIT_MS, "idle_fetch_wait_ms": IDLE_FETCH_WAIT_MS,
+              "background_fetch_wait_ms": BACKGROUND_FETCH_WAIT_MS,
+              "baseline_one_idle_consumer_percent": baseline,
               "ratio_total_over_one_consumer": round(total / baseline, 1) if baseline else None,
               "cpus": os.cpu_count(), "load_average": list(os.getloadavg()), "date": time.strftime("%Y-%m-%d")}
     RESULTS.mkdir(exist_ok=True)

@@ -254,20 +254,22 @@ def main() -> None:
 
 def measured_path_settings() -> dict:
     """What the notifier's consumers run with (dyade/consumer.py, read from its source: the consumer runs in
-    the notifier's process): its poll timeout and fetch_max_wait_ms, kafka-python's default when unset."""
+    the notifier's process): its poll timeout and the alert path's fetch_max_wait_ms (the decisions' consumer)."""
     import inspect
     import re
-
-    from kafka import KafkaConsumer
 
     from dyade import consumer as kernel
     source = inspect.getsource(kernel)
     poll = re.findall(r"batch = consumer\.poll\(timeout_ms=(\d+)", source)
-    fetch = getattr(kernel, "FAST_GROUP", {}).get("fetch_max_wait_ms") \
-        or next(iter(re.findall(r"fetch_max_wait_ms\s*[=:]\s*(\d+)", source)), None) \
-        or f"{KafkaConsumer.DEFAULT_CONFIG['fetch_max_wait_ms']} (kafka-python default)"
-    return {"consumer": {"fetch_max_wait_ms": fetch, "poll_timeout_ms": poll[0] if poll else "?"},
+    return {"consumer": {"fetch_max_wait_ms": fetch_pace(), "poll_timeout_ms": poll[0] if poll else "?"},
             "producer": {"linger_ms": 5, "flush": "after each polled batch"}}
+
+
+def fetch_pace() -> str:
+    """The alert path's fetch wait (dyade/consumer.py FetchPace): short while records flow, longer once idle."""
+    from dyade import consumer as kernel
+    return (f"{kernel.FETCH_WAIT_MS} (idle: {kernel.IDLE_FETCH_WAIT_MS} after {kernel.IDLE_AFTER_S:g} s "
+            f"without records)")
 
 
 def _fmt(settings: dict) -> str:

@@ -38,7 +38,7 @@ from tempfile import mkdtemp
 import httpx
 
 from bench._db import bench_database
-from bench.notifier import RAW_SETTINGS, AlertStream, _fmt, measured_path_settings, percentile
+from bench.notifier import RAW_SETTINGS, AlertStream, _fmt, fetch_pace, measured_path_settings, percentile
 from dyade.auth import issue_token
 from dyade.broker import EmbeddedBroker, free_port
 from dyade.cli.up import Platform, available_services
@@ -48,6 +48,7 @@ from dyade.settings import Settings
 
 RESULTS = Path(__file__).parent / "results"
 HOPS = 3   # calls.received.v2, <triage>-events-by-subject, triage.decided.v1
+QUIET_AFTER_S = 5   # DYADE_IDLE_AFTER_S of the measured platform: the quiet-spell phase need not wait 60 s
 SECRET = "bench-token-secret-0123456789abcdefghij"
 ALERTING = ("dyade_suggeree", "dyade_prioritaire", "securite_policiers")   # services/notifier/domain/routing.py
 STAGES = (("relay", "intake commit → relay (calls.received.v2)", "produced", "received_ts"),
@@ -155,7 +156,7 @@ def last_stage(row: dict) -> str:
     return "intake (accepted, never relayed)"
 
 
-def pipeline(rate: float, seconds: float) -> dict:
+def pipeline(rate: float, seconds: float, quiet_calls: int = 5) -> dict:
     url, drop = bench_database("dyade_bench_pipeline")
     broker = EmbeddedBroker().start()
     home = mkdtemp()
@@ -165,7 +166,7 @@ def pipeline(rate: float, seconds: float) -> dict:
                         notifier_port=free_port(), analytics_port=free_port(), _env_file=None)
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers, "DATABASE_URL": url,
            "DYADE_HOME": home, "DYADE_TOKEN_SECRET": SECRET, "DYADE_PSEUDONYM_KEY": settings.dyade_pseudonym_key,
-           "DYADE_LOG_LEVEL": "WARNING"}
+           "DYADE_LOG_LEVEL": "WARNING", "DYADE_IDLE_AFTER_S": str(QUIET_AFTER_S)}
     for name in ("intake", "triage", "infosocial", "notifier", "analytics"):
         env[f"{name.upper()}_PORT"] = str(settings.port_of(name))
     from services.triage.config import TriageOptions
@@ -206,9 +207,20 @@ def pipeline(rate: float, seconds: float) -> dict:
                 r = http.post("/v1/calls", json=call(cid, i))
                 if r.status_code == 202:
                     accepted[cid], accepted_wall[cid] = time.perf_counter(), time.time()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not all(c in client.arrived for c in accepted):
-            time.sleep(0.2)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not all(c in client.arrived for c in accepted):
+                time.sleep(0.2)
+            # calls after a quiet spell: the alert path's consumers have gone back to their idle fetch wait
+            quiet: list[str] = []
+            for i in range(quiet_calls):
+                time.sleep(QUIET_AFTER_S + 2)
+                cid = f"Q-{uuid.uuid4().hex[:10]}"
+                if http.post("/v1/calls", json=call(cid, 100_000 + i, "Calme")).status_code == 202:
+                    accepted[cid], accepted_wall[cid] = time.perf_counter(), time.time()
+                    quiet.append(cid)
+                    deadline = time.monotonic() + 30
+                    while time.monotonic() < deadline and cid not in client.arrived:
+                        time.sleep(0.05)
         time.sleep(1.0)   # let the last commits land before reading the tables
         client.stop = True
         rows = trace(broker.bootstrap_servers, url, app_id, list(accepted))
@@ -226,19 +238,22 @@ def pipeline(rate: float, seconds: float) -> dict:
     expected = [c for c in accepted if c not in decided or rows[c]["level"] in ALERTING]
     delivered = [c for c in expected if c in client.arrived]
     missing = {c: last_stage(rows[c]) for c in expected if c not in client.arrived}
+    streamed = [c for c in delivered if c not in quiet]
     stages = {}
     for key, label, a, b in STAGES:
-        values = [(r[b] - r[a]) * 1000 for c, r in rows.items() if c in delivered and a in r and b in r]
+        values = [(r[b] - r[a]) * 1000 for c, r in rows.items() if c in streamed and a in r and b in r]
         stages[key] = {"stage": label, **stats(values)}
     stages["total"] = {"stage": "intake commit → SSE client (sum of the stages)",
                        **stats([(r["sse"] - r["produced"]) * 1000 for c, r in rows.items()
-                                if c in delivered and "produced" in r])}
+                                if c in streamed and "produced" in r])}
     stages["intake_ack"] = {"stage": "(beside the chain) intake commit → 202 at the client",
                             **stats([(r["accepted"] - r["produced"]) * 1000 for r in rows.values() if "produced" in r])}
     levels: dict[str, int] = {}
     for c in decided:
         levels[rows[c]["level"]] = levels.get(rows[c]["level"], 0) + 1
-    return stats([(client.arrived[c] - accepted[c]) * 1000 for c in delivered]) | {
+    after_quiet = stats([(client.arrived[c] - accepted[c]) * 1000 for c in delivered if c in quiet])
+    return stats([(client.arrived[c] - accepted[c]) * 1000 for c in streamed]) | {
+        "after_quiet": after_quiet | {"calls": len(quiet), "quiet_s": QUIET_AFTER_S + 2},
         "calls": len(accepted), "decided": len(decided), "levels": levels, "expected": len(expected),
         "delivered": len(delivered), "delivered_as_update": sorted(c for c in delivered if c in client.joined),
         "missing": missing, "warm_up_delivered": f"{warmed}/3", "first_state": client.states,
@@ -325,8 +340,6 @@ def path_settings() -> dict:
     import inspect
     import re
 
-    import faust.transport.drivers.aiokafka as faust_driver
-
     from services.intake.adapters import outbox as intake_outbox
     from services.triage.config import TriageOptions
 
@@ -334,12 +347,8 @@ def path_settings() -> dict:
         hit = re.search(pattern, inspect.getsource(module))
         return hit.group(1) if hit else default
     opts = TriageOptions()
-    from services.triage import bootstrap as triage_app
-    triage_fetch = getattr(triage_app, "FETCH_MAX_WAIT_MS", None)   # set when triage overrides faust's driver
     return {"notifier (consumer kernel)": measured_path_settings()["consumer"],
-            "triage (faust/aiokafka)": {"fetch_max_wait_ms": str(triage_fetch) if triage_fetch else
-                                        found(r"fetch_max_wait_ms=(\d+)", faust_driver)
-                                        + " (fixed in faust's aiokafka driver)",
+            "triage (faust/aiokafka)": {"fetch_max_wait_ms": fetch_pace(),   # services/triage/adapters/transport.py
                                         "producer_linger_ms": round(opts.producer_linger * 1000),
                                         "commit_interval_s": opts.commit_interval},
             "intake outbox relay": {"woken": "on commit", "idle_s": found(r"idle_s=([\d.]+)", intake_outbox),
@@ -349,7 +358,7 @@ def path_settings() -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rate", type=float, default=5.0, help="calls per second (default 5)")
+    ap.add_argument("--rate", type=float, default=20.0, help="calls per second (default 20, the target's rate)")
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--quick", action="store_true", help="10 s")
     args = ap.parse_args()
@@ -372,6 +381,9 @@ def main() -> None:
     print(f"  delivered {full['delivered']}/{full['expected']} alert-worthy calls ({merged} as the update of an "
           f"open alert they joined); {full['calls']} accepted, {full['decided']} decided {full['levels']}; "
           f"first state {full['first_state']}")
+    q = full["after_quiet"]
+    print(f"  after a quiet spell ({q['calls']} calls, each after {q['quiet_s']} s without traffic, idle fetch "
+          f"wait): p50 {q.get('p50_ms')} ms, max {q.get('max_ms')} ms")
     for cid, where in full["missing"].items():
         print(f"  missing {cid}: last seen at {where}")
     print("  per stage (events' own timestamps):            p50       p99")

@@ -34,13 +34,42 @@ from dyade.contracts import Event, EventError, Topic, decode as decode_event
 
 log = logging.getLogger("dyade.consumer")
 
-# Tansu and Kafka both honour these; they make a consumer group ready in seconds instead of ~30 s. The fetch
-# wait: Tansu answers a waiting fetch only when the wait runs out, so kafka-python's 500 ms default is a hop
-# of ~120 ms p50 there, 50 ms ~10 ms (bench.notifier) but an idle consumer then asks 20 times a second.
-# On Apache Kafka a waiting fetch returns as soon as data arrives: a longer wait costs nothing there.
-FETCH_WAIT_MS = int(os.environ.get("DYADE_FETCH_WAIT_MS", "100"))
-FAST_GROUP = dict(session_timeout_ms=6000, heartbeat_interval_ms=500, max_poll_interval_ms=60_000,
-                  fetch_max_wait_ms=FETCH_WAIT_MS)
+# Tansu and Kafka both honour these; they make a consumer group ready in seconds instead of ~30 s (a member
+# hears of a rebalance at its next heartbeat).
+FAST_GROUP = dict(session_timeout_ms=6000, heartbeat_interval_ms=2000, max_poll_interval_ms=60_000)
+# The fetch wait. On Apache Kafka a waiting fetch returns as soon as data arrives: a long wait costs nothing.
+# Tansu answers it only when the wait runs out (from 250 ms up, also at half of what remains), so there the
+# wait is a hop's latency, and every answer costs the client and the broker ~2 ms of CPU (bench.idle). The
+# consumers on the alert's path (a call from the CAD → triage → the dyad's device) wait little while records
+# flow and long once idle (the first call after a quiet minute waits at most half the idle wait per hop); the
+# others (analytics, Info-social, the notifier's copy of the frames) always wait long.
+FETCH_WAIT_MS = int(os.environ.get("DYADE_FETCH_WAIT_MS", "50"))
+IDLE_FETCH_WAIT_MS = int(os.environ.get("DYADE_IDLE_FETCH_WAIT_MS", "500"))
+BACKGROUND_FETCH_WAIT_MS = int(os.environ.get("DYADE_BACKGROUND_FETCH_WAIT_MS", "2000"))
+IDLE_AFTER_S = float(os.environ.get("DYADE_IDLE_AFTER_S", "60"))
+
+
+@dataclass
+class FetchPace:
+    """How long the next fetch may wait at the broker: `busy_ms` while records came in the last
+    `idle_after_s`, `idle_ms` after that."""
+    busy_ms: int
+    idle_ms: int
+    idle_after_s: float = IDLE_AFTER_S
+    last_records_at: float = float("-inf")
+
+    @classmethod
+    def for_path(cls, on_alert_path: bool) -> "FetchPace":
+        if on_alert_path:
+            return cls(FETCH_WAIT_MS, max(FETCH_WAIT_MS, IDLE_FETCH_WAIT_MS))
+        return cls(BACKGROUND_FETCH_WAIT_MS, BACKGROUND_FETCH_WAIT_MS)
+
+    def saw_records(self, now: float) -> None:
+        self.last_records_at = now
+
+    def wait_ms(self, now: float) -> int:
+        return self.busy_ms if now - self.last_records_at < self.idle_after_s else self.idle_ms
+
 
 LAG = Gauge("dyade_consumer_lag", "Records behind the end of the assigned partitions", ["service", "group"])
 LAST_PROGRESS = Gauge("dyade_consumer_last_progress_timestamp_seconds",
@@ -252,7 +281,8 @@ class Consumer:
     def __init__(self, bootstrap: str, group_id: str, topics: tuple[Topic, ...] | tuple[str, ...], *,
                  service: str, handle: Callable[[Any], None] | None = None, handle_batch: Callable[[list], None] | None = None,
                  on_tombstone: Callable[[bytes], None] | None = None, decoder: Decoder | None = None,
-                 producer: KafkaProducer | None = None, policy: Policy | None = None, max_poll_records: int = 500):
+                 producer: KafkaProducer | None = None, policy: Policy | None = None, max_poll_records: int = 500,
+                 on_alert_path: bool = False):
         if handle is None and handle_batch is None:
             raise ValueError("a consumer needs handle or handle_batch")
         self.bootstrap, self.group_id, self.service = bootstrap, group_id, service
@@ -260,6 +290,7 @@ class Consumer:
         self.handle, self.handle_batch, self.on_tombstone = handle, handle_batch, on_tombstone
         self.decoder = decoder or contract_decoder([t for t in topics if not isinstance(t, str)])
         self.producer, self.policy, self.max_poll_records = producer, policy or Policy(), max_poll_records
+        self.pace = FetchPace.for_path(on_alert_path)
         self.stop_event, self.ready = threading.Event(), threading.Event()
         self.thread: threading.Thread | None = None
         self.progress = Progress(service, group_id, self.topic_names, self.policy)
@@ -314,12 +345,15 @@ class Consumer:
         consumer = KafkaConsumer(
             *self.topic_names, bootstrap_servers=self.bootstrap, group_id=self.group_id, enable_auto_commit=False,
             auto_offset_reset="earliest", client_id=f"{self.service}-{self.group_id}",
-            max_poll_records=self.max_poll_records, request_timeout_ms=10_000, **FAST_GROUP)
+            max_poll_records=self.max_poll_records, request_timeout_ms=10_000,
+            fetch_max_wait_ms=self.pace.wait_ms(time.monotonic()), **FAST_GROUP)
         producer = self.producer or _producer(self.bootstrap, f"{self.service}-{self.group_id}")
         next_probe, pause_attempt, joined = 0.0, 0, time.monotonic()
         try:
             while not self.stop_event.is_set():
                 self.last_turn = time.monotonic()
+                # kafka-python reads its fetcher's config at each fetch request it builds
+                consumer._fetcher.config["fetch_max_wait_ms"] = self.pace.wait_ms(self.last_turn)
                 batch = consumer.poll(timeout_ms=200)
                 if consumer.assignment() and not self.ready.is_set():
                     self.ready.set()
@@ -330,6 +364,7 @@ class Consumer:
                     self.ready.set()
                 records = [r for part in batch.values() for r in part]
                 if records:
+                    self.pace.saw_records(time.monotonic())
                     done = self._handle_records(records, producer)
                     if done is not None:
                         producer.flush(timeout=10)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import functools
 import importlib.util
 import json
 import os
@@ -78,10 +79,17 @@ def exit_reason(code: int | None) -> str:
     return f"code de sortie {code}"
 
 
+@functools.cache
+def _http() -> httpx.Client:
+    """One client for every probe: a new one per GET costs an SSL context and a read of the environment
+    (most of the supervisor's idle CPU)."""
+    return httpx.Client(trust_env=False)
+
+
 def probe(url: str, timeout: float) -> tuple[bool, str]:
     """GET url: (answered 200, what went wrong in French)."""
     try:
-        response = httpx.get(url, timeout=timeout)
+        response = _http().get(url, timeout=timeout)
     except httpx.TimeoutException:
         return False, f"pas de réponse en {timeout:.0f} s"
     except httpx.HTTPError as exc:
@@ -176,7 +184,7 @@ class Platform:
                     raise BrokerError(f"le service {name} s'est arrêté au démarrage "
                                       f"({exit_reason(proc.returncode)}); voir {self.logs / (name + '.log')}")
                 try:
-                    if httpx.get(f"{self.settings.url_of(name)}/readyz", timeout=1).status_code == 200:
+                    if _http().get(f"{self.settings.url_of(name)}/readyz", timeout=1).status_code == 200:
                         ready[name] = time.monotonic() - t0
                         self.supervised[name].ready(time.monotonic())
                 except httpx.HTTPError:

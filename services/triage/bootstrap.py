@@ -41,7 +41,7 @@ from services.triage.adapters import codec
 from services.triage.adapters.edge import Edge
 from services.triage.adapters.lag import GroupLag
 from services.triage.adapters.tables import CallIndex, StructTable, state_of
-from services.triage.adapters.transport import FETCH_MAX_WAIT_MS, short_fetch_wait  # noqa: F401 (bench prints it)
+from services.triage.adapters.transport import short_fetch_wait
 from services.triage.config import TriageOptions
 from services.triage.domain.config import RulesetConfig
 from services.triage.domain.state import SubjectState

@@ -3,8 +3,9 @@ failing ones after bounded retries, infrastructure failures paused and resumed, 
 success, and a consumer that never stops because of what is in a topic."""
 from __future__ import annotations
 
-import uuid
 import threading
+import time
+import uuid
 
 import pytest
 from sqlalchemy.exc import OperationalError
@@ -274,3 +275,37 @@ def test_one_partition_left_behind_fails_liveness_while_the_others_move():
     assert h["state"] == "stalled" and not h["live"] and "partition" in h["message"]
     progress.lag_at = _time.time() - 600      # measured long ago: no reason to restart
     assert progress.health()["live"]
+
+
+def test_the_alert_path_waits_little_while_records_flow_and_long_once_idle():
+    from dyade.consumer import FetchPace
+    pace = FetchPace(busy_ms=50, idle_ms=500, idle_after_s=60)
+    assert pace.wait_ms(now=1000.0) == 500          # nothing seen yet: idle
+    pace.saw_records(1000.0)
+    assert pace.wait_ms(now=1000.0) == 50
+    assert pace.wait_ms(now=1059.9) == 50
+    assert pace.wait_ms(now=1060.1) == 500
+    background = FetchPace.for_path(on_alert_path=False)
+    background.saw_records(0.0)
+    assert background.wait_ms(0.0) == background.wait_ms(10_000.0) >= FetchPace.for_path(True).busy_ms
+
+
+def test_the_pace_reaches_the_fetch_requests_the_clients_build(broker, scratch_topic, unique, producer):
+    """The kernel (and triage's transport) set the fetcher's wait between polls: kafka-python and aiokafka
+    must read it when they build each fetch request, and a consumer on the alert path turns busy on records."""
+    import inspect
+
+    import aiokafka.consumer.fetcher as aiokafka_fetcher
+    import kafka.consumer.fetcher as kafka_fetcher
+    assert "max_wait_ms=self.config['fetch_max_wait_ms']" in inspect.getsource(kafka_fetcher.Fetcher)
+    assert "self._fetch_max_wait_ms," in inspect.getsource(aiokafka_fetcher.Fetcher._get_actions_per_node)
+    seen: list[str] = []
+    loop = consumer(broker, scratch_topic, unique, handle=lambda e: seen.append(e.payload.call_id),
+                    on_alert_path=True)
+    try:
+        publish(producer, a_call(f"{unique}-0"), scratch_topic)
+        producer.flush()
+        wait_until(lambda: seen, timeout=30)
+    finally:
+        loop.stop()
+    assert loop.pace.wait_ms(time.monotonic()) == loop.pace.busy_ms < loop.pace.idle_ms

@@ -63,7 +63,7 @@ class RawConsumer(Consumer):
 
     def __init__(self, intake: Intake, bootstrap: str, group_id: str = "intake-raw"):
         super().__init__(bootstrap, group_id, (CALLS_RAW.name,), service="intake", handle=self._accept,
-                         decoder=decode_raw, max_poll_records=200)
+                         decoder=decode_raw, max_poll_records=200, on_alert_path=True)
         self.intake = intake
         self.accepted = self.duplicates = 0
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable, TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from dyade.contracts import Event
@@ -79,17 +79,19 @@ def open_facts(session: Session, alert: AlertRow) -> merging.OpenAlert:
 
 def _open_alerts_for(session: Session, d: DecisionPayload) -> list[AlertRow]:
     """Open call alerts about the same call (first), then about the same person in the same sector (most
-    recent first): the candidates a call may join (domain/merging.py decides)."""
-    q = select(AlertRow).where(AlertRow.state.in_(OPEN), AlertRow.kind == AlertKind.APPEL.value)
-    out = list(session.scalars(q.where(AlertRow.call_id == d.call_id).order_by(AlertRow.created_at.desc())
-                               .with_for_update()))
+    recent first): the candidates a call may join (domain/merging.py decides). One locking read."""
     linked = select(AlertCallRow.alert_id).where(AlertCallRow.call_id == d.call_id)
-    out += [a for a in session.scalars(q.where(AlertRow.alert_id.in_(linked)).order_by(AlertRow.created_at.desc())
-                                       .with_for_update()) if a not in out]
+    about = [AlertRow.call_id == d.call_id, AlertRow.alert_id.in_(linked)]
     if d.person_keys and d.sector:
-        out += [a for a in session.scalars(q.where(AlertRow.person_key.in_(d.person_keys), AlertRow.sector == d.sector)
-                                           .order_by(AlertRow.created_at.desc()).with_for_update()) if a not in out]
-    return out
+        about.append(and_(AlertRow.person_key.in_(d.person_keys), AlertRow.sector == d.sector))
+    found = session.scalars(select(AlertRow).where(AlertRow.state.in_(OPEN), AlertRow.kind == AlertKind.APPEL.value,
+                                                   or_(*about))
+                            .order_by(AlertRow.created_at.desc()).with_for_update()).all()
+    linked_ids = set(session.scalars(linked)) if found else set()
+
+    def rank(a: AlertRow) -> int:
+        return 0 if a.call_id == d.call_id else 1 if a.alert_id in linked_ids else 2
+    return sorted(found, key=rank)   # stable: most recent first within each rank
 
 
 def _new_alert(d: DecisionPayload, *, now: datetime) -> AlertRow:

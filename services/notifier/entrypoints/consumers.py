@@ -73,7 +73,7 @@ def forget_frame(notifier: Notifier, person_key: bytes) -> None:
 def start_consumers(notifier: Notifier, bootstrap: str) -> list[Consumer]:
     group = notifier.config.group_id
     events = Consumer(bootstrap, group, (TRIAGE_DECIDED, CALLS_UPDATED, FRAMES_CHANGED), service="notifier",
-                      handle_batch=lambda events: handle_batch(notifier, events)).start()
+                      handle_batch=lambda events: handle_batch(notifier, events), on_alert_path=True).start()
     frames = Consumer(bootstrap, f"{group}-frames", (FRAMES_CURRENT,), service="notifier",
                       handle=lambda e: apply_frame(notifier, e),
                       on_tombstone=lambda key: forget_frame(notifier, key)).start()

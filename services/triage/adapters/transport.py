@@ -14,8 +14,9 @@ no decision, no log line and no lag (the fault suite's kill -9 of triage, one ru
 
 Fetch wait. faust hard-codes `fetch_max_wait_ms=1500`; Tansu answers a waiting fetch only when the wait runs
 out (not when a record arrives), so each of triage's two stages waited up to 1.5 s for a record already
-there (bench.pipeline: place stage → decision p50 758 ms → 33 ms with 50 ms). The wait is
-DYADE_FETCH_WAIT_MS, as for the other consumers. aiokafka reads the attribute when the consumer starts."""
+there (bench.pipeline: place stage → decision p50 758 ms → 33 ms with 50 ms). Triage is on the alert's path:
+its wait follows the consumer kernel's pace (dyade/consumer.py FetchPace: short while calls flow, longer
+once idle)."""
 from __future__ import annotations
 
 import logging
@@ -24,7 +25,7 @@ import time
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode import Service
 
-from dyade.consumer import FETCH_WAIT_MS as FETCH_MAX_WAIT_MS
+from dyade.consumer import FetchPace
 from dyade.contracts.topics import TOPICS
 from services.triage.adapters.metrics import REREADS
 
@@ -44,10 +45,24 @@ def hole_at_head(committed: int | None, acked: list[int]) -> bool:
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.pace = FetchPace.for_path(on_alert_path=True)
+
     def _create_worker_consumer(self, transport):
         consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        consumer._fetch_max_wait_ms = self.pace.wait_ms(time.monotonic())
         return consumer
+
+    async def getmany(self, active_partitions, timeout):
+        records = await super().getmany(active_partitions, timeout)
+        now = time.monotonic()
+        if records:
+            self.pace.saw_records(now)
+        fetcher = getattr(self._consumer, "_fetcher", None)
+        if fetcher is not None:   # aiokafka reads it at each fetch request it builds
+            fetcher._fetch_max_wait_ms = self.pace.wait_ms(now)
+        return records
 
 
 class _Consumer(faust_aiokafka.Consumer):
