@@ -268,7 +268,26 @@ def write_table() -> Path:
         "",
     ]
     TABLE.write_text("\n".join(lines))
+    write_readme_figures([row for name in names for row in rows_of(name, previous)])
     return TABLE
+
+
+README = HERE.parent / "README.md"
+README_START, README_END = "<!-- bench:figures (python -m bench --table) -->", "<!-- /bench:figures -->"
+
+
+def write_readme_figures(rows: list[Row]) -> None:
+    """The README's « Bancs d'essai » figures are BENCHMARKS.md's, rewritten between its markers."""
+    text = README.read_text()
+    if README_START not in text or README_END not in text:
+        return
+    table = ["| banc | mesure | référence (même exécution) | rapport | cible | date |", "|---|---|---|---|---|---|"]
+    table += ["| " + " | ".join(row.get(c, "—").replace("|", "\\|") for c in
+                                ("figure", "value", "baseline", "ratio", "target", "date")) + " |"
+              for row in rows if row.get("baseline") != "—" or row.get("value", "—") != "—"]
+    head, rest = text.split(README_START, 1)
+    tail = rest.split(README_END, 1)[1]
+    README.write_text(head + README_START + "\n" + "\n".join(table) + "\n" + README_END + tail)
 
 
 def main() -> None:
