@@ -98,7 +98,8 @@ def settings_vars() -> set[str]:
 
 
 def _service_sources():
-    for path in sorted((ROOT / "services").glob("*/**/*.py")):
+    """The services' code and the shared package they run on (the consumer kernel reads its own options)."""
+    for path in [*sorted((ROOT / "services").glob("*/**/*.py")), *sorted((ROOT / "dyade").glob("**/*.py"))]:
         rel = path.relative_to(ROOT).parts
         if "tests" in rel or "migrations" in rel:
             continue
