@@ -43,9 +43,18 @@ FAST_GROUP = dict(session_timeout_ms=6000, heartbeat_interval_ms=2000, max_poll_
 # consumers on the alert's path (a call from the CAD → triage → the dyad's device) wait little while records
 # flow and long once idle (the first call after a quiet minute waits at most half the idle wait per hop); the
 # others (analytics, Info-social, the notifier's copy of the frames) always wait long.
-FETCH_WAIT_MS = int(os.environ.get("DYADE_FETCH_WAIT_MS", "50"))
-IDLE_FETCH_WAIT_MS = int(os.environ.get("DYADE_IDLE_FETCH_WAIT_MS", "500"))
-BACKGROUND_FETCH_WAIT_MS = int(os.environ.get("DYADE_BACKGROUND_FETCH_WAIT_MS", "2000"))
+# A request on a connection is answered after the fetch waiting before it (the lag probe's offsets, a
+# heartbeat): no wait may exceed a third of the session timeout.
+MAX_FETCH_WAIT_MS = FAST_GROUP["session_timeout_ms"] // 3
+
+
+def _wait_ms(name: str, default: int) -> int:
+    return max(1, min(int(os.environ.get(name, default)), MAX_FETCH_WAIT_MS))
+
+
+FETCH_WAIT_MS = _wait_ms("DYADE_FETCH_WAIT_MS", 50)
+IDLE_FETCH_WAIT_MS = _wait_ms("DYADE_IDLE_FETCH_WAIT_MS", 500)
+BACKGROUND_FETCH_WAIT_MS = _wait_ms("DYADE_BACKGROUND_FETCH_WAIT_MS", 2000)
 IDLE_AFTER_S = float(os.environ.get("DYADE_IDLE_AFTER_S", "60"))
 
 
@@ -390,8 +399,9 @@ class Consumer:
         if not assigned:
             return
         try:
-            ends = consumer.end_offsets(list(assigned), timeout_ms=3000)
-            lag = sum(max(0, end - consumer.position(tp, timeout_ms=3000)) for tp, end in ends.items())
+            timeout = 3000 + self.pace.idle_ms   # answered after the fetch in flight
+            ends = consumer.end_offsets(list(assigned), timeout_ms=timeout)
+            lag = sum(max(0, end - consumer.position(tp, timeout_ms=timeout)) for tp, end in ends.items())
         except KafkaError as exc:
             if self.progress.state != "reconnecting":
                 self.progress.pausing(exc)
