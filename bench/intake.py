@@ -4,7 +4,8 @@
    outbox row committed in PostgreSQL, relay publishing to the broker) next to a bare FastAPI endpoint
    that parses the same JSON and does one INSERT per request on the same database (a pool, one commit
    each: the best a plain endpoint does durably): same HTTP client, same concurrency, same run, one
-   uvicorn process each.
+   uvicorn process each. The load generator (aiohttp, bodies serialised beforehand) runs on the same
+   cores: each phase reports its CPU per request and the servers', so that a starved server shows.
 2. Offered load: 100 calls/s for 20 s (open loop: each call leaves at its time, whatever the answers),
    to each endpoint; latency p50/p99, answers by status, connection errors.
 3. A Berkeley 2014 replay through the real broker: rows read, accepted, skipped by reason, rows/s
@@ -32,7 +33,9 @@ from statistics import median
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import aiohttp
 import httpx
+import orjson
 
 from bench._db import bench_database
 from dyade.contracts.inbound import CallSubmission
@@ -116,17 +119,27 @@ def bodies(n: int, run: str) -> list[dict]:
     return out
 
 
+# The load generator shares the 2 cores with both servers, PostgreSQL and the broker: it must cost little per
+# request, the same for both servers. aiohttp with bodies serialised beforehand (orjson) costs a fraction of
+# what httpx.AsyncClient costs (measured: ~3 ms of CPU per request with httpx at 100 calls/s, which the
+# servers then lacked).
+def _client(url: str, token: str, connections: int, timeout: float) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(base_url=url, headers={"Authorization": f"Bearer {token}",
+                                                        "Content-Type": "application/json"},
+                                 connector=aiohttp.TCPConnector(limit=connections, force_close=False),
+                                 timeout=aiohttp.ClientTimeout(total=timeout))
+
+
 async def hammer(url: str, token: str, payloads: list[dict], concurrency: int) -> dict:
-    headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    queue = list(reversed(payloads))
+    queue = [orjson.dumps(p) for p in reversed(payloads)]
     statuses: dict[int, int] = {}
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=60) as client:
+    async with _client(url, token, concurrency, 60) as client:
         async def worker():
             while queue:
                 body = queue.pop()
-                r = await client.post("/v1/calls", json=body)
-                statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+                async with client.post("/v1/calls", data=body) as r:
+                    await r.read()
+                    statuses[r.status] = statuses.get(r.status, 0) + 1
         t0 = time.perf_counter()
         await asyncio.gather(*[worker() for _ in range(concurrency)])
         seconds = time.perf_counter() - t0
@@ -138,28 +151,48 @@ async def hammer(url: str, token: str, payloads: list[dict], concurrency: int) -
 async def offered(url: str, token: str, payloads: list[dict], rate: float) -> dict:
     """Open loop: call i leaves at i / rate s, whatever the earlier answers (a dispatch centre does not wait
     for intake); latency from its planned departure, so a queue in the client counts against the server."""
-    headers = {"Authorization": f"Bearer {token}"}
     latencies: list[float] = []
     statuses: dict[str, int] = {}
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=100)
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=30) as client:
+    encoded = [orjson.dumps(p) for p in payloads]
+    async with _client(url, token, 400, 30) as client:
         t0 = time.perf_counter()
 
-        async def one(i: int, body: dict) -> None:
+        async def one(i: int, body: bytes) -> None:
             planned = t0 + i / rate
             await asyncio.sleep(max(0.0, planned - time.perf_counter()))
             try:
-                r = await client.post("/v1/calls", json=body)
-                key = str(r.status_code)
-            except httpx.HTTPError as exc:
+                async with client.post("/v1/calls", data=body) as r:
+                    await r.read()
+                    key = str(r.status)
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 key = type(exc).__name__
             statuses[key] = statuses.get(key, 0) + 1
             latencies.append((time.perf_counter() - planned) * 1000)
-        await asyncio.gather(*[one(i, b) for i, b in enumerate(payloads)])
+        await asyncio.gather(*[one(i, b) for i, b in enumerate(encoded)])
     from bench.notifier import percentile
     return {"offered_per_s": rate, "calls": len(payloads), "statuses": statuses,
             "p50_ms": round(percentile(latencies, 0.5), 1), "p99_ms": round(percentile(latencies, 0.99), 1),
             "max_ms": round(max(latencies), 1)}
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) of a process, all its threads (Linux /proc); of this one without a pid."""
+    if pid is None:
+        t = os.times()
+        return t.user + t.system
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(run, proc: subprocess.Popen) -> dict:
+    """A load phase with the CPU it cost: the server's and the load generator's, in ms per answered request,
+    so that a reader sees who was short of CPU (2 shared cores: the client must cost little)."""
+    server0, client0 = cpu_seconds(proc.pid), cpu_seconds()
+    out = asyncio.run(run)
+    answered = max(1, sum(v for v in out["statuses"].values()))
+    out["server_cpu_ms_per_request"] = round((cpu_seconds(proc.pid) - server0) * 1000 / answered, 2)
+    out["client_cpu_ms_per_request"] = round((cpu_seconds() - client0) * 1000 / answered, 2)
+    return out
 
 
 def wait_published(url: str, token: str, timeout: float = 900) -> float:
@@ -212,8 +245,8 @@ def main() -> None:
                 rounds = {"bare": [], "durable": []}
                 for r in range(args.rounds):
                     payloads = bodies(n, uuid.uuid4().hex[:6])
-                    rounds["bare"].append(asyncio.run(hammer(bare_url, dispatch, payloads, args.concurrency)))
-                    rounds["durable"].append(asyncio.run(hammer(url, dispatch, payloads, args.concurrency)))
+                    rounds["bare"].append(measured(hammer(bare_url, dispatch, payloads, args.concurrency), bare_proc))
+                    rounds["durable"].append(measured(hammer(url, dispatch, payloads, args.concurrency), proc))
                     print(f"  round {r + 1}: bare {rounds['bare'][-1]['per_s']:.1f}/s, "
                           f"durable {rounds['durable'][-1]['per_s']:.1f}/s")
                 drain = round(wait_published(url, supervisor), 2)
@@ -227,17 +260,23 @@ def main() -> None:
                               load_average=os.getloadavg())
                 seconds = 10 if args.quick else 20
                 load = {}
-                for kind, target in (("bare", bare_url), ("durable", url)):
-                    load[kind] = asyncio.run(offered(target, dispatch, bodies(int(args.rate * seconds),
-                                                                               "open" + uuid.uuid4().hex[:6]), args.rate))
+                for kind, target, server in (("bare", bare_url, bare_proc), ("durable", url, proc)):
+                    load[kind] = measured(offered(target, dispatch, bodies(int(args.rate * seconds),
+                                                                            "open" + uuid.uuid4().hex[:6]), args.rate),
+                                          server)
                 result["offered"] = load
                 print(f"bare FastAPI (one INSERT): {bare['per_s']:8.1f} calls/s (median of {args.rounds} rounds)")
                 print(f"intake durable outbox:     {durable['per_s']:8.1f} calls/s (median); outbox drained "
                       f"{drain} s after the last 202")
                 print(f"group commit:              {writer}")
+                cpu = {k: median([x["server_cpu_ms_per_request"] for x in rounds[k]]) for k in rounds}
+                client_cpu = median([x["client_cpu_ms_per_request"] for k in rounds for x in rounds[k]])
+                print(f"CPU per request (median): bare server {cpu['bare']} ms, durable server {cpu['durable']} ms, "
+                      f"load generator {client_cpu} ms")
                 for kind, o in load.items():
                     print(f"{args.rate:.0f} calls/s offered, {kind:7s}: p50 {o['p50_ms']} ms, p99 {o['p99_ms']} ms, "
-                          f"max {o['max_ms']} ms; answers {o['statuses']}")
+                          f"max {o['max_ms']} ms; answers {o['statuses']}; CPU/request server "
+                          f"{o['server_cpu_ms_per_request']} ms, client {o['client_cpu_ms_per_request']} ms")
                 print(f"ratio durable / bare:      {result['ratio']:.2f}  (target ≥ 0.5; per round "
                       f"{', '.join(f'{x:.2f}' for x in ratios)}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
                 if not args.no_replay:

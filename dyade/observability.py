@@ -145,14 +145,37 @@ def health_router(service: str, checks: dict[str, ReadyCheck], consumers: Consum
     return router
 
 
+class RequestMetrics:
+    """Counts and times every request by route template (never by path: paths carry keys), until its answer
+    starts (a live stream is timed to its first byte, not to its end). Plain ASGI: a `@app.middleware` costs
+    a task and stream wrappers per request (a third of intake's CPU per call, bench.intake)."""
+
+    def __init__(self, app, service: str) -> None:
+        self.app, self.service = app, service
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0, started = time.perf_counter(), False
+
+        def record(status: int) -> None:
+            template = getattr(scope.get("route"), "path", "unmatched")
+            HTTP_REQUESTS.labels(self.service, template, str(status)).inc()
+            HTTP_LATENCY.labels(self.service, template).observe(time.perf_counter() - t0)
+
+        async def timed_send(message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start" and not started:
+                started = True
+                record(message["status"])
+            await send(message)
+        try:
+            await self.app(scope, receive, timed_send)
+        finally:
+            if not started:   # an exception on its way to the 500 handler
+                record(500)
+
+
 def instrument(app, service: str) -> None:
-    """Count and time every request by route template (never by path: paths carry keys)."""
-    @app.middleware("http")
-    async def _metrics(request, call_next):
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        HTTP_REQUESTS.labels(service, template, str(response.status_code)).inc()
-        HTTP_LATENCY.labels(service, template).observe(time.perf_counter() - t0)
-        return response
+    app.add_middleware(RequestMetrics, service=service)

@@ -104,21 +104,37 @@ def refused_text(request: Request) -> tuple[str, str] | None:
     return None
 
 
-def _install_error_handlers(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next):
+class RequestGuard:
+    """What is refused before any route runs: a body over MAX_BODY_BYTES (413), a token in an API address
+    (401), bad text in the path or the query string (422). Plain ASGI, as dyade.observability.RequestMetrics."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and (refusal := self.refusal(Request(scope))) is not None:
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def refusal(request: Request) -> JSONResponse | None:
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
             return JSONResponse({"detail": f"corps de requête trop volumineux (max {MAX_BODY_BYTES} octets)"},
                                 status_code=413)
-        if request.url.path.startswith("/v1/") and QUERY_TOKEN in request.query_params:
+        if request.scope["path"].startswith("/v1/") and QUERY_TOKEN in request.query_params:
             return JSONResponse({"detail": TOKEN_IN_ADDRESS}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
         if (refused := refused_text(request)) is not None:
             field, problem = refused
             return JSONResponse({"detail": f"requête invalide — {field}: {problem}",
                                  "errors": [{"field": field, "problem": problem, "type": "texte_interdit"}]},
                                 status_code=422)
-        return await call_next(request)
+        return None
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    app.add_middleware(RequestGuard)
 
     @app.exception_handler(Exception)
     async def _server_error(request: Request, exc: Exception):

@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, union_all
+from sqlalchemy import bindparam, select, union_all
 from sqlalchemy.orm import Session
 
 from dyade.contracts import MatchKind
 from dyade.contracts.calls import PersonRef
 from dyade.contracts.inbound import PersonIdentity
-from dyade.db import insert_ignore, insert_ignore_returning
+from dyade.db import insert_ignore, insert_ignoring_duplicates
 from services.intake.adapters import models as m
 from services.intake.domain.identity import (Identity, best_fuzzy_match, cad_hash, identity_of, name_hash,
                                              person_key_for)
@@ -114,6 +114,18 @@ class PersonResolver:
             match=MatchKind.CAD_ID.value, confidence=1.0, created_at=now))
 
 
+# GroupResolver.prefetch's reads, built once (their cache keys are memoised on the objects; the values are
+# expanding parameters): the identities of the group's hashes, and the directly known names born the same days.
+_ids = m.identities.c
+_COLS = (_ids.identity_hash, _ids.person_key, _ids.norm_name, _ids.birth_date, _ids.kind, _ids.match, _ids.confidence)
+BY_HASH = select(*_COLS).where(_ids.identity_hash.in_(bindparam("hashes", expanding=True)))
+BY_HASH_OR_BIRTH = union_all(BY_HASH, select(*_COLS).where(
+    _ids.birth_date.in_(bindparam("births", expanding=True)), _ids.kind == "name",
+    _ids.match != MatchKind.FUZZY.value))
+
+_NEW_IDENTITIES: dict = {}  # dialect name → INSERT ... ON CONFLICT DO NOTHING RETURNING identity_hash, built once
+
+
 class GroupRace(Exception):
     """A new identity of the group was created meanwhile by another transaction: redo the group."""
 
@@ -135,13 +147,11 @@ class GroupResolver:
         births = {i.birth_date for i in idents if i.has_name and i.birth_date}
         if not hashes:
             return
-        ids = m.identities.c
-        cols = (ids.identity_hash, ids.person_key, ids.norm_name, ids.birth_date, ids.kind, ids.match, ids.confidence)
-        query = select(*cols).where(ids.identity_hash.in_(hashes))
         if births:
-            query = union_all(query, select(*cols).where(ids.birth_date.in_(births), ids.kind == "name",
-                                                        ids.match != MatchKind.FUZZY.value))
-        for r in session.execute(query):
+            rows = session.execute(BY_HASH_OR_BIRTH, {"hashes": list(hashes), "births": list(births)})
+        else:
+            rows = session.execute(BY_HASH, {"hashes": list(hashes)})
+        for r in rows:
             self.by_hash[r.identity_hash] = (r.person_key, r.match, r.confidence)
             if r.kind == "name" and r.match != MatchKind.FUZZY.value and r.birth_date:
                 pair = (r.person_key, r.norm_name)
@@ -194,6 +204,10 @@ class GroupResolver:
     def flush(self, session: Session) -> None:
         if not self.new_rows:
             return
-        inserted = insert_ignore_returning(session, m.identities, self.new_rows, m.identities.c.identity_hash)
+        dialect = session.get_bind().dialect.name if isinstance(session, Session) else session.dialect.name
+        if (insert := _NEW_IDENTITIES.get(dialect)) is None:
+            insert = _NEW_IDENTITIES[dialect] = insert_ignoring_duplicates(dialect, m.identities) \
+                .returning(m.identities.c.identity_hash)
+        inserted = {r[0] for r in session.execute(insert, self.new_rows)}
         if len(inserted) != len(self.new_rows):
             raise GroupRace(f"{len(self.new_rows) - len(inserted)} identité(s) créée(s) en même temps ailleurs")
