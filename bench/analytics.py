@@ -30,7 +30,7 @@ def database() -> tuple[str, callable]:
     return bench_database("dyade_bench_analytics")
 
 
-def publish_calls(bootstrap: str, n: int, seed: int = 8) -> float:
+def publish_calls(bootstrap: str, n: int, seed: int = 8, source: str = "bench") -> float:
     from dyade.contracts.calls import CallPayload, CallReceived, Location, PersonRef
     from dyade.kafka import make_producer, publish
     rng = random.Random(seed)
@@ -49,7 +49,7 @@ def publish_calls(bootstrap: str, n: int, seed: int = 8) -> float:
                                                 sector=f"S{rng.randrange(1, 6)}"),
                               persons=refs)
         at = start + timedelta(seconds=rng.randrange(2 * 365 * 86400))
-        publish(producer, CallReceived.new(payload=payload, occurred_at=at, source="bench", correlation_id=f"bench-{i}"))
+        publish(producer, CallReceived.new(payload=payload, occurred_at=at, source=source, correlation_id=f"bench-{i}"))
         if i % 50_000 == 49_999:
             print(f"  published {i + 1}", file=sys.stderr, flush=True)
     producer.flush(300)
