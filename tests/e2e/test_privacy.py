@@ -1,4 +1,4 @@
-"""Who a person is never leaves intake (issue 16): a call, a raw CAD record, an EIDO incident, a referral, a
+"""Who a person is never leaves intake: a call, a raw CAD record, an EIDO incident, a referral, a
 call update, an Info-social frame (her display name, a health element and a relative's phone, no consent) and
 bad requests seeded with a recognisable name, birth date, phone number, e-mail, health-insurance number (NAM),
 civic number and health words go all the way through the running platform (decided by triage, alerted by the

@@ -1,4 +1,4 @@
-"""The JSON shapes triage wrote before its state and records were typed (issue 19), read into today's types.
+"""The JSON shapes triage wrote before its state and records were typed, read into today's types.
 Changelogs and the internal topic still hold them after an upgrade; nothing writes them any more.
 
     call record   {"kind": "call", "call_id", "rev", "t", "received_at", "cat", "flags", "prio", "lk", "sector",
