@@ -57,10 +57,23 @@ class TriageApp(faust.App):
     progress: Progress
     stages: Stages
     group_lag: GroupLag
+    batch_max = 500          # records an agent takes at once (TRIAGE_BATCH_MAX)
+    batch_within = 0.02      # seconds it waits for more (TRIAGE_BATCH_WITHIN)
     startup_finished = False  # set by the worker (__main__): partitions assigned, tables recovered
 
     def state_of(self, key: str) -> SubjectState | None:
         return state_of(places, subjects, key)
+
+    def on_init_dependencies(self):
+        """faust's Monitor sensor keeps per-record statistics for faust's web views (off here: the worker's
+        metrics are Prometheus, adapters/metrics.py); its callbacks run on every record in and out, so it is
+        not a sensor of this app (the monitor itself stays, faust's consumer reports commits to it)."""
+        dependencies = super().on_init_dependencies()
+        try:
+            self.sensors.remove(self.monitor)
+        except KeyError:
+            pass
+        return dependencies
 
 
 # what does not depend on the settings; `build_app` adds the rest
@@ -68,7 +81,10 @@ FIXED = dict(Table=StructTable, store="memory://", web_enabled=False, autodiscov
              key_serializer="raw", value_serializer="raw", consumer_auto_offset_reset="earliest",
              broker_session_timeout=6.0, broker_heartbeat_interval=0.5, broker_rebalance_timeout=6.0,
              stream_wait_empty=False, table_standby_replicas=0, stream_recovery_delay=0.0,
-             processing_guarantee="at_least_once", topic_allow_declare=True)
+             processing_guarantee="at_least_once", topic_allow_declare=True,
+             # a batch of records is handed to the producer as one record batch per topic partition (edge.py):
+             # room for what a batch of calls sends to one partition
+             producer_max_batch_size=256 * 1024)
 RAW = dict(key_serializer="raw", value_serializer="raw")
 
 app = TriageApp(TriageOptions().app_id, **FIXED)
@@ -95,34 +111,41 @@ async def _assigned(app, assigned, **kwargs) -> None:
     index.invalidate()
 
 
-async def guarded(msg, handle) -> None:
+async def set_aside(msg, exc: Exception) -> None:
     """A failure on one event sets it aside in the DLQ and the stream goes on (not retried in place: what
     fails here is the record, not the broker). Handling a record again is harmless — states are keyed by call
     id and event ids are derived from the decision (domain/state.py) — which is what lets transport.py read a
     partition again after faust dropped records."""
-    handled_at[(msg.topic, msg.partition)] = time.monotonic()
-    try:
-        await handle(msg)
-        app.progress.progressed(1)
-    except Exception as exc:  # noqa: BLE001
-        kind = "invalid" if is_invalid(exc) else "failing"
-        log.exception("event handling failed", extra={"topic": msg.topic, "offset": msg.offset})
-        await app.stages.edge.dead_letter(msg, f"erreur interne du triage: {reason_of(exc)}",
-                                          dlq_of=DEAD_LETTERED_AS.get(msg.topic), kind=kind)
+    kind = "invalid" if is_invalid(exc) else "failing"
+    log.error("event handling failed", exc_info=exc, extra={"topic": msg.topic, "offset": msg.offset})
+    await app.stages.edge.dead_letter(msg, f"erreur interne du triage: {reason_of(exc)}",
+                                      dlq_of=DEAD_LETTERED_AS.get(msg.topic), kind=kind)
+
+
+async def batches(stream, handle) -> None:
+    """faust's batch reading: up to `batch_max` records, or what came within `batch_within` seconds (a lone
+    record waits no longer than that). faust acknowledges a batch's records when the agent asks for the next
+    one, i.e. after `handle` has written the states back and handed every output to the producer — and faust
+    flushes the producer before it commits (at least once)."""
+    async for events in stream.take_events(app.batch_max, within=app.batch_within):
+        msgs = [event.message for event in events]
+        now = time.monotonic()
+        for msg in msgs:
+            handled_at[(msg.topic, msg.partition)] = now
+        handled = await handle(msgs, set_aside)
+        app.progress.progressed(handled)
 
 
 @app.agent(call_inputs, name="places")
 async def at_places(stream):
     """Location recurrence; calls about nobody decided here, calls about a person sent on to the person."""
-    async for event in stream.events():
-        await guarded(event.message, app.stages.place_message)
+    await batches(stream, app.stages.place_batch)
 
 
 @app.agent(subject_inputs, name="subjects")
 async def at_subjects(stream):
     """Each person's state; a decision (and maybe a referral suggestion) per call."""
-    async for event in stream.events():
-        await guarded(event.message, app.stages.subject_message)
+    await batches(stream, app.stages.subject_batch)
 
 
 @app.timer(interval=5.0, on_leader=False)
@@ -174,6 +197,7 @@ def build_app(settings: Settings, options: TriageOptions, ruleset: RulesetConfig
         producer_linger=options.producer_linger)
     short_fetch_wait(app)
     app.ruleset = ruleset
+    app.batch_max, app.batch_within = options.batch_max, options.batch_within
     app.progress = Progress("triage", app.conf.id, [T.CALLS_RECEIVED.name, T.CALLS_UPDATED.name,
                                                     *(t.name for t in PERSON_INPUTS)], Policy())
     app.group_lag = GroupLag(bootstrap, app.conf.id)

@@ -32,6 +32,21 @@ def _reader(today: type, before: Callable[[Any], Any]) -> Callable[[bytes], Any]
 
 
 load_hand_off: Callable[[bytes], HandOff] = _reader(HandOff, upcast.record)
+_hand_offs = msgspec.json.Decoder(list[HandOff])
+
+
+def dump_hand_offs(records: list[HandOff]) -> bytes:
+    """One internal record for what a batch hands on to one person: the record itself when there is one (the
+    shape every worker reads), a JSON array of them otherwise."""
+    return dump(records[0] if len(records) == 1 else records)
+
+
+def load_hand_offs(data: bytes) -> list[HandOff]:
+    """The records of one internal record, in order: an array (`dump_hand_offs`) or a single record, of today's
+    shape or an older one."""
+    if data[:1] == b"[":
+        return _hand_offs.decode(data)
+    return [load_hand_off(data)]
 load_subject: Callable[[bytes], SubjectState] = _reader(SubjectState, upcast.subject)
 load_place: Callable[[bytes], PlaceState] = _reader(PlaceState, upcast.place)
 

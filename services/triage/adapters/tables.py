@@ -2,9 +2,10 @@
 how they are read. A place holds the subject state of the calls about nobody made there."""
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, MutableMapping
 
 import faust
+from faust.serializers.codecs import get_codec
 
 from services.triage.adapters.codec import StructCodec
 from services.triage.domain.place import PlaceState
@@ -24,6 +25,35 @@ class StructTable(faust.Table):
     def __init__(self, app, *, values: StructCodec, **kwargs: Any):
         super().__init__(app, **kwargs)
         self.value_serializer = values
+
+
+async def put(table: MutableMapping[str, Any], key: str, value: Any, partition: int, send) -> None:
+    """`table[key] = value` for a key written by a batch of records. Its changelog record goes to `partition`,
+    the input partition of the records that changed it (faust would take the partition of the stream's
+    current event, which in a batch may be another partition's), serialized as faust's table would, through
+    `send(topic, key, value, partition)` — the app's producer, flushed before a commit. (The memory store keeps
+    no changelog offsets: faust's send callback would have nothing to record.) A plain mapping (tests) is
+    just assigned."""
+    if isinstance(table, faust.Table):
+        topic, dump_key, dump_value = _changelog_of(table)
+        table.data[key] = value
+        await send(topic, dump_key(key), dump_value(value), partition=partition)
+    else:
+        table[key] = value
+
+
+_changelogs: dict[int, tuple] = {}
+
+
+def _changelog_of(table: faust.Table) -> tuple:
+    """The changelog topic's name and the table's key and value codecs (faust's, looked up once: `prepare_key`
+    and `prepare_value` look them up for every record)."""
+    found = _changelogs.get(id(table))
+    if found is None or found[0] is not table:
+        key_codec, value_codec = get_codec(table.key_serializer), get_codec(table.value_serializer)
+        found = _changelogs[id(table)] = (table, table.changelog_topic.get_topic_name(), key_codec.dumps,
+                                          value_codec.dumps)
+    return found[1:]
 
 
 def table_of(key: str) -> str:

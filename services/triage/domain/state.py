@@ -45,7 +45,10 @@ ZDICT = (Path(__file__).with_name("decision-z1.zdict")).read_bytes()
 PACKED = "z1:"
 
 
-_PRIMED = zlib.compressobj(6, zdict=ZDICT)  # copying a primed compressor is cheaper than priming one
+# copying a primed compressor is cheaper than priming one; an 8 KB window (primed with the dictionary's last 8 KB)
+# and a small hash table make the copy cheap (~25 µs instead of ~45) for ~15 bytes more per decision; the
+# stream names its window, and any decompressor given the dictionary reads it (what was packed before too)
+_PRIMED = zlib.compressobj(6, zlib.DEFLATED, 13, 5, zdict=ZDICT)
 
 
 def pack(decision_json: str) -> str:
