@@ -69,12 +69,17 @@ def read_only(bootstrap: str) -> tuple[int, float]:
     return read, time.perf_counter() - t0
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def calls_to_run(doc: str) -> int:
+    """--calls N (default 200 000) or --quick (20 000): the size of a benchmark over N calls."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200_000)
     parser.add_argument("--quick", action="store_true", help="20 000 calls")
     args = parser.parse_args()
-    n = 20_000 if args.quick else args.calls
+    return 20_000 if args.quick else args.calls
+
+
+def main() -> None:
+    n = calls_to_run(__doc__)
     import logging
     logging.disable(logging.WARNING)
     from dyade.broker import EmbeddedBroker

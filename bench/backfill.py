@@ -10,7 +10,6 @@ Baseline in the same run: reading the same N records from the broker with a plai
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -23,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bench._db import bench_database
-from bench.analytics import publish_calls, read_only
+from bench.analytics import calls_to_run, publish_calls, read_only
 from bench.triage import run_worker
 
 RESULTS = Path(__file__).parent / "results"
@@ -37,11 +36,7 @@ def stored(sessions) -> tuple[int, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=200_000)
-    parser.add_argument("--quick", action="store_true", help="20 000 calls")
-    args = parser.parse_args()
-    n = 20_000 if args.quick else args.calls
+    n = calls_to_run(__doc__)
     logging.disable(logging.WARNING)
     from dyade.broker import EmbeddedBroker
     from dyade.db import make_engine, make_sessionmaker, migrate
