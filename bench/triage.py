@@ -236,7 +236,8 @@ def main() -> None:
     result = {"calls": n, "partitions": args.partitions, "persons": persons, "places": places, "baseline_events_per_s": base,
               "faust_noop_per_s": noop,
               "ratio_to_faust_noop": w["events_per_s"] / noop,
-              "baseline_cpu_us_per_event": base_cpu_us, "load_average": os.getloadavg(),
+              "baseline_cpu_us_per_event": base_cpu_us, "load_average": os.getloadavg(), "cpus": os.cpu_count(),
+              "at": datetime.now(timezone.utc).isoformat(),
               "worker_events_per_s": w["events_per_s"], "ratio": w["events_per_s"] / base, **w,
               "state_growth_mb": growth_mb, "gb_per_million_subjects": per_million,
               "gb_per_million_persons": growth_mb / persons * 1_000_000 / 1024}
