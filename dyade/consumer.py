@@ -48,13 +48,13 @@ FAST_GROUP = dict(session_timeout_ms=6000, heartbeat_interval_ms=2000, max_poll_
 MAX_FETCH_WAIT_MS = FAST_GROUP["session_timeout_ms"] // 3
 
 
-def _wait_ms(name: str, default: int) -> int:
-    return max(1, min(int(os.environ.get(name, default)), MAX_FETCH_WAIT_MS))
+def _capped(wait_ms: str) -> int:
+    return max(1, min(int(wait_ms), MAX_FETCH_WAIT_MS))
 
 
-FETCH_WAIT_MS = _wait_ms("DYADE_FETCH_WAIT_MS", 50)
-IDLE_FETCH_WAIT_MS = _wait_ms("DYADE_IDLE_FETCH_WAIT_MS", 500)
-BACKGROUND_FETCH_WAIT_MS = _wait_ms("DYADE_BACKGROUND_FETCH_WAIT_MS", 2000)
+FETCH_WAIT_MS = _capped(os.environ.get("DYADE_FETCH_WAIT_MS", "50"))
+IDLE_FETCH_WAIT_MS = _capped(os.environ.get("DYADE_IDLE_FETCH_WAIT_MS", "500"))
+BACKGROUND_FETCH_WAIT_MS = _capped(os.environ.get("DYADE_BACKGROUND_FETCH_WAIT_MS", "2000"))
 IDLE_AFTER_S = float(os.environ.get("DYADE_IDLE_AFTER_S", "60"))
 
 
