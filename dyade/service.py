@@ -12,6 +12,7 @@ TLS proxy, uvicorn takes the scheme (X-Forwarded-Proto) and the client's address
 DYADE_FORWARDED_ALLOW_IPS only, so that the sign-in cookie is Secure there (`proxy_options`)."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Callable
@@ -162,6 +163,39 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
+class Server(uvicorn.Server):
+    """uvicorn's server, whose housekeeping tick (the Date header, the exit flag) turns once a second instead of
+    ten times — a tenth of an idle service's CPU — and at once when a signal asks it to stop."""
+
+    _woken: asyncio.Event | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    async def main_loop(self) -> None:
+        self._loop, self._woken = asyncio.get_running_loop(), asyncio.Event()
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            counter = (counter + 10) % 864000   # on_tick counts tenths of a second
+            try:
+                await asyncio.wait_for(self._woken.wait(), timeout=1.0)
+            except asyncio.TimeoutError:
+                pass
+            should_exit = await self.on_tick(counter)
+
+    def handle_exit(self, sig, frame) -> None:
+        super().handle_exit(sig, frame)
+        self._wake()
+
+    def stop(self) -> None:
+        """Stop serving (from the server's loop, or another thread)."""
+        self.should_exit = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._loop is not None and self._woken is not None:
+            self._loop.call_soon_threadsafe(self._woken.set)
+
+
 def run(app_factory: Callable[[Settings], FastAPI], service: str, settings: Settings) -> None:
     """Serve until SIGINT/SIGTERM; uvicorn drains requests and runs the app's shutdown."""
     configure_logging(service, settings.dyade_log_level)
@@ -169,7 +203,7 @@ def run(app_factory: Callable[[Settings], FastAPI], service: str, settings: Sett
         app = app_factory(settings)
     except SettingsError as exc:  # one clear line, no traceback
         raise SystemExit(f"erreur : {exc}") from None
-    server = uvicorn.Server(server_config(app, service, settings))
+    server = Server(server_config(app, service, settings))
     try:
         server.run()
     except KeyboardInterrupt:

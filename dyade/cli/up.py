@@ -82,8 +82,9 @@ def exit_reason(code: int | None) -> str:
 @functools.cache
 def _http() -> httpx.Client:
     """One client for every probe: a new one per GET costs an SSL context and a read of the environment
-    (most of the supervisor's idle CPU)."""
-    return httpx.Client(trust_env=False)
+    (most of the supervisor's idle CPU). A kept connection is dropped before uvicorn closes it (5 s idle): a
+    probe sent as the server closes it would read as a failed probe."""
+    return httpx.Client(trust_env=False, limits=httpx.Limits(keepalive_expiry=2.0))
 
 
 def probe(url: str, timeout: float) -> tuple[bool, str]:

@@ -9,7 +9,7 @@ from dyade.contracts.topics import TRIAGE_BY_SUBJECT
 from dyade.kafka import admin
 from dyade.observability import configure_logging
 from dyade.settings import Settings, SettingsError
-from services.triage.bootstrap import build_app
+from services.triage.bootstrap import build_app, probe_lag
 from services.triage.config import TriageOptions, load_ruleset
 from services.triage.entrypoints.api import WebService, create_web
 
@@ -21,6 +21,7 @@ class TriageWorker(faust.Worker):
         await super().on_startup_finished()
         self.app.startup_finished = True
         log.info("worker ready", extra={"app_id": self.app.conf.id})
+        await probe_lag()
 
 
 def ensure_internal_topics(settings: Settings, app_id: str) -> None:

@@ -38,6 +38,7 @@ from dyade.contracts import topics as T
 from dyade.consumer import Policy, Progress, is_invalid, reason_of
 from dyade.settings import Settings
 from services.triage.adapters import codec
+from services.triage.adapters.batching import Stream
 from services.triage.adapters.edge import Edge
 from services.triage.adapters.lag import GroupLag
 from services.triage.adapters.tables import CallIndex, StructTable, state_of
@@ -58,7 +59,7 @@ class TriageApp(faust.App):
     stages: Stages
     group_lag: GroupLag
     batch_max = 500          # records an agent takes at once (TRIAGE_BATCH_MAX)
-    batch_within = 0.02      # seconds it waits for more (TRIAGE_BATCH_WITHIN)
+    batch_within = 0.02      # seconds a batch waits for more after its first record (TRIAGE_BATCH_WITHIN)
     startup_finished = False  # set by the worker (__main__): partitions assigned, tables recovered
 
     def state_of(self, key: str) -> SubjectState | None:
@@ -77,7 +78,7 @@ class TriageApp(faust.App):
 
 
 # what does not depend on the settings; `build_app` adds the rest
-FIXED = dict(Table=StructTable, store="memory://", web_enabled=False, autodiscover=False,
+FIXED = dict(Table=StructTable, Stream=Stream, store="memory://", web_enabled=False, autodiscover=False,
              key_serializer="raw", value_serializer="raw", consumer_auto_offset_reset="earliest",
              broker_session_timeout=6.0, broker_heartbeat_interval=0.5, broker_rebalance_timeout=6.0,
              stream_wait_empty=False, table_standby_replicas=0, stream_recovery_delay=0.0,
@@ -123,10 +124,10 @@ async def set_aside(msg, exc: Exception) -> None:
 
 
 async def batches(stream, handle) -> None:
-    """faust's batch reading: up to `batch_max` records, or what came within `batch_within` seconds (a lone
-    record waits no longer than that). faust acknowledges a batch's records when the agent asks for the next
-    one, i.e. after `handle` has written the states back and handed every output to the producer — and faust
-    flushes the producer before it commits (at least once)."""
+    """faust's batch reading: up to `batch_max` records, or what came within `batch_within` seconds of the
+    first (a lone record waits that long; an idle stream sleeps: adapters/batching.py). faust acknowledges a
+    batch's records when the agent asks for the next one, i.e. after `handle` has written the states back and
+    handed every output to the producer — and faust flushes the producer before it commits (at least once)."""
     async for events in stream.take_events(app.batch_max, within=app.batch_within):
         msgs = [event.message for event in events]
         now = time.monotonic()
@@ -149,8 +150,13 @@ async def at_subjects(stream):
 
 
 @app.timer(interval=5.0, on_leader=False)
-async def _probe_lag() -> None:
-    """Lag of this worker's partitions, from faust's own read offsets and the broker's high waters."""
+async def _probe_lag_now_and_then() -> None:
+    await probe_lag()
+
+
+async def probe_lag() -> None:
+    """Lag of this worker's partitions, from faust's own read offsets and the broker's high waters (also run
+    as soon as the worker is ready: readiness waits for a first lag)."""
     progress = app.progress
     if not app.startup_finished or app.rebalancing:
         progress.starting("rééquilibrage des partitions" if app.rebalancing else "le worker démarre")

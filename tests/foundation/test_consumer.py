@@ -290,6 +290,15 @@ def test_the_alert_path_waits_little_while_records_flow_and_long_once_idle():
     assert background.wait_ms(0.0) == background.wait_ms(10_000.0) >= FetchPace.for_path(True).busy_ms
 
 
+def test_a_poll_lasts_about_one_fetch_between_a_fifth_of_a_second_and_a_second():
+    from dyade.consumer import FetchPace
+    pace = FetchPace(busy_ms=50, idle_ms=500, idle_after_s=60)
+    assert pace.poll_ms(now=0.0) == 500             # idle: one poll per fetch
+    pace.saw_records(0.0)
+    assert pace.poll_ms(now=1.0) == 200             # busy: a poll still gathers a few fetches
+    assert FetchPace(busy_ms=2000, idle_ms=2000).poll_ms(now=0.0) == 1000   # the loop turns every second
+
+
 def test_the_pace_reaches_the_fetch_requests_the_clients_build(broker, scratch_topic, unique, producer):
     """The kernel (and triage's transport) set the fetcher's wait between polls: kafka-python and aiokafka
     must read it when they build each fetch request, and a consumer on the alert path turns busy on records."""

@@ -25,7 +25,7 @@ from mode import Service
 from dyade import access
 from dyade.auth import Principal, requires
 from dyade.contracts import Role
-from dyade.service import create_app, proxy_options
+from dyade.service import Server, create_app, proxy_options
 from dyade.settings import Settings
 from services.triage.domain import state as S
 from services.triage.adapters.metrics import READY
@@ -116,7 +116,7 @@ def create_web(app: TriageApp, settings: Settings) -> FastAPI:
     return api
 
 
-class _EmbeddedServer(uvicorn.Server):
+class _EmbeddedServer(Server):
     @contextlib.contextmanager
     def capture_signals(self):  # the faust worker owns SIGINT/SIGTERM and stops this service itself
         yield
@@ -136,7 +136,7 @@ class WebService(Service):
         self._task = asyncio.ensure_future(self.server.serve())
 
     async def on_stop(self) -> None:
-        self.server.should_exit = True
+        self.server.stop()
         if self._task is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._task, timeout=8)
