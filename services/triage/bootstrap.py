@@ -59,7 +59,7 @@ class TriageApp(faust.App):
     stages: Stages
     group_lag: GroupLag
     batch_max = 500          # records an agent takes at once (TRIAGE_BATCH_MAX)
-    batch_within = 0.02      # seconds a batch waits for more after its first record (TRIAGE_BATCH_WITHIN)
+    batch_within = 0.01      # seconds a batch waits for more after its first record (TRIAGE_BATCH_WITHIN)
     startup_finished = False  # set by the worker (__main__): partitions assigned, tables recovered
 
     def state_of(self, key: str) -> SubjectState | None:

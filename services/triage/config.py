@@ -24,7 +24,7 @@ class TriageOptions(BaseSettings):
                                                          "key). Default: http://DYADE_HOST:TRIAGE_PORT.")
     batch_max: int = Field(500, ge=1, description="Records an agent takes from its stream at once (faust's "
                                                   "take_events): states are written back once per key and batch.")
-    batch_within: float = Field(0.02, gt=0, le=0.5, description="Seconds a batch waits for more records after "
+    batch_within: float = Field(0.01, gt=0, le=0.5, description="Seconds a batch waits for more records after "
                                                             "its first: a lone record is handled after this.")
     producer_linger: float = Field(0.01, description="Seconds the producer waits to batch messages (throughput).")
 
