@@ -126,8 +126,9 @@ def triage_rows(r: dict) -> list[Row]:
     workers = r.get("workers", 1)
     per_worker = r["worker_events_per_s"] / workers
     noop = r.get("faust_noop_per_s")
-    memory = (f"; {r['gb_per_million_persons']:.1f} GB per million persons (target ≤ 1.5)"
-              if r.get("gb_per_million_persons") else "")
+    memory = (f"; {r['gb_per_million_subjects']:.2f} GB per million subjects, each person or place one state "
+              f"({r['persons']:,} persons and {r['places']:,} places named; target ≤ 1.5 GB per million persons)"
+              if r.get("gb_per_million_subjects") else "")
     return [{"figure": f"`bench.triage --calls {r['calls']}`: calls decided per second end to end, "
                        f"{workers} worker(s), {r.get('partitions', 3)} partitions",
              "value": f"{r['worker_events_per_s']:,.0f}/s ({r.get('worker_cpu_us_per_call', 0):,.0f} µs of worker "

@@ -9,8 +9,8 @@ Method: a fresh embedded Tansu broker (or KAFKA_BOOTSTRAP_SERVERS), N calls prod
 reads them all; then the worker starts with a fresh app id and the clock runs from its readiness to the
 moment N decisions were read back from triage.decided.v1 (counted, not decoded). Memory per million persons is
 extrapolated linearly from the worker's RSS growth during the run (RSS at end − RSS at ready) divided by
-the number of distinct subjects (persons + locations), i.e. it assumes the same mix of calls per person
-and includes the per-call routing table; Python's allocator rarely returns memory, so it is an upper bound.
+the number of distinct subjects the calls named (persons + locations: each is one state), i.e. it assumes
+the same mix of calls per subject and includes the per-call routing table; Python's allocator rarely returns memory, so it is an upper bound.
 
     python -m bench.triage [--calls 50000] [--quick] [--seed 7]   (--calls 1000000 for the issue's figure)
 """
@@ -46,10 +46,12 @@ FLAGS = ["arme", "menaces", "violence", "idees_suicidaires", "plan_suicidaire", 
 
 def synthetic_calls(n: int, seed: int) -> tuple[list[tuple[bytes, bytes]], int, int]:
     """(key, value) records keyed as intake keys them (by location)."""
-    """Calls over one year: 40 % name a person (≈ 3 calls per person, skewed), the rest a place only."""
+    """Calls over one year: 40 % name a person (≈ 3 calls per person, skewed), the rest a place only. Also the
+    numbers of distinct persons and places the calls name (the keys a skewed draw hits, not its key space)."""
     rnd = random.Random(seed)
     persons = max(1, int(n * 0.4 / 3))
     places = max(1, n // 5)
+    named_persons, named_places = set(), set()
     start = datetime(2025, 1, 1, tzinfo=timezone.utc)
     out = []
     for i in range(n):
@@ -64,7 +66,10 @@ def synthetic_calls(n: int, seed: int) -> tuple[list[tuple[bytes, bytes]], int, 
             persons=(PersonRef(person_key=person, role="sujet"),) if person else ()),
             occurred_at=start + timedelta(seconds=i * 365 * 86400 / n), source="bench", correlation_id=call_id)
         out.append((ev.payload.location_key.encode(), ev.to_bytes()))
-    return out, persons, places
+        named_places.add(ev.payload.location_key)
+        if person:
+            named_persons.add(person)
+    return out, len(named_persons), len(named_places)
 
 
 def produce(bootstrap: str, records: list[tuple[bytes, bytes]]) -> float:

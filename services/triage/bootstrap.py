@@ -41,7 +41,7 @@ from services.triage.adapters import codec
 from services.triage.adapters.batching import Stream
 from services.triage.adapters.edge import Edge
 from services.triage.adapters.lag import GroupLag
-from services.triage.adapters.tables import CallIndex, StructTable, state_of
+from services.triage.adapters.tables import CallIndex, States, state_of
 from services.triage.adapters.transport import short_fetch_wait
 from services.triage.config import TriageOptions
 from services.triage.domain.config import RulesetConfig
@@ -78,7 +78,7 @@ class TriageApp(faust.App):
 
 
 # what does not depend on the settings; `build_app` adds the rest
-FIXED = dict(Table=StructTable, Stream=Stream, store="memory://", web_enabled=False, autodiscover=False,
+FIXED = dict(Stream=Stream, store="memory://", web_enabled=False, autodiscover=False,
              key_serializer="raw", value_serializer="raw", consumer_auto_offset_reset="earliest",
              broker_session_timeout=6.0, broker_heartbeat_interval=0.5, broker_rebalance_timeout=6.0,
              stream_wait_empty=False, table_standby_replicas=0, stream_recovery_delay=0.0,
@@ -98,11 +98,12 @@ CONSUMED = {*call_inputs.topics, *subject_inputs.topics}
 # a hand-off record that cannot be handled is set aside with the call it came from
 DEAD_LETTERED_AS = {BY_SUBJECT.name: T.CALLS_RECEIVED.name}
 
-places = app.Table("places", values=codec.PLACES, default=None,
-                   schema=faust.Schema(key_type=str, key_serializer="json"),
-                   help="location key → recent calls, early updates, state as a subject")
-subjects = app.Table("subjects", values=codec.SUBJECTS, default=None,
-                     schema=faust.Schema(key_type=str, key_serializer="json"), help="person key → triage state")
+# a table holds each state as its changelog record's bytes (msgpack: adapters/codec.py), read through `States`
+STATE_BYTES = dict(key_type=str, value_type=bytes, default=None,
+                   schema=faust.Schema(key_type=str, value_type=bytes, key_serializer="json", value_serializer="raw"))
+places = States(app.Table("places", help="location key → recent calls, early updates, state as a subject",
+                          **STATE_BYTES), codec.load_place)
+subjects = States(app.Table("subjects", help="person key → triage state", **STATE_BYTES), codec.load_subject)
 index = app.index = CallIndex(places, subjects)
 handled_at: dict[tuple[str, int], float] = {}  # per input partition, when a record was last taken up
 

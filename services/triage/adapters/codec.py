@@ -1,12 +1,16 @@
-"""The bytes of the worker's own data: the tables' values (their changelogs) and the internal topic's records,
-msgspec JSON of the domain's structs, decoded straight into them. Reading also takes the shapes written before
-the types (domain/upcast.py): today's shape is tried first, the old one only when it does not fit."""
+"""The bytes of the worker's own data. The tables' values (their changelogs' records) are msgpack of the
+domain's state structs: a table holds those bytes, and a batch decodes a key's state once and encodes it
+once (adapters/tables.py), so a state costs its bytes in memory, not a tree of Python objects. The internal
+topic's records are msgspec JSON of the hand-off records.
+
+Reading also takes the shapes written before: a state in JSON (`{` first, which no msgpack map starts with)
+is today's types with the decisions as text, or older still (domain/upcast.py), tried in that order; what
+fits none raises."""
 from __future__ import annotations
 
 from typing import Any, Callable
 
 import msgspec
-from faust.serializers.codecs import Codec
 
 from services.triage.domain import upcast
 from services.triage.domain.place import PlaceState
@@ -15,9 +19,67 @@ from services.triage.domain.state import SubjectState
 
 _encoder = msgspec.json.Encoder()
 dump = _encoder.encode
+_state_encoder = msgspec.msgpack.Encoder()
 
 
-def _reader(today: type, before: Callable[[Any], Any]) -> Callable[[bytes], Any]:
+def dump_state(state: Any) -> bytes:
+    """A state's msgpack, in a bytes object of its own size: msgspec's encoder returns its growing buffer,
+    up to about half as large again, and a table keeps what it is given for as long as the key lives."""
+    return bytes(memoryview(_state_encoder.encode(state)))
+
+
+_OLD_FAILURES = (KeyError, TypeError, ValueError, AttributeError)
+
+
+def _state_reader(today: type, typed_json: Callable[[Any], Any], before: Callable[[Any], Any]
+                  ) -> Callable[[bytes], Any]:
+    decoder = msgspec.msgpack.Decoder(today)
+
+    def read(data: bytes):
+        if data[:1] != b"{":
+            return decoder.decode(data)
+        old = msgspec.json.decode(data)
+        try:
+            return typed_json(old)
+        except msgspec.ValidationError as not_typed:
+            try:
+                return before(old)
+            except _OLD_FAILURES as not_before:
+                raise not_typed from not_before   # neither a typed shape nor the oldest one
+    return read
+
+
+load_subject: Callable[[bytes], SubjectState] = _state_reader(SubjectState, upcast.typed_subject, upcast.subject)
+load_place: Callable[[bytes], PlaceState] = _state_reader(PlaceState, upcast.typed_place, upcast.place)
+
+
+class _KeptCall(msgspec.Struct):
+    call_id: str
+
+
+class _SubjectCalls(msgspec.Struct):
+    decisions: list[_KeptCall] = msgspec.field(default_factory=list)
+
+
+class _PlaceCalls(msgspec.Struct):
+    state: _SubjectCalls | None = None
+
+
+def _kept_calls(full: Callable[[bytes], Any], only: type, of: Callable[[Any], Any]) -> Callable[[bytes], list[str]]:
+    """The call ids of a state's kept decisions, decoding nothing else (msgpack; JSON is read in full)."""
+    decoder = msgspec.msgpack.Decoder(only)
+
+    def read(data: bytes) -> list[str]:
+        st = of(decoder.decode(data) if data[:1] != b"{" else full(data))
+        return [d.call_id for d in st.decisions] if st is not None else []
+    return read
+
+
+kept_calls_of_subject = _kept_calls(load_subject, _SubjectCalls, lambda st: st)
+kept_calls_of_place = _kept_calls(load_place, _PlaceCalls, lambda place: place.state)
+
+
+def _record_reader(today: type, before: Callable[[Any], Any]) -> Callable[[bytes], Any]:
     decoder = msgspec.json.Decoder(today)
 
     def read(data: bytes):
@@ -26,12 +88,12 @@ def _reader(today: type, before: Callable[[Any], Any]) -> Callable[[bytes], Any]
         except msgspec.ValidationError as not_today:
             try:
                 return before(msgspec.json.decode(data))
-            except (KeyError, TypeError, ValueError, AttributeError) as not_before:
+            except _OLD_FAILURES as not_before:
                 raise not_today from not_before   # neither today's shape nor the old one
     return read
 
 
-load_hand_off: Callable[[bytes], HandOff] = _reader(HandOff, upcast.record)
+load_hand_off: Callable[[bytes], HandOff] = _record_reader(HandOff, upcast.record)
 _hand_offs = msgspec.json.Decoder(list[HandOff])
 
 
@@ -47,23 +109,3 @@ def load_hand_offs(data: bytes) -> list[HandOff]:
     if data[:1] == b"[":
         return _hand_offs.decode(data)
     return [load_hand_off(data)]
-load_subject: Callable[[bytes], SubjectState] = _reader(SubjectState, upcast.subject)
-load_place: Callable[[bytes], PlaceState] = _reader(PlaceState, upcast.place)
-
-
-class StructCodec(Codec):
-    """A faust codec (a table's value serializer) for one of the structs above."""
-
-    def __init__(self, load: Callable[[bytes], Any], **kwargs: Any):
-        super().__init__(load=load, **kwargs)
-        self._load = load
-
-    def _dumps(self, obj: Any) -> bytes:
-        return dump(obj)
-
-    def _loads(self, s: bytes) -> Any:
-        return self._load(s)
-
-
-PLACES = StructCodec(load_place)
-SUBJECTS = StructCodec(load_subject)

@@ -16,8 +16,10 @@ time: events that happened later never change it.
     decisions  [KeptDecision, ...]             the last few, for the read API
 
 A decision's JSON is ~2 KB, mostly the same labels and citations every time: it is kept deflated against
-a preset dictionary of typical decisions (`decision-z1.zdict`, ~150 bytes each instead of ~2,000). The
-dictionary is frozen: packed text names it (`z1:`), and a new dictionary would get a new name.
+a preset dictionary of typical decisions (`decision-z1.zdict`, ~250 bytes each instead of ~2,000), as raw
+bytes. The dictionary is frozen: a zlib stream names the dictionary it needs (its checksum, DICTID), and a
+new dictionary would be told apart by it. Text kept before (`z1:` and base64, or plain JSON before packing
+existed) is read by `packed_from_text`.
 """
 from __future__ import annotations
 
@@ -51,16 +53,22 @@ PACKED = "z1:"
 _PRIMED = zlib.compressobj(6, zlib.DEFLATED, 13, 5, zdict=ZDICT)
 
 
-def pack(decision_json: str) -> str:
+def pack(decision_json: str) -> bytes:
     z = _PRIMED.copy()
-    return PACKED + base64.b64encode(z.compress(decision_json.encode()) + z.flush()).decode()
+    return z.compress(decision_json.encode()) + z.flush()
 
 
-def unpack(stored: str) -> str:
-    if not stored.startswith(PACKED):  # kept before packing existed
-        return stored
+def unpack(packed: bytes) -> str:
     z = zlib.decompressobj(zdict=ZDICT)
-    return (z.decompress(base64.b64decode(stored[len(PACKED):])) + z.flush()).decode()
+    return (z.decompress(packed) + z.flush()).decode()
+
+
+def packed_from_text(stored: str) -> bytes:
+    """A decision kept as text before decisions were bytes: `z1:` and the base64 of the same stream, or, from
+    before packing, the decision's JSON itself."""
+    if stored.startswith(PACKED):
+        return base64.b64decode(stored[len(PACKED):])
+    return pack(stored)
 
 
 class CallEntry(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
@@ -106,7 +114,7 @@ class KeptDecision(msgspec.Struct, kw_only=True, gc=False):
     time: float
     call_id: str
     revision: int
-    packed: str                           # the decision's JSON, deflated (`pack`)
+    packed: bytes                         # the decision's JSON, deflated (`pack`)
 
 
 class SubjectState(msgspec.Struct, kw_only=True, omit_defaults=True):

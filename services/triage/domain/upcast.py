@@ -15,14 +15,19 @@ Changelogs and the internal topic still hold them after an upgrade; nothing writ
 
 Every old shape has a short key or a list where today's has a named field, so a reader tries today's types
 first and comes here only when they do not fit (adapters/codec.py); what fits neither raises.
+
+The states were then kept as JSON of today's types, with each kept decision's `packed` as text (`z1:` and
+base64); `typed_subject` and `typed_place` read that. Since, they are msgpack, the decision as raw bytes.
 """
 from __future__ import annotations
+
+import msgspec
 
 from services.triage.domain.place import PlaceCall, PlaceState
 from services.triage.domain.records import CallRecord, UpdateRecord
 from services.triage.domain.recurrence import DayCount, Overflow
 from services.triage.domain.state import (
-    CallEntry, FrameEvent, KeptDecision, Override, ReferralStep, Suggestion, SubjectState,
+    CallEntry, FrameEvent, KeptDecision, Override, ReferralStep, Suggestion, SubjectState, packed_from_text,
 )
 
 
@@ -57,9 +62,26 @@ def subject(s: dict) -> SubjectState:
         overrides=[Override(time=t, recurrent=recurrent, until=until) for t, recurrent, until in s["overrides"]],
         suggested=None if suggested is None else Suggestion(criteria=suggested["criteria"],
                                                             call_id=suggested["call_id"], time=suggested["t"]),
-        decisions=[KeptDecision(time=t, call_id=c, revision=rev, packed=packed)
+        decisions=[KeptDecision(time=t, call_id=c, revision=rev, packed=packed_from_text(packed))
                    for t, c, rev, packed in s["decisions"]],
         overflow=_overflow(s.get("overflow")))
+
+
+def typed_subject(s: dict) -> SubjectState:
+    return msgspec.convert(_bytes_decisions(s), SubjectState)
+
+
+def typed_place(p: dict) -> PlaceState:
+    if p.get("state"):
+        p["state"] = _bytes_decisions(p["state"])
+    return msgspec.convert(p, PlaceState)
+
+
+def _bytes_decisions(s: dict) -> dict:
+    for d in s.get("decisions", ()):
+        if isinstance(d, dict) and isinstance(d.get("packed"), str):
+            d["packed"] = packed_from_text(d["packed"])
+    return s
 
 
 def place(p: dict) -> PlaceState:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from contextvars import ContextVar
-from typing import Awaitable, Callable, MutableMapping
+from typing import Awaitable, Callable
 
 from dyade.contracts import Event
 from dyade.contracts import topics as T
@@ -14,7 +14,7 @@ from dyade.contracts.triage import TriageDecided
 from services.triage.adapters import codec
 from services.triage.adapters.edge import Edge
 from services.triage.adapters.metrics import DECIDE_SECONDS, DECISIONS, EVENTS, SUGGESTIONS, TRIAGE_DELAY
-from services.triage.adapters.tables import CallIndex, put
+from services.triage.adapters.tables import CallIndex, States, put
 from services.triage.domain import admissibility, events, facts, place as P, state as S
 from services.triage.domain.config import RulesetConfig
 from services.triage.domain.decide import decide, event_id_for
@@ -54,7 +54,7 @@ class Stages:
     publishes events with the same ids (redelivery, a partition read again). `place_batch`/`subject_batch`
     handle the batches of records the agents read (bootstrap.batches); `place_message`/`subject_message` one record."""
 
-    def __init__(self, *, places: MutableMapping[str, PlaceState], subjects: MutableMapping[str, SubjectState],
+    def __init__(self, *, places: States[PlaceState], subjects: States[SubjectState],
                  hand_off, edge: Edge, index: CallIndex, ruleset: RulesetConfig):
         self.places, self.subjects, self.hand_off = places, subjects, hand_off
         self.edge, self.index, self.ruleset = edge, index, ruleset

@@ -9,8 +9,9 @@ from types import SimpleNamespace
 
 from dyade.contracts import decode
 from dyade.contracts.topics import TRIAGE_BY_SUBJECT
+from services.triage.adapters import codec
 from services.triage.adapters.edge import Edge
-from services.triage.adapters.tables import CallIndex
+from services.triage.adapters.tables import CallIndex, States
 from services.triage.domain.config import RulesetConfig
 from services.triage.entrypoints.consumers import Stages
 
@@ -59,7 +60,7 @@ class FakeApp:
 
 def stages(ruleset: RulesetConfig | None = None) -> tuple[Stages, FakeApp]:
     app = FakeApp()
-    places, subjects = {}, {}
+    places, subjects = States({}, codec.load_place), States({}, codec.load_subject)
     return Stages(places=places, subjects=subjects, hand_off=app.topic(TRIAGE_BY_SUBJECT.of(APP_ID).name),
                   edge=Edge(app), index=CallIndex(places, subjects), ruleset=ruleset or RulesetConfig()), app
 

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from dyade.contracts.topics import CALLS_RECEIVED, CALLS_UPDATED, TRIAGE_DECIDED
 from services.triage.adapters import codec
+from services.triage.adapters.tables import States
 from services.triage.tests.fakes import Message, stages
 from services.triage.tests.harness import call_event, update_event
 
@@ -64,7 +65,7 @@ async def test_each_key_is_written_once_per_batch_and_each_person_gets_one_recor
         def __setitem__(self, key, value):
             written.append(key)
             super().__setitem__(key, value)
-    s.places = Recording()
+    s.places = States(Recording(), codec.load_place)
     msgs = [Message(CALLS_RECEIVED.name, b"l_1", call_event(f"c{i}", NOW + timedelta(hours=i), person="p_1",
                                                             location="l_1").to_bytes()) for i in range(4)]
     await s.place_batch(msgs)

@@ -98,14 +98,28 @@ def test_the_upcast_names_every_old_field():
 
 def test_what_is_written_is_the_new_shape_and_reads_back_as_it_was():
     st = codec.load_subject(as_bytes(OLD["subject_state"]))
-    written = codec.dump(st)
-    for short in (b'"t":', b'"rev":', b'"cat":', b'"disp":', b'"upto":', b'"gone":', b'[['):
-        assert short not in written
-    assert msgspec.json.decode(written, type=S.SubjectState) == st   # today's decoder alone reads it
+    written = codec.dump_state(st)
+    assert written[:1] != b"{" and b"calls" in written and b"upto" not in written
+    assert msgspec.msgpack.decode(written, type=S.SubjectState) == st   # today's decoder alone reads it
+    assert codec.load_subject(written) == st
     place = codec.load_place(as_bytes(OLD["place"]))
-    assert msgspec.json.decode(codec.dump(place), type=PlaceState) == place
+    assert msgspec.msgpack.decode(codec.dump_state(place), type=PlaceState) == place
     record = codec.load_hand_off(as_bytes(OLD["call_record"]))
     assert b'"lk"' not in codec.dump(record) and codec.load_hand_off(codec.dump(record)) == record
+
+
+def test_a_state_kept_as_json_of_todays_types_with_decisions_as_text_still_reads():
+    """What the changelogs held before the states were msgpack: today's field names, `packed` as `z1:` text."""
+    st = codec.load_subject(as_bytes(OLD["subject_state"]))
+    place = codec.load_place(as_bytes(OLD["place"]))
+    place.state = st
+    before = msgspec.to_builtins(place)   # bytes as base64
+    for d in before["state"]["decisions"]:
+        d["packed"] = S.PACKED + d["packed"]
+    assert codec.load_place(msgspec.json.encode(before)) == place
+    assert codec.load_subject(msgspec.json.encode(before["state"])) == st
+    assert codec.kept_calls_of_place(msgspec.json.encode(before)) == [d.call_id for d in st.decisions]
+    assert codec.kept_calls_of_place(codec.dump_state(place)) == [d.call_id for d in st.decisions]
 
 
 def test_an_old_record_of_the_oldest_workers_without_address_still_reads():
@@ -116,6 +130,7 @@ def test_an_old_record_of_the_oldest_workers_without_address_still_reads():
 
 @pytest.mark.parametrize("load, data", [
     (codec.load_subject, b'{"calls": 3}'),
+    (codec.load_subject, b"\x01 not a state"),
     (codec.load_place, b'{"recent": {"c1": [1.0]}}'),
     (codec.load_hand_off, b'{"kind": "call", "call_id": "c1"}'),
     (codec.load_hand_off, b'{"kind": "nothing"}'),
