@@ -24,7 +24,7 @@ class PlaceCall(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     subject: str | None = None            # the person the call is about (None: nobody, the place)
 
 
-class PlaceState(msgspec.Struct, kw_only=True, omit_defaults=True):
+class PlaceState(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     recent: dict[str, PlaceCall] = msgspec.field(default_factory=dict)
     pending: dict[str, list[UpdateRecord]] = msgspec.field(default_factory=dict)
     state: SubjectState | None = None

@@ -49,7 +49,7 @@ class DayCount(msgspec.Struct, gc=False):
     domestic_violence: int
 
 
-class Overflow(msgspec.Struct):
+class Overflow(msgspec.Struct, gc=False):
     """The calls pushed out of a subject's detail, counted per civil day (see the module's doc)."""
     days: list[DayCount]                  # sorted by day
     latest: float                         # the latest event time pushed out

@@ -1,6 +1,7 @@
 """Recurrence windows by event time, decay, history bounds, exact counts past the bound, configuration."""
 import base64
 import random
+import zlib
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -122,6 +123,9 @@ def test_decisions_are_kept_packed_and_read_back_exactly():
     # kept as text before: base64 after `z1:`, or the plain JSON from before packing
     assert S.packed_from_text(S.PACKED + base64.b64encode(stored).decode()) == stored
     assert S.unpack(S.packed_from_text(text)) == text
+    for name, zdict in S.DICTIONARIES.items():   # packed with any shipped dictionary, it names it
+        z = zlib.compressobj(zdict=zdict)
+        assert S.unpack(z.compress(text.encode()) + z.flush()) == text, name
 
 
 # --- exact windows past the detail -------------------------------------------------------------------
