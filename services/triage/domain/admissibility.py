@@ -3,10 +3,8 @@ open (no open referral, no active frame) — once per person until the situation
 met at the last suggestion appears, or a referral was filed and closed since)."""
 from __future__ import annotations
 
-import uuid
-
 from dyade.contracts.referrals import ReferralSuggestedPayload
-from services.triage.domain.decide import NAMESPACE, Decision
+from services.triage.domain.decide import Decision, name_uuid
 from services.triage.domain.state import CallFacts, Suggestion, SubjectState
 
 
@@ -19,7 +17,7 @@ def suggestion(decision: Decision, call: CallFacts, state: SubjectState) -> Refe
         return None
     natural = f"suggestion:{call.subject}:{call.call_id}:{call.revision}:{d.ruleset_version}"
     return ReferralSuggestedPayload(
-        suggestion_id=str(uuid.uuid5(NAMESPACE, natural)), person_key=call.subject, call_id=call.call_id,
+        suggestion_id=str(name_uuid(natural)), person_key=call.subject, call_id=call.call_id,
         criteria=d.criteria_met, reasons=tuple(r.label for r in d.reasons if r.contribution > 0),
         ruleset_version=d.ruleset_version)
 

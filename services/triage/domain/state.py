@@ -3,9 +3,11 @@
 Typed structs (msgspec): a faust table keeps each state as its msgpack bytes, which its changelog carries
 (the shapes before are read by `upcast.py`). A state is decoded for a batch and dropped after it; it never
 holds a reference back to itself, so its structs stay out of the cyclic garbage collector (`gc=False`: each
-batch makes thousands of them, and tracking them cost about a tenth of the worker's CPU). Every change is idempotent — applying the same event twice leaves the same
-state — and every fact carries its event time, so a decision can look at the state "as of" the call's own
-time: events that happened later never change it.
+batch makes thousands of them, and tracking them cost about a tenth of the worker's CPU).
+
+Every change is idempotent — applying the same event twice leaves the same state — and every fact carries
+its event time, so a decision can look at the state "as of" the call's own time: events that happened later
+never change it.
 
     calls      {call_id: CallEntry}            the last `history_max_calls` calls
     overflow   Overflow | None                 the calls pushed out of `calls`, counted per civil day
@@ -19,10 +21,10 @@ time: events that happened later never change it.
 
 A decision's JSON is ~850 bytes, mostly the same labels and citations every time: it is kept deflated
 against a preset dictionary of typical decisions, as raw bytes (`decision-z2.zdict`, built by
-services/triage/tools/decision_dictionary.py: ~185 bytes each over a simulated city's decisions, where the
-first dictionary, z1, gives ~340). The dictionary is frozen: a zlib stream names the dictionary it needs (its checksum, DICTID), and a
-new dictionary would be told apart by it. Text kept before (`z1:` and base64, or plain JSON before packing
-existed) is read by `packed_from_text`.
+entrypoints/decision_dictionary.py: ~185 bytes each over a simulated city's decisions, where the first
+dictionary, z1, gives ~340). A dictionary is frozen once shipped: a zlib stream names the dictionary it
+needs (its checksum, DICTID), so what any shipped dictionary packed is read. Text kept before (`z1:` and
+base64, or plain JSON from before packing) is read by `packed_from_text`.
 """
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ HIGH_RISK_FLAGS = {"arme", "menaces_de_mort", "gestes_suicidaires"}
 MAX_PENDING = 50
 MAX_EVENTS = 20
 MAX_DECISIONS = 5
-# preset dictionaries, by name; the last one packs (services/triage/tools/decision_dictionary.py built z2)
+# preset dictionaries, by name; the last one packs (services/triage/entrypoints/decision_dictionary.py built z2)
 DICTIONARIES = {name: Path(__file__).with_name(f"decision-{name}.zdict").read_bytes() for name in ("z1", "z2")}
 ZDICT = DICTIONARIES["z2"]
 _BY_CHECKSUM = {zlib.adler32(d): d for d in DICTIONARIES.values()}   # a zlib stream's DICTID names its dictionary

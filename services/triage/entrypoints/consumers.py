@@ -34,7 +34,7 @@ class _Batch:
     """What one batch of records changed: the states it read or made (written back once per key when the batch
     ends, with the input partition their changelog record goes to) and what it hands on, per person (one
     internal record per person and batch)."""
-    __slots__ = ("places", "subjects", "place_parts", "subject_parts", "hand_offs")
+    __slots__ = ("places", "subjects", "place_parts", "subject_parts", "hand_offs", "counted")
 
     def __init__(self) -> None:
         self.places: dict[str, PlaceState] = {}
@@ -42,6 +42,7 @@ class _Batch:
         self.place_parts: dict[str, int] = {}      # key → partition, for the keys to write back
         self.subject_parts: dict[str, int] = {}
         self.hand_offs: dict[bytes, list[CallRecord | UpdateRecord]] = {}
+        self.counted: dict[object, int] = {}       # prometheus counter → what the batch adds to it
 
 
 _BATCH: ContextVar[_Batch] = ContextVar("triage_batch")
@@ -110,6 +111,8 @@ class Stages:
                         await on_error(msg, exc)
             finally:
                 self._batch.reset(token)
+                for counter, n in b.counted.items():
+                    counter.inc(n)
                 send = self.edge.send
                 for key, partition in b.place_parts.items():
                     await put(self.places, key, b.places[key], partition, send)
@@ -124,7 +127,12 @@ class Stages:
         child = self._events.get(topic)
         if child is None:
             child = self._events[topic] = EVENTS.labels(topic)
-        child.inc()
+        self._add(child)
+
+    def _add(self, counter) -> None:
+        """Counted when the batch ends, once per counter (each increment takes the counter's lock)."""
+        counted = self._batch.get().counted
+        counted[counter] = counted.get(counter, 0) + 1
 
     def _place(self, where: str) -> PlaceState:
         b = self._batch.get()
@@ -261,7 +269,7 @@ class Stages:
         level = self._levels.get(d.level.value)
         if level is None:
             level = self._levels[d.level.value] = DECISIONS.labels(d.level.value)
-        level.inc()
+        self._add(level)
         TRIAGE_DELAY.observe(max(0.0, time.time() - call.t))
         if suggestion is not None:
             admissibility.remember_suggestion(st, suggestion, call.t)
@@ -269,7 +277,7 @@ class Stages:
                 payload=suggestion, occurred_at=d.call_received_at, source="triage",
                 correlation_id=record.correlation_id,
                 event_id=event_id_for("referral.suggested", suggestion.suggestion_id)))
-            SUGGESTIONS.inc()
+            self._add(SUGGESTIONS)
         return out
 
     async def _publish(self, out: list[Event]) -> None:

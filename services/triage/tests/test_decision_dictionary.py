@@ -3,7 +3,7 @@ import asyncio
 import zlib
 
 from services.triage.domain import state as S
-from services.triage.tools import decision_dictionary as tool
+from services.triage.entrypoints import decision_dictionary as tool
 
 
 def test_a_dictionary_built_from_simulated_decisions_packs_other_decisions_smaller():

@@ -286,3 +286,10 @@ def test_the_decision_carries_the_calls_address_coordinates_and_nature():
     st_ = S.new_state()
     S.record_call(st_, c, CFG)
     assert "1200" not in str(st_.calls)  # not kept in the history
+
+
+def test_name_uuid_is_uuid5_in_the_decisions_namespace():
+    import uuid
+    from services.triage.domain.decide import NAMESPACE, name_uuid
+    for name in ("decision:c1:1:triage-r2", "suggestion:p_1:c1:1:r", "é" * 40, ""):
+        assert name_uuid(name) == uuid.uuid5(NAMESPACE, name)

@@ -8,10 +8,10 @@ number, and the old ones stay, to read what was packed with them (a packed decis
 checksum). The stages run on the test doubles of services/triage/tests/fakes.py (no broker): a tool for
 development, not for the worker's image.
 
-    python -m services.triage.tools.decision_dictionary [--calls 30000] [--out PATH] [--check]
+    python -m services.triage.entrypoints.decision_dictionary [--calls 30000] [--out PATH] [--check]
 
-`--check` only prints the average packed size of the decisions of another run of the simulator (another seed) with each shipped
-dictionary (the figure quoted in domain/state.py)."""
+`--check` only prints the average packed size of the decisions of another run of the simulator (another
+seed) with each shipped dictionary (the figure quoted in domain/state.py)."""
 from __future__ import annotations
 
 import argparse
@@ -117,8 +117,8 @@ def main() -> None:
         args.out.write_bytes(build(texts))
         print(f"{args.out}: {args.out.stat().st_size} bytes from {len(texts)} decisions")
     held_out = asyncio.run(decisions(10_000, args.seed + 1))
-    print(f"{len(held_out)} decisions of another run of the simulator (seed {args.seed + 1}), {sum(map(len, held_out)) / len(held_out):.0f} "
-          f"bytes of JSON on average; packed, on average:")
+    print(f"{len(held_out)} decisions of another run of the simulator (seed {args.seed + 1}), "
+          f"{sum(map(len, held_out)) / len(held_out):.0f} bytes of JSON on average; packed, on average:")
     for name, zdict in S.DICTIONARIES.items():
         print(f"  {name}: {packed_size(held_out, zdict):.0f} bytes")
 
