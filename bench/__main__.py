@@ -137,7 +137,22 @@ def triage_rows(r: dict) -> list[Row]:
                           f"{r['baseline_events_per_s']:,.0f}/s)" if noop else
                           f"raw kafka-python consume + decode: {r['baseline_events_per_s']:,.0f}/s"),
              "ratio": _x(per_worker / noop if noop else r["ratio"]) + (" per worker" if noop else ""),
-             "target": "≥ ×0.3 of the faust agent per worker; 2 workers ≥ 1.6 × one"}]
+             "target": "≥ ×0.3 of the faust agent per worker; 2 workers ≥ 1.6 × one"}] + scale_out_rows(r)
+
+
+def scale_out_rows(one: dict) -> list[Row]:
+    """The same calls through 2 workers (`bench.triage --workers 2`, its own result file), beside one worker."""
+    path = RESULTS / f"triage-{one['calls'] // 1000}k-2workers.json"
+    if one.get("workers", 1) != 1 or not path.exists():
+        return []
+    two = json.loads(path.read_text())
+    return [{"figure": f"`bench.triage --calls {two['calls']} --workers 2`: the same calls through 2 workers "
+                       f"(one consumer group, {two.get('partitions', 6)} partitions), this machine",
+             "value": f"{two['worker_events_per_s']:,.0f}/s ({two.get('worker_cpu_us_per_call', 0):,.0f} µs of "
+                      f"CPU per call, both workers)",
+             "baseline": f"1 worker: {one['worker_events_per_s']:,.0f}/s",
+             "ratio": _x(two["worker_events_per_s"] / one["worker_events_per_s"]),
+             "target": "≥ ×1.6", "machine": _machine(two), "date": _date(two, path)}]
 
 
 def backfill_rows(r: dict) -> list[Row]:
@@ -243,8 +258,9 @@ def rows_of(name: str, previous: dict[str, list[Row]]) -> list[Row]:
         try:
             result = json.loads(path.read_text())
             rows = EXTRACT[name](result)
-            for row in rows:
-                row.update(machine=_machine(result), date=_date(result, path))
+            for row in rows:   # a row from another result file (scale_out_rows) says its own
+                row.setdefault("machine", _machine(result))
+                row.setdefault("date", _date(result, path))
             return rows
         except (KeyError, TypeError, ValueError) as exc:
             problem = f"{path.name} unreadable ({type(exc).__name__}: {exc})"
