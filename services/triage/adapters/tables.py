@@ -89,15 +89,6 @@ def state_of(places: Places, subjects: Subjects, key: str) -> SubjectState | Non
     return subjects.get(key)
 
 
-def states(places: Places, subjects: Subjects) -> Iterator[tuple[str, SubjectState]]:
-    for key, place in places.items():
-        if place is not None and place.state is not None:
-            yield key, place.state
-    for key, st in subjects.items():
-        if st is not None:
-            yield key, st
-
-
 def kept_calls(places: States, subjects: States) -> Iterator[tuple[str, str]]:
     """(call id, key) of every decision the states keep, reading only their call ids from the bytes."""
     for table, read in ((places.table, kept_calls_of_place), (subjects.table, kept_calls_of_subject)):
