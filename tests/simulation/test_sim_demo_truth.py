@@ -62,7 +62,7 @@ def test_the_compressed_demo_city_reaches_the_dashboard_as_its_truth(platform, m
     # the truth itself is credible
     calls, alerts, persons = truth["calls"], truth["alerts"], truth["persons"]
     # the live minute covers about 33 hours of the city, from wherever the history's wall time left its clock:
-    # ~300 to ~380 calls depending on the hours it covers (299 and 305 seen on this machine)
+    # about 300 calls here (299 and 305 seen), more or fewer with the hours it covers
     assert calls["rejected"] == 0 and calls["live"] > 200, calls
     assert 0.02 < calls["mental_health_share"] < 0.10, calls  # Berkeley's log: 1.8 % to 2.4 %; SPVM ≈ 3.6 %
     assert persons["followed"] == 25 and persons["max_calls_in_6_months"] <= 65, persons
