@@ -31,6 +31,18 @@ def dump_state(state: Any) -> bytes:
 _OLD_FAILURES = (KeyError, TypeError, ValueError, AttributeError)
 
 
+def _first_fit(today: Callable[[], Any], before: Callable[[], Any]) -> Any:
+    """Today's reading, else the one of an older shape; what fits neither raises today's reason (from the
+    older one's)."""
+    try:
+        return today()
+    except msgspec.ValidationError as not_today:
+        try:
+            return before()
+        except _OLD_FAILURES as not_before:
+            raise not_today from not_before
+
+
 def _state_reader(today: type, typed_json: Callable[[Any], Any], before: Callable[[Any], Any]
                   ) -> Callable[[bytes], Any]:
     decoder = msgspec.msgpack.Decoder(today)
@@ -39,13 +51,7 @@ def _state_reader(today: type, typed_json: Callable[[Any], Any], before: Callabl
         if data[:1] != b"{":
             return decoder.decode(data)
         old = msgspec.json.decode(data)
-        try:
-            return typed_json(old)
-        except msgspec.ValidationError as not_typed:
-            try:
-                return before(old)
-            except _OLD_FAILURES as not_before:
-                raise not_typed from not_before   # neither a typed shape nor the oldest one
+        return _first_fit(lambda: typed_json(old), lambda: before(old))
     return read
 
 
@@ -83,13 +89,7 @@ def _record_reader(today: type, before: Callable[[Any], Any]) -> Callable[[bytes
     decoder = msgspec.json.Decoder(today)
 
     def read(data: bytes):
-        try:
-            return decoder.decode(data)
-        except msgspec.ValidationError as not_today:
-            try:
-                return before(msgspec.json.decode(data))
-            except _OLD_FAILURES as not_before:
-                raise not_today from not_before   # neither today's shape nor the old one
+        return _first_fit(lambda: decoder.decode(data), lambda: before(msgspec.json.decode(data)))
     return read
 
 
