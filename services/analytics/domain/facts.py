@@ -170,8 +170,15 @@ class Facts:
         return min((aware(c.received_at) for c in self.calls), default=None)
 
     def latest_time(self) -> datetime | None:
-        """The newest instant any fact carries: the default 'as of' of the figures."""
+        """The newest instant any fact carries, each fact at the time it happened (its event's `occurred_at`):
+        the default 'as of' of the figures, where everyone's follow-up ends.
+
+        A decision counts at its call's received time (`call_received_at`, the `occurred_at` triage gives
+        `triage.decided`), never at `decided_at`: that is when triage processed the call (its `produced_at`,
+        Dyade's clock, kept for the latencies). Triage replaying old calls, or deciding on a backfill, decides
+        today on calls received months ago; were `decided_at` counted, 'as of' would jump to today and every
+        person would be 'followed' through months in which no call was recorded."""
         times = [c.received_at for c in self.calls] + [u.occurred_at for u in self.updates]
         times += [a.occurred_at for a in self.alerts] + [r.occurred_at for r in self.referrals]
-        times += [f.occurred_at for f in self.frames] + [d.decided_at for d in self.decisions]
+        times += [f.occurred_at for f in self.frames] + [d.call_received_at for d in self.decisions]
         return max((aware(t) for t in times), default=None)

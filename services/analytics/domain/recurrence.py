@@ -153,8 +153,9 @@ def repeat_call_reduction(facts: Facts, *, window_days: int = 180, as_of: dateti
       reduction % = reduction / rate before (persons with no call before have none).
     - excluded: a follow-up shorter than `min_followup_days` (`excluded_short_followup`), else a history
       before the start shorter than it (`excluded_short_history`). `min_followup_days` defaults to W (the
-      strict reading: everyone followed for the full window). `as_of` defaults to the newest fact's time,
-      `history_start` to the first call of `facts`.
+      strict reading: everyone followed for the full window). `as_of` defaults to the newest fact's time
+      (`Facts.latest_time`: when it happened, not when Dyade processed it), `history_start` to the first call
+      of `facts`.
     - with `since`, only persons whose intervention started at or after it are considered (a period's cohort).
     Cohort figures: N persons, their median window (`median_followup_days`), median and mean reduction
     (calls / 30 days and %).

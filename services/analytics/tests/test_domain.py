@@ -116,6 +116,30 @@ def test_short_history_before_the_start_is_excluded_and_said():
     assert r.summary()["history_start"] == T0.isoformat()
 
 
+def test_default_as_of_is_when_the_newest_fact_happened_not_when_triage_processed_it():
+    """The calls end at `last`; p_a's intervention started 10 days before it. Triage deciding on those calls
+    months later (a replay of the topics, a backfill: its `decided_at` is its own clock) must not stretch the
+    default 'as of' to then: p_a's follow-up is 10 days (too short), not 410 days in which no call was
+    recorded (which put her in the cohort with no call after). The analytics test history once showed 9
+    persons instead of 7 because a triage worker on the same broker decided on its calls."""
+    last = T0 + timedelta(days=60)
+    start = last - timedelta(days=10)
+    decided = last + timedelta(days=400)
+    cs = [call(1, T0), call(2, start - timedelta(days=5)), call(3, last, key="p_other")]
+    facts = Facts(calls=cs, frames=[FrameEventFact("f", "p_a", "approved", 1, start)],
+                  decisions=[DecisionFact(f"d-{c.call_id}", c.call_id, "dyade_suggeree", c.received_at, decided)
+                             for c in cs])
+    assert facts.latest_time() == last
+    r = recurrence.repeat_call_reduction(facts, window_days=60, min_followup_days=14)
+    assert r.as_of == last
+    assert r.n == 0 and r.excluded_short_followup == 1
+    # A decision whose call analytics does not hold counts at that call's received time too.
+    assert Facts(decisions=[DecisionFact("d-x", "c-x", "routine", last, decided)]).latest_time() == last
+    # The facts that happen on Dyade's side do move it: an alert acknowledged after the last call.
+    acked = last + timedelta(days=2)
+    assert Facts(calls=cs, alerts=[AlertEventFact("a", "acknowledged", acked)]).latest_time() == acked
+
+
 def test_a_time_compressed_history_still_gives_a_cohort():
     """45 days of history, interventions spread over it (as the demo's): with the minimum at 14 days the
     persons with two weeks on each side are in the cohort, each compared over equal windows; the one who
