@@ -68,8 +68,8 @@ class Event(BaseModel, Generic[P]):
         return cls(type=cls.TYPE, schema_version=cls.VERSION, occurred_at=occurred_at, source=source,
                    correlation_id=correlation_id, payload=payload, **extra)
 
-    def to_bytes(self) -> bytes:
-        return encode(self)
+    def to_bytes(self, payload_json: bytes | None = None) -> bytes:
+        return encode(self, payload_json)
 
 
 Upcaster = Callable[[dict], dict]
@@ -121,11 +121,22 @@ registry = Registry()
 E = TypeVar("E", bound=Event)
 
 
-def encode(event: Event) -> bytes:
+def payload_json_of(payload: BaseModel) -> bytes:
+    """A payload's JSON as `encode` writes it inside its envelope."""
+    return payload.__pydantic_serializer__.to_json(payload)
+
+
+def encode(event: Event, payload_json: bytes | None = None) -> bytes:
     """The event's JSON, straight from pydantic's serializer (the same text as orjson over `model_dump(mode=
-    "json")`, a third faster); text the free-text rule refuses raises EventError with where it is."""
+    "json")`, a third faster); text the free-text rule refuses raises EventError with where it is.
+    `payload_json`: the event's payload already serialized (`payload_json_of`, for a producer that keeps it
+    too), put in as the envelope's last field rather than serialized again — the same bytes."""
     try:
-        raw = event.__pydantic_serializer__.to_json(event)
+        if payload_json is None:
+            raw = event.__pydantic_serializer__.to_json(event)
+        else:
+            head = event.__pydantic_serializer__.to_json(event, exclude=_PAYLOAD)
+            raw = b"".join((head[:-1], b',"payload":', payload_json, b"}"))
     except PydanticSerializationError:   # a lone surrogate: UTF-8 cannot hold it
         raw = None
     if raw is None or json_may_hold_bad_text(raw):
@@ -135,6 +146,9 @@ def encode(event: Event) -> bytes:
         if raw is None:
             raise EventError(f"{event.TYPE}: texte non encodable en UTF-8")
     return raw
+
+
+_PAYLOAD = {"payload"}
 
 
 def decode(raw: bytes | str | dict, expect: type[E] | tuple[type[Event], ...] | None = None) -> E:

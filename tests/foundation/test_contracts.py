@@ -10,6 +10,7 @@ from dyade.contracts import (
     TOPICS, CallCategory, CallPayload, CallReceived, EventError, Location, decode, registry,
 )
 from dyade.contracts import generate
+from dyade.contracts.envelope import payload_json_of
 
 FIXTURES = Path(__file__).parent / "fixtures" / "events"
 
@@ -24,6 +25,19 @@ def call(**over) -> CallReceived:
 def test_round_trip_keeps_every_field():
     event = call(flags=("arme",))
     assert decode(event.to_bytes()) == event
+
+
+def test_an_event_written_with_its_payload_already_serialized_is_the_same_bytes():
+    event = call(flags=("arme",), summary="Homme en crise, « calme » après l'appel")
+    payload_json = payload_json_of(event.payload)
+    assert event.to_bytes(payload_json) == event.to_bytes()
+    assert decode(event.to_bytes(payload_json)) == event
+
+
+def test_a_payload_already_serialized_is_still_checked_for_text_a_consumer_refuses():
+    event = call(summary="avant\x00après")
+    with pytest.raises(EventError, match="summary"):
+        event.to_bytes(payload_json_of(event.payload))
 
 
 def test_every_event_travels_on_exactly_one_topic():

@@ -3,9 +3,9 @@ domain's state structs: a table holds those bytes, and a batch decodes a key's s
 once (adapters/tables.py), so a state costs its bytes in memory, not a tree of Python objects. The internal
 topic's records are msgspec JSON of the hand-off records.
 
-Reading also takes the shapes written before: a state in JSON (`{` first, which no msgpack map starts with)
-is today's types with the decisions as text, or older still (domain/upcast.py), tried in that order; what
-fits none raises."""
+Reading also takes the shapes written before: msgpack whose items are maps, not arrays; a state in JSON (`{`
+first, which no msgpack map starts with): today's types with the decisions as text, or older still
+(domain/upcast.py), tried in that order; what fits none raises."""
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -49,7 +49,7 @@ def _state_reader(today: type, typed_json: Callable[[Any], Any], before: Callabl
 
     def read(data: bytes):
         if data[:1] != b"{":
-            return decoder.decode(data)
+            return _first_fit(lambda: decoder.decode(data), lambda: upcast.from_maps(data, today))
         old = msgspec.json.decode(data)
         return _first_fit(lambda: typed_json(old), lambda: before(old))
     return read
@@ -59,8 +59,9 @@ load_subject: Callable[[bytes], SubjectState] = _state_reader(SubjectState, upca
 load_place: Callable[[bytes], PlaceState] = _state_reader(PlaceState, upcast.typed_place, upcast.place)
 
 
-class _KeptCall(msgspec.Struct):
-    call_id: str
+class _KeptCall(msgspec.Struct, array_like=True):
+    time: float
+    call_id: str      # a kept decision's later fields are not read
 
 
 class _SubjectCalls(msgspec.Struct):
@@ -72,11 +73,18 @@ class _PlaceCalls(msgspec.Struct):
 
 
 def _kept_calls(full: Callable[[bytes], Any], only: type, of: Callable[[Any], Any]) -> Callable[[bytes], list[str]]:
-    """The call ids of a state's kept decisions, decoding nothing else (msgpack; JSON is read in full)."""
+    """The call ids of a state's kept decisions, decoding nothing else (msgpack of today's shape; what was
+    written before is read in full)."""
     decoder = msgspec.msgpack.Decoder(only)
 
+    def partly(data: bytes):
+        try:
+            return decoder.decode(data)
+        except msgspec.ValidationError:
+            return full(data)
+
     def read(data: bytes) -> list[str]:
-        st = of(decoder.decode(data) if data[:1] != b"{" else full(data))
+        st = of(partly(data) if data[:1] != b"{" else full(data))
         return [d.call_id for d in st.decisions] if st is not None else []
     return read
 

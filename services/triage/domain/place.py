@@ -18,7 +18,7 @@ from services.triage.domain.records import UpdateRecord
 from services.triage.domain.state import MAX_PENDING, SubjectState
 
 
-class PlaceCall(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
+class PlaceCall(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False, array_like=True):
     time: float                           # event time, epoch seconds
     crisis: bool
     subject: str | None = None            # the person the call is about (None: nobody, the place)

@@ -41,7 +41,7 @@ VCF = "violence_conjugale_familiale"
 MAX_GONE = 20
 
 
-class DayCount(msgspec.Struct, gc=False):
+class DayCount(msgspec.Struct, gc=False, array_like=True):
     """The calls of one civil day pushed out of the detail."""
     day: int                  # date.toordinal(), Québec time
     calls: int

@@ -1,7 +1,9 @@
 """What triage remembers about a subject (a person, or a location for calls without a person).
 
 Typed structs (msgspec): a faust table keeps each state as its msgpack bytes, which its changelog carries
-(the shapes before are read by `upcast.py`). A state is decoded for a batch and dropped after it; it never
+(the shapes before are read by `upcast.py`). A state is a map of its parts; each of the many items in them
+(a call, a kept decision, …) is an array of its fields (`array_like`): field names repeated in every item
+were a fifth of a state's bytes. A state is decoded for a batch and dropped after it; it never
 holds a reference back to itself, so its structs stay out of the cyclic garbage collector (`gc=False`: each
 batch makes thousands of them, and tracking them cost about a tenth of the worker's CPU).
 
@@ -19,25 +21,19 @@ never change it.
     suggested  Suggestion | None               last referral suggestion (processing state)
     decisions  [KeptDecision, ...]             the last few, for the read API
 
-A decision's JSON is ~850 bytes, mostly the same labels and citations every time: it is kept deflated
-against a preset dictionary of typical decisions, as raw bytes (`decision-z2.zdict`, built by
-entrypoints/decision_dictionary.py: ~185 bytes each over a simulated city's decisions, where the first
-dictionary, z1, gives ~340). A dictionary is frozen once shipped: a zlib stream names the dictionary it
-needs (its checksum, DICTID), so what any shipped dictionary packed is read. Text kept before (`z1:` and
-base64, or plain JSON from before packing) is read by `packed_from_text`.
+A decision is kept compressed against a preset dictionary of typical decisions (packing.py), as raw bytes;
+what was kept before is still read.
 """
 from __future__ import annotations
 
-import base64
-import zlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import msgspec
 
 from dyade.contracts.vocabulary import CallCategory
 from services.triage.domain.config import RulesetConfig
 from services.triage.domain import recurrence as R
+from services.triage.domain.packing import pack, unpack
 from services.triage.domain.recurrence import DAY, Overflow
 from services.triage.domain.records import UpdateRecord
 
@@ -48,38 +44,9 @@ HIGH_RISK_FLAGS = {"arme", "menaces_de_mort", "gestes_suicidaires"}
 MAX_PENDING = 50
 MAX_EVENTS = 20
 MAX_DECISIONS = 5
-# preset dictionaries, by name; the last one packs (services/triage/entrypoints/decision_dictionary.py built z2)
-DICTIONARIES = {name: Path(__file__).with_name(f"decision-{name}.zdict").read_bytes() for name in ("z1", "z2")}
-ZDICT = DICTIONARIES["z2"]
-_BY_CHECKSUM = {zlib.adler32(d): d for d in DICTIONARIES.values()}   # a zlib stream's DICTID names its dictionary
-PACKED = "z1:"   # text packed with z1, as kept before decisions were bytes
 
 
-# copying a primed compressor is cheaper than priming one; an 8 KB window (primed with the dictionary's last 8 KB)
-# and a small hash table make the copy cheap (~25 µs instead of ~45) for ~15 bytes more per decision; the
-# stream names its window, and any decompressor given the dictionary reads it (what was packed before too)
-_PRIMED = zlib.compressobj(6, zlib.DEFLATED, 13, 5, zdict=ZDICT)
-
-
-def pack(decision_json: str) -> bytes:
-    z = _PRIMED.copy()
-    return z.compress(decision_json.encode()) + z.flush()
-
-
-def unpack(packed: bytes) -> str:
-    z = zlib.decompressobj(zdict=_BY_CHECKSUM[int.from_bytes(packed[2:6], "big")])
-    return (z.decompress(packed) + z.flush()).decode()
-
-
-def packed_from_text(stored: str) -> bytes:
-    """A decision kept as text before decisions were bytes: `z1:` and the base64 of the same stream, or, from
-    before packing, the decision's JSON itself."""
-    if stored.startswith(PACKED):
-        return base64.b64decode(stored[len(PACKED):])
-    return pack(stored)
-
-
-class CallEntry(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
+class CallEntry(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False, array_like=True):
     """A call in the subject's history, and what its updates said."""
     time: float                           # event time, epoch seconds
     revision: int
@@ -90,12 +57,12 @@ class CallEntry(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     dyad_time: float | None = None        # when a dyad attended (latest update saying so)
 
 
-class ReferralStep(msgspec.Struct, order=True, gc=False):
+class ReferralStep(msgspec.Struct, order=True, gc=False, array_like=True):
     time: float
     status: str
 
 
-class FrameEvent(msgspec.Struct, kw_only=True, gc=False):
+class FrameEvent(msgspec.Struct, kw_only=True, gc=False, array_like=True):
     """The person's Info-social frame from `time` on: current (frames.current.v1), or archived (its tombstone)."""
     time: float
     active: bool
@@ -104,25 +71,25 @@ class FrameEvent(msgspec.Struct, kw_only=True, gc=False):
     risk_count: int                       # risks the police view notes
 
 
-class Override(msgspec.Struct, kw_only=True, gc=False):
+class Override(msgspec.Struct, kw_only=True, gc=False, array_like=True):
     """A social worker's recurrence override, from `time` until `until` (None: no end)."""
     time: float
     recurrent: bool
     until: float | None
 
 
-class Suggestion(msgspec.Struct, kw_only=True, gc=False):
+class Suggestion(msgspec.Struct, kw_only=True, gc=False, array_like=True):
     """The last referral suggestion made for the person."""
     criteria: list[str]                   # sorted
     call_id: str
     time: float
 
 
-class KeptDecision(msgspec.Struct, kw_only=True, gc=False):
+class KeptDecision(msgspec.Struct, kw_only=True, gc=False, array_like=True):
     time: float
     call_id: str
     revision: int
-    packed: bytes                         # the decision's JSON, deflated (`pack`)
+    packed: bytes                         # the decision's JSON, compressed (packing.py)
 
 
 class SubjectState(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
@@ -326,7 +293,8 @@ def last_dyad_contact(state: SubjectState) -> float | None:
     return max(times) if times else None
 
 
-def remember_decision(state: SubjectState, t: float, call_id: str, revision: int, decision_json: str) -> set[str]:
+def remember_decision(state: SubjectState, t: float, call_id: str, revision: int,
+                      decision_json: str | bytes) -> set[str]:
     """Keep the decision among the subject's last few; returns the calls none of whose decisions is kept."""
     kept = [d for d in state.decisions if (d.call_id, d.revision) != (call_id, revision)]
     kept.append(KeptDecision(time=t, call_id=call_id, revision=revision, packed=pack(decision_json)))

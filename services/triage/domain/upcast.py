@@ -17,18 +17,28 @@ Every old shape has a short key or a list where today's has a named field, so a 
 first and comes here only when they do not fit (adapters/codec.py); what fits neither raises.
 
 The states were then kept as JSON of today's types, with each kept decision's `packed` as text (`z1:` and
-base64); `typed_subject` and `typed_place` read that. Since, they are msgpack, the decision as raw bytes.
+base64); `typed_subject` and `typed_place` read that. Then they were msgpack of today's types, every struct a
+map (`from_maps`); since, the items in a state (calls, decisions, …) are arrays of their fields.
 """
 from __future__ import annotations
 
+import functools
+import operator
+import types
+import typing
+
 import msgspec
 
+from services.triage.domain.packing import packed_from_text
 from services.triage.domain.place import PlaceCall, PlaceState
 from services.triage.domain.records import CallRecord, UpdateRecord
 from services.triage.domain.recurrence import DayCount, Overflow
 from services.triage.domain.state import (
-    CallEntry, FrameEvent, KeptDecision, Override, ReferralStep, Suggestion, SubjectState, packed_from_text,
+    CallEntry, FrameEvent, KeptDecision, Override, ReferralStep, Suggestion, SubjectState,
 )
+
+
+StateT = typing.TypeVar("StateT")
 
 
 def record(raw: dict) -> CallRecord | UpdateRecord:
@@ -68,13 +78,63 @@ def subject(s: dict) -> SubjectState:
 
 
 def typed_subject(s: dict) -> SubjectState:
-    return msgspec.convert(_bytes_decisions(s), SubjectState)
+    return _from_map_shape(msgspec.convert(_bytes_decisions(s), maps_shape(SubjectState)), SubjectState)
 
 
 def typed_place(p: dict) -> PlaceState:
     if p.get("state"):
         p["state"] = _bytes_decisions(p["state"])
-    return msgspec.convert(p, PlaceState)
+    return _from_map_shape(msgspec.convert(p, maps_shape(PlaceState)), PlaceState)
+
+
+def from_maps(data: bytes, today: type[StateT]) -> StateT:
+    """A state's msgpack as it was written before its items were arrays: the same fields, every struct a map."""
+    return _from_map_shape(msgspec.msgpack.decode(data, type=maps_shape(today)), today)
+
+
+def _from_map_shape(old, today: type[StateT]) -> StateT:
+    return msgspec.convert(old, today, from_attributes=True)
+
+
+@functools.cache
+def maps_shape(cls: type) -> type:
+    """The struct type `cls` with every struct in it (itself too) encoded as a map of its fields."""
+    fields = []
+    for f in msgspec.structs.fields(cls):
+        if f.default is not msgspec.NODEFAULT:
+            fields.append((f.name, _maps_type(f.type), f.default))
+        elif f.default_factory is not msgspec.NODEFAULT:
+            fields.append((f.name, _maps_type(f.type), msgspec.field(default_factory=f.default_factory)))
+        else:
+            fields.append((f.name, _maps_type(f.type)))
+    config = cls.__struct_config__
+    return msgspec.defstruct(f"{cls.__name__}AsMaps", fields, kw_only=True, omit_defaults=config.omit_defaults,
+                             tag=config.tag, tag_field=config.tag_field)
+
+
+def _maps_type(t):
+    if isinstance(t, type) and issubclass(t, msgspec.Struct):
+        return maps_shape(t) if _has_arrays(t) else t
+    args = typing.get_args(t)
+    if not args:
+        return t
+    mapped = tuple(_maps_type(a) for a in args)
+    if isinstance(t, types.UnionType) or typing.get_origin(t) is typing.Union:
+        return functools.reduce(operator.or_, mapped)
+    return typing.get_origin(t)[mapped]
+
+
+def _has_arrays(cls: type) -> bool:
+    """Whether a struct is, or holds, an array-like struct."""
+    if cls.__struct_config__.array_like:
+        return True
+    return any(_holds_arrays(f.type) for f in msgspec.structs.fields(cls))
+
+
+def _holds_arrays(t) -> bool:
+    if isinstance(t, type) and issubclass(t, msgspec.Struct):
+        return _has_arrays(t)
+    return any(_holds_arrays(a) for a in typing.get_args(t))
 
 
 def _bytes_decisions(s: dict) -> dict:

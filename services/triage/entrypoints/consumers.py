@@ -8,6 +8,7 @@ from contextvars import ContextVar
 from typing import Awaitable, Callable
 
 from dyade.contracts import Event
+from dyade.contracts.envelope import payload_json_of
 from dyade.contracts import topics as T
 from dyade.contracts.referrals import ReferralSuggested
 from dyade.contracts.triage import TriageDecided
@@ -27,6 +28,7 @@ NO_LOCATION_KEY = ("mise à jour sans location_key: impossible de la rattacher a
                    "(calls.updated.v2 exige la clé de lieu de l'appel)")
 
 Handler = Callable[..., Awaitable[None]]
+Outgoing = list[tuple[Event, bytes | None]]   # events to publish, each with its payload's JSON when known
 OnError = Callable[[object, Exception], Awaitable[None]]
 
 
@@ -251,9 +253,10 @@ class Stages:
     # --- deciding ----------------------------------------------------------------------------------------
 
     def _decide(self, key: str, st: SubjectState, record: CallRecord, location_counts: dict,
-                location_crisis_30d: int) -> list[Event]:
+                location_crisis_30d: int) -> Outgoing:
         """Decide on the call with the subject's state as of its time and remember it in `st` (the caller
-        stores `st`, then publishes the events returned: the decision, maybe a referral suggestion)."""
+        stores `st`, then publishes the events returned: the decision, maybe a referral suggestion). The
+        decision's JSON is made once: the state keeps it, compressed, and its event carries it."""
         call = facts.call_facts(record)
         t0 = time.perf_counter()
         decision = decide(call, st, location_counts, location_crisis_30d, self.ruleset)
@@ -261,11 +264,12 @@ class Stages:
         DECIDE_SECONDS.observe(time.perf_counter() - t0)
         S.record_call(st, call, self.ruleset)
         d = decision.payload
-        forgotten = S.remember_decision(st, call.t, call.call_id, call.revision, d.model_dump_json())
+        d_json = payload_json_of(d)
+        forgotten = S.remember_decision(st, call.t, call.call_id, call.revision, d_json)
         self.index.add(call.call_id, key, forgotten)
-        out: list[Event] = [TriageDecided.new(
+        out: Outgoing = [(TriageDecided.new(
             payload=d, occurred_at=d.call_received_at, source="triage", correlation_id=record.correlation_id,
-            event_id=event_id_for("triage.decided", d.decision_id))]
+            event_id=event_id_for("triage.decided", d.decision_id)), d_json)]
         level = self._levels.get(d.level.value)
         if level is None:
             level = self._levels[d.level.value] = DECISIONS.labels(d.level.value)
@@ -273,13 +277,13 @@ class Stages:
         TRIAGE_DELAY.observe(max(0.0, time.time() - call.t))
         if suggestion is not None:
             admissibility.remember_suggestion(st, suggestion, call.t)
-            out.append(ReferralSuggested.new(
+            out.append((ReferralSuggested.new(
                 payload=suggestion, occurred_at=d.call_received_at, source="triage",
                 correlation_id=record.correlation_id,
-                event_id=event_id_for("referral.suggested", suggestion.suggestion_id)))
+                event_id=event_id_for("referral.suggested", suggestion.suggestion_id)), None))
             self._add(SUGGESTIONS)
         return out
 
-    async def _publish(self, out: list[Event]) -> None:
-        for event in out:
-            await self.edge.publish(event)
+    async def _publish(self, out: Outgoing) -> None:
+        for event, payload_json in out:
+            await self.edge.publish(event, payload_json=payload_json)

@@ -6,9 +6,10 @@ from dataclasses import replace
 from datetime import date, datetime
 
 import pytest
+import zstandard
 from hypothesis import given, settings, strategies as st
 
-from services.triage.domain import place as P, state as S
+from services.triage.domain import packing, place as P, state as S
 from services.triage.domain.config import WINDOWS_DAYS, RulesetConfig
 from services.triage.domain.decide import decide
 from services.triage.domain.recurrence import ZONE, Past, counts, decayed_score
@@ -120,12 +121,16 @@ def test_decisions_are_kept_packed_and_read_back_exactly():
     stored = st.decisions[0].packed
     assert isinstance(stored, bytes) and len(stored) < len(text)
     assert S.decisions_of(st, "c1") == [text]
-    # kept as text before: base64 after `z1:`, or the plain JSON from before packing
-    assert S.packed_from_text(S.PACKED + base64.b64encode(stored).decode()) == stored
-    assert S.unpack(S.packed_from_text(text)) == text
-    for name, zdict in S.DICTIONARIES.items():   # packed with any shipped dictionary, it names it
+    # kept as text before: base64 of a deflate stream after `z1:`, or the plain JSON from before packing
+    z = zlib.compressobj(zdict=packing.DEFLATE_DICTIONARIES["z1"])
+    deflated = z.compress(text.encode()) + z.flush()
+    assert S.unpack(packing.packed_from_text(packing.PACKED_TEXT + base64.b64encode(deflated).decode())) == text
+    assert S.unpack(packing.packed_from_text(text)) == text
+    for name, zdict in packing.DEFLATE_DICTIONARIES.items():   # packed with any shipped dictionary, it names it
         z = zlib.compressobj(zdict=zdict)
         assert S.unpack(z.compress(text.encode()) + z.flush()) == text, name
+    for name, zdict in packing.ZSTD_DICTIONARIES.items():
+        assert S.unpack(zstandard.ZstdCompressor(dict_data=zdict).compress(text.encode())) == text, name
 
 
 # --- exact windows past the detail -------------------------------------------------------------------

@@ -2,6 +2,7 @@
 the decisions it made from them) are still read, and decide the same; what is written now is the new shape."""
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from dyade.contracts.topics import CALLS_RECEIVED, REFERRALS_SUGGESTED, TRIAGE_DECIDED
 from services.triage.adapters import codec
-from services.triage.domain import state as S, upcast
+from services.triage.domain import packing, state as S, upcast
 from services.triage.domain.config import RulesetConfig
 from services.triage.domain.place import PlaceState
 from services.triage.domain.records import CallRecord, UpdateRecord
@@ -113,13 +114,28 @@ def test_a_state_kept_as_json_of_todays_types_with_decisions_as_text_still_reads
     st = codec.load_subject(as_bytes(OLD["subject_state"]))
     place = codec.load_place(as_bytes(OLD["place"]))
     place.state = st
-    before = msgspec.to_builtins(place)   # bytes as base64
+    before = msgspec.to_builtins(msgspec.convert(place, upcast.maps_shape(PlaceState), from_attributes=True))
     for d in before["state"]["decisions"]:
-        d["packed"] = S.PACKED + d["packed"]
+        d["packed"] = packing.PACKED_TEXT + d["packed"]
     assert codec.load_place(msgspec.json.encode(before)) == place
     assert codec.load_subject(msgspec.json.encode(before["state"])) == st
     assert codec.kept_calls_of_place(msgspec.json.encode(before)) == [d.call_id for d in st.decisions]
     assert codec.kept_calls_of_place(codec.dump_state(place)) == [d.call_id for d in st.decisions]
+
+
+def test_a_state_kept_as_msgpack_whose_items_were_maps_still_reads():
+    """What the changelogs held before a state's items (calls, decisions, …) were arrays of their fields."""
+    written = OLD["msgpack_with_maps"]
+    st = codec.load_subject(as_bytes(OLD["subject_state"]))
+    place = codec.load_place(as_bytes(OLD["place"]))
+    place.state = st
+    before = base64.b64decode(written["subject"]), base64.b64decode(written["place"])
+    assert codec.load_subject(before[0]) == st and codec.load_place(before[1]) == place
+    assert codec.kept_calls_of_subject(before[0]) == codec.kept_calls_of_place(before[1]) == [
+        d.call_id for d in st.decisions]
+    now = codec.dump_state(st)
+    assert len(now) < 0.9 * len(before[0]) and b"revision" not in now
+    assert codec.load_subject(now) == st and codec.kept_calls_of_subject(now) == [d.call_id for d in st.decisions]
 
 
 def test_an_old_record_of_the_oldest_workers_without_address_still_reads():
