@@ -56,12 +56,16 @@ def packed_from_text(stored: str) -> bytes:
     return pack(stored)
 
 
+def new_compressor(dictionary: zstandard.ZstdCompressionDict) -> zstandard.ZstdCompressor:
+    """What packs: no checksum (the changelog's records have their CRC), the size and the dictionary named."""
+    return zstandard.ZstdCompressor(level=LEVEL, dict_data=dictionary, write_checksum=False,
+                                    write_content_size=True, write_dict_id=True)
+
+
 def _compressor() -> zstandard.ZstdCompressor:
     c = getattr(_local, "compressor", None)
     if c is None:
-        c = _local.compressor = zstandard.ZstdCompressor(
-            level=LEVEL, dict_data=ZSTD_DICTIONARIES[PACKS_WITH], write_checksum=False, write_content_size=True,
-            write_dict_id=True)
+        c = _local.compressor = new_compressor(ZSTD_DICTIONARIES[PACKS_WITH])
     return c
 
 

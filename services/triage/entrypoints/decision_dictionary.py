@@ -90,8 +90,7 @@ def packed_size(texts: list[bytes], name: str, zstd_dictionary: bytes | None = N
     to pack one."""
     if zstd_dictionary is not None or name in packing.ZSTD_DICTIONARIES:
         d = zstandard.ZstdCompressionDict(zstd_dictionary) if zstd_dictionary else packing.ZSTD_DICTIONARIES[name]
-        one = zstandard.ZstdCompressor(level=packing.LEVEL, dict_data=d, write_checksum=False,
-                                       write_content_size=True, write_dict_id=True).compress
+        one = packing.new_compressor(d).compress
     else:
         primed = zlib.compressobj(6, zlib.DEFLATED, 13, 5, zdict=packing.DEFLATE_DICTIONARIES[name])
 
