@@ -139,8 +139,10 @@ def faust_noop(bootstrap: str, n: int) -> float:
 
 
 def run_worker(bootstrap: str, n: int, timeout: float, broker_alive=lambda: True, workers: int = 1,
-               partitions: int = 3) -> dict:
-    """`workers` processes in one consumer group (they share the partitions); figures are their sums."""
+               partitions: int = 3, broker_pid: int | None = None) -> dict:
+    """`workers` processes in one consumer group (they share the partitions); figures are their sums. Also the
+    CPU the embedded broker (`broker_pid`) and this process (reading the decisions back) spend meanwhile: on a
+    machine of few cores they share it with the workers."""
     home = tempfile.mkdtemp(prefix="triage-bench-")
     app_id = f"bench-{uuid.uuid4().hex[:6]}"
     ports = [free_port() for _ in range(workers)]
@@ -173,6 +175,7 @@ def run_worker(bootstrap: str, n: int, timeout: float, broker_alive=lambda: True
             done += count(watcher)
         t_ready = time.perf_counter()
         rss_ready, cpu_ready = sum(rss_kb(p.pid) for p in procs), sum(cpu_s(p.pid) for p in procs)
+        broker_ready, reader_ready = (cpu_s(broker_pid) if broker_pid else 0.0), time.process_time()
         before_ready = done
         last_report = time.perf_counter()
         while done < n:
@@ -190,6 +193,7 @@ def run_worker(bootstrap: str, n: int, timeout: float, broker_alive=lambda: True
         rss_end = sum(rss_kb(p.pid) for p in procs)
         hwm = sum(rss_kb(p.pid, "VmHWM") for p in procs)
         cpu_end = sum(cpu_s(p.pid) for p in procs)
+        broker_end, reader_end = (cpu_s(broker_pid) if broker_pid else 0.0), time.process_time()
     finally:
         watcher.close()
         for proc in procs:
@@ -203,6 +207,8 @@ def run_worker(bootstrap: str, n: int, timeout: float, broker_alive=lambda: True
     return {"workers": workers, "start_s": t_ready - t_start, "elapsed_s": t_done - t_ready,
             "decided_before_ready": before_ready, "events_per_s": measured / (t_done - t_ready),
             "worker_cpu_us_per_call": (cpu_end - cpu_ready) / measured * 1e6,
+            "broker_cpu_us_per_call": (broker_end - broker_ready) / measured * 1e6 if broker_pid else None,
+            "reader_cpu_us_per_call": (reader_end - reader_ready) / measured * 1e6,
             "rss_ready_mb": rss_ready / 1024, "rss_end_mb": rss_end / 1024, "peak_rss_mb": hwm / 1024}
 
 
@@ -231,7 +237,8 @@ def main() -> None:
         noop = faust_noop(bootstrap, n)
         print(f"faust no-op {noop:,.0f}/s; triage worker…", flush=True)
         w = run_worker(bootstrap, n, timeout=max(600, n / 100), workers=args.workers, partitions=args.partitions,
-                       broker_alive=(lambda: broker.running) if broker else (lambda: True))
+                       broker_alive=(lambda: broker.running) if broker else (lambda: True),
+                       broker_pid=broker.process.pid if broker else None)
     finally:
         if broker:
             broker.stop()
@@ -259,6 +266,12 @@ def main() -> None:
     print(f"vs faust      : triage does {result['ratio_to_faust_noop']:.2f} of what a do-nothing faust agent reads")
     print(f"CPU per call  : worker {w['worker_cpu_us_per_call']:,.0f} µs (all stages, produce included), "
           f"baseline {base_cpu_us:,.0f} µs → CPU ratio {base_cpu_us / w['worker_cpu_us_per_call']:.2f}")
+    if w["broker_cpu_us_per_call"] is not None:
+        wk, bk, rd = w["worker_cpu_us_per_call"], w["broker_cpu_us_per_call"], w["reader_cpu_us_per_call"]
+        cores = os.cpu_count() or 1
+        print(f"beside it     : broker (Tansu) {bk:,.0f} µs per call, this bench reading the decisions {rd:,.0f} µs; "
+              f"on {cores} cores, workers that each use one core at {wk:,.0f} µs per call can at best do "
+              f"×{min(cores, cores * wk / (wk + bk + rd)):.2f} one worker's rate")
     print(f"load average  : {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other work on the machine)")
     print(f"worker start  : {w['start_s']:.1f} s to /readyz 200")
     print(f"peak RSS      : {w['peak_rss_mb']:.0f} MB (ready {w['rss_ready_mb']:.0f} MB, end {w['rss_end_mb']:.0f} MB)")
