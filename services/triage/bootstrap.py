@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import faust
+from faust.types import TP
 
 from dyade.contracts import topics as T
 from dyade.consumer import Policy, Progress, is_invalid, reason_of
@@ -42,7 +43,8 @@ from services.triage.adapters.batching import Stream
 from services.triage.adapters.edge import Edge
 from services.triage.adapters.lag import GroupLag
 from services.triage.adapters.tables import CallIndex, States, state_of
-from services.triage.adapters.transport import short_fetch_wait
+from services.triage.adapters.metrics import REREADS
+from services.triage.adapters.transport import InOrder, short_fetch_wait
 from services.triage.config import TriageOptions
 from services.triage.domain.config import RulesetConfig
 from services.triage.domain.state import SubjectState
@@ -106,11 +108,13 @@ places = States(app.Table("places", help="location key → recent calls, early u
 subjects = States(app.Table("subjects", help="person key → triage state", **STATE_BYTES), codec.load_subject)
 index = app.index = CallIndex(places, subjects)
 handled_at: dict[tuple[str, int], float] = {}  # per input partition, when a record was last taken up
+in_order = InOrder()
 
 
 @app.on_partitions_assigned.connect
 async def _assigned(app, assigned, **kwargs) -> None:
     index.invalidate()
+    in_order.reset()
 
 
 async def set_aside(msg, exc: Exception) -> None:
@@ -128,14 +132,25 @@ async def batches(stream, handle) -> None:
     """faust's batch reading: up to `batch_max` records, or what came within `batch_within` seconds of the
     first (a lone record waits that long; an idle stream sleeps: adapters/batching.py). faust acknowledges a
     batch's records when the agent asks for the next one, i.e. after `handle` has written the states back and
-    handed every output to the producer — and faust flushes the producer before it commits (at least once)."""
+    handed every output to the producer — and faust flushes the producer before it commits (at least once).
+    A partition's records are handled in offset order (`InOrder`: after a hole, read again first)."""
     async for events in stream.take_events(app.batch_max, within=app.batch_within):
         msgs = [event.message for event in events]
         now = time.monotonic()
         for msg in msgs:
             handled_at[(msg.topic, msg.partition)] = now
+        msgs, read_again = in_order.admit(msgs, committed_offset, now)
+        for (topic, partition), offset in read_again.items():
+            log.warning("enregistrements après un trou : relecture depuis le premier manquant",
+                        extra={"topic": topic, "partition": partition, "offset": offset})
+            await app.consumer.seek(TP(topic, partition), offset)
+            REREADS.labels(topic).inc()
         handled = await handle(msgs, set_aside)
         app.progress.progressed(handled)
+
+
+def committed_offset(topic: str, partition: int) -> int | None:
+    return app.consumer._committed_offset.get(TP(topic, partition))
 
 
 @app.agent(call_inputs, name="places")

@@ -10,7 +10,10 @@ no decision, no log line and no lag (the fault suite's kill -9 of triage, one ru
 - a hole that stays (`HOLE_S`) is read again: the partition is sought back to its committed offset (records
   after the hole are handled twice; triage's handlers and event ids are idempotent). A hole below the log
   start (retention) is closed instead. If reading again does not fill it, the stuck committed offset fails
-  /healthz (services/triage/adapters/lag.py) and supervision restarts the worker.
+  /healthz (services/triage/adapters/lag.py) and supervision restarts the worker;
+- and a record after a hole is not handled before the hole is filled (`InOrder`): a call decided before an
+  earlier call of its place or person would be decided without it — the same decision id with another
+  content (seen after a kill -9: a place's recurrence one call short).
 
 Fetch wait. faust hard-codes `fetch_max_wait_ms=1500`; Tansu answers a waiting fetch only when the wait runs
 out (not when a record arrives), so each of triage's two stages waited up to 1.5 s for a record already
@@ -119,6 +122,56 @@ class _Consumer(faust_aiokafka.Consumer):
             return (await self.earliest_offsets(tp)).get(tp)
         except Exception:  # noqa: BLE001 - unknown for now; read again anyway
             return None
+
+
+class InOrder:
+    """The records of a partition handed to the stages in offset order. A record past the next one expected
+    (the first after the committed offset, then the one after the last handled) means faust dropped records
+    on their way to the agent: it is not handled, nor what follows it in that partition, and the partition is
+    read again from the first one missing, at once. If the hole is still there `HOLE_S` later, the partition
+    goes on (as it did before this check) and the hole is left to `reread_holes`. Records read again (at or
+    below the next expected) are handled: the stages are idempotent. Compacted topics have real gaps: their
+    records pass."""
+
+    def __init__(self) -> None:
+        self.next: dict[tuple[str, int], int] = {}
+        self.sought: dict[tuple[str, int], tuple[int, float]] = {}   # → (offset sought back to, when)
+
+    def reset(self) -> None:
+        """Partitions assigned: faust reads each from its committed offset."""
+        self.next.clear()
+        self.sought.clear()
+
+    def admit(self, msgs, committed, now: float) -> tuple[list, dict[tuple[str, int], int]]:
+        """The records to handle now, and the partitions to read again from an offset (`committed(topic,
+        partition)`: the partition's committed offset, None when unknown)."""
+        keep, seek = [], {}
+        holes: dict[tuple[str, int], int] = {}
+        for msg in msgs:
+            tp = (msg.topic, msg.partition)
+            if is_compacted(msg.topic):
+                keep.append(msg)
+                continue
+            want = holes.get(tp, self.next.get(tp))
+            if want is None:
+                want = committed(*tp)
+            if want is not None and msg.offset > want:
+                sought = self.sought.get(tp)
+                if sought is None or sought[0] != want:
+                    seek[tp] = want
+                    self.sought[tp] = (want, now)
+                if sought is None or sought[0] != want or now - sought[1] < HOLE_S:
+                    holes[tp] = want
+                    continue
+                # read again and still missing `HOLE_S` later (gone from the log, say): let the partition go on,
+                # the commit still waits for the hole (`_new_offset`) and `reread_holes` takes it from there
+            keep.append(msg)
+            holes.pop(tp, None)
+            self.next[tp] = msg.offset + 1
+        for tp in self.next.keys() & self.sought.keys():
+            if self.next[tp] > self.sought[tp][0]:
+                del self.sought[tp]      # the hole is filled
+        return keep, seek
 
 
 class Transport(faust_aiokafka.Transport):

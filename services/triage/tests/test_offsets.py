@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from types import SimpleNamespace
 
 from faust.types import TP
 from intervaltree import IntervalTree
 
-from services.triage.adapters.transport import _Consumer, hole_at_head, is_compacted
+from services.triage.adapters.transport import HOLE_S, InOrder, _Consumer, hole_at_head, is_compacted
 
 CALLS = TP("calls.received.v2", 0)
 FRAMES = TP("frames.current.v1", 0)
@@ -102,3 +103,43 @@ def test_no_hole_nothing_is_sought():
     for t in (100.0, 111.0, 122.0):
         asyncio.run(c.reread_holes(t))
     assert c.sought == []
+
+
+def msg(offset: int, topic: str = CALLS.topic, partition: int = 0):
+    return SimpleNamespace(topic=topic, partition=partition, offset=offset)
+
+
+def offsets(msgs) -> list[int]:
+    return [m.offset for m in msgs]
+
+
+def test_a_record_after_one_dropped_before_the_agent_waits_for_it_and_the_partition_is_read_again():
+    # faust dropped 12 on its way to the agent (a rebalance cut a fetched batch short); 13 and 14 would be
+    # decided without it — a call decided without an earlier call of its place
+    order = InOrder()
+    committed = {(CALLS.topic, 0): 10}.get
+    keep, seek = order.admit([msg(10), msg(11), msg(13), msg(14)], lambda t, p: committed((t, p)), now=0.0)
+    assert offsets(keep) == [10, 11] and seek == {(CALLS.topic, 0): 12}
+    # what was already fetched after the hole comes first: not handled, not sought again
+    keep, seek = order.admit([msg(15)], lambda t, p: None, now=1.0)
+    assert keep == [] and seek == {}
+    # read again from 12: in order, and what was handled already is handled again (the stages are idempotent)
+    keep, seek = order.admit([msg(12), msg(13), msg(14), msg(15)], lambda t, p: None, now=2.0)
+    assert offsets(keep) == [12, 13, 14, 15] and seek == {}
+    keep, _ = order.admit([msg(11), msg(12), msg(16)], lambda t, p: None, now=3.0)   # a seek back: read again
+    assert offsets(keep) == [11, 12]     # 16 comes after 13, not 12: a hole again
+    assert order.sought == {(CALLS.topic, 0): (13, 3.0)}
+
+
+def test_a_hole_still_there_a_while_after_reading_again_lets_the_partition_go_on_and_compacted_gaps_pass():
+    order = InOrder()
+    keep, seek = order.admit([msg(5), msg(20, FRAMES.topic)], lambda t, p: 3, now=0.0)
+    assert offsets(keep) == [20] and seek == {(CALLS.topic, 0): 3}
+    assert order.admit([msg(6)], lambda t, p: 3, now=HOLE_S - 1) == ([], {})
+    # gone from the log (retention), or faust keeps dropping it: the hole is left to `reread_holes`
+    keep, seek = order.admit([msg(6), msg(7)], lambda t, p: 3, now=HOLE_S)
+    assert offsets(keep) == [6, 7] and seek == {} and order.sought == {}
+    keep, _ = order.admit([msg(3, partition=1)], lambda t, p: None, now=0.0)  # another partition, unknown: handled
+    assert offsets(keep) == [3]
+    order.reset()   # partitions assigned again: faust reads each from its committed offset
+    assert offsets(order.admit([msg(7)], lambda t, p: 7, now=0.0)[0]) == [7]
