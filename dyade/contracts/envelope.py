@@ -121,6 +121,9 @@ registry = Registry()
 E = TypeVar("E", bound=Event)
 
 
+_PAYLOAD = {"payload"}
+
+
 def payload_json_of(payload: BaseModel) -> bytes:
     """A payload's JSON as `encode` writes it inside its envelope."""
     return payload.__pydantic_serializer__.to_json(payload)
@@ -146,9 +149,6 @@ def encode(event: Event, payload_json: bytes | None = None) -> bytes:
         if raw is None:
             raise EventError(f"{event.TYPE}: texte non encodable en UTF-8")
     return raw
-
-
-_PAYLOAD = {"payload"}
 
 
 def decode(raw: bytes | str | dict, expect: type[E] | tuple[type[Event], ...] | None = None) -> E:
