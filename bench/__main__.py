@@ -161,14 +161,13 @@ def _beside(r: dict) -> str:
 
 
 def _ceiling(one: dict) -> str:
-    """What workers of one core each can do at best on this machine's cores, beside the broker and the
-    bench's reader, as a multiple of one worker (from the one-worker run's CPU per call)."""
-    w, b, rd = (one.get(k) for k in ("worker_cpu_us_per_call", "broker_cpu_us_per_call", "reader_cpu_us_per_call"))
-    if not (w and b is not None and rd is not None):
+    """The one-worker run's best multiple on this machine (`bench.triage.scale_out_ceiling`), when measured."""
+    ceiling = one.get("scale_out_ceiling")
+    if ceiling is None:
         return ""
-    cores = one.get("cpus") or 1
-    return (f"; at best ×{min(cores, cores * w / (w + b + rd)):.2f} on {cores} cores shared with the broker "
-            f"({b:,.0f} µs per call) and the bench's reader ({rd:,.0f} µs)")
+    return (f"; at best ×{ceiling:.2f} on {one.get('cpus')} cores shared with the broker "
+            f"({one['broker_cpu_us_per_call']:,.0f} µs per call) and the bench's reader "
+            f"({one['reader_cpu_us_per_call']:,.0f} µs)")
 
 
 def scale_out_rows(one: dict) -> list[Row]:

@@ -212,6 +212,15 @@ def run_worker(bootstrap: str, n: int, timeout: float, broker_alive=lambda: True
             "rss_ready_mb": rss_ready / 1024, "rss_end_mb": rss_end / 1024, "peak_rss_mb": hwm / 1024}
 
 
+def scale_out_ceiling(w: dict, cores: int) -> float | None:
+    """The best multiple of one worker's rate that workers of one core each reach on `cores` cores shared
+    with the broker and this bench's reader (from one run's CPU per call), None without the broker's CPU."""
+    work, broker, reader = w["worker_cpu_us_per_call"], w["broker_cpu_us_per_call"], w["reader_cpu_us_per_call"]
+    if broker is None:
+        return None
+    return min(cores, cores * work / (work + broker + reader))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calls", type=int, default=50_000, help="calls to replay (200 000+ for the full figure)")
@@ -252,7 +261,8 @@ def main() -> None:
               "at": datetime.now(timezone.utc).isoformat(),
               "worker_events_per_s": w["events_per_s"], "ratio": w["events_per_s"] / base, **w,
               "state_growth_mb": growth_mb, "gb_per_million_subjects": per_million,
-              "gb_per_million_persons": growth_mb / persons * 1_000_000 / 1024}
+              "gb_per_million_persons": growth_mb / persons * 1_000_000 / 1024,
+              "scale_out_ceiling": scale_out_ceiling(w, os.cpu_count() or 1)}
     RESULTS.mkdir(exist_ok=True)
     named = f"triage-{n // 1000}k" + (f"-{args.workers}workers" if args.workers > 1 else "") + ".json"
     for name in ("triage.json", named):  # the latest run, and this size's
@@ -266,12 +276,11 @@ def main() -> None:
     print(f"vs faust      : triage does {result['ratio_to_faust_noop']:.2f} of what a do-nothing faust agent reads")
     print(f"CPU per call  : worker {w['worker_cpu_us_per_call']:,.0f} µs (all stages, produce included), "
           f"baseline {base_cpu_us:,.0f} µs → CPU ratio {base_cpu_us / w['worker_cpu_us_per_call']:.2f}")
-    if w["broker_cpu_us_per_call"] is not None:
-        wk, bk, rd = w["worker_cpu_us_per_call"], w["broker_cpu_us_per_call"], w["reader_cpu_us_per_call"]
-        cores = os.cpu_count() or 1
-        print(f"beside it     : broker (Tansu) {bk:,.0f} µs per call, this bench reading the decisions {rd:,.0f} µs; "
-              f"on {cores} cores, workers that each use one core at {wk:,.0f} µs per call can at best do "
-              f"×{min(cores, cores * wk / (wk + bk + rd)):.2f} one worker's rate")
+    if result["scale_out_ceiling"] is not None:
+        print(f"beside it     : broker (Tansu) {w['broker_cpu_us_per_call']:,.0f} µs per call, this bench reading "
+              f"the decisions {w['reader_cpu_us_per_call']:,.0f} µs; on {result['cpus']} cores, workers that each use "
+              f"one core at {w['worker_cpu_us_per_call']:,.0f} µs per call can at best do "
+              f"×{result['scale_out_ceiling']:.2f} one worker's rate")
     print(f"load average  : {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other work on the machine)")
     print(f"worker start  : {w['start_s']:.1f} s to /readyz 200")
     print(f"peak RSS      : {w['peak_rss_mb']:.0f} MB (ready {w['rss_ready_mb']:.0f} MB, end {w['rss_end_mb']:.0f} MB)")

@@ -13,7 +13,7 @@ no decision, no log line and no lag (the fault suite's kill -9 of triage, one ru
   /healthz (services/triage/adapters/lag.py) and supervision restarts the worker;
 - and a record after a hole is not handled before the hole is filled (`InOrder`): a call decided before an
   earlier call of its place or person would be decided without it — the same decision id with another
-  content (seen after a kill -9: a place's recurrence one call short).
+  content (seen after a kill -9: a call about nobody decided twice, the two payloads different).
 
 Fetch wait. faust hard-codes `fetch_max_wait_ms=1500`; Tansu answers a waiting fetch only when the wait runs
 out (not when a record arrives), so each of triage's two stages waited up to 1.5 s for a record already

@@ -3,8 +3,9 @@ typical decisions, as raw bytes.
 
 A decision's JSON is ~1 KB, mostly the same labels, citations and field names every time. It is packed with
 Zstandard (level 3) against `decision-zs1.zdict`, a dictionary trained on the decisions of a simulated city
-(entrypoints/decision_dictionary.py): ~95 bytes each in ~2 µs, where deflate against its best preset
-dictionary (z2) gave ~215 bytes in ~19 µs (`python -m services.triage.entrypoints.decision_dictionary --check`).
+(entrypoints/decision_dictionary.py): over another run of the simulator, ~130 bytes each in ~2 µs, where
+deflate against its best preset dictionary (z2) gave ~195 bytes in ~17 µs
+(`python -m services.triage.entrypoints.decision_dictionary --check`).
 
 A dictionary is frozen once shipped, and what any shipped dictionary packed is read: a Zstandard frame names
 its dictionary (its dictionary id), a zlib stream too (its DICTID, the dictionary's Adler-32), and the two
