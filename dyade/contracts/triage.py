@@ -37,6 +37,10 @@ class Danger(Payload):
     score: float
 
 
+# The reason a decision gives when it saw an active Info-social frame (what the alert's reader looks for).
+FRAME_REASON = "fiche.active"
+
+
 class FrameStatus(Payload):
     exists: bool = False
     stale: bool = False

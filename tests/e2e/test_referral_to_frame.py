@@ -78,7 +78,12 @@ def test_referral_frame_call_alert_and_audit(platform, headers_for, unique):
     dyad = headers_for("dyad", subject="agente-f", dyad_id=f"F{unique}", sector=sector)
     alert = wait_until(lambda: [a for a in http.get(f"{url('notifier')}/v1/alerts", headers=dyad).json()["alerts"]
                                 if a["call_id"] == call_id], timeout=60, interval=0.5)[0]
-    detail = http.get(f"{url('notifier')}/v1/alerts/{alert['alert_id']}", headers=dyad).json()
+    # the frame reaches the notifier on its own topic: until then the detail says it is coming, and the app
+    # fetches the detail again when the alert's update announces it
+    def detail_with_frame():
+        d = http.get(f"{url('notifier')}/v1/alerts/{alert['alert_id']}", headers=dyad).json()
+        return d if any(f.get("police_view") for f in d["frames"]) else None
+    detail = wait_until(detail_with_frame, timeout=60, interval=0.5)
     view = str(detail["frames"])
     assert "Parler calmement, proposer un café" in view and "Uniformes multiples" in view and "450-555-0101" in view
 

@@ -3,6 +3,9 @@ redacted, through intake's HTTP API, batches and EIDO alike; the original stays 
 social worker only, each read audited."""
 from __future__ import annotations
 
+import json
+import re
+
 from dyade.contracts.topics import CALLS_RECEIVED, REFERRALS_FILED
 from services.intake.tests.conftest import call_body
 
@@ -29,9 +32,38 @@ def body_with_narrative(call_id: str, unique: str) -> dict:
                                "birth_date": "1984-03-12", "role": "sujet"}])
 
 
+# Values made by machines, where digits such as 1288 turn up by chance: times, event ids, pseudonymous keys.
+MACHINE_MADE = re.compile(r"\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:\d\d)?|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}"
+                          r"|[a-z]{1,3}_[0-9a-f]{16,64}")
+
+
+def readable(value) -> list[str]:
+    """Every name and text of an event a person could read: its strings (keys too) and whole numbers."""
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in readable(k) + readable(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in readable(v)]
+    if isinstance(value, str):
+        return [] if MACHINE_MADE.fullmatch(value) else [value]
+    return [str(value)] if isinstance(value, int) else []
+
+
 def assert_no_leak(raw: str, unique: str) -> None:
-    found = [x for x in LEAKS + (letters(unique), letters(unique).upper()) if x in raw]
+    texts = readable(json.loads(raw))
+    found = [x for x in LEAKS + (letters(unique), letters(unique).upper()) if any(x in t for t in texts)]
     assert not found, f"{found} dans l'événement: {raw[:600]}"
+
+
+def test_the_leak_check_reads_texts_not_times_ids_or_keys():
+    event = {"event_id": "66e8fcd4-22b3-45d2-b775-0cb612880000", "produced_at": "2026-12-03T14:48:41.112880Z",
+             "payload": {"person_key": "p_1288aaaaaaaaaaaaaaaaaaaaaaaa1984", "summary": "[nom] au [téléphone]"}}
+    assert_no_leak(json.dumps(event), "0000")
+    for leak in ({"summary": "NAM TREM 8403 1288"}, {"note_1984": "x"}, {"birth_year": 1984}):
+        try:
+            assert_no_leak(json.dumps({**event, "payload": leak}), "0000")
+        except AssertionError:
+            continue
+        raise AssertionError(f"not caught: {leak}")
 
 
 def test_no_identity_of_the_narrative_reaches_calls_received(intake, dispatch, reader, unique, token):

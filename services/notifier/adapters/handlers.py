@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable, TypeVar
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import Text, and_, cast, delete, or_, select
 from sqlalchemy.orm import Session
 
 from dyade.contracts import Event
@@ -208,11 +208,23 @@ def apply_frame(session: Session, p: FrameCurrentPayload, *, now: datetime) -> N
         return  # an older version arrived late
     values = dict(frame_id=p.frame_id, version=p.version, stale=p.stale, review_due=p.review_due,
                   consent=p.consent.value, police_view=p.police_view.model_dump(mode="json"), updated_at=now)
+    changed = row is None or (row.frame_id, row.version, row.stale) != (p.frame_id, p.version, p.stale)
     if row is None:
         session.add(FrameRow(person_key=p.person_key, **values))
     else:
         for k, v in values.items():
             setattr(row, k, v)
+    if changed:
+        _announce_frame(session, p.person_key, now=now, reason="fiche Info-social reçue" if row is None
+                        else f"fiche Info-social mise à jour (version {p.version})")
+
+
+def _announce_frame(session: Session, person_key: str, *, now: datetime, reason: str) -> None:
+    """The frame reaches the notifier on its own topic, so it may come after the alert it belongs to: each open
+    alert about the person gets an update on the live stream, and a device showing it fetches the frame."""
+    about = or_(AlertRow.person_key == person_key, cast(AlertRow.person_keys, Text).contains(f'"{person_key}"'))
+    for alert in session.scalars(select(AlertRow).where(AlertRow.state.in_(OPEN), about)):
+        alerts.record(session, alert, alert.state, previous=alert.state, now=now, reason=reason, outbound=False)
 
 
 def remove_frame(session: Session, person_key: str) -> None:

@@ -45,3 +45,12 @@ def where(address: str | None, sector: str | None, lang: str = "fr") -> str:
     """One line: block-level address and sector (`Adresse inconnue · secteur S1` when there is none)."""
     unknown, word = ("Unknown address", "sector") if lang == "en" else ("Adresse inconnue", "secteur")
     return f"{address or unknown} · {word} {sector or '?'}"
+
+
+FRAME_COMING = {"fr": "Fiche Info-social signalée par le triage, en cours de réception : elle s'affichera ici dès "
+                      "son arrivée.",
+                "en": "Info-social frame reported by triage, on its way: it will show here as soon as it arrives."}
+
+
+def frame_coming(lang: str = "fr") -> str:
+    return FRAME_COMING["en" if lang == "en" else "fr"]

@@ -246,7 +246,7 @@ def get_alert(alert_id: str, request: Request, principal: Principal = Depends(re
         lang = lang_of(request)
         out = views.summaries(session, [alert], lang=lang, tz=n.config.tz)[0]
         out["calls"] = views.calls(session, alert, lang=lang, tz=n.config.tz)
-        out["frames"] = views.police_views(session, alert, principal, now=n.clock())
+        out["frames"] = views.police_views(session, alert, principal, now=n.clock(), lang=lang)
         out["history"] = [{"state": e.state, "previous": e.previous, "dyad_id": e.dyad_id, "reason": e.reason,
                            "at": utc(e.occurred_at).isoformat()}
                           for e in session.scalars(select(AlertEventRow).where(AlertEventRow.alert_id == alert_id)

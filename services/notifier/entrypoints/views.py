@@ -14,6 +14,7 @@ from dyade import access
 from dyade.auth import Principal
 from dyade.contracts import (CommunicationPayload, CommunicationRecorded, InformationType, LegalBasis, Recipient,
                              Reference, organisation_of)
+from dyade.contracts.triage import FRAME_REASON
 from dyade.contracts.vocabulary import AlertState, CallCategory
 
 from services.notifier.domain import labels, lifecycle
@@ -112,7 +113,8 @@ def calls(session: Session, alert: AlertRow, *, lang: str = "fr", tz: ZoneInfo =
              "joined_at": _iso(c.joined_at), "cleared": c.cleared_at is not None} for c in rows]
 
 
-def police_views(session: Session, alert: AlertRow, principal: Principal, *, now: datetime) -> list[dict]:
+def police_views(session: Session, alert: AlertRow, principal: Principal, *, now: datetime,
+                 lang: str = "fr") -> list[dict]:
     """The frames of the alert's persons as the reader's role may see them (dyade.access, Info-social's views):
     the police view for a dyad, each read recorded in the audit table and, in the same transaction, entered in
     the register of communications (kept by Info-social); for a role Info-social shows no frame (the supervisor)
@@ -135,7 +137,17 @@ def police_views(session: Session, alert: AlertRow, principal: Principal, *, now
                     "review_due": frame.review_due.isoformat() if frame.review_due else None,
                     "consent": frame.consent, "police_view": shown, "withheld": False,
                     "view": access.frame_view(principal.role)})
+    if not out and _triage_saw_a_frame(session, alert):
+        out.append({"person_key": None, "coming": True, "withheld": False, "view": None,
+                    "note": labels.frame_coming(lang)})
     return out
+
+
+def _triage_saw_a_frame(session: Session, alert: AlertRow) -> bool:
+    """Triage decided with a frame the notifier does not hold yet (it travels on its own topic)."""
+    reasons = list(alert.reasons or []) + [r for c in session.scalars(
+        select(AlertCallRow.reasons).where(AlertCallRow.alert_id == alert.alert_id)) for r in (c or [])]
+    return any(isinstance(r, dict) and r.get("factor") == FRAME_REASON for r in reasons)
 
 
 def frame_read(principal: Principal, alert: AlertRow, frame: FrameRow, now: datetime) -> CommunicationRecorded:

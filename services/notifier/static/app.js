@@ -115,7 +115,10 @@ function upsert(a, fresh) {
     if (navigator.vibrate) navigator.vibrate([300, 100, 300]);
     beep();
   }
-  if (openId === a.alert_id) renderDetailState(a);
+  if (openId === a.alert_id) {
+    renderDetailState(a);
+    if (a.has_frame && !(before && before.has_frame)) show(a.alert_id);  // the person's frame has just arrived
+  }
 }
 
 // --- supervisor console -------------------------------------------------------------------------
@@ -286,7 +289,7 @@ function frameView(f) {
     c.phone ? el("a", { href: `tel:${c.phone}` }, c.phone) : null, c.when_to_call ? ` — ${c.when_to_call}` : null));
   return el("div", { class: "frame" },
     el("h3", {}, "Fiche Info-social ", f.stale ? el("span", { class: "badge stale" }, "Périmée: à valider") : null),
-    f.withheld ? el("p", { class: "muted" }, f.note) : null,  // not the reader's to see (dyade/access.py)
+    f.withheld || f.coming ? el("p", { class: "muted" }, f.note) : null,  // withheld: dyade/access.py; coming: on its way
     v.particularites ? el("p", {}, v.particularites) : null,
     section("À privilégier", v.interventions_a_privilegier, "favour"),
     section("À éviter", v.interventions_a_eviter, "avoid"),

@@ -227,3 +227,40 @@ def test_frame_marked_stale_by_frames_changed_is_flagged_on_the_alert(notifier, 
     wait_until(lambda: _frame(notifier, person).stale, timeout=60)
     detail = http.get(f"/v1/alerts/{alert.alert_id}", headers=me).json()
     assert detail["frame_stale"] is True and detail["frames"][0]["stale"] is True
+
+
+def test_a_frame_arriving_after_its_alert_is_announced_and_shown(notifier, http, supervisor, producer, clock,
+                                                                  unique, token):
+    """The frame travels on its own topic: the alert may be made first. Until it is here the detail says it is
+    coming (triage saw it), not that there is none; its arrival is an update on the alert's live stream."""
+    from services.notifier.adapters.models import AlertEventRow
+    put_dyad(http, supervisor, f"A{unique}", f"X{unique}", shifts=ALWAYS)
+    person = f"p_late{unique}"
+    alert = alerted(notifier, producer, f"late-{unique}", sector=f"X{unique}", at=clock(), persons=[person],
+                    reasons=[("fiche.active", "Fiche Info-social active", "fiche version 1")])
+    me = token("dyad", subject="agent-l", dyad_id=f"A{unique}", sector=f"X{unique}")
+    [coming] = http.get(f"/v1/alerts/{alert.alert_id}", headers=me).json()["frames"]
+    assert coming["coming"] and "en cours de réception" in coming["note"] and coming["view"] is None
+    english = http.get(f"/v1/alerts/{alert.alert_id}", headers={**me, "Accept-Language": "en"}).json()["frames"]
+    assert "on its way" in english[0]["note"]
+
+    def updates():
+        with notifier.sessions() as s:
+            return [e.reason for e in s.scalars(select(AlertEventRow).where(
+                AlertEventRow.alert_id == alert.alert_id, AlertEventRow.outbound.is_(False)))]
+    send(producer, frame(person))
+    wait_until(lambda: "fiche Info-social reçue" in updates(), timeout=60)
+    [view] = http.get(f"/v1/alerts/{alert.alert_id}", headers=me).json()["frames"]
+    assert view["police_view"]["interventions_a_privilegier"] == ["Parler calmement, proposer un café"]
+    send(producer, frame(person))   # the same version again: nothing new to announce
+    send(producer, frame(person, version=2))
+    wait_until(lambda: "fiche Info-social mise à jour (version 2)" in updates(), timeout=60)
+    assert updates().count("fiche Info-social reçue") == 1 and len(updates()) == 2
+
+
+def test_an_alert_whose_triage_saw_no_frame_says_there_is_none(notifier, http, supervisor, producer, clock,
+                                                                 unique, token):
+    put_dyad(http, supervisor, f"A{unique}", f"X{unique}", shifts=ALWAYS)
+    alert = alerted(notifier, producer, f"none-{unique}", sector=f"X{unique}", at=clock(), persons=[f"p_n{unique}"])
+    me = token("dyad", dyad_id=f"A{unique}", sector=f"X{unique}")
+    assert http.get(f"/v1/alerts/{alert.alert_id}", headers=me).json()["frames"] == []

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from hashlib import sha1
 
-from dyade.contracts.triage import Danger, DecisionPayload, FrameStatus, Reason, Recurrence
+from dyade.contracts.triage import FRAME_REASON, Danger, DecisionPayload, FrameStatus, Reason, Recurrence
 from dyade.contracts.vocabulary import CallCategory, Criterion, DangerLevel, TriageLevel
 from services.triage.domain import rules
 from services.triage.domain.config import RulesetConfig
@@ -31,7 +31,7 @@ REASON_WEIGHTS: dict[str, float] = {
     "recurrence.30j": 0.3,
     "recurrence.90j": 0.2,
     "recurrence.lieu.30j": 0.2,
-    "fiche.active": 0.2,
+    FRAME_REASON: 0.2,
     "reference.ouverte": 0.1,
 }
 
@@ -112,7 +112,7 @@ def decide(call: CallFacts, state: SubjectState, location_counts: dict[str, int]
                 for f in fired]
     danger = rules.danger_level(fired)
     if frame_active:
-        reasons.append(_reason("fiche.active", "Fiche Info-social active",
+        reasons.append(_reason(FRAME_REASON, "Fiche Info-social active",
                                f"fiche version {frame.version}" + (" (à réviser)" if frame.stale else ""), rules.FRAME))
     if referrals:
         reasons.append(_reason("reference.ouverte", "Référence sociale en cours",
