@@ -436,13 +436,16 @@ class Consumer:
         for tp, offset in first.items():
             if tp in assigned:
                 consumer.seek(tp, offset)
-        paused = [tp for tp in first if tp in assigned]
-        consumer.pause(*paused)
+        # Every partition waits, not only those that failed: a record polled while waiting would be dropped.
+        consumer.pause(*assigned)
         deadline = time.monotonic() + _backoff(attempt, self.policy.first_retry_s * 2, self.policy.max_pause_s)
         while time.monotonic() < deadline and not self.stop_event.is_set():
             self.last_turn = time.monotonic()
-            consumer.poll(timeout_ms=200)   # stay in the group while paused
-        consumer.resume(*[tp for tp in paused if tp in consumer.assignment()])
+            arrived = consumer.poll(timeout_ms=200)   # stays in the group while paused
+            for tp, part in arrived.items():   # a partition a rebalance assigned meanwhile: read again later
+                consumer.seek(tp, min(r.offset for r in part))
+                consumer.pause(tp)
+        consumer.resume(*consumer.assignment())
 
     # --- handling -----------------------------------------------------------------------------------
     def _handle_records(self, records: list, producer) -> list | None:

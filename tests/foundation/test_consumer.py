@@ -155,6 +155,41 @@ def test_infrastructure_failures_pause_without_dead_letter_nor_commit_then_resum
     assert again == [f"{unique}-late"]
 
 
+def test_records_of_other_partitions_arriving_during_a_pause_are_not_lost(broker, scratch_topic, unique, producer):
+    """The database fails on one partition's records; while the consumer waits to retry them, calls keep coming
+    on the other partition: they are held back with the rest and handled once the database is back."""
+    from dyade.kafka import record_of
+
+    def send_to(partition: int, call_id: str) -> None:
+        r = record_of(a_call(call_id), scratch_topic)
+        producer.send(r.topic, key=r.key, value=r.value, headers=r.headers, partition=partition)
+        producer.flush()
+
+    down, handled = threading.Event(), []
+
+    def handle(event):
+        if down.is_set():
+            raise OperationalError("SELECT 1", {}, ConnectionRefusedError("database away"))
+        handled.append(event.payload.call_id)
+
+    loop = consumer(broker, scratch_topic, unique, handle=handle, policy=Policy(
+        max_attempts=3, first_retry_s=0.5, max_retry_s=1.0, max_pause_s=2.0, dead_letter_alarm=20))
+    try:
+        wait_until(loop.ready.is_set, timeout=30)
+        down.set()
+        send_to(0, f"{unique}-p0")
+        wait_until(lambda: loop.health()["state"] == "reconnecting", timeout=30)
+        during = [f"{unique}-p1-{i}" for i in range(8)]
+        for call_id in during:   # arrive while the consumer waits to retry partition 0
+            send_to(1, call_id)
+            time.sleep(0.25)
+        down.clear()
+        wait_until(lambda: set(during) | {f"{unique}-p0"} <= set(handled), timeout=30)
+    finally:
+        loop.stop()
+    assert loop.dead_lettered == 0
+
+
 def test_a_burst_of_garbage_degrades_health_but_never_stops_the_consumer(broker, scratch_topic, unique, producer):
     for i in range(30):
         producer.send(scratch_topic.name, key=str(i).encode(), value=b"garbage")
