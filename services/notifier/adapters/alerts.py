@@ -109,9 +109,10 @@ def escalate(session: Session, alert: AlertRow, config: NotifierConfig, *, now: 
 
 
 def repage(session: Session, alert: AlertRow, *, now: datetime, why: str) -> None:
-    """Page the alert anew at the same holder: un-snoozed, `escalated`, pushed again. A pending alert keeps
-    its escalation deadline (the earlier one wins); a snoozed, acknowledged or deferred one starts a new one."""
-    if S(alert.state) not in lifecycle.PENDING:
+    """Page the alert anew at the same holder: un-snoozed, `escalated`, pushed again. A pending alert at a dyad
+    keeps its escalation deadline (the earlier one wins); a snoozed, acknowledged or deferred one starts a new
+    one, and so does one at the supervisor, where the deadline is its expiry."""
+    if S(alert.state) not in lifecycle.PENDING or alert.target == SUPERVISOR:
         alert.assigned_at = now
     alert.snoozed_until = alert.snoozed_at = None
     alert.paged_at = now

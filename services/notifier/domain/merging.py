@@ -22,7 +22,7 @@ from enum import StrEnum
 from dyade.contracts.vocabulary import AlertKind, AlertState as S, TriageLevel
 
 from services.notifier.domain.lifecycle import OPEN
-from services.notifier.domain.routing import Outcome, Route
+from services.notifier.domain.routing import ON_CALL, SUPERVISOR, Outcome, Route
 from services.notifier.domain.severity import Severity, why_page_anew
 
 
@@ -74,8 +74,10 @@ def same_holder(alert: OpenAlert, *, holder_on_duty: bool, fresh: Route) -> bool
         return holder_on_duty
     if S(alert.state) == S.DEFERRED:
         return fresh.outcome == Outcome.DEFERRED
-    if alert.target:
-        return fresh.dyad_id is None and fresh.outcome != Outcome.DEFERRED
+    if alert.target:   # a fallback holder: the same one, or the supervisor the on-call worker escalated to —
+        # never another (a weapon call at night is the patrol supervisor's, whoever holds the person's alert)
+        same = fresh.target in (None, alert.target) or (alert.target == SUPERVISOR and fresh.target == ON_CALL)
+        return fresh.dyad_id is None and fresh.outcome != Outcome.DEFERRED and same
     return False
 
 

@@ -100,6 +100,17 @@ def test_only_at_the_same_holder():
     assert merging.plan(at_supervisor, call(), holder_on_duty=False, fresh=TO_D1).action == merging.Action.NEW
     missed = Route(Outcome.MISSED)
     assert merging.plan(at_supervisor, call(), holder_on_duty=False, fresh=missed).action == merging.Action.MERGE
+    # at a fallback holder: only a call whose own route is that same holder joins
+    patrol = Route(Outcome.FALLBACK, target="superviseur_patrouille")
+    assert merging.plan(at_supervisor, call(L.SECURITE_POLICIERS, KNIFE), holder_on_duty=False,
+                        fresh=patrol).action == merging.Action.NEW
+    assert merging.plan(at_supervisor, call(), holder_on_duty=False,
+                        fresh=Route(Outcome.SUPERVISOR, target="superviseur")).action == merging.Action.MERGE
+    # the on-call worker let the person's alert go to the supervisor: their next call joins it there
+    on_call = Route(Outcome.FALLBACK, target="garde_sociale")
+    assert merging.plan(at_supervisor, call(), holder_on_duty=False, fresh=on_call).action == merging.Action.MERGE
+    at_patrol = alert(dyad_id=None, target="superviseur_patrouille", state=S.CREATED)
+    assert merging.plan(at_patrol, call(), holder_on_duty=False, fresh=on_call).action == merging.Action.NEW
     deferred = alert(dyad_id=None, state=S.DEFERRED)
     assert merging.plan(deferred, call(), holder_on_duty=False,
                         fresh=Route(Outcome.DEFERRED)).action == merging.Action.MERGE

@@ -91,6 +91,46 @@ def test_suicidal_call_outside_hours_goes_to_the_on_call_fallback_and_escalates(
     assert (row.state, row.target) == ("escalated", "superviseur")
 
 
+def test_a_weapon_call_about_a_person_whose_alert_waits_at_the_supervisor_reaches_the_patrol_supervisor(
+        notifier, http, supervisor, producer, clock, unique):
+    """At night the person's earlier alert went garde sociale → supervisor; 9 minutes later a weapon call about
+    them is the patrol supervisor's own alert — not merged into the other, which expires at its own deadline."""
+    put_dyad(http, supervisor, f"A{unique}", f"X{unique}")   # off duty at night
+    clock.set(NIGHT)
+    person = f"p_w{unique}"
+    first = alerted(notifier, producer, f"w1-{unique}", sector=f"X{unique}", at=NIGHT, persons=[person],
+                    level="dyade_prioritaire", reasons=IDEATION)
+    notifier.tick(NIGHT + timedelta(minutes=3))
+    assert alert_row(notifier, first.alert_id).target == "superviseur"
+    clock.set(NIGHT + timedelta(minutes=12))
+    weapon = alerted(notifier, producer, f"w2-{unique}", sector=f"X{unique}", at=clock(), persons=[person],
+                     level="securite_policiers", reasons=KNIFE, danger="imminent")
+    assert weapon.alert_id != first.alert_id and (weapon.state, weapon.target) == ("created", "superviseur_patrouille")
+    notifier.tick(NIGHT + timedelta(minutes=14))
+    assert alert_row(notifier, weapon.alert_id).state == "created"
+
+
+def test_a_call_that_pages_the_supervisor_again_restarts_the_supervisor_s_clock(
+        notifier, http, supervisor, producer, clock, unique):
+    """A more serious call at the same holder re-pages the alert; at the supervisor the deadline is the alert's
+    expiry, so the re-page gives the supervisor a full delay again instead of expiring a minute later."""
+    put_dyad(http, supervisor, f"A{unique}", f"X{unique}")
+    clock.set(NIGHT)
+    person = f"p_r{unique}"
+    row = alerted(notifier, producer, f"r1-{unique}", sector=f"X{unique}", at=NIGHT, persons=[person],
+                  reasons=IDEATION)
+    notifier.tick(NIGHT + timedelta(minutes=3))
+    assert alert_row(notifier, row.alert_id).target == "superviseur"
+    clock.set(NIGHT + timedelta(minutes=12))
+    again = alerted(notifier, producer, f"r2-{unique}", sector=f"X{unique}", at=clock(), persons=[person],
+                    level="dyade_prioritaire", reasons=IDEATION)
+    assert again.alert_id == row.alert_id and again.state == "escalated"
+    notifier.tick(NIGHT + timedelta(minutes=14))
+    assert alert_row(notifier, row.alert_id).state == "escalated"
+    notifier.tick(NIGHT + timedelta(minutes=23))
+    assert alert_row(notifier, row.alert_id).state == "expired"
+
+
 def test_urgent_call_with_every_dyad_busy_reaches_the_supervisor_at_once(
         notifier, http, supervisor, producer, clock, unique, alert_events):
     from dyade.kafka import wait_until
