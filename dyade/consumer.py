@@ -46,6 +46,10 @@ FAST_GROUP = dict(session_timeout_ms=6000, heartbeat_interval_ms=2000, max_poll_
 # A request on a connection is answered after the fetch waiting before it (the lag probe's offsets, a
 # heartbeat): no wait may exceed a third of the session timeout.
 MAX_FETCH_WAIT_MS = FAST_GROUP["session_timeout_ms"] // 3
+# Retrying failing records one by one may not outlast the poll interval, past which the member leaves its group,
+# its commit fails and the same poll comes back for ever: what is done is committed and the rest polled again.
+RETRY_BUDGET_S = FAST_GROUP["max_poll_interval_ms"] / 1000 / 2
+RECONNECTED_AFTER_S = 60.0
 
 
 def _capped(wait_ms: str) -> int:
@@ -311,6 +315,8 @@ class Consumer:
         self.thread: threading.Thread | None = None
         self.progress = Progress(service, group_id, self.topic_names, self.policy)
         self.last_turn = time.monotonic()
+        self.dead_letter_sends: list = []
+        self.out_of_time = False
 
     # --- life cycle ---------------------------------------------------------------------------------
     def start(self) -> "Consumer":
@@ -348,11 +354,13 @@ class Consumer:
     def _run(self) -> None:
         attempt = 0
         while not self.stop_event.is_set():
-            self.last_turn = time.monotonic()
+            self.last_turn = started = time.monotonic()
             try:
                 self._connected_session()
                 return
             except Exception as exc:   # the broker went away under the consumer: build a new one
+                if time.monotonic() - started > RECONNECTED_AFTER_S:
+                    attempt = 0   # it ran well for a while: a new outage starts with a short pause
                 self.progress.pausing(exc)
                 self.stop_event.wait(_backoff(attempt, 0.5, self.policy.max_pause_s))
                 attempt += 1
@@ -384,7 +392,13 @@ class Consumer:
                     done = self._handle_records(records, producer)
                     if done is not None:
                         producer.flush(timeout=10)
+                        lost = self._dead_letter_lost()
+                        if lost is not None:   # never committed past a record neither handled nor dead-lettered:
+                            raise lost         # a new session (a new producer) reads this poll again
                         self._commit(consumer, done)
+                    if done is not None and len(done) < len(records) and self.out_of_time:
+                        self._rewind_and_pause(consumer, records, done, 0, pause=False)
+                        continue   # the rest at the next poll, which keeps the member in its group
                     if done is None or len(done) < len(records):
                         self._rewind_and_pause(consumer, records, done or [], pause_attempt)
                         pause_attempt += 1
@@ -424,7 +438,16 @@ class Consumer:
         if offsets:
             consumer.commit(offsets, timeout_ms=10_000)
 
-    def _rewind_and_pause(self, consumer: KafkaConsumer, records: list, done: list, attempt: int) -> None:
+    def _dead_letter_lost(self) -> Exception | None:
+        """Why a dead letter of this poll was not taken by the broker (after the flush), or None."""
+        sends, self.dead_letter_sends = self.dead_letter_sends, []
+        failed = next((f for f in sends if not f.is_done or f.failed()), None)
+        if failed is None:
+            return None
+        return KafkaError(f"lettre morte non reçue par le broker: {failed.exception or 'pas de réponse'}")
+
+    def _rewind_and_pause(self, consumer: KafkaConsumer, records: list, done: list, attempt: int,
+                          pause: bool = True) -> None:
         """Infrastructure failed mid-poll: start again at the first record not handled, after a pause."""
         handled = {(r.topic, r.partition, r.offset) for r in done}
         first: dict[TopicPartition, int] = {}
@@ -437,6 +460,8 @@ class Consumer:
             if tp in assigned:
                 consumer.seek(tp, offset)
         # Every partition waits, not only those that failed: a record polled while waiting would be dropped.
+        if not pause:
+            return
         consumer.pause(*assigned)
         deadline = time.monotonic() + _backoff(attempt, self.policy.first_retry_s * 2, self.policy.max_pause_s)
         while time.monotonic() < deadline and not self.stop_event.is_set():
@@ -453,6 +478,8 @@ class Consumer:
         broker or the database failed: the rest is handled after a pause."""
         items: list[Item] = []
         done: list = []
+        self.out_of_time = False
+        deadline = time.monotonic() + RETRY_BUDGET_S
         for record in records:
             if record.value is None and self.on_tombstone is not None:
                 items.append(Item(record, record.key, tombstone=True))
@@ -479,6 +506,9 @@ class Consumer:
             if (record.topic, record.partition, record.offset) not in by_offset:
                 done.append(record)   # dead-lettered while decoding
                 continue
+            if done and time.monotonic() > deadline:   # retries took long: back to poll() before the group
+                self.out_of_time = True                 # drops this member (and its work is done again)
+                return done
             item = next(i for i in items if i.record is record)
             if not self._handle_one(item, producer):
                 return done
@@ -517,9 +547,10 @@ class Consumer:
         return True
 
     def _dead_letter(self, producer, record, reason: str, kind: str, attempts: int) -> None:
-        dead_letter(producer, record.topic, record, reason, self.service,
-                    extra=[("dlq.kind", kind.encode()), ("dlq.attempts", str(attempts).encode()),
-                           ("dlq.group", self.group_id.encode())])
+        self.dead_letter_sends.append(dead_letter(
+            producer, record.topic, record, reason, self.service,
+            extra=[("dlq.kind", kind.encode()), ("dlq.attempts", str(attempts).encode()),
+                   ("dlq.group", self.group_id.encode())]))
         self.progress.dead_lettered_one(kind)
         log.warning("record dead-lettered", extra={"topic": record.topic, "partition": record.partition,
                                                    "offset": record.offset, "kind": kind, "reason": reason[:200]})
@@ -539,10 +570,20 @@ def dead_letter_headers(record, reason: str, service: str, extra: Iterable[tuple
     ]
 
 
+# Room left for the dead letter's headers under a producer's max_request_size (1 MiB by default): a record the
+# source topic took, with the headers added, could be too large for its dead-letter topic and block its partition.
+DEAD_LETTER_MAX_VALUE = 1_048_576 - 64 * 1024
+
+
 def dead_letter(producer: KafkaProducer, topic: str, record, reason: str, service: str,
                 extra: Iterable[tuple[str, bytes]] = ()):
-    """Send the original bytes to `<topic>.dlq` with the reason and where they came from in headers."""
-    return producer.send(f"{topic}.dlq", key=record.key, value=record.value,
+    """Send the original bytes to `<topic>.dlq` with the reason and where they came from in headers (cut, and
+    said so, when they would not fit)."""
+    value, extra = record.value, list(extra)
+    if value is not None and len(value) + len(record.key or b"") > DEAD_LETTER_MAX_VALUE:
+        extra.append(("dlq.truncated_from", str(len(value)).encode()))
+        value = value[:DEAD_LETTER_MAX_VALUE - len(record.key or b"")]
+    return producer.send(f"{topic}.dlq", key=record.key, value=value,
                          headers=dead_letter_headers(record, reason, service, extra))
 
 

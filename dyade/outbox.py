@@ -20,6 +20,7 @@ import time
 from typing import Any, Sequence
 
 from sqlalchemy import ColumnElement, Row, Table, bindparam, func, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dyade.db import unit_of_work
@@ -48,6 +49,7 @@ class OutboxRelay:
         self.verified = threading.Event()  # `verify` ran at least once
         self.thread: threading.Thread | None = None
         self.producer = None
+        self.verify_soon = False   # set by a subclass that saw a sign of a broker without its history
         self.published = 0
         self.last_error: str | None = None
 
@@ -100,7 +102,8 @@ class OutboxRelay:
                 if self.producer is None:
                     self.producer = make_producer(self.bootstrap, client_id=f"{self.name}-outbox-relay",
                                                   **self.producer_options)
-                if self.verify_every_s is not None and time.monotonic() >= next_verify:
+                if self.verify_every_s is not None and (time.monotonic() >= next_verify or self.verify_soon):
+                    self.verify_soon = False
                     self.verify()
                     self.verified.set()
                     next_verify = time.monotonic() + self.verify_every_s
@@ -116,11 +119,21 @@ class OutboxRelay:
                     break
                 self.last_error = f"{type(exc).__name__}: {exc}"[:300]
                 self.log.warning("outbox relay error; retrying", extra={"error": self.last_error})
+                if not isinstance(exc, SQLAlchemyError):
+                    self._drop_producer()   # after a broker restart kafka-python's producer stays failed for good
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, max_retry_s)
         if self.producer is not None:
             try:
                 self.producer.close(timeout=5)
+            except Exception:  # pragma: no cover - closing after a failure
+                pass
+
+    def _drop_producer(self) -> None:
+        producer, self.producer = self.producer, None
+        if producer is not None:
+            try:
+                producer.close(timeout=0)
             except Exception:  # pragma: no cover - closing after a failure
                 pass
 

@@ -190,6 +190,104 @@ def test_records_of_other_partitions_arriving_during_a_pause_are_not_lost(broker
     assert loop.dead_lettered == 0
 
 
+def test_retries_longer_than_the_poll_interval_commit_what_is_done_and_go_on(broker, scratch_topic, unique, producer,
+                                                                           monkeypatch):
+    """Five records that keep failing take ~10 s of retries, past the poll interval (6 s here, 60 s in
+    production): the member would leave its group, its commit fail and the same poll come back for ever. Out of
+    time, the kernel commits what it did and polls again: each record tried its 3 times and dead-lettered once."""
+    import dyade.consumer as kernel
+    from kafka import KafkaConsumer, TopicPartition
+    monkeypatch.setattr(kernel, "FAST_GROUP", {**kernel.FAST_GROUP, "max_poll_interval_ms": 6000})
+    monkeypatch.setattr(kernel, "RETRY_BUDGET_S", 3.0)
+    from dyade.kafka import record_of
+    for i in range(5):
+        r = record_of(a_call(f"{unique}-poison-{i}"), scratch_topic)
+        producer.send(r.topic, key=r.key, value=r.value, headers=r.headers, partition=0)
+    r = record_of(a_call(f"{unique}-good"), scratch_topic)
+    producer.send(r.topic, key=r.key, value=r.value, headers=r.headers, partition=0)
+    producer.flush()
+    attempts: dict[str, int] = {}
+
+    def handle(event):
+        call_id = event.payload.call_id
+        attempts[call_id] = attempts.get(call_id, 0) + 1
+        if "poison" in call_id:
+            raise RuntimeError("bug in the handler")
+
+    loop = consumer(broker, scratch_topic, unique, handle=handle, policy=Policy(
+        max_attempts=3, first_retry_s=1.0, max_retry_s=1.0, max_pause_s=1.0, dead_letter_alarm=20))
+    try:
+        wait_until(lambda: attempts.get(f"{unique}-good"), timeout=60)
+        time.sleep(2)
+    finally:
+        loop.stop()
+    assert attempts == {**{f"{unique}-poison-{i}": 3 for i in range(5)}, f"{unique}-good": 1}
+    assert loop.dead_lettered == 5 and len(dlq_headers(broker, scratch_topic)) == 5
+    probe = KafkaConsumer(bootstrap_servers=broker.bootstrap_servers, group_id=f"g-{unique}", enable_auto_commit=False)
+    assert probe.committed(TopicPartition(scratch_topic.name, 0)) == 6
+    probe.close()
+
+
+def test_a_dead_letter_the_broker_did_not_take_is_not_committed_over(broker, scratch_topic, unique, producer):
+    """The send to the dead-letter topic failed: the offset stays, the record is read again and dead-lettered."""
+    from dyade.kafka import make_producer
+
+    class FirstDeadLetterFails:
+        def __init__(self, inner):
+            self.inner, self.failed = inner, False
+
+        def send(self, topic, **kw):
+            if topic.endswith(".dlq") and not self.failed:
+                self.failed = True
+                return _Failed()
+            return self.inner.send(topic, **kw)
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    class _Failed:
+        is_done, exception = True, RuntimeError("dead-letter topic unavailable")
+
+        def failed(self):
+            return True
+
+    inner = make_producer(broker.bootstrap_servers)
+    producer.send(scratch_topic.name, key=b"bad", value=b"{not json", partition=0)
+    publish(producer, a_call(f"{unique}-after"), scratch_topic)
+    producer.flush()
+    seen: list[str] = []
+    loop = consumer(broker, scratch_topic, unique, handle=lambda e: seen.append(e.payload.call_id),
+                    producer=FirstDeadLetterFails(inner))
+    try:
+        wait_until(lambda: loop.dead_lettered == 2 and seen, timeout=30)
+        wait_until(lambda: len(dlq_headers(broker, scratch_topic)) == 1, timeout=30)
+    finally:
+        loop.stop()
+        inner.close(timeout=5)
+    assert f"{unique}-after" in seen
+
+
+def test_a_record_too_large_for_its_dead_letter_is_cut_not_left_blocking_its_partition(broker, scratch_topic, unique,
+                                                                                       producer):
+    """Just under the 1 MiB the source topic takes, plus the dead letter's headers, would be over it."""
+    big = b"{" + b" " * 1_040_000 + b"}x"
+    producer.send(scratch_topic.name, key=b"big", value=big, partition=0)
+    from dyade.kafka import record_of
+    r = record_of(a_call(f"{unique}-behind"), scratch_topic)
+    producer.send(r.topic, key=r.key, value=r.value, headers=r.headers, partition=0)
+    producer.flush()
+    seen: list[str] = []
+    loop = consumer(broker, scratch_topic, unique, handle=lambda e: seen.append(e.payload.call_id))
+    try:
+        wait_until(lambda: seen, timeout=30)
+    finally:
+        loop.stop()
+    assert seen == [f"{unique}-behind"]
+    [letter] = read_all(broker.bootstrap_servers, scratch_topic.dlq_name)
+    headers = dict(letter.headers)
+    assert headers["dlq.truncated_from"] == str(len(big)).encode() and big.startswith(letter.value)
+
+
 def test_a_burst_of_garbage_degrades_health_but_never_stops_the_consumer(broker, scratch_topic, unique, producer):
     for i in range(30):
         producer.send(scratch_topic.name, key=str(i).encode(), value=b"garbage")

@@ -66,6 +66,8 @@ class Relay(OutboxRelay):
                          idle_s=0.5, linger_s=self.QUIET_LINGER_S, retry_s=(0.2, 5.0))
         self.restored = 0
         self._backlog = (0.0, 0)  # (monotonic time counted, unsent rows)
+        self.highest: dict[tuple[str, int], int] = {}   # the highest offset acknowledged per partition
+        self.went_back: str | None = None
 
     def start(self) -> "Relay":
         BACKLOG.set_function(self.scraped_backlog)  # the gauge follows the relay that runs in this process
@@ -96,6 +98,21 @@ class Relay(OutboxRelay):
         for row in rows:
             PUBLISHED.labels(row.topic).inc()
         self.linger_s = self.BUSY_LINGER_S if len(rows) >= self.BUSY_ROWS else self.QUIET_LINGER_S
+
+    def _send(self, rows, records):
+        acked, failure = super()._send(rows, records)
+        self.watch_offsets([(md.topic, md.partition, md.offset) for _, md in acked])
+        return acked, failure
+
+    def watch_offsets(self, acked: list[tuple[str, int, int]]) -> None:
+        """An offset at or below one already acknowledged on its partition: the broker started its log again
+        (restarted empty). The history check alone can miss it once new events pass the old last offset."""
+        for topic, partition, offset in acked:
+            top = self.highest.get((topic, partition))
+            if top is not None and offset <= top and self.went_back is None:
+                self.went_back = f"{topic}[{partition}]: offset {offset} reçu après {top}"
+                self.verify_soon = True
+            self.highest[(topic, partition)] = max(offset, top if top is not None else offset)
 
     # --- history check
     def last_sent(self, session: Session) -> list[tuple[str, int, int, str]]:
@@ -150,8 +167,9 @@ class Relay(OutboxRelay):
         """Marks every sent row unsent again when the broker lost intake's history."""
         with self.sessions() as session:
             last = self.last_sent(session)
-        reason = self.broker_lost_history(last)
+        reason = self.went_back or self.broker_lost_history(last)
         if reason is None:
+            self.highest = {(topic, partition): offset for topic, partition, offset, _ in last}
             return
         create_topics(self.bootstrap, PRODUCED_TOPICS)
         with unit_of_work(self.sessions) as session:
@@ -160,6 +178,7 @@ class Relay(OutboxRelay):
             count = session.execute(update(m.outbox).where(m.outbox.c.sent_at.is_not(None))
                                     .values(sent_at=None, partition=None, offset=None)).rowcount
         self.restored += 1
+        self.highest, self.went_back = {}, None   # what is sent from now on is the new log's
         REPUBLISHED.inc()
         log.warning("broker without intake's history (%s): republishing the outbox", reason,
                     extra={"reason": reason, "events": count})
