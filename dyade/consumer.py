@@ -575,16 +575,22 @@ def dead_letter_headers(record, reason: str, service: str, extra: Iterable[tuple
 DEAD_LETTER_MAX_VALUE = 1_048_576 - 64 * 1024
 
 
-def dead_letter(producer: KafkaProducer, topic: str, record, reason: str, service: str,
-                extra: Iterable[tuple[str, bytes]] = ()):
-    """Send the original bytes to `<topic>.dlq` with the reason and where they came from in headers (cut, and
-    said so, when they would not fit)."""
+def dead_letter_record(record, reason: str, service: str,
+                       extra: Iterable[tuple[str, bytes]] = ()) -> tuple[bytes | None, bytes | None, list]:
+    """(key, value, headers) of a record's dead letter: its original bytes (cut, and said so, when they would
+    not fit), the reason and where it came from."""
     value, extra = record.value, list(extra)
     if value is not None and len(value) + len(record.key or b"") > DEAD_LETTER_MAX_VALUE:
         extra.append(("dlq.truncated_from", str(len(value)).encode()))
         value = value[:DEAD_LETTER_MAX_VALUE - len(record.key or b"")]
-    return producer.send(f"{topic}.dlq", key=record.key, value=value,
-                         headers=dead_letter_headers(record, reason, service, extra))
+    return record.key, value, dead_letter_headers(record, reason, service, extra)
+
+
+def dead_letter(producer: KafkaProducer, topic: str, record, reason: str, service: str,
+                extra: Iterable[tuple[str, bytes]] = ()):
+    """Send the record's dead letter to `<topic>.dlq`."""
+    key, value, headers = dead_letter_record(record, reason, service, extra)
+    return producer.send(f"{topic}.dlq", key=key, value=value, headers=headers)
 
 
 def _producer(bootstrap: str, client_id: str) -> KafkaProducer:

@@ -11,7 +11,7 @@ from aiokafka.structs import TopicPartition
 
 from dyade.contracts import Event, EventError, decode
 from dyade.contracts.topics import Topic, topic_for
-from dyade.consumer import Progress, dead_letter_headers
+from dyade.consumer import Progress, dead_letter_record
 from dyade.kafka import key_of
 from services.triage.adapters.metrics import DEAD_LETTERS
 
@@ -35,9 +35,9 @@ class Edge:
     async def dead_letter(self, message, reason: str, dlq_of: str | None = None, kind: str = "invalid") -> None:
         """Original bytes to `<topic>.dlq` with the headers every Dyade consumer writes."""
         source = dlq_of or message.topic
-        headers = dead_letter_headers(message, reason, SERVICE, [("dlq.kind", kind.encode()),
-                                                                 ("dlq.group", self.app.conf.id.encode())])
-        await self.topic(f"{source}.dlq").send(key=message.key, value=message.value, headers=headers)
+        key, value, headers = dead_letter_record(message, reason, SERVICE, [("dlq.kind", kind.encode()),
+                                                                            ("dlq.group", self.app.conf.id.encode())])
+        await self.topic(f"{source}.dlq").send(key=key, value=value, headers=headers)
         DEAD_LETTERS.labels(source).inc()
         if self.progress is not None:
             self.progress.dead_lettered_one(kind)
