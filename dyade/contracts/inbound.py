@@ -2,12 +2,16 @@
 call updates and social referrals. These carry identities; only intake ever reads them.
 
 Every string is a `Line` or a `Text` (dyade.contracts.text): a control character, a lone surrogate or
-U+FFFE/U+FFFF is a 422 naming the field, before anything reaches the database."""
+U+FFFE/U+FFFF is a 422 naming the field, before anything reaches the database. Every time is an `InboundTime`:
+with a UTC offset and not before EARLIEST_TIME (a time in the future is refused by intake against its own
+clock: services/intake/domain/calls.py, check_not_future)."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from dyade.contracts.text import Line, OptLine, OptText
 from dyade.contracts.vocabulary import (
@@ -16,6 +20,27 @@ from dyade.contracts.vocabulary import (
 )
 
 __all__ = ["PersonIdentity", "CallLocation", "CallSubmission", "CallUpdateSubmission", "ReferralSubmission"]
+
+# Before this a time is a wrong clock or a default value, not a call. It also keeps every inbound time
+# convertible to UTC: 0001-01-01T00:00:00+14:00 is before 0001-01-01 UTC, past datetime's range.
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def time_problem(at: datetime) -> str | None:
+    """Why an aware time cannot be accepted, or None (EIDO times are checked with it too)."""
+    if at < EARLIEST_TIME:  # compared as instants: no conversion, so no overflow
+        return f"date trop ancienne ({at.isoformat()}), antérieure au {EARLIEST_TIME.isoformat()}"
+    return None
+
+
+def _check_time(at: datetime) -> datetime:
+    if (problem := time_problem(at)) is not None:
+        raise PydanticCustomError("date_hors_limites", "{problem}", {"problem": problem})
+    return at
+
+
+InboundTime = Annotated[AwareDatetime, AfterValidator(_check_time)]
+
 
 class Inbound(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -48,7 +73,7 @@ class CallLocation(Inbound):
 class CallSubmission(Inbound):
     call_id: Line = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")
     revision: int = Field(1, ge=1, le=10_000)
-    received_at: AwareDatetime
+    received_at: InboundTime
     nature_code: Line = Field(min_length=1, max_length=NATURE_CODE_MAX_LENGTH)
     priority: int = Field(3, ge=1, le=5)
     location: CallLocation
@@ -60,7 +85,7 @@ class CallSubmission(Inbound):
 
 class CallUpdateSubmission(Inbound):
     status: CallStatus
-    at: AwareDatetime
+    at: InboundTime
     disposition: Disposition | None = None
     dyad_id: OptLine = Field(None, max_length=64)
 
@@ -80,7 +105,7 @@ class ReferralSubmission(Inbound):
     criteria: list[Criterion] = Field(default_factory=list)
     linked_call_ids: list[Line] = Field(default_factory=list, max_length=100)
     narrative: OptText = Field(None, max_length=8000)
-    filed_at: AwareDatetime | None = None
+    filed_at: InboundTime | None = None
 
     @model_validator(mode="after")
     def _has_criterion(self) -> "ReferralSubmission":

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, func, select, tuple_
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -293,6 +293,11 @@ class Intake:
             if get("fingerprint") != fp:
                 raise Conflict(f"l'appel {sub.call_id} révision {sub.revision} a déjà été reçu avec un contenu "
                                f"différent; envoyez une nouvelle révision")
+            # The fingerprint holds only the first 8 characters of the table's name (kept so that stored calls
+            # still match their retries): the row's full name tells "montreal" from "montreal-nord".
+            if get("code_table") != table.name:
+                raise Conflict(f"l'appel {sub.call_id} révision {sub.revision} a déjà été reçu avec la table de "
+                               f"codes {get('code_table')!r}, pas {table.name!r}; envoyez une nouvelle révision")
             return Outcome(self._call_body(existing), duplicate=True)
         if prepared.refusal is not None:
             raise prepared.refusal
@@ -358,22 +363,29 @@ class Intake:
                 results[index].update(status="rejected", reason=str(outcome))
         return results
 
-    # --- EIDO: revisions numbered by the EIDO's distinct lastUpdateTimeStamp
+    # --- EIDO: revisions numbered in the order of the EIDO's lastUpdateTimeStamp (same instant = same revision)
     def accept_eido(self, doc: Any, *, code_table: str | None) -> tuple[Outcome, int]:
         mapped = map_eido(doc)  # EidoError → 422 naming the JSON path
         self._eido_submission(mapped.submission, 1)  # refused before any database work
+        # A stamp in the future would outrank every later version of the incident.
+        check_not_future(mapped.version_path, mapped.version_at, utcnow())
 
         def work(session: Session) -> Outcome:
             call_id = mapped.submission["call_id"]
-            rev = session.execute(select(m.eido_versions.c.revision).where(
-                m.eido_versions.c.call_id == call_id,
-                m.eido_versions.c.version_stamp == mapped.version_stamp[:64])).scalar()
+            # Compared as instants: a stamp is stored in UTC, but was stored with its own offset before.
+            known = [(datetime.fromisoformat(row.version_stamp), row.revision) for row in session.execute(
+                select(m.eido_versions).where(m.eido_versions.c.call_id == call_id))]
+            rev = next((revision for at, revision in known if at == mapped.version_at), None)
             if rev is None:
-                last = session.execute(select(func.max(m.eido_versions.c.revision))
-                                       .where(m.eido_versions.c.call_id == call_id)).scalar()
-                rev = (last or 0) + 1
+                latest = max(known, default=None, key=lambda k: k[0])
+                if latest is not None and latest[0] > mapped.version_at:
+                    raise Conflict(f"une version plus récente de l'incident {call_id} est déjà acceptée (révision "
+                                   f"{latest[1]}, horodatée {latest[0].isoformat()}); celle-ci, horodatée "
+                                   f"{mapped.version_at.isoformat()} ({mapped.version_path}), est plus ancienne: "
+                                   f"elle n'est pas publiée")
+                rev = max((revision for _, revision in known), default=0) + 1
                 session.execute(m.eido_versions.insert().values(call_id=call_id, revision=rev,
-                                                                version_stamp=mapped.version_stamp[:64]))
+                                                                version_stamp=utc(mapped.version_at).isoformat()))
             sub = self._eido_submission(mapped.submission, rev)
             return self.accept_call_in(session, sub, code_table=code_table, channel="eido")
         return self._transact(work), mapped.skipped_persons

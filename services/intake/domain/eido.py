@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dyade.contracts.inbound import PersonIdentity
+from dyade.contracts.inbound import PersonIdentity, time_problem
 from dyade.contracts.text import line_problem, text_problem
 
 UNSPECIFIED_TYPE = "EIDO-NON-PRECISE"
@@ -50,9 +50,11 @@ class EidoError(ValueError):
 @dataclass(frozen=True)
 class EidoCall:
     """The submission (as a dict CallSubmission validates, without `revision`) and the EIDO's own
-    version stamp (`lastUpdateTimeStamp`): intake numbers revisions by distinct stamps."""
+    version stamp (`lastUpdateTimeStamp`, else the call start time; `version_path` names the one read):
+    intake numbers revisions by the stamps' instants, in their order."""
     submission: dict[str, Any]
-    version_stamp: str
+    version_at: datetime
+    version_path: str
     skipped_persons: int
 
 
@@ -105,6 +107,8 @@ def _timestamp(value: Any, path: str) -> datetime:
         raise EidoError(path, f"horodatage invalide: {value[:40]!r}") from None
     if ts.tzinfo is None:
         raise EidoError(path, "horodatage sans fuseau horaire")
+    if (problem := time_problem(ts)) is not None:
+        raise EidoError(path, problem)
     return ts
 
 
@@ -297,18 +301,19 @@ def map_eido(doc: Any) -> EidoCall:
     else:
         nature = UNSPECIFIED_TYPE
     calls = _list(doc.get("callComponent"), "callComponent")
-    start = None
+    start, start_path = None, "callComponent[0].callStartTimestamp"
     for i, call in enumerate(calls):
         call = _obj(call, f"callComponent[{i}]")
         if call.get("callStartTimestamp") is not None:
-            start = _timestamp(call["callStartTimestamp"], f"callComponent[{i}].callStartTimestamp")
+            start_path = f"callComponent[{i}].callStartTimestamp"
+            start = _timestamp(call["callStartTimestamp"], start_path)
             break
-    if start is None:
-        if doc.get("lastUpdateTimeStamp") is None:
-            raise EidoError("callComponent[0].callStartTimestamp", "heure de début d'appel requise")
-        start = _timestamp(doc["lastUpdateTimeStamp"], "lastUpdateTimeStamp")
     stamp = doc.get("lastUpdateTimeStamp")
-    version = _timestamp(stamp, "lastUpdateTimeStamp").isoformat() if stamp is not None else start.isoformat()
+    version = _timestamp(stamp, "lastUpdateTimeStamp") if stamp is not None else start
+    if version is None:
+        raise EidoError(start_path, "heure de début d'appel requise")
+    start = start or version
+    version_path = "lastUpdateTimeStamp" if stamp is not None else start_path
     persons, roles, skipped = _persons(doc)
     submission = {
         "call_id": call_id_of(incident_id.strip()),
@@ -318,4 +323,4 @@ def map_eido(doc: Any) -> EidoCall:
         "persons": persons,
         "narrative": _narrative(doc),
     }
-    return EidoCall({k: v for k, v in submission.items() if v is not None}, version, skipped)
+    return EidoCall({k: v for k, v in submission.items() if v is not None}, version, version_path, skipped)

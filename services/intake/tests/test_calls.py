@@ -46,3 +46,24 @@ def test_conflicting_body_for_same_revision_is_409_and_changes_nothing(intake, d
     assert r.status_code == 409 and "révision" in r.json()["detail"]
     status = intake.get(f"/v1/calls/E-{unique}", headers=dispatch).json()
     assert [x["event_id"] for x in status["revisions"]] == [first.json()["event_id"]]
+
+
+def test_the_same_call_under_another_code_table_is_409_even_if_the_names_share_their_start(intake, token, dispatch,
+                                                                                           unique):
+    """The fingerprint keeps only the first 8 characters of the table's name: "montreal" and "montreal-nord"
+    must not make a resent call a duplicate."""
+    admin = token("admin", subject="admin-tables-prefixe")
+    table = {"source_system": "mtl-rao", "codes": {"10-EMP": "etat_mental_perturbe"}, "reason": "essai"}
+    name, longer = f"mtl{unique}", f"mtl{unique}-nord"
+    for n in (name, longer):
+        assert intake.put(f"/v1/code-tables/{n}", json=table, headers=admin).status_code == 201
+    body = call_body(f"T-{unique}", nature_code="10-EMP")
+    first = intake.post(f"/v1/calls?code_table={name}", json=body, headers=dispatch)
+    assert first.status_code == 202, first.text
+    again = intake.post(f"/v1/calls?code_table={name}", json=body, headers=dispatch)
+    assert again.status_code == 202 and again.headers["Idempotent-Replay"] == "true"
+    other = intake.post(f"/v1/calls?code_table={longer}", json=body, headers=dispatch)
+    assert other.status_code == 409, other.text
+    assert "table de codes" in other.json()["detail"] and longer in other.json()["detail"]
+    status = intake.get(f"/v1/calls/T-{unique}", headers=dispatch).json()
+    assert [(x["event_id"], x["code_table"]) for x in status["revisions"]] == [(first.json()["event_id"], name)]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from dyade.contracts.topics import CALLS_RECEIVED, CALLS_UPDATED, REFERRALS_FILED
 from services.intake.tests.conftest import call_body
 from dyade.paths import EIDO_STANDARD
@@ -128,3 +130,77 @@ def test_batch_gives_one_result_per_item_and_one_bad_item_fails_nothing(intake, 
     assert (body["accepted"], body["duplicates"], body["rejected"]) == (2, 1, 4)
     events = calls.wait_for(lambda e: e.correlation_id.startswith(f"B-{unique}"), 2)
     assert sorted(e.correlation_id for e in events) == [f"B-{unique}-1", f"B-{unique}-5"]
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+14:00", "1969-12-31T23:59:59+00:00"])
+def test_a_time_before_1970_is_a_422_naming_the_field(intake, dispatch, token, unique, stamp):
+    """0001-01-01T00:00:00+14:00 is before datetime's range once in UTC: it was a 500."""
+    r = intake.post("/v1/calls", json=call_body(f"OLD-{unique}", received_at=stamp), headers=dispatch)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "received_at", r.text
+    assert "date trop ancienne" in r.json()["detail"] and "1970-01-01" in r.json()["detail"]
+    assert intake.get(f"/v1/calls/OLD-{unique}", headers=dispatch).status_code == 404
+    assert intake.post("/v1/calls", json=call_body(f"UPD-{unique}"), headers=dispatch).status_code == 202
+    u = intake.post(f"/v1/calls/UPD-{unique}/updates", json={"status": "dispatched", "at": stamp}, headers=dispatch)
+    assert u.status_code == 422 and u.json()["errors"][0]["field"] == "at", u.text
+    assert intake.get(f"/v1/calls/UPD-{unique}", headers=dispatch).json()["updates"] == []
+    f = intake.post("/v1/referrals", json=referral(unique, filed_at=stamp), headers=token("officer"))
+    assert f.status_code == 422 and f.json()["errors"][0]["field"] == "filed_at", f.text
+
+
+def eido_version(unique: str, stamp: str, notes: str | None = None) -> dict:
+    doc = {**json.loads(SAMPLE.read_text()), "$id": f"eido-{unique}", "lastUpdateTimeStamp": stamp}
+    if notes:
+        doc["notesComponent"] = [{"notesActionComments": notes}]
+    return doc
+
+
+def test_an_eido_older_than_the_latest_accepted_version_is_a_409_and_not_published(intake, dispatch, reader,
+                                                                                   unique):
+    """Consumers keep a call's highest revision: an older version arriving late (retried after a 503) must not
+    get one."""
+    calls = reader(CALLS_RECEIVED)
+    newer = intake.post("/v1/eido", json=eido_version(unique, "2021-04-30T15:00:00-04:00", "Homme calme"),
+                        headers=dispatch)
+    assert newer.status_code == 202 and newer.json()["revision"] == 1, newer.text
+    older = intake.post("/v1/eido", json=eido_version(unique, "2021-04-30T14:45:00-04:00", "Homme en crise"),
+                        headers=dispatch)
+    assert older.status_code == 409, older.text
+    detail = older.json()["detail"]
+    assert "version plus récente" in detail and f"eido-{unique}" in detail
+    assert "2021-04-30T19:00:00+00:00" in detail and "2021-04-30T14:45:00-04:00" in detail
+    # the same instant written in UTC is the same version: the first answer again
+    same = intake.post("/v1/eido", json=eido_version(unique, "2021-04-30T19:00:00Z", "Homme calme"), headers=dispatch)
+    assert same.status_code == 202 and same.json() == newer.json() and same.headers["Idempotent-Replay"] == "true"
+    latest = intake.post("/v1/eido", json=eido_version(unique, "2021-04-30T15:10:00-04:00", "Transporté"),
+                         headers=dispatch)
+    assert latest.status_code == 202 and latest.json()["revision"] == 2, latest.text
+    revisions = intake.get(f"/v1/calls/eido-{unique}", headers=dispatch).json()["revisions"]
+    assert [x["event_id"] for x in revisions] == [newer.json()["event_id"], latest.json()["event_id"]]
+    calls.wait_for(lambda e: e.correlation_id == f"eido-{unique}", 2)
+    calls.poll()
+    assert sorted(e.payload.revision for e in calls.events(lambda e: e.correlation_id == f"eido-{unique}")) == [1, 2]
+
+
+def test_an_eido_version_sent_again_with_another_offset_is_a_duplicate_after_a_newer_one(intake, dispatch, unique):
+    first = intake.post("/v1/eido", json=eido_version(unique, "2021-04-30T14:45:00-04:00"), headers=dispatch)
+    second = intake.post("/v1/eido", json=eido_version(unique, "2021-04-30T15:00:00-04:00"), headers=dispatch)
+    assert (first.json()["revision"], second.json()["revision"]) == (1, 2), (first.text, second.text)
+    again = intake.post("/v1/eido", json=eido_version(unique, "2021-04-30T18:45:00+00:00"), headers=dispatch)
+    assert again.status_code == 202 and again.json() == first.json(), again.text
+    assert again.headers["Idempotent-Replay"] == "true"
+
+
+@pytest.mark.parametrize("path, value", [
+    ("lastUpdateTimeStamp", "0001-01-01T00:00:00+14:00"),
+    ("callComponent[0].callStartTimestamp", "0001-01-01T00:00:00+14:00"),
+    ("lastUpdateTimeStamp", (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()),
+])
+def test_an_eido_time_before_1970_or_in_the_future_is_a_422_naming_its_path(intake, dispatch, unique, path, value):
+    doc = eido_version(unique, "2021-04-30T15:00:00-04:00")
+    if path == "lastUpdateTimeStamp":
+        doc[path] = value
+    else:
+        doc["callComponent"] = [{**doc["callComponent"][0], "callStartTimestamp": value}]
+    r = intake.post("/v1/eido", json=doc, headers=dispatch)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == path, r.text
+    assert intake.get(f"/v1/calls/eido-{unique}", headers=dispatch).status_code == 404

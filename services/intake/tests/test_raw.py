@@ -41,3 +41,18 @@ def test_raw_calls_accepted_once_and_bad_records_dead_lettered(intake, broker, r
     calls.poll()
     assert len(calls.events(lambda e: e.correlation_id == f"RAW-{unique}")) == 1
     assert intake.get(f"/v1/calls/RAW-{unique}", headers=dispatch).json()["revisions"][0]["channel"] == "raw"
+
+
+def test_a_raw_call_older_than_1970_is_dead_lettered_as_invalid_naming_the_field(intake, broker, reader, unique):
+    """0001-01-01T00:00:00+14:00 is before datetime's range once in UTC: it was a handler error, retried then
+    dead-lettered as failing."""
+    dlq = reader(CALLS_RAW.dlq_name)
+    value = json.dumps(call_body(f"RAWOLD-{unique}", received_at="0001-01-01T00:00:00+14:00")).encode()
+    producer = make_producer(broker.bootstrap_servers)
+    producer.send(CALLS_RAW.name, key=f"RAWOLD-{unique}".encode(), value=value)
+    producer.flush()
+    producer.close()
+    [dead] = dlq.wait_for_records(lambda r: r.value == value, 1)
+    headers = {k: v.decode() for k, v in dead.headers}
+    assert headers["dlq.kind"] == "invalid" and headers["dlq.attempts"] == "1", headers
+    assert headers["dlq.reason"].startswith("received_at: date trop ancienne"), headers["dlq.reason"]
