@@ -20,12 +20,21 @@ import time
 from typing import Any, Sequence
 
 from sqlalchemy import ColumnElement, Row, Table, bindparam, func, select, text, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dyade.db import unit_of_work
 from dyade.kafka import Record, make_producer, send
 from dyade.clock import utcnow
+
+
+DEGRADED_AFTER_S = 30.0
+
+
+def producer_is_broken(producer) -> bool:
+    """kafka-python's idempotent producer in its fatal state (after a broker restarted empty, say): every later
+    send fails, so it must be built anew. Not after a mere timeout: its records in flight would be sent twice."""
+    manager = getattr(producer, "_transaction_manager", None)
+    return manager is not None and manager.has_fatal_error()
 
 
 class OutboxRelay:
@@ -52,6 +61,7 @@ class OutboxRelay:
         self.verify_soon = False   # set by a subclass that saw a sign of a broker without its history
         self.published = 0
         self.last_error: str | None = None
+        self.failing_since: float | None = None   # monotonic time of the first failure in a row
 
     # --- what a service says
     def records(self, session: Session, rows: Sequence[Row]) -> list[Record]:
@@ -90,6 +100,20 @@ class OutboxRelay:
     def alive(self) -> bool:
         return self.thread is not None and self.thread.is_alive()
 
+    def health(self) -> dict:
+        """The relay as /readyz and /healthz show a consumer loop: stopped, failing for a while with events
+        waiting (degraded: what was accepted is safe in the database, not yet on the broker), or running."""
+        group = f"{self.name}-outbox-relay"
+        if not self.alive:
+            return {"group": group, "state": "stalled", "live": False,
+                    "message": "le relais de l'outbox ne tourne plus (redémarrer le service)"}
+        failing = time.monotonic() - self.failing_since if self.failing_since is not None else 0.0
+        if failing > DEGRADED_AFTER_S and (waiting := self.backlog()):
+            return {"group": group, "state": "degraded", "live": True, "backlog": waiting,
+                    "message": f"{waiting} événement(s) accepté(s) en attente du broker depuis {failing:.0f} s, "
+                               f"gardés en base ({self.last_error})"[:300]}
+        return {"group": group, "state": "running", "live": True, "message": "ok"}
+
     def backlog(self) -> int:
         with self.sessions() as session:
             return session.execute(select(func.count()).select_from(self.table).where(self.unsent)).scalar()
@@ -108,7 +132,7 @@ class OutboxRelay:
                     self.verified.set()
                     next_verify = time.monotonic() + self.verify_every_s
                 sent = self.relay_once()
-                self.last_error = None
+                self.last_error = self.failing_since = None
                 backoff = first_retry_s
                 if sent < self.batch_size:
                     if self.wake.wait(self.idle_s) and self.linger_s:
@@ -118,9 +142,10 @@ class OutboxRelay:
                 if self.stopping.is_set():
                     break
                 self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                self.failing_since = self.failing_since or time.monotonic()
                 self.log.warning("outbox relay error; retrying", extra={"error": self.last_error})
-                if not isinstance(exc, SQLAlchemyError):
-                    self._drop_producer()   # after a broker restart kafka-python's producer stays failed for good
+                if producer_is_broken(self.producer):
+                    self._drop_producer()
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, max_retry_s)
         if self.producer is not None:

@@ -61,15 +61,14 @@ def create_app(settings: Settings, *, raw_group: str | None = None, background: 
     def background_check() -> None:
         if not writer.alive:
             raise RuntimeError("écrivain des appels arrêté")
-        if background and relay and not relay.alive:
-            raise RuntimeError("relais de l'outbox arrêté")
 
     app = create_service_app("intake", settings, title="Réception des appels et références", lifespan=lifespan,
                              description="Reçoit les appels du RAO (JSON, EIDO NENA, lots, topic brut) et les "
                                          "références sociales; publie des événements versionnés, sans perte ni "
                                          "doublon (outbox transactionnelle).",
                              extra_checks={"background": background_check},
-                             consumers=lambda: [raw.health()] if background and raw else [])
+                             consumers=lambda: ([raw.health()] if background and raw else [])
+                             + ([relay.health()] if background and relay else []))
     app.add_middleware(Utf8BodyGuard)
     app.state.intake, app.state.relay, app.state.raw, app.state.writer = intake, relay, raw, writer
     install_error_handlers(app)

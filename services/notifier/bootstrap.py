@@ -35,7 +35,8 @@ def create_app(settings: Settings, config: NotifierConfig | None = None, notifie
 
     app = create_service_app("notifier", settings, title="Alertes aux dyades", description=DESCRIPTION,
                              lifespan=lifespan, extra_checks={"workers": runtime.ready},
-                             consumers=lambda: [c.health() for c in runtime.consumers])
+                             consumers=lambda: [c.health() for c in runtime.consumers]
+                             + [r.health() for r in (runtime.relay, runtime.event_relay) if r])
     app.state.notifier = runtime
     app.include_router(router)
     app.include_router(stream_router)

@@ -84,3 +84,27 @@ def test_a_batch_that_stops_short_keeps_what_was_acknowledged(relay):
     assert relay.relay_once() == 3
     assert relay.producer.sent == [b"k2", b"k3", b"k4"]
     assert relay.seen == [["k0", "k1"], ["k2", "k3", "k4"]]
+
+
+def test_a_relay_that_cannot_reach_the_broker_says_so_then_a_stopped_one_fails_liveness(tmp_path, monkeypatch):
+    """What was accepted is safe in the database; /readyz says it waits for the broker (degraded), and a relay
+    that no longer runs fails /healthz so that supervision restarts the service."""
+    import dyade.outbox
+    from dyade.broker import free_port
+    from dyade.kafka import wait_until
+    monkeypatch.setattr(dyade.outbox, "DEGRADED_AFTER_S", 0.5)
+    engine = create_engine(f"sqlite:///{tmp_path / 'outbox.db'}")
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(outbox.insert(), [{"key": f"k{i}"} for i in range(3)])
+    relay = Relay(sessionmaker(engine))
+    relay.bootstrap = f"127.0.0.1:{free_port('127.0.0.1')}"   # nothing listens there
+    relay.start()
+    try:
+        health = wait_until(lambda: (h := relay.health())["state"] == "degraded" and h, timeout=60, interval=0.2)
+        assert health["live"] and health["backlog"] == 3 and "3 événement(s) accepté(s) en attente" in health["message"]
+    finally:
+        relay.stop(timeout=1)
+    not_running = Relay(sessionmaker(engine)).health()
+    assert not_running["state"] == "stalled" and not_running["live"] is False
+    engine.dispose()

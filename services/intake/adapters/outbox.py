@@ -108,6 +108,8 @@ class Relay(OutboxRelay):
         """An offset at or below one already acknowledged on its partition: the broker started its log again
         (restarted empty). The history check alone can miss it once new events pass the old last offset."""
         for topic, partition, offset in acked:
+            if offset < 0:   # a retried batch the broker had already written answers -1
+                continue
             top = self.highest.get((topic, partition))
             if top is not None and offset <= top and self.went_back is None:
                 self.went_back = f"{topic}[{partition}]: offset {offset} reçu après {top}"
