@@ -20,7 +20,7 @@ from dyade.contracts.topics import TOPICS
 from dyade.db import make_engine, make_sessionmaker, unit_of_work
 from dyade.settings import Settings
 
-from services.notifier.adapters import alerts, delivery, followups
+from services.notifier.adapters import alerts, delivery, followups, handlers
 from services.notifier.entrypoints import views
 from services.notifier.config import NotifierConfig
 from services.notifier.entrypoints.consumers import start_consumers
@@ -32,6 +32,9 @@ PRUNE_EVERY = timedelta(hours=1)
 OUTBOX_KEPT = timedelta(days=7)   # published rows, kept a week for an operator's questions
 # an event id is kept as long as its topic may deliver it again (the longest retention the notifier reads)
 LEDGER_KEPT = timedelta(days=max(t.retention_days or 0 for t in TOPICS if "notifier" in t.consumed_by) + 7)
+# a cleared call is kept while a decision about it could page: past the horizon none does (`hors_horizon`);
+# a day more for the CAD's clock and a lagging triage
+CLEARED_KEPT_PAST_HORIZON = timedelta(days=1)
 
 
 class Hub:
@@ -146,6 +149,8 @@ class Notifier:
             with self.work() as session:
                 out["pruned"] = ledger.prune(session, outbox_table=OutboxRow.__table__, processed=processed,
                                              sent_before=now - OUTBOX_KEPT, processed_before=now - LEDGER_KEPT)
+                out["pruned"] += handlers.forget_cleared_calls(
+                    session, before=now - self.config.horizon - CLEARED_KEPT_PAST_HORIZON)
             self._pruned_at = now
         return out
 

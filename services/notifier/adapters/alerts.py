@@ -28,7 +28,7 @@ class NotYours(PermissionError):
 
 
 def alert_id_for(seed: str) -> str:
-    """Deterministic: the same decision (or plan due time) always gives the same alert id."""
+    """Deterministic: the same decision (or plan version and due time) always gives the same alert id."""
     return "al_" + hashlib.sha256(seed.encode()).hexdigest()[:20]
 
 

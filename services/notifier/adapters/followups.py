@@ -1,6 +1,7 @@
 """Follow-up plans (type 2) in the database, and the reminders they turn into `suivi` alerts."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -8,12 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dyade.contracts.vocabulary import AlertKind, AlertState as S
+from dyade.db import describe_db_error
 
 from services.notifier.adapters import alerts, roster
 from services.notifier.domain import followups, lifecycle
 from services.notifier.domain.roster import MONTREAL
 from services.notifier.adapters.models import AlertRow, DyadRow, PlanRow, utc
 
+log = logging.getLogger("dyade.notifier.followups")
 OPEN = [s.value for s in lifecycle.OPEN]
 
 
@@ -56,30 +59,58 @@ def _open_reminder(session: Session, person_key: str) -> AlertRow | None:
 
 
 def remind_due(session: Session, *, now: datetime, tz: ZoneInfo = MONTREAL) -> int:
-    """Turn every due plan whose dyad is on duty into a `suivi` alert (one open per person)."""
+    """Turn every due plan whose dyad is on duty into a `suivi` alert (one open per person). Each plan in
+    its own savepoint: a plan that fails is left as it was and logged, the others go on."""
     made = 0
     for row in session.scalars(select(PlanRow).where(PlanRow.active.is_(True), PlanRow.next_due_at <= now)
-                               .with_for_update(skip_locked=True)):
-        dyad_row = session.get(DyadRow, row.dyad_id)
-        if dyad_row is None:
+                               .with_for_update(skip_locked=True)).all():
+        person_key = row.person_key
+        try:
+            with session.begin_nested():
+                reminded = _remind(session, row, now=now, tz=tz)
+        except Exception as exc:
+            log.warning("follow-up plan skipped", extra={"person_key": person_key, "error": describe_db_error(exc)})
             continue
-        plan = to_plan(row)
-        on_duty = roster.to_dyad(dyad_row, tz).on_duty(now)
-        if followups.is_due(plan, now=now, dyad_on_duty=on_duty):
-            previous = _open_reminder(session, row.person_key)
-            if previous is not None:
-                alerts.transition(session, previous, S.EXPIRED, now=now, reason="remplacé par le suivi suivant")
-            _create_reminder(session, row, dyad_row, now=now)
-            made += 1
-        if on_duty:
-            row.next_due_at = followups.next_due(plan, now=now)
+        made += reminded
     return made
 
 
+def _remind(session: Session, row: PlanRow, *, now: datetime, tz: ZoneInfo) -> int:
+    """1 if the plan made a reminder; a due time already reminded is not reminded again."""
+    dyad_row = session.get(DyadRow, row.dyad_id)
+    if dyad_row is None:
+        return 0
+    plan = to_plan(row)
+    on_duty = roster.to_dyad(dyad_row, tz).on_duty(now)
+    made = 0
+    if followups.is_due(plan, now=now, dyad_on_duty=on_duty) and _reminder_due_at(session, row) is None:
+        previous = _open_reminder(session, row.person_key)
+        if previous is not None:   # taken and not closed (acknowledged): closed, else it expires
+            ended = S.EXPIRED if S.EXPIRED in lifecycle.ALLOWED[S(previous.state)] else S.CLOSED
+            alerts.transition(session, previous, ended, now=now, reason="remplacé par le suivi suivant")
+        _create_reminder(session, row, dyad_row, now=now)
+        made = 1
+    if on_duty:
+        row.next_due_at = followups.next_due(plan, now=now)
+    return made
+
+
+def _reminder_due_at(session: Session, plan: PlanRow) -> AlertRow | None:
+    """The reminder already made for the plan's due time (the plan was saved again with the same start)."""
+    return session.scalars(select(AlertRow).where(AlertRow.kind == AlertKind.SUIVI.value,
+                                                  AlertRow.plan_person_key == plan.person_key,
+                                                  AlertRow.due_at == plan.next_due_at)).first()
+
+
+def reminder_id(plan: PlanRow) -> str:
+    """The plan's version (updated_at) is in it: a plan saved again may come due at a time already reminded."""
+    return alerts.alert_id_for(f"suivi:{plan.person_key}:{utc(plan.updated_at).isoformat()}:"
+                               f"{utc(plan.next_due_at).isoformat()}")
+
+
 def _create_reminder(session: Session, plan: PlanRow, dyad: DyadRow, *, now: datetime) -> AlertRow:
-    seed = f"suivi:{plan.person_key}:{utc(plan.next_due_at).isoformat()}"
     address, lat, lon = place_of(session, plan)
-    alert = AlertRow(alert_id=alerts.alert_id_for(seed), kind=AlertKind.SUIVI.value, state=S.CREATED.value,
+    alert = AlertRow(alert_id=reminder_id(plan), kind=AlertKind.SUIVI.value, state=S.CREATED.value,
                      dyad_id=dyad.dyad_id, sector=dyad.sector, person_key=plan.person_key,
                      person_keys=[plan.person_key], call_ids=[], reasons=[], tried=[dyad.dyad_id],
                      plan_person_key=plan.person_key, summary=plan.note, due_at=plan.next_due_at,

@@ -1,6 +1,6 @@
 """What the notifier does with each consumed event. Idempotent: an event id handled before is dropped
 (`unseen`, dyade.ledger), a decision by its decision_id (triage may publish one again under a new event id),
-frames by version; busy/free and closing are naturally repeatable."""
+frames by version; busy/free, closing and remembering a cleared call are naturally repeatable."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -19,8 +19,9 @@ from dyade.ledger import first_seen
 from services.notifier.adapters import alerts, roster
 from services.notifier.config import NotifierConfig
 from services.notifier.domain import lifecycle, merging, severity
-from services.notifier.domain.routing import alerts_dyad
-from services.notifier.adapters.models import AlertCallRow, AlertRow, DecisionRow, FrameRow, processed, utc
+from services.notifier.domain.routing import Outcome, Route, alerts_dyad
+from services.notifier.adapters.models import (AlertCallRow, AlertRow, ClearedCallRow, DecisionRow, FrameRow,
+                                               processed, utc)
 
 OPEN = [s.value for s in lifecycle.OPEN]
 E = TypeVar("E", bound=Event)
@@ -40,13 +41,16 @@ def handle_decision(session: Session, d: DecisionPayload, config: NotifierConfig
         pass
     elif utc(d.call_received_at) < now - config.horizon:
         outcome = "hors_horizon"
+    elif session.get(ClearedCallRow, d.call_id) is not None:
+        outcome = "deja_termine"   # the CAD cleared the call before triage's decision (or this revision) came
     else:
         sev = severity_of(d)
         fresh = alerts.plan_route(session, config, sector=d.sector, level=d.level, now=now,
                                   must_not_wait=sev.must_not_wait, must_reach=sev.must_reach)
         call = merging.Incoming(d.call_id, d.sector, sev)
         chosen, plan = None, merging.Plan(merging.Action.NEW)
-        for candidate in _open_alerts_for(session, d):
+        candidates = _open_alerts_for(session, d)
+        for candidate in candidates:
             plan = merging.plan(open_facts(session, candidate), call, fresh=fresh,
                                 holder_on_duty=roster.on_duty(session, candidate.dyad_id, now, config.tz))
             if plan.action != merging.Action.NEW:
@@ -57,12 +61,25 @@ def handle_decision(session: Session, d: DecisionPayload, config: NotifierConfig
             alert_id, outcome = chosen.alert_id, plan.action.value
         else:
             alert = _new_alert(d, now=now)
-            alerts.open_new(session, alert, fresh, now=now, config=config)
+            sent = _sent_by_cad(session, d.call_id, candidates)
+            alerts.open_new(session, alert, sent or fresh, now=now, config=config)
             add_call(session, alert, d, now=now, outcome="new")
-            alert_id, outcome = alert.alert_id, fresh.outcome.value
+            if sent:
+                alerts.transition(session, alert, S.ACKNOWLEDGED, now=now, reason="dyade répartie par le CAD")
+            alert_id, outcome = alert.alert_id, (sent or fresh).outcome.value
     session.add(DecisionRow(decision_id=d.decision_id, call_id=d.call_id, alert_id=alert_id, outcome=outcome,
                             received_at=now))
     return outcome
+
+
+def _sent_by_cad(session: Session, call_id: str, open_alerts: list[AlertRow]) -> Route | None:
+    """The dyad the CAD sent to the call before triage's decision came (dispatched or on scene first): the
+    alert is theirs and taken, as when the dispatch comes after it (`_taken_by_dispatch`). Not when an alert
+    about the call is open: the dyad may be busy with it by acknowledging that one, a new alert routes anew."""
+    if any(call_id == a.call_id or call_id in (a.call_ids or []) for a in open_alerts):
+        return None
+    dyad_id = roster.dispatched_to(session, call_id)
+    return Route(Outcome.DYAD, dyad_id=dyad_id, reason="dyade déjà répartie par le CAD") if dyad_id else None
 
 
 def severity_of(d: DecisionPayload) -> severity.Severity:
@@ -152,14 +169,17 @@ def _join(session: Session, alert: AlertRow, d: DecisionPayload, *, now: datetim
 
 
 def handle_call_update(session: Session, u: CallUpdatePayload, *, now: datetime) -> None:
-    """Dispatched / on scene: the dyad is busy. Cleared: it is free, and an alert closes once every call it
-    carries is cleared (a cleared first call does not close an alert a more serious call re-paged)."""
+    """Dispatched / on scene: the dyad is busy. Cleared: it is free, the call is over (a decision about it
+    coming later pages no one), and an alert closes once every call it carries is cleared (a cleared first
+    call does not close an alert a more serious call re-paged)."""
     if u.status in (CallStatus.DISPATCHED, CallStatus.ON_SCENE):
+        session.execute(delete(ClearedCallRow).where(ClearedCallRow.call_id == u.call_id))   # reopened at the CAD
         if u.dyad_id and alerts.dyad_exists(session, u.dyad_id):
             roster.set_busy(session, u.dyad_id, u.call_id, now)
             _taken_by_dispatch(session, u, now=now)
         return
     roster.clear_busy(session, call_id=u.call_id)
+    _remember_cleared(session, u, now=now)
     closable = OPEN + [S.DECLINED.value, S.MISSED_FOR_CAPACITY.value]
     q = select(AlertRow).where(AlertRow.state.in_(closable), AlertRow.kind == AlertKind.APPEL.value)
     linked = select(AlertCallRow.alert_id).where(AlertCallRow.call_id == u.call_id)
@@ -184,6 +204,17 @@ def handle_call_update(session: Session, u: CallUpdatePayload, *, now: datetime)
             continue  # an alert from before notifier_0002: other calls about the person are still live
         alert.disposition = alert.disposition or disposition.value
         alerts.transition(session, alert, S.CLOSED, now=now, reason=f"appel terminé au CAD ({disposition.value})")
+
+
+def _remember_cleared(session: Session, u: CallUpdatePayload, *, now: datetime) -> None:
+    if session.get(ClearedCallRow, u.call_id) is None:
+        session.add(ClearedCallRow(call_id=u.call_id, disposition=u.disposition.value if u.disposition else None,
+                                   cleared_at=now))
+
+
+def forget_cleared_calls(session: Session, *, before: datetime) -> int:
+    """Pruning: calls cleared before `before`, about which no decision can page any more."""
+    return session.execute(delete(ClearedCallRow).where(ClearedCallRow.cleared_at < before)).rowcount or 0
 
 
 def _taken_by_dispatch(session: Session, u: CallUpdatePayload, *, now: datetime) -> None:

@@ -1,7 +1,7 @@
 """The notifier's tables (prefix `notifier_`): roster, device subscriptions, busy dyads, the police
 view of frames, alerts with their state-change log (also the outbox and the live-stream cursor),
-processed decisions, follow-up plans, the audit of frame reads, and the event ledgers: the events handled and
-the outbox of the other events."""
+processed decisions, the calls the CAD cleared, follow-up plans, the audit of frame reads, and the event
+ledgers: the events handled and the outbox of the other events."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -177,8 +177,19 @@ class DecisionRow(Base):
     decision_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     call_id: Mapped[str] = mapped_column(String(100), index=True)
     alert_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # no alert: routine, hors_horizon, deja_termine (the CAD had already cleared the call); a new alert: its
+    # routing.Outcome (dyad, fallback, deferred, missed_for_capacity); an open alert joined: merged, repaged
     outcome: Mapped[str] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(TS)
+
+
+class ClearedCallRow(Base):
+    """A call the CAD cleared (notifier_0006): a decision about it that comes afterwards pages no one.
+    Kept while a decision about the call could still page (runtime.py prunes)."""
+    __tablename__ = "notifier_cleared_calls"
+    call_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    disposition: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    cleared_at: Mapped[datetime] = mapped_column(TS, index=True)
 
 
 class PlanRow(Base):

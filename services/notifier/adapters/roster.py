@@ -54,6 +54,12 @@ def set_busy(session: Session, dyad_id: str, call_id: str, now: datetime) -> Non
         session.add(BusyRow(dyad_id=dyad_id, call_id=call_id, since=now))
 
 
+def dispatched_to(session: Session, call_id: str) -> str | None:
+    """The dyad last made busy with the call, if one still is."""
+    return session.scalars(select(BusyRow.dyad_id).where(BusyRow.call_id == call_id)
+                           .order_by(BusyRow.since.desc()).limit(1)).first()
+
+
 def clear_busy(session: Session, *, call_id: str, dyad_id: str | None = None) -> None:
     q = delete(BusyRow).where(BusyRow.call_id == call_id)
     if dyad_id:

@@ -1,7 +1,8 @@
 """Live stream of alert changes to the field app (Server-Sent Events). Each message's `id` is the
 cursor; a client that reconnects with Last-Event-ID (or `?cursor=`) gets everything it missed. The
-stream also re-reads a short window behind its cursor, because on PostgreSQL a change can commit
-after one with a higher id."""
+stream also re-reads a short window behind its cursor, from the first read on (behind the client's own
+cursor too), because on PostgreSQL a change can commit after one with a higher id: a change the client
+already had may come again, which is harmless (the app upserts the alert's current summary)."""
 from __future__ import annotations
 
 import asyncio
@@ -29,11 +30,10 @@ def _cursor_now(n) -> int:
         return session.scalar(select(func.max(AlertEventRow.id))) or 0
 
 
-def _fetch(n, floor: int, after: int, sent: set[int], dyad_id: str | None, lang: str) -> list[tuple[int, dict]]:
-    """Changes past the cursor, plus late commits in the window behind it; never at or below `floor`
-    (what the client had when it connected)."""
+def _fetch(n, after: int, sent: set[int], dyad_id: str | None, lang: str) -> list[tuple[int, dict]]:
+    """Changes past the cursor, plus late commits in the window behind it not sent on this connection."""
     with n.sessions() as session:
-        q = select(AlertEventRow.id).where(AlertEventRow.id > max(floor, after - WINDOW)).order_by(AlertEventRow.id)
+        q = select(AlertEventRow.id).where(AlertEventRow.id > after - WINDOW).order_by(AlertEventRow.id)
         if dyad_id:
             q = q.where(or_(AlertEventRow.dyad_id == dyad_id, AlertEventRow.previous_dyad_id == dyad_id))
         unseen = [i for i in session.scalars(q.limit(1000)) if i not in sent]   # ids only: cheap
@@ -78,7 +78,7 @@ async def stream(request: Request, cursor: int | None = None,
             yield f"retry: 2000\n: curseur {pos}\n\n".encode()
             while True:
                 wake.clear()
-                batch = await run_in_threadpool(_fetch, n, start, pos, sent, dyad_id, lang)
+                batch = await run_in_threadpool(_fetch, n, pos, sent, dyad_id, lang)
                 to_mark = []
                 for row_id, data in batch:
                     yield b"id: %d\nevent: alert\ndata: %s\n\n" % (row_id, orjson.dumps(data))

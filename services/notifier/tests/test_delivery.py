@@ -58,8 +58,61 @@ def test_stream_resends_what_was_missed_on_reconnect(notifier, http, base_url, s
                       timeout=timeout) as resp:
         again = sse_events(resp, set(missed))
     assert missed <= {d["alert"]["alert_id"] for _, d in again}
-    assert all(i > last_id for i, _ in again)
-    assert first.alert_id not in {d["alert"]["alert_id"] for _, d in again if d["change"]["state"] == "created"}
+    ids = [i for i, _ in again]
+    assert len(ids) == len(set(ids))   # the window behind the cursor may send a change again, never twice
+
+
+def _stored_alert(alert_id: str, state: str, dyad_id: str, sector: str):
+    from datetime import datetime, timezone
+    from services.notifier.adapters.models import AlertRow
+    now = datetime.now(timezone.utc)
+    return AlertRow(alert_id=alert_id, kind="appel", state=state, dyad_id=dyad_id, sector=sector,
+                    level="dyade_prioritaire", call_ids=[], person_keys=[], reasons=[], tried=[dyad_id],
+                    created_at=now, assigned_at=now, updated_at=now)
+
+
+def _change(alert_id: str, state: str, dyad_id: str, previous_dyad_id: str | None = None):
+    import uuid
+    from datetime import datetime, timezone
+    from services.notifier.adapters.models import AlertEventRow
+    return AlertEventRow(event_id=str(uuid.uuid4()), alert_id=alert_id, state=state, dyad_id=dyad_id,
+                         previous_dyad_id=previous_dyad_id, occurred_at=datetime.now(timezone.utc))
+
+
+def test_stream_sends_a_change_committed_late_below_the_client_s_cursor(notifier, http, base_url, supervisor,
+                                                                        unique, token):
+    """PostgreSQL hands out ids at insert and the change commits later: a client that took its cursor in
+    between (GET /v1/alerts, or Last-Event-ID) still gets it from the window behind its cursor."""
+    a, b, x = f"A{unique}", f"B{unique}", f"X{unique}"
+    put_dyad(http, supervisor, a, x, shifts=ALWAYS)
+    put_dyad(http, supervisor, b, x, shifts=ALWAYS)
+    late, early, gone, probe = (f"al_{k}{unique}" for k in ("late", "early", "gone", "probe"))
+    with notifier.work() as s:
+        s.add_all([_stored_alert(late, "created", a, x), _stored_alert(early, "acknowledged", a, x),
+                   _stored_alert(gone, "escalated", b, x), _stored_alert(probe, "acknowledged", a, x)])
+        s.add(_change(gone, "escalated", b, previous_dyad_id=a))   # went from this dyad to B, before the cursor
+    slow = notifier.sessions()     # e.g. a consumed batch: its row is written early, committed late
+    try:
+        slow.add(_change(late, "created", a))
+        slow.flush()
+        with notifier.work() as s:
+            s.add(_change(early, "acknowledged", a))
+        me = token("dyad", dyad_id=a, sector=x)
+        cursor = http.get("/v1/alerts", headers=me).json()["cursor"]
+        with httpx.stream("GET", f"{base_url}/v1/stream?cursor={cursor}", headers=me,
+                          timeout=httpx.Timeout(60, read=60)) as resp:
+            slow.commit()
+            notifier.changed()
+            with notifier.work() as s:
+                s.add(_change(probe, "acknowledged", a))   # the stream has read past the late change
+            got = sse_events(resp, {probe})
+    finally:
+        slow.close()
+    streamed = {d["alert"]["alert_id"]: i for i, d in got}
+    assert late in streamed and streamed[late] <= cursor
+    assert gone in streamed   # the window behind the cursor re-sends it: harmless, the app upserts
+    wait_until(lambda: alert_row(notifier, late).state == "delivered")   # the dyad's own alert, now on its app
+    assert alert_row(notifier, gone).state == "escalated"   # B's alert: A's stream does not deliver it
 
 
 def test_stream_is_per_dyad(http, base_url, token):

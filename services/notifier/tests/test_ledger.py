@@ -76,3 +76,19 @@ def test_the_scheduler_forgets_published_outbox_rows_after_a_week_and_event_ids_
         ids = set(s.scalars(select(processed.c.event_id).where(processed.c.event_id.in_(["old-event", "kept-event"]))))
     assert keys == {"recent", "unsent"} and ids == {"kept-event"}
     assert "pruned" not in notifier.tick(now + timedelta(minutes=1))     # once an hour
+
+
+def test_the_scheduler_forgets_cleared_calls_once_no_decision_about_them_could_page(notifier, unique):
+    from datetime import timedelta
+    from services.notifier.adapters.models import ClearedCallRow
+    from services.notifier.runtime import CLEARED_KEPT_PAST_HORIZON
+    now = datetime.now(timezone.utc)
+    kept = notifier.config.horizon + CLEARED_KEPT_PAST_HORIZON
+    with notifier.work() as s:
+        s.add_all([ClearedCallRow(call_id=f"old-{unique}", cleared_at=now - kept - timedelta(minutes=1)),
+                   ClearedCallRow(call_id=f"recent-{unique}", cleared_at=now - kept + timedelta(minutes=1))])
+    notifier._pruned_at = None
+    notifier.tick(now)
+    with notifier.sessions() as s:
+        left = set(s.scalars(select(ClearedCallRow.call_id).where(ClearedCallRow.call_id.like(f"%-{unique}"))))
+    assert left == {f"recent-{unique}"}

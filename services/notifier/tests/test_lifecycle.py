@@ -1,11 +1,11 @@
 """Escalation on an injected clock, actions from the app (acknowledge, decline, close, snooze),
 follow-up reminders, the frame's police view (audited, stale flag, tombstone), and clear 4xx."""
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from sqlalchemy import func, select
 
 from dyade.kafka import wait_until
-from services.notifier.adapters.models import FrameReadRow, FrameRow
+from services.notifier.adapters.models import AlertRow, FrameReadRow, FrameRow
 from services.notifier.tests.conftest import ALWAYS, DAY, alert_for, alert_row, alerted, decision, frame, put_dyad, send
 
 
@@ -144,6 +144,59 @@ def test_followup_plan_reminders(notifier, http, supervisor, clock, unique, toke
     assert len(reminders()) == 3
 
 
+def test_a_plan_saved_again_with_the_same_start_reminds_once_and_stops_no_plan(notifier, http, supervisor, clock,
+                                                                              unique, token):
+    """An idempotent PUT retried, a form saved twice: the due time already reminded is skipped, not reminded
+    again under the same alert id (which failed every tick, for every plan)."""
+    put_dyad(http, supervisor, f"A{unique}", f"X{unique}", shifts=ALWAYS)
+    sw = token("social_worker")
+    first, second = f"p_s{unique}", f"p_t{unique}"
+
+    def put(person, due, at):
+        clock.set(at)
+        r = http.put(f"/v1/persons/{person}/followup-plan", headers=sw,
+                     json={"dyad_id": f"A{unique}", "every_minutes": 60, "first_due_at": due.isoformat()})
+        assert r.status_code == 200, r.text
+
+    def reminders(person):
+        with notifier.sessions() as s:
+            return [(r.state, r.due_at) for r in s.scalars(select(AlertRow).where(AlertRow.plan_person_key == person)
+                                                           .order_by(AlertRow.created_at))]
+    put(first, DAY, DAY - timedelta(minutes=5))
+    assert notifier.tick(DAY + timedelta(minutes=1))["reminders"] >= 1
+    put(first, DAY, DAY + timedelta(minutes=2))          # the same PUT again
+    put(second, DAY + timedelta(minutes=2), DAY + timedelta(minutes=2))
+    for minutes in (3, 10, 70):
+        notifier.tick(DAY + timedelta(minutes=minutes))
+    hour = DAY + timedelta(hours=1)
+    assert reminders(first) == [("expired", DAY), ("created", hour)]
+    assert reminders(second) == [("expired", DAY + timedelta(minutes=2)), ("created", hour + timedelta(minutes=2))]
+
+
+def test_a_plan_that_fails_is_left_alone_and_the_other_plans_are_reminded(sessions):
+    """Every plan in its own savepoint: one that cannot make its reminder (here its alert id is taken) fails
+    alone, on PostgreSQL too, where an error aborts the whole transaction."""
+    from dyade.db import unit_of_work
+    from services.notifier.adapters import followups
+    from services.notifier.adapters.models import DyadRow, PlanRow
+    at = DAY.astimezone(timezone.utc)
+    with unit_of_work(sessions) as s:
+        s.add(DyadRow(dyad_id="D1", name="D1", sector="S1", members=[], shifts=ALWAYS, active=True, updated_at=at))
+        for person in ("p_bad", "p_good"):
+            followups.upsert_plan(s, person_key=person, dyad_id="D1", every_minutes=60, first_due_at=at,
+                                  active=True, note=None, now=at)
+        s.flush()
+        taken = followups.reminder_id(s.get(PlanRow, "p_bad"))
+        s.add(AlertRow(alert_id=taken, kind="appel", state="closed", call_ids=[], person_keys=[], reasons=[],
+                       tried=[], created_at=at, assigned_at=at, updated_at=at))
+    with unit_of_work(sessions) as s:
+        assert followups.remind_due(s, now=at + timedelta(minutes=1)) == 1
+    with sessions() as s:
+        assert [a.plan_person_key for a in s.scalars(select(AlertRow).where(AlertRow.kind == "suivi"))] == ["p_good"]
+        assert s.get(PlanRow, "p_bad").next_due_at == at   # left as it was: tried again at the next tick
+        assert s.get(PlanRow, "p_good").next_due_at == at + timedelta(hours=1)
+
+
 def test_alert_detail_carries_the_police_view_audited_and_stale_flag(
         notifier, http, supervisor, producer, clock, unique, token):
     put_dyad(http, supervisor, f"A{unique}", f"X{unique}", shifts=ALWAYS)
@@ -264,3 +317,28 @@ def test_an_alert_whose_triage_saw_no_frame_says_there_is_none(notifier, http, s
     alert = alerted(notifier, producer, f"none-{unique}", sector=f"X{unique}", at=clock(), persons=[f"p_n{unique}"])
     me = token("dyad", dyad_id=f"A{unique}", sector=f"X{unique}")
     assert http.get(f"/v1/alerts/{alert.alert_id}", headers=me).json()["frames"] == []
+
+
+def test_a_reminder_taken_but_not_closed_is_closed_when_the_next_one_comes(notifier, http, supervisor, clock,
+                                                                             unique, token):
+    """Acknowledged cannot expire: the next reminder closes it (it was taken) and the plan goes on."""
+    from services.notifier.adapters.models import AlertEventRow, AlertRow
+    put_dyad(http, supervisor, f"A{unique}", f"X{unique}")
+    person = f"p_t{unique}"
+    assert http.put(f"/v1/persons/{person}/followup-plan", headers=token("social_worker"), json={
+        "dyad_id": f"A{unique}", "every_minutes": 240, "first_due_at": DAY.isoformat()}).status_code == 200
+    notifier.tick(DAY)
+
+    def reminders():
+        with notifier.sessions() as s:
+            return list(s.scalars(select(AlertRow).where(AlertRow.plan_person_key == person)
+                                  .order_by(AlertRow.created_at)))
+    [first] = reminders()
+    clock.set(DAY + timedelta(minutes=5))
+    me = token("dyad", dyad_id=f"A{unique}", sector=f"X{unique}")
+    assert http.post(f"/v1/alerts/{first.alert_id}/acknowledge", headers=me).status_code == 200
+    notifier.tick(DAY + timedelta(hours=4))
+    assert [r.state for r in reminders()] == ["closed", "created"]
+    with notifier.sessions() as s:
+        assert s.scalars(select(AlertEventRow.reason).where(AlertEventRow.alert_id == first.alert_id)
+                         .order_by(AlertEventRow.id.desc())).first() == "remplacé par le suivi suivant"

@@ -3,8 +3,8 @@ no free dyad is missed-for-capacity; duplicates, routine calls and old history c
 from datetime import timedelta
 
 from dyade.kafka import wait_until
-from services.notifier.tests.conftest import (ALWAYS, DAY, NIGHT, alert_for, alerted, busy, call_update, decision,
-                                              put_dyad, send)
+from services.notifier.tests.conftest import (ALWAYS, DAY, KNIFE, NIGHT, alert_for, alert_row, alerted, busy,
+                                              call_update, decision, put_dyad, send)
 
 
 def roster(http, supervisor, u):
@@ -93,6 +93,81 @@ def test_cleared_call_closes_its_alert_with_the_disposition(notifier, http, supe
         from services.notifier.adapters.models import AlertRow
         row = s.get(AlertRow, alert.alert_id)
     assert (row.state, row.disposition) == ("closed", "transport_volontaire")
+
+
+def decided(notifier, decision_id: str):
+    from services.notifier.adapters.models import DecisionRow
+    def find():
+        with notifier.sessions() as s:
+            return s.get(DecisionRow, decision_id)
+    return wait_until(find, timeout=60)
+
+
+def alerts_about(notifier, call_id: str) -> list:
+    from sqlalchemy import select
+    from services.notifier.adapters.models import AlertRow
+    with notifier.sessions() as s:
+        return list(s.scalars(select(AlertRow).where(AlertRow.call_id == call_id)))
+
+
+def test_a_call_cleared_at_the_cad_before_triage_decided_pages_no_one(notifier, http, supervisor, producer, clock,
+                                                                      unique, alert_events):
+    """Triage lagging, or the notifier catching up a backlog across topics: the call is over when its decision
+    comes, and so when a revision of it comes."""
+    roster(http, supervisor, unique)
+    clock.set(DAY)
+    call = f"over-{unique}"
+    send(producer, call_update(call, "dispatched", at=DAY, dyad_id=f"A{unique}"))
+    wait_until(lambda: busy(notifier, f"A{unique}"))
+    send(producer, call_update(call, "cleared", at=DAY, disposition="regle_sur_place"))
+    wait_until(lambda: not busy(notifier, f"A{unique}"))   # handled: two topics, no order between them
+    send(producer, decision(call, sector=f"X{unique}", at=DAY - timedelta(minutes=20), level="dyade_prioritaire"))
+    first = decided(notifier, f"{call}:r1:test")
+    send(producer, decision(call, sector=f"X{unique}", at=DAY - timedelta(minutes=20), revision=2,
+                            level="securite_policiers", reasons=KNIFE, danger="imminent"))
+    revised = decided(notifier, f"{call}:r2:test")
+    assert (first.outcome, first.alert_id, revised.outcome, revised.alert_id) == (
+        "deja_termine", None, "deja_termine", None)
+    assert alerts_about(notifier, call) == []
+
+
+def test_a_call_the_cad_reopened_after_clearing_it_pages_again(notifier, http, supervisor, producer, clock, unique,
+                                                                alert_events):
+    roster(http, supervisor, unique)
+    clock.set(DAY)
+    call = f"reopened-{unique}"
+    send(producer, call_update(call, "cleared", at=DAY, disposition="regle_sur_place"))
+    send(producer, call_update(call, "dispatched", at=DAY + timedelta(minutes=5), dyad_id=f"A{unique}"))
+    wait_until(lambda: busy(notifier, f"A{unique}"))
+    send(producer, decision(call, sector=f"X{unique}", at=DAY, level="dyade_prioritaire"))
+    assert decided(notifier, f"{call}:r1:test").outcome != "deja_termine"
+
+
+def test_a_revision_after_the_cad_closed_its_alert_pages_no_one(notifier, http, supervisor, producer, clock, unique,
+                                                                alert_events):
+    roster(http, supervisor, unique)
+    clock.set(DAY)
+    call = f"closed-{unique}"
+    alert = alerted(notifier, producer, call, sector=f"X{unique}", at=DAY)
+    send(producer, call_update(call, "cleared", at=DAY, disposition="transport_volontaire"))
+    alert_events.wait_for(alert.alert_id, "closed")
+    send(producer, decision(call, sector=f"X{unique}", at=DAY, revision=2, level="dyade_prioritaire"))
+    assert decided(notifier, f"{call}:r2:test").outcome == "deja_termine"
+    assert [(a.alert_id, a.state) for a in alerts_about(notifier, call)] == [(alert.alert_id, "closed")]
+
+
+def test_a_dyad_the_cad_dispatched_before_triage_decided_takes_the_alert(notifier, http, supervisor, producer, clock,
+                                                                        unique, alert_events):
+    roster(http, supervisor, unique)
+    clock.set(DAY)
+    call = f"sent-{unique}"
+    send(producer, call_update(call, "dispatched", at=DAY, dyad_id=f"A{unique}"))
+    wait_until(lambda: busy(notifier, f"A{unique}"))
+    alert = alerted(notifier, producer, call, sector=f"X{unique}", at=DAY, level="dyade_prioritaire")
+    assert (alert.dyad_id, alert.state, alert.tried) == (f"A{unique}", "acknowledged", [f"A{unique}"])  # not B
+    assert alert_events.wait_for(alert.alert_id, "acknowledged") == ["created", "acknowledged"]
+    notifier.tick(DAY + timedelta(hours=1))
+    assert alert_row(notifier, alert.alert_id).state == "acknowledged"   # no escalation to another dyad
 
 
 def test_an_event_that_can_never_apply_goes_to_the_dlq_and_the_stream_goes_on(
