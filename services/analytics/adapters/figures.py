@@ -96,24 +96,26 @@ class FigureBook:
         self._memo[key] = (facts, value)
         return value
 
-    def scoped(self, p: Params) -> Facts:
+    def sectored(self, p: Params) -> Facts:
+        """All the facts, of the sector when one is chosen."""
         facts = self.facts()
-        if p.sector:
-            facts = facts.in_sector(p.sector)
-        if p.start or p.end:
-            facts = facts.between(p.start, p.end)
-        return facts
+        return facts.in_sector(p.sector) if p.sector else facts
+
+    def scoped(self, p: Params) -> Facts:
+        """The facts of the period [start, end) (see `Facts.between`)."""
+        facts = self.sectored(p)
+        return facts.between(p.start, p.end) if p.start or p.end else facts
+
+    def history(self, p: Params) -> Facts:
+        """The history as it stood at `end`, whatever `start` (see `Facts.until`)."""
+        return self.sectored(p).until(p.end)
 
     # --- the figures -------------------------------------------------------------------------------------
     @memoized
     def repeat_calls(self, p: Params) -> dict:
         """Before/after reduction uses every fact up to `end` (history before `start` is needed for the
         before-window); the cohort is the persons whose intervention started in [start, end)."""
-        facts = self.facts()
-        if p.sector:
-            facts = facts.in_sector(p.sector)
-        if p.end:
-            facts = facts.between(None, p.end)
+        facts = self.history(p)
         minimum = self.config.min_followup_days if p.min_followup_days is None else p.min_followup_days
         result = recurrence.repeat_call_reduction(facts, window_days=p.window_days, as_of=p.as_of or p.end,
                                                   since=p.start, min_followup_days=minimum)
@@ -123,12 +125,12 @@ class FigureBook:
                                   "window_days": x.window_days,
                                   "started_month": x.started_at.astimezone(self.tz).strftime("%Y-%m"),
                                   "how": x.how} for x in result.persons],
-                "trend": recurrence.repeat_calls_by_month(self.scoped(p), lookback_days=p.repeat_lookback_days,
-                                                          tz=self.tz)}
+                "trend": recurrence.repeat_calls_by_month(facts, lookback_days=p.repeat_lookback_days,
+                                                          since=p.start, tz=self.tz)}
 
     @memoized
     def grandes_utilisatrices(self, p: Params) -> list[dict]:
-        rows = recurrence.grandes_utilisatrices_by_month(self.scoped(Params(sector=p.sector, end=p.end)),
+        rows = recurrence.grandes_utilisatrices_by_month(self.history(p),
                                                          threshold=p.gu_threshold, window_days=p.gu_window_days,
                                                          tz=self.tz)
         if p.start:
@@ -144,7 +146,7 @@ class FigureBook:
 
     @memoized
     def latency(self, p: Params) -> dict:
-        return dyads.latency(self.scoped(p), backfill_after=self.config.backfill_after)
+        return dyads.latency(self.sectored(p), start=p.start, end=p.end, backfill_after=self.config.backfill_after)
 
     def latency_samples(self) -> dyads.LatencySamples:
         return dyads.latency_samples(self.facts(), backfill_after=self.config.backfill_after)
@@ -156,7 +158,7 @@ class FigureBook:
     @memoized
     def frames(self, p: Params) -> dict:
         """Frame states as of `end` (all frame events before it)."""
-        return outcomes.frame_states(self.scoped(Params(sector=p.sector, end=p.end)))
+        return outcomes.frame_states(self.history(p))
 
     @memoized
     def referrals(self, p: Params) -> dict:
@@ -177,7 +179,7 @@ class FigureBook:
         facts = self.scoped(p)
         after = self.config.backfill_after
         ref = outcomes.referrals(facts)
-        latest = facts.latest_time()
+        latest = facts.until(p.end).latest_time()  # not the later events of the period's alerts
         return {"calls": len(facts.calls), "by_category": calls_fig.calls_by_category(facts),
                 "first_call": min((c.received_at for c in facts.calls), default=None),
                 "last_call": max((c.received_at for c in facts.calls), default=None),

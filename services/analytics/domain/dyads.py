@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from services.analytics.domain.calendar import shift_of
-from services.analytics.domain.facts import BACKFILL_AFTER, MONTREAL, AlertEventFact, Facts, aware
+from services.analytics.domain.facts import BACKFILL_AFTER, MONTREAL, AlertEventFact, Facts, aware, in_period
 
 # Seconds; the same buckets feed the JSON API, the dashboard and Prometheus.
 LATENCY_BUCKETS = (5, 10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600)
@@ -133,7 +133,8 @@ class LatencySamples:
         return self.samples.items()
 
 
-def latency_samples(facts: Facts, *, backfill_after: timedelta = BACKFILL_AFTER) -> LatencySamples:
+def latency_samples(facts: Facts, *, start: datetime | None = None, end: datetime | None = None,
+                    backfill_after: timedelta = BACKFILL_AFTER) -> LatencySamples:
     """Stage durations in seconds, measured on Dyade's own processing clocks — never on the dispatch
     system's event time, whose clock and offset are the source's:
 
@@ -152,6 +153,11 @@ def latency_samples(facts: Facts, *, backfill_after: timedelta = BACKFILL_AFTER)
     than `backfill_after` after the call's received time. Samples left out are counted: `backfill`, or
     `unmeasured` when the call is not known (yet) or was stored before processing times were kept
     (analytics_0002: `dyade analytics rebuild`). Negative durations (clock skew) are kept out.
+
+    With `start` or `end`, the samples of the period [start, end) out of the whole history in `facts`: a call's
+    `received_to_triage` when its first decision is in the period, an alert's stages when the alert was
+    created in it (`Facts.between`). Cutting the facts first would lose the call received before `start`
+    (its samples counted `unmeasured`) and take a later revision's decision for the first.
     """
     calls = {c.call_id: c for c in facts.calls}
     out = LatencySamples()
@@ -172,13 +178,15 @@ def latency_samples(facts: Facts, *, backfill_after: timedelta = BACKFILL_AFTER)
         if got is None or aware(d.decided_at) < got[1]:
             first_decision[d.call_id] = (aware(d.call_received_at), aware(d.decided_at), d.sector)
     for call_id, (cad_received, decided, sector) in first_decision.items():
+        if not in_period(decided, start, end):
+            continue
         if call_id not in calls and decided - cad_received > backfill_after:
             out.backfill["received_to_triage"] += 1
             continue
         rec = start_of(call_id, "received_to_triage")
         if rec is not None:
             _add(out.samples["received_to_triage"], sector, (decided - rec).total_seconds())
-    for story in alert_stories(facts):
+    for story in alert_stories(facts.between(start, end) if start or end else facts):
         if story.kind == "suivi":
             continue
         sector = story.attr("sector")
@@ -208,10 +216,11 @@ def _add(samples: list, sector: str | None, seconds: float) -> None:
         samples.append((sector, seconds))
 
 
-def latency(facts: Facts, *, backfill_after: timedelta = BACKFILL_AFTER) -> dict[str, dict]:
-    """Histogram of each stage (see `latency_samples`), all sectors together, each with the number of
-    samples left out as history (`excluded_backfill`) or not measurable (`excluded_unmeasured`)."""
-    got = latency_samples(facts, backfill_after=backfill_after)
+def latency(facts: Facts, *, start: datetime | None = None, end: datetime | None = None,
+            backfill_after: timedelta = BACKFILL_AFTER) -> dict[str, dict]:
+    """Histogram of each stage (see `latency_samples`, and for the period), all sectors together, each with the
+    number of samples left out as history (`excluded_backfill`) or not measurable (`excluded_unmeasured`)."""
+    got = latency_samples(facts, start=start, end=end, backfill_after=backfill_after)
     return {stage: {**histogram([s for _, s in samples]), "excluded_backfill": got.backfill[stage],
                     "excluded_unmeasured": got.unmeasured[stage]}
             for stage, samples in got.items()}

@@ -39,6 +39,12 @@ def says_replay(*values: str | None) -> bool:
     return False
 
 
+def in_period(t: datetime, start: datetime | None, end: datetime | None) -> bool:
+    """The instant is in [start, end) (either bound may be open)."""
+    t = aware(t)
+    return (start is None or t >= start) and (end is None or t < end)
+
+
 @dataclass(frozen=True)
 class CallFact:
     call_id: str
@@ -130,6 +136,19 @@ class FrameEventFact:
     first_activation: bool = False
 
 
+def alert_creation_times(alerts: list[AlertEventFact]) -> dict[str, datetime]:
+    """Each alert's creation: its first `created` event, else its first event (as `AlertStory.created_at`)."""
+    created: dict[str, datetime] = {}
+    first: dict[str, datetime] = {}
+    for a in alerts:
+        t = aware(a.occurred_at)
+        if a.state == "created" and (a.alert_id not in created or t < created[a.alert_id]):
+            created[a.alert_id] = t
+        if a.alert_id not in first or t < first[a.alert_id]:
+            first[a.alert_id] = t
+    return first | created
+
+
 @dataclass
 class Facts:
     calls: list[CallFact] = field(default_factory=list)
@@ -140,10 +159,21 @@ class Facts:
     frames: list[FrameEventFact] = field(default_factory=list)
 
     def between(self, start: datetime | None = None, end: datetime | None = None) -> "Facts":
-        """The facts whose time is in [start, end): calls by received time, the others by event time."""
+        """The facts of the period [start, end): calls by received time, alerts as whole stories (every event
+        of the alerts created in the period, see `alert_creation_times`, those after `end` too: a period's
+        figures follow an alert to its acknowledgement), the others by event time."""
+        created = alert_creation_times(self.alerts)
+        period = self._by_event_time(start, end)
+        period.alerts = [a for a in self.alerts if in_period(created[a.alert_id], start, end)]
+        return period
+
+    def until(self, end: datetime | None) -> "Facts":
+        """The history as it stood at `end`: the facts that happened before it, alert events one by one."""
+        return self._by_event_time(None, end)
+
+    def _by_event_time(self, start: datetime | None, end: datetime | None) -> "Facts":
         def keep(t: datetime) -> bool:
-            t = aware(t)
-            return (start is None or t >= start) and (end is None or t < end)
+            return in_period(t, start, end)
         return Facts(calls=[c for c in self.calls if keep(c.received_at)],
                      updates=[u for u in self.updates if keep(u.occurred_at)],
                      decisions=[d for d in self.decisions if keep(d.decided_at)],

@@ -50,21 +50,23 @@ def dispositions(facts: Facts, tz: ZoneInfo = MONTREAL) -> dict:
     }
 
 
+# A frame change and the state it leaves the frame in. `consent_recorded` says nothing about freshness (any
+# consent change, or the sweep lapsing an imminent-danger basis, stale frames included): the state stays.
+FRAME_STATE_AFTER = {"approved": "current", "review_due": "review_due", "stale": "stale", "archived": None}
+# At one instant and version, the order the sweep sends them in: a lapsed basis, then review_due, then stale.
+_SAME_INSTANT = {"approved": 0, "consent_recorded": 1, "review_due": 2, "stale": 3, "archived": 4}
+
+
 def frame_states(facts: Facts) -> dict:
-    """Each frame's state is that of its latest `frame.changed` (ties broken by version):
-    `approved` or `consent_recorded` → current; `review_due` → current but its yearly review is due;
-    `stale` → stale; `archived` → not counted. Counts of frames (not persons)."""
-    latest: dict[str, tuple] = {}
-    for f in facts.frames:
-        key = (aware(f.occurred_at), f.version)
-        if f.frame_id not in latest or key >= latest[f.frame_id][0]:
-            latest[f.frame_id] = (key, f.change)
-    counts = Counter()
-    for _, change in latest.values():
-        state = {"approved": "current", "consent_recorded": "current", "review_due": "review_due",
-                 "stale": "stale"}.get(change)
-        if state:
-            counts[state] += 1
+    """Each frame's state after its `frame.changed` in time order (then by version): `approved` → current;
+    `review_due` → current but its yearly review is due; `stale` → stale; `archived` → not counted;
+    `consent_recorded` keeps the state the frame was in (a frame known only by it is not counted).
+    Counts of frames (not persons)."""
+    state: dict[str, str | None] = {}
+    for f in sorted(facts.frames, key=lambda f: (aware(f.occurred_at), f.version, _SAME_INSTANT.get(f.change, 5))):
+        if f.change in FRAME_STATE_AFTER:
+            state[f.frame_id] = FRAME_STATE_AFTER[f.change]
+    counts = Counter(s for s in state.values() if s)
     active = counts["current"] + counts["review_due"] + counts["stale"]
     return {"current": counts["current"], "review_due": counts["review_due"], "stale": counts["stale"],
             "active": active, "stale_share": round(counts["stale"] / active, 4) if active else None}

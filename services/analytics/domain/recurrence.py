@@ -190,16 +190,20 @@ def repeat_call_reduction(facts: Facts, *, window_days: int = 180, as_of: dateti
                                history_start=history_start)
 
 
-def repeat_calls_by_month(facts: Facts, *, lookback_days: int = 30, tz: ZoneInfo = MONTREAL) -> list[dict]:
+def repeat_calls_by_month(facts: Facts, *, lookback_days: int = 30, since: datetime | None = None,
+                          tz: ZoneInfo = MONTREAL) -> list[dict]:
     """A *repeat call* is a call about a person (counted persons) who was already counted on another call
     in the `lookback_days` before it. By month (in `tz`, the organisation's time zone) of the call: all
-    calls, repeat calls, and their share."""
+    calls, repeat calls, and their share. With `since`, only the calls received from it on are counted, each
+    still looked back on in all of `facts` (the calls before `since` are what makes it a repeat)."""
     times_of = calls_by_person(facts)
     lookback = timedelta(days=lookback_days)
     total: Counter[str] = Counter()
     repeat: Counter[str] = Counter()
     for c in facts.calls:
         at = aware(c.received_at)
+        if since is not None and at < since:
+            continue
         month = month_of(at, tz)
         total[month] += 1
         for key in c.counted_persons():

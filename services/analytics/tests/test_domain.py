@@ -214,6 +214,74 @@ def test_a_call_revised_hours_later_is_still_live():
     assert CallFact("c", T0, "x", "x", "l", ingested_at=T0 + timedelta(hours=3)).is_backfill()
 
 
+# --- frames: the state the changes leave a frame in ------------------------------------------------------
+def test_consent_recorded_keeps_a_stale_frame_stale():
+    F = FrameEventFact
+    day = timedelta(days=1)
+    facts = Facts(frames=[F("f1", "p_a", "approved", 1, T0, True), F("f1", "p_a", "review_due", 1, T0 + 335 * day),
+                          F("f1", "p_a", "stale", 1, T0 + 366 * day), F("f1", "p_a", "consent_recorded", 1, T0 + 370 * day),
+                          F("f2", "p_b", "approved", 1, T0), F("f2", "p_b", "review_due", 1, T0 + 335 * day),
+                          F("f2", "p_b", "consent_recorded", 1, T0 + 340 * day),
+                          F("f3", "p_c", "approved", 1, T0), F("f3", "p_c", "consent_recorded", 1, T0 + day),
+                          F("f4", "p_d", "consent_recorded", 1, T0 + day)])  # its approval is not in the facts
+    assert outcomes.frame_states(facts) == {"current": 1, "review_due": 1, "stale": 1, "active": 3,
+                                            "stale_share": round(1 / 3, 4)}
+
+
+def test_the_sweeps_review_due_and_stale_at_one_instant_leave_the_frame_stale():
+    # An overdue frame never notified gets both in one sweep, with the same time and version; stored rows
+    # come back in no particular order.
+    F = FrameEventFact
+    facts = Facts(frames=[F("f1", "p_a", "approved", 1, T0), F("f1", "p_a", "stale", 1, T0 + timedelta(days=400)),
+                          F("f1", "p_a", "review_due", 1, T0 + timedelta(days=400))])
+    assert outcomes.frame_states(facts)["stale"] == 1
+
+
+# --- periods: an alert belongs to the period it was created in ----------------------------------------------
+def _local(*a) -> datetime:
+    from zoneinfo import ZoneInfo
+    return datetime(*a, tzinfo=ZoneInfo("America/Montreal")).astimezone(timezone.utc)
+
+
+JAN = (_local(2027, 1, 1), month_end("2027-01"))
+FEB = (month_end("2027-01"), month_end("2027-02"))
+
+
+def test_an_alert_created_before_local_midnight_is_all_of_its_month():
+    # 31 Jan 23:40 in Montréal is 1 Feb 04:40 UTC: the month is the local one.
+    alerts = [AlertEventFact("a1", "created", _local(2027, 1, 31, 23, 40), dyad_id="D1", sector="S1"),
+              AlertEventFact("a1", "delivered", _local(2027, 1, 31, 23, 41), dyad_id="D1", sector="S1"),
+              AlertEventFact("a1", "acknowledged", _local(2027, 2, 1, 0, 25), dyad_id="D1", sector="S1")]
+    facts = Facts(alerts=alerts)
+    (jan,) = dyads.dyad_activity(facts.between(*JAN))
+    assert (jan["alerts"], jan["acknowledged"], jan["time_to_ack_s"]["median"]) == (1, 1, 2700.0)
+    assert jan["shifts_worked"] == 1
+    assert dyads.dyad_activity(facts.between(*FEB)) == []
+    assert {a.alert_id for a in facts.until(FEB[0]).alerts} == {"a1"} and len(facts.until(FEB[0]).alerts) == 2
+    jan_lat, feb_lat = dyads.latency(facts, start=JAN[0], end=JAN[1]), dyads.latency(facts, start=FEB[0], end=FEB[1])
+    assert jan_lat["delivered_to_ack"]["sum"] == 2640.0 and feb_lat["delivered_to_ack"]["count"] == 0
+
+
+def test_a_periods_latency_finds_the_call_received_before_it_and_its_first_decision():
+    rec = _local(2027, 1, 31, 23, 59, 30)
+    c = _live_call(1, rec, ingest_s=30)  # published at 00:00:00 on 1 Feb
+    facts = Facts(calls=[c, _live_call(2, _local(2027, 1, 20, 10))],
+                  decisions=[DecisionFact("d1", "c1", "x", call_received_at=rec, decided_at=rec + timedelta(seconds=34)),
+                             DecisionFact("d2", "c2", "x", call_received_at=_local(2027, 1, 20, 10),
+                                          decided_at=_local(2027, 1, 20, 10, 0, 33)),
+                             DecisionFact("d2b", "c2", "x", call_received_at=_local(2027, 1, 20, 10),
+                                          decided_at=_local(2027, 2, 3, 10), call_revision=2)],
+                  alerts=[AlertEventFact("a", "created", rec + timedelta(seconds=40), call_id="c1"),
+                          AlertEventFact("a", "delivered", rec + timedelta(seconds=45), call_id="c1"),
+                          AlertEventFact("a", "acknowledged", rec + timedelta(seconds=90), call_id="c1")])
+    feb = dyads.latency(facts, start=FEB[0], end=FEB[1])
+    assert feb["received_to_triage"]["count"] == 1 and feb["received_to_triage"]["sum"] == 4.0  # c1, not c2's revision
+    assert feb["received_to_delivered"]["sum"] == 15.0 and feb["received_to_ack"]["sum"] == 60.0
+    assert all(h["excluded_unmeasured"] == 0 for h in feb.values())
+    jan = dyads.latency(facts, start=JAN[0], end=JAN[1])
+    assert jan["received_to_triage"]["sum"] == 3.0 and jan["received_to_delivered"]["count"] == 0
+
+
 # --- referrals: confirmed apart from triage's suggestions -------------------------------------------------
 def test_triage_suggestions_are_not_counted_as_confirmed_referrals():
     R = ReferralEventFact
