@@ -19,6 +19,7 @@ from dyade.contracts.frames import FrameChangePayload, FrameCurrentPayload
 from dyade.db import unit_of_work
 from services.infosocial.domain.content import (DANGER_IMMINENT_DAYS, NCR, Approval, ConsentIn, FrameContent,
                                                 FrameSubmission, stamp_disclosures)
+from services.infosocial.domain import labels
 from services.infosocial.domain.review import (REVIEW_NOTICE_DAYS, review_due_on_approval, sweep_actions,
                                                today_in_montreal)
 from services.infosocial.domain.visibility import STATUS_PENDING, Consent, FrameSnapshot, police_view
@@ -35,6 +36,18 @@ class Problem(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class ConsentConflict(Problem):
+    """A version whose body would change the consent of an existing frame: only the consent form changes it."""
+
+    def __init__(self, frame_id: str, person_key: str, current: Consent):
+        super().__init__(409, "le consentement ne se change pas avec une version de la fiche : il se consigne par "
+                              "le formulaire de consentement (section « Consentement et base légale » de la page "
+                              f"de la personne, ou POST /v1/frames/{frame_id}/consent). Consentement actuel : "
+                              f"{labels.consent(current)}. Envoyer la version sans consentement (l'actuel est "
+                              "gardé) ou avec le consentement actuel.")
+        self.frame_id, self.person_key, self.current = frame_id, person_key, current
 
 
 @dataclass(frozen=True)
@@ -119,6 +132,10 @@ class FrameCommands:
                 frame = s.scalars(select(Frame).where(Frame.person_key == sub.person_key,
                                                       Frame.archived_at.is_(None)).with_for_update()).first()
             created = frame is None
+            # A version waits for approval; consent takes effect at once: a form written before a withdrawal (or
+            # before the sweep removed a lapsed basis) must not bring the earlier consent back.
+            if not created and sub.consent is not None and _consent_differs(frame, sub.consent):
+                raise ConsentConflict(frame.frame_id, frame.person_key, consent_of(s, frame))
             if created:
                 frame = Frame(frame_id="f_" + uuid.uuid4().hex[:16], person_key=sub.person_key,
                               owner=sub.owner or author, display_name=sub.display_name, stale=False,
@@ -138,8 +155,9 @@ class FrameCommands:
             if sub.owner:
                 frame.owner = sub.owner
             frame.updated_at = now
-            if created or _consent_differs(frame, sub.consent):
-                self._apply_consent(s, frame, sub.consent, author, now, note="saisi avec la version " + str(version))
+            if created:
+                self._apply_consent(s, frame, sub.consent or ConsentIn(status=ConsentStatus.NON_DEMANDE), author,
+                                    now, note="saisi avec la version " + str(version))
             return Written(frame.frame_id, version, STATUS_PENDING, created)
 
     def approve(self, frame_id: str, approver: str, approval: Approval) -> Written:
@@ -296,4 +314,5 @@ def _earlier_content(s: Session, frame: Frame, last: FrameVersion | None) -> lis
 def _consent_differs(frame: Frame, consent: ConsentIn) -> bool:
     return (frame.consent_status != consent.status.value or list(frame.consent_scope or []) != list(consent.scope)
             or frame.consent_legal_basis != consent.legal_basis
+            or (frame.consent_justification or None) != (consent.justification or None)
             or (consent.date is not None and consent.date != frame.consent_date))

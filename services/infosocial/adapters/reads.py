@@ -29,11 +29,17 @@ CACHE_TTL_S = 10.0  # other instances' writes show within this; this instance's 
 
 
 class SnapshotCache:
-    """person_key -> snapshot of the open frame (or None). Invalidated by this process's own writes."""
+    """person_key -> snapshot of the open frame (or None). Invalidated by this process's own writes.
+
+    A read that missed may have read the row before a write committed, and the write's invalidation may come
+    before the read stores its result: each key has a generation, bumped on invalidation, and a read stores its
+    result only if the generation it took before reading (`generation`) is still the key's."""
 
     def __init__(self, ttl_s: float = CACHE_TTL_S, max_entries: int = 50_000):
         self.ttl_s, self.max_entries = ttl_s, max_entries
         self._data: dict[str, tuple[float, FrameSnapshot | None]] = {}
+        self._generations: dict[str, int] = {}
+        self._epoch = 0  # bumped when the generations are dropped (bounded memory): reads begun before store nothing
         self._lock = threading.Lock()
 
     def get(self, key: str) -> tuple[bool, FrameSnapshot | None]:
@@ -42,15 +48,27 @@ class SnapshotCache:
             return True, hit[1]
         return False, None
 
-    def put(self, key: str, snap: FrameSnapshot | None) -> None:
+    def generation(self, key: str) -> tuple[int, int]:
         with self._lock:
+            return self._epoch, self._generations.get(key, 0)
+
+    def put(self, key: str, snap: FrameSnapshot | None, generation: tuple[int, int]) -> bool:
+        """Store what was read since `generation`; not if the key was invalidated meanwhile (False)."""
+        with self._lock:
+            if generation != (self._epoch, self._generations.get(key, 0)):
+                return False
             if len(self._data) >= self.max_entries:
                 self._data.clear()
             self._data[key] = (time.monotonic() + self.ttl_s, snap)
+            return True
 
     def invalidate(self, key: str) -> None:
         with self._lock:
             self._data.pop(key, None)
+            if len(self._generations) >= self.max_entries:
+                self._generations.clear()
+                self._epoch += 1
+            self._generations[key] = self._generations.get(key, 0) + 1
 
 
 @dataclass
@@ -63,10 +81,11 @@ class FrameReads:
         hit, snap = self.cache.get(person_key)
         if hit:
             return snap
+        generation = self.cache.generation(person_key)  # before the read: a write committed after it is seen
         with unit_of_work(self.factory) as s:
             frame = s.scalars(select(Frame).where(Frame.person_key == person_key, Frame.archived_at.is_(None))).first()
             snap = snapshot(s, frame) if frame else None
-        self.cache.put(person_key, snap)
+        self.cache.put(person_key, snap, generation)
         return snap
 
     def of_frame(self, frame_id: str) -> FrameSnapshot | None:

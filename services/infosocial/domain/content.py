@@ -259,7 +259,10 @@ class FrameSubmission(FrameContent):
     """POST /v1/frames and PUT /v1/frames/{id}: a new version, waiting for a second person's approval."""
     person_key: str = Field(pattern=PERSON_KEY, description="Clé pseudonyme de la personne (faite par intake).")
     display_name: OptLine = Field(None, max_length=200, description="Nom affiché (intervenantes seulement).")
-    consent: ConsentIn = Field(default_factory=lambda: ConsentIn(status=ConsentStatus.NON_DEMANDE))
+    consent: ConsentIn | None = Field(
+        None, description="Consentement initial d'une nouvelle fiche (défaut: non demandé). Sur une fiche existante, "
+                          "une version ne le change pas: absent, le consentement actuel est gardé; différent, la "
+                          "version est refusée (409): il se consigne par POST /v1/frames/{id}/consent.")
     review_due: date | None = Field(None, description="Date de révision (défaut: 12 mois après l'approbation).")
     reason: OptText = Field(None, max_length=500, description="Pourquoi cette version (création, révision annuelle...).")
     owner: OptLine = Field(None, max_length=100, description="Intervenante responsable (défaut: l'autrice).")
@@ -271,7 +274,7 @@ class FrameSubmission(FrameContent):
                              "un risque, un niveau de tolérance ou un mode de libération")
         if self.review_due and self.review_due <= today_in_montreal():
             raise ValueError("review_due doit être dans le futur")
-        if self.consent.legal_basis == NCR and self.verdict is None:
+        if self.consent is not None and self.consent.legal_basis == NCR and self.verdict is None:
             raise ValueError(f"verdict: obligatoire avec la base légale {NCR} (nature du verdict, date, numéro du "
                              "dossier de la cour)")
         return self

@@ -4,7 +4,7 @@ reasons of a triage suggestion arrive already in words (French, from triage's ru
 Pure: no I/O."""
 from __future__ import annotations
 
-from dyade.contracts import CRITERION_LABELS, Criterion, ReferralStatus, ReferrerType
+from dyade.contracts import CRITERION_LABELS, LEGAL_BASIS_LABELS, Criterion, LegalBasis, ReferralStatus, ReferrerType
 from dyade.contracts.labels import CATALOGUE
 
 LANGS = ("fr", "en")
@@ -37,6 +37,11 @@ SORTS = {
     "anciennes": ("plus anciennes d'abord", "oldest first"),
     "appels": ("plus d'appels d'abord", "most calls first"),
     "mise_a_jour": ("dernière mise à jour d'abord", "last updated first"),
+}
+CONSENT = {
+    "obtenu": ("obtenu", "obtained"),
+    "refuse": ("refusé", "declined"),
+    "non_demande": ("non demandé", "not asked"),
 }
 ORIGINS = {"personnes": ("déposées par des personnes (policiers, 9-1-1, partenaires)",
                          "filed by people (officers, 9-1-1, partners)"),
@@ -86,6 +91,19 @@ def referrer(code: str, lang: str = "fr") -> str:
 
 def of(table: dict, code: str | None, lang: str = "fr") -> str:
     return pick(table.get(code), lang, code or "") if code is not None else ""
+
+
+def consent(c, lang: str = "fr") -> str:
+    """A frame's recorded consent in words (visibility.Consent): status, date, partners, basis without consent."""
+    words = of(CONSENT, c.status.value, lang)
+    if c.date:
+        words += (" on " if lang == "en" else " le ") + c.date.isoformat()
+    if c.scope:
+        words += (" — partners: " if lang == "en" else " — partenaires : ") + ", ".join(c.scope)
+    if c.legal_basis:
+        words += (" — legal basis: " if lang == "en" else " — base légale : ") + pick(
+            LEGAL_BASIS_LABELS.get(LegalBasis(c.legal_basis)), lang, c.legal_basis)
+    return words
 
 
 def choices(table: dict, lang: str = "fr") -> list[tuple[str, str]]:

@@ -66,6 +66,8 @@ def parse_frame_form(form: dict[str, str]) -> dict[str, Any]:
     verdict = {k: (form.get(f"verdict_{k}") or "").strip() for k in ("kind", "date", "reference")}
     if any(verdict.values()):  # half a verdict is named by the validation (422), not dropped
         out["verdict"] = {k: v or None for k, v in verdict.items()}
+    if "consent_status" not in form:  # the form of a new version: the frame keeps its consent
+        return out
     consent: dict[str, Any] = {"status": form.get("consent_status") or "non_demande",
                                "scope": [s.strip() for s in form.get("consent_scope", "").split(",") if s.strip()]}
     for name in ("date", "legal_basis", "justification"):
@@ -89,14 +91,11 @@ def _line(item: dict) -> str:
 
 
 def frame_form_values(snap: FrameSnapshot) -> dict[str, str]:
-    """Prefill the form from the frame shown (to write its next version)."""
+    """Prefill the form from the frame shown (to write its next version). Not the consent: a version does not
+    change it (the form shows it, read-only)."""
     c = snap.content.model_dump(mode="json")
     verdict = c.get("verdict") or {}
     values = {"person_key": snap.person_key, "display_name": snap.display_name or "", "pii_link": c.get("pii_link") or "",
-              "consent_status": snap.consent.status.value, "consent_scope": ", ".join(snap.consent.scope),
-              "consent_date": snap.consent.date.isoformat() if snap.consent.date else "",
-              "consent_legal_basis": snap.consent.legal_basis or "",
-              "consent_justification": snap.consent.justification or "",
               "verdict_kind": verdict.get("kind") or "", "verdict_date": verdict.get("date") or "",
               "verdict_reference": verdict.get("reference") or ""}
     for name in LIST_FIELDS:

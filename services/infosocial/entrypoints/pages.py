@@ -30,7 +30,7 @@ from services.infosocial.domain.content import (PERSON_KEY, VERDICT_KINDS, Appro
                                                 FrameSubmission, Model)
 from services.infosocial.domain.referrals import ALLOWED
 from services.infosocial.domain.review import REVIEW_NOTICE_DAYS, today_in_montreal
-from services.infosocial.adapters.frames import Problem
+from services.infosocial.adapters.frames import ConsentConflict, Problem
 from dyade.clock import utcnow
 from services.infosocial.entrypoints.forms import frame_form_values, parse_frame_form
 from services.infosocial.adapters.identities import Lookup
@@ -369,10 +369,13 @@ def new_frame_form(request: Request, person_key: str = ""):
     if not isinstance(who, Principal):
         return who
     values: dict[str, Any] = {"person_key": person_key}
-    snap = rt(request).reads.for_person(person_key) if person_key else None
-    if snap is not None:
-        values = frame_form_values(snap)
-    return frame_form(request, who, values)
+    reads = rt(request).reads
+    snap = reads.for_person(person_key) if person_key else None
+    if snap is None:
+        return frame_form(request, who, values)
+    reads.audit(who, snap, "complete", "page", None, utcnow())  # the form shows the whole frame
+    return frame_form(request, who, frame_form_values(snap), consent_locked=True,
+                      current_consent=L.consent(snap.consent))
 
 
 # The bases a social worker records without consent (consent itself is the status above them).
@@ -383,9 +386,12 @@ def basis_choices() -> list[tuple[str, str]]:
     return [(b.value, LEGAL_BASIS_LABELS[b][0]) for b in RECORDED_BASES]
 
 
-def frame_form(request: Request, who: Principal, values: dict, errors: str | None = None,
-               status: int = 200) -> HTMLResponse:
+def frame_form(request: Request, who: Principal, values: dict, errors: str | None = None, status: int = 200,
+               consent_locked: bool = False, current_consent: str | None = None) -> HTMLResponse:
+    """The frame form. A new version's shows the consent read-only (`consent_locked`) and sends none: only the
+    consent form of the person's page changes it."""
     return page(request, "frame_form.html", status, who=who, values=values, errors=errors,
+                consent_locked=consent_locked, current_consent=current_consent,
                 basis_choices=basis_choices(), verdict_kinds=[(k, v[0]) for k, v in VERDICT_KINDS.items()])
 
 
@@ -395,13 +401,17 @@ async def submit_frame(request: Request):
     if not isinstance(who, Principal):
         return who
     form = {k: str(v) for k, v in (await request.form()).items()}
+    locked = "consent_status" not in form  # sent by the form of a new version
     try:
         sub = FrameSubmission.model_validate(parse_frame_form(form))
         written = rt(request).frames.submit(sub, who.subject)
     except ValidationError as exc:
-        return frame_form(request, who, form, describe_validation_error(exc, 10), 422)
+        return frame_form(request, who, form, describe_validation_error(exc, 10), 422, locked)
+    except ConsentConflict as exc:  # shown again without the consent fields: sent again, it keeps the current one
+        kept = {k: v for k, v in form.items() if not k.startswith("consent_")}
+        return frame_form(request, who, kept, exc.message, exc.status, True, L.consent(exc.current))
     except (Problem, ValueError) as exc:
-        return frame_form(request, who, form, str(getattr(exc, "message", exc)), 422)
+        return frame_form(request, who, form, str(getattr(exc, "message", exc)), 422, locked)
     return back(f"/personnes/{sub.person_key}", f"Version {written.version} enregistrée, en attente d'approbation")
 
 

@@ -320,6 +320,13 @@ def test_an_imminent_danger_basis_lapses_after_three_days(api, sw, person, token
     assert last.legal_basis == "aucune" and last.particularites is None
     history = api.get(f"/v1/persons/{person}/export", headers=sw[0]).json()["frames"][0]["consents"]
     assert "échue" in history[-1]["note"] and history[-1]["recorded_by"] == "revue-quotidienne"
+    # a version written with the basis of then does not bring it back
+    r = api.put(f"/v1/frames/{fid}", json=frame_body(person, consent=danger), headers=sw[0])
+    assert r.status_code == 409 and "formulaire de consentement" in r.json()["detail"], r.text
+    assert api.put(f"/v1/frames/{fid}", json=without_consent(frame_body(person)), headers=sw[0]).status_code == 201
+    assert api.post(f"/v1/frames/{fid}/approve", headers=sw[1]).status_code == 200
+    view = api.get(f"/v1/persons/{person}/frame", headers=officer).json()
+    assert view["version"] == 2 and view["legal_basis"] == "aucune" and HEALTH not in repr(view)
 
 
 LRSSS = CONSENT_CASES["lrsss"]
@@ -395,8 +402,9 @@ def test_the_2024_basis_needs_the_verdict_and_keeps_it_from_officers_and_events(
     assert VERDICT["reference"].encode() not in event.to_bytes() and b"inaptitude" not in event.to_bytes()
     assert api.get(f"/v1/frames/{fid}", headers=sw[1]).json()["content"]["verdict"]["reference"] == VERDICT["reference"]
 
-    # A version without the verdict waits; the basis cannot be kept with it.
-    r = api.put(f"/v1/frames/{fid}", json=frame_body(person, consent=LRSSS), headers=sw[0])
+    # A version without the verdict waits; the basis cannot be kept with it (nor changed by it).
+    assert api.put(f"/v1/frames/{fid}", json=frame_body(person, consent=LRSSS), headers=sw[0]).status_code == 409
+    r = api.put(f"/v1/frames/{fid}", json=without_consent(frame_body(person)), headers=sw[0])
     assert r.status_code == 201
     r = api.post(f"/v1/frames/{fid}/consent", json=NCR, headers=sw[0])  # the active version has the verdict
     assert r.status_code == 200 and r.json()["legal_basis"] == "lrsss_74_76_verdict_ncr"
@@ -432,6 +440,93 @@ def test_the_page_form_marks_a_suicide_related_element_and_records_its_test(api,
     assert f"consigné par {SW_A}" in page and "verdict de non-responsabilité criminelle" in page
     prefill = api.get("/fiches/nouvelle", params={"person_key": person}, headers=sw[0]).text
     assert f"[divulgation: {JUSTIFICATION}] {SUICIDE}" in prefill.replace("&#39;", "'")
-    assert 'value="lrsss_74_76_verdict_ncr" selected' in prefill
+    assert "actuel : <strong>refusé" in prefill and "loi de 2024" in prefill  # the consent: read-only
+    assert 'name="consent_legal_basis"' not in prefill
     bad = api.post("/fiches", data={**form, "risques": "[divulgation: court] Idées suicidaires"}, headers=sw[0])
     assert bad.status_code == 422 and "risques.0.disclosure.justification" in bad.text
+
+
+def enqueued_currents(runtime, person: str) -> list:
+    """The police views this service put in its outbox for `person` (committed with the command that made them)."""
+    from sqlalchemy import select
+
+    from dyade.db import unit_of_work
+    from services.infosocial.adapters.models import OutboxRecord
+    with unit_of_work(runtime.factory) as s:
+        rows = s.scalars(select(OutboxRecord).where(OutboxRecord.topic == FRAMES_CURRENT.name,
+                                                    OutboxRecord.key == person).order_by(OutboxRecord.id)).all()
+        return [decode(r.value, expect=FrameCurrent).payload for r in rows if r.value is not None]
+
+
+def without_consent(body: dict) -> dict:
+    return {k: v for k, v in body.items() if k != "consent"}
+
+
+def test_a_version_does_not_bring_back_a_withdrawn_consent(api, sw, person, token, runtime, reader):
+    fid = create_active(api, sw, person)  # consent obtenu
+    officer = token("officer", subject="agent-retrait")
+    assert api.post(f"/v1/frames/{fid}/consent", json={"status": "refuse", "note": "retrait"},
+                    headers=sw[1]).status_code == 200
+    # A's edit, written from a form prefilled before the withdrawal, still says « obtenu »
+    stale = frame_body(person, reason="maj", mode_liberation="Accompagnement à l'urgence")
+    for r in (api.put(f"/v1/frames/{fid}", json=stale, headers=sw[0]),
+              api.post("/v1/frames", json=stale, headers=sw[0])):
+        assert r.status_code == 409, r.text
+        assert "formulaire de consentement" in r.json()["detail"] and "actuel : refusé" in r.json()["detail"]
+    assert api.post(f"/v1/frames/{fid}/approve", headers=sw[1]).status_code == 409  # no version was written
+    assert [(p.consent, p.police_view.particularites) for p in enqueued_currents(runtime, person)] == [
+        ("obtenu", HEALTH + " suivi au CISSS"), ("refuse", None)]
+    view = api.get(f"/v1/persons/{person}/frame", headers=officer).json()
+    assert view["consent_status"] == "refuse" and HEALTH not in repr(view)
+
+    # The same edit without consent (or with the current one) is a version; the frame keeps « refusé ».
+    r = api.put(f"/v1/frames/{fid}", json=without_consent(stale), headers=sw[0])
+    assert r.status_code == 201 and r.json()["version"] == 2, r.text
+    r = api.put(f"/v1/frames/{fid}", json={**stale, "consent": {"status": "refuse"}}, headers=sw[0])
+    assert r.status_code == 201 and r.json()["version"] == 3, r.text
+    assert api.get(f"/v1/frames/{fid}", headers=sw[0]).json()["consent"]["status"] == "refuse"
+    assert api.post(f"/v1/frames/{fid}/approve", headers=sw[1]).json()["version"] == 3
+    last = enqueued_currents(runtime, person)[-1]
+    assert (last.version, last.consent, last.police_view.particularites) == (3, "refuse", None)
+    assert last.police_view.legal_basis == "aucune"
+    view = api.get(f"/v1/persons/{person}/frame", headers=officer).json()
+    assert view["version"] == 3 and HEALTH not in repr(view)
+    history = api.get(f"/v1/persons/{person}/export", headers=sw[0]).json()["frames"][0]["consents"]
+    assert [c["status"] for c in history] == ["obtenu", "refuse"]
+
+
+def test_the_new_version_form_shows_the_consent_read_only_and_a_stale_one_is_refused(api, sw, person, runtime):
+    fid = create_active(api, sw, person)
+    assert api.post(f"/v1/frames/{fid}/consent", json={"status": "refuse", "note": "retrait"},
+                    headers=sw[1]).status_code == 200
+    prefill = api.get("/fiches/nouvelle", params={"person_key": person}, headers=sw[0])
+    assert prefill.status_code == 200
+    assert 'name="consent_status"' not in prefill.text and 'name="consent_scope"' not in prefill.text
+    assert "actuel : <strong>refusé" in prefill.text and f'href="/personnes/{person}#consentement"' in prefill.text
+
+    # a form kept open from before the withdrawal (the consent fields of then)
+    form = {"person_key": person, "particularites": HEALTH, "interventions_a_privilegier": "[police] Parler calmement",
+            "reason": "maj", "consent_status": "obtenu", "consent_scope": "CISSS"}
+    r = api.post("/fiches", data=form, headers=sw[0], follow_redirects=False)
+    assert r.status_code == 409 and '<p class="err" role="alert">' in r.text
+    assert "formulaire de consentement" in r.text and "Traceback" not in r.text
+    assert 'name="consent_status"' not in r.text and "actuel : <strong>refusé" in r.text  # sent again: kept
+    assert [p.consent for p in enqueued_currents(runtime, person)] == ["obtenu", "refuse"]
+    kept = {k: v for k, v in form.items() if not k.startswith("consent_")}
+    r = api.post("/fiches", data=kept, headers=sw[0], follow_redirects=False)
+    assert r.status_code == 303, r.text[:500]
+    frame = api.get(f"/v1/frames/{fid}", headers=sw[1]).json()
+    assert frame["consent"]["status"] == "refuse" and frame["pending_versions"] == [2]
+
+
+def test_the_new_version_form_is_an_audited_read(api, sw, person, token):
+    fid = create_active(api, sw, person)
+    admin = token("admin", subject="adm")
+    before = api.get("/v1/audit/reads", params={"frame_id": fid}, headers=admin).json()
+    prefill = api.get("/fiches/nouvelle", params={"person_key": person}, headers=sw[1])
+    assert prefill.status_code == 200 and HEALTH in prefill.text
+    after = api.get("/v1/audit/reads", params={"frame_id": fid}, headers=admin).json()
+    assert len(after) == len(before) + 1
+    row = after[0]  # the latest first
+    assert (row["reader"], row["role"], row["view"], row["purpose"], row["person_key"], row["version"]) == (
+        SW_B, "social_worker", "complete", "page", person, 1)
