@@ -64,12 +64,13 @@ def remind_due(session: Session, *, now: datetime, tz: ZoneInfo = MONTREAL) -> i
     made = 0
     for row in session.scalars(select(PlanRow).where(PlanRow.active.is_(True), PlanRow.next_due_at <= now)
                                .with_for_update(skip_locked=True)).all():
-        person_key = row.person_key
+        dyad_id, due = row.dyad_id, row.next_due_at   # read before a failure expires the row; no person in a log
         try:
             with session.begin_nested():
                 reminded = _remind(session, row, now=now, tz=tz)
         except Exception as exc:
-            log.warning("follow-up plan skipped", extra={"person_key": person_key, "error": describe_db_error(exc)})
+            log.warning("follow-up plan skipped", extra={"dyad_id": dyad_id, "due_at": str(due),
+                                                         "error": describe_db_error(exc)})
             continue
         made += reminded
     return made
