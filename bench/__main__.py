@@ -94,6 +94,22 @@ def notifier_rows(r: dict) -> list[Row]:
              "ratio": f"{_x(r.get('ratio_p50'))} / {_x(r.get('ratio_p99'))}", "target": "not set"}]
 
 
+def notifier_work_rows(r: dict) -> list[Row]:
+    base = r["baseline_core_insert_commit"]
+
+    def line(case: dict) -> str:
+        return (f"{case['statements']:g} statements + {case['commits']:g} commit, p50 {_ms(case['wall_p50_ms'])}, "
+                f"CPU {_ms(case['cpu_p50_ms'])}")
+    return [{"figure": f"`bench.notifier_work`: the notifier's own work per decision, in process "
+                       f"({r.get('database', '?')}): {label}",
+             "value": line(r[key]),
+             "baseline": f"one Core INSERT + commit: p50 {_ms(base['wall_p50_ms'])}, CPU {_ms(base['cpu_p50_ms'])}",
+             "ratio": _x(r[key].get("ratio_wall_p50")), "target": "—"}
+            for key, label in (("single", "a batch of one (the alert path at a low rate)"),
+                               ("batch20", "a batch of 20 (a burst), per decision"),
+                               ("stream_fetch", "the live stream's read after each commit"))]
+
+
 def startup_rows(r: dict) -> list[Row]:
     return [{"figure": "`bench.startup`: `dyade up` → every service ready",
              "value": f"{r['dyade_up_to_all_ready_s']:.1f} s (Tansu {_ms(r['broker_start_s'] * 1000)}, "
@@ -230,7 +246,7 @@ EXTRACT: dict[str, Callable[[dict], list[Row]]] = {
     "idle": idle_rows,
     "startup": startup_rows, "intake": intake_rows, "triage": triage_rows, "backfill": backfill_rows,
     "infosocial": infosocial_rows,
-    "pipeline": pipeline_rows, "notifier": notifier_rows, "analytics": analytics_rows, "simulate": simulate_rows}
+    "pipeline": pipeline_rows, "notifier": notifier_rows, "notifier_work": notifier_work_rows, "analytics": analytics_rows, "simulate": simulate_rows}
 
 # The README's former table (2 cores; commit a4410feb of 2026-11-23, triage row 2e9332e8 of 2026-11-24).
 README_ROWS: dict[str, list[Row]] = {
@@ -257,7 +273,7 @@ README_ROWS: dict[str, list[Row]] = {
                   "baseline": "writing the same lines, ready-made: 0.7 s", "ratio": "×60", "target": "—",
                   "date": "2026-11-23"}],
 }
-ORDER = ["pipeline", "notifier", "startup", "idle", "intake", "triage", "backfill", "infosocial", "analytics",
+ORDER = ["pipeline", "notifier", "notifier_work", "startup", "idle", "intake", "triage", "backfill", "infosocial", "analytics",
          "simulate"]
 
 

@@ -24,8 +24,8 @@ from services.notifier.adapters import alerts, delivery, followups, handlers
 from services.notifier.entrypoints import views
 from services.notifier.config import NotifierConfig
 from services.notifier.entrypoints.consumers import start_consumers
-from services.notifier.adapters.models import AlertRow, DyadRow, OutboxRow, SubscriptionRow, processed
-from services.notifier.adapters.outbox import EventRelay, Relay
+from services.notifier.adapters.models import AlertEventRow, AlertRow, DyadRow, OutboxRow, SubscriptionRow, processed
+from services.notifier.adapters.outbox import ASSIGNING, EventRelay, Relay
 
 log = logging.getLogger("dyade.notifier")
 PRUNE_EVERY = timedelta(hours=1)
@@ -35,6 +35,7 @@ LEDGER_KEPT = timedelta(days=max(t.retention_days or 0 for t in TOPICS if "notif
 # a cleared call is kept while a decision about it could page: past the horizon none does (`hors_horizon`);
 # a day more for the CAD's clock and a lagging triage
 CLEARED_KEPT_PAST_HORIZON = timedelta(days=1)
+RESUMED_AT_MOST = 500   # deliveries queued again at start, the most recently assigned
 
 
 class Hub:
@@ -101,6 +102,7 @@ class Notifier:
     # --- life cycle -----------------------------------------------------------------------------
     def start(self) -> "Notifier":
         bootstrap = self.settings.kafka_bootstrap_servers
+        self.resume_deliveries()
         if bootstrap:
             self.relay = Relay(self.sessions, bootstrap, self.deliveries).start()
             self.event_relay = EventRelay(self.sessions, bootstrap).start()
@@ -162,6 +164,26 @@ class Notifier:
                 log.exception("scheduler tick failed")
 
     # --- delivery -------------------------------------------------------------------------------
+    def resume_deliveries(self) -> int:
+        """Queues again, at start, the deliveries a stopped process may have lost: the relay hands an alert to
+        the in-memory delivery queue once its assignment is published, so a crash between the two left the
+        dyad's devices without the push (the app's live stream still shows the alert). An alert assigned to a
+        dyad and not delivered since, whose changes are all published, is delivered again — at worst a second
+        push of an alert the devices already show (the app keeps one entry per alert); one whose changes are
+        not all published goes through the relay as usual."""
+        unpublished = select(AlertEventRow.id).where(AlertEventRow.alert_id == AlertRow.alert_id,
+                                                     AlertEventRow.outbound.is_(True),
+                                                     AlertEventRow.published_at.is_(None))
+        with self.sessions() as session:
+            ids = list(session.scalars(select(AlertRow.alert_id).where(
+                AlertRow.state.in_(ASSIGNING), AlertRow.dyad_id.is_not(None), ~unpublished.exists())
+                .order_by(AlertRow.assigned_at.desc()).limit(RESUMED_AT_MOST)))
+        for alert_id in reversed(ids):   # the oldest first, as they were assigned
+            self.deliveries.put(alert_id)
+        if ids:
+            log.info("deliveries resumed", extra={"alerts": len(ids)})
+        return len(ids)
+
     def _deliver_loop(self) -> None:
         """A few deliveries at once: a slow webhook must not hold back the next alert's push."""
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="notifier-deliver") as pool:

@@ -62,8 +62,7 @@ def plan_route(session: Session, config: NotifierConfig, *, sector: str | None, 
                exclude: frozenset[str] = frozenset(), escalating: bool = False, must_not_wait: bool = False,
                must_reach: bool = False) -> Route:
     adj = roster.adjacency(session, config.default_adjacency)
-    dyads = roster.dyads_in(session, reachable_sectors(sector, adj), config.tz)
-    busy = roster.busy_dyads(session, [d.dyad_id for d in dyads])
+    dyads, busy = roster.available(session, reachable_sectors(sector, adj), config.tz)
     return route(sector=sector, level=level, at=now, dyads=dyads, busy=busy, adjacency=adj,
                  after_hours=config.after_hours, exclude=exclude, escalating=escalating,
                  must_not_wait=must_not_wait, must_reach=must_reach)
@@ -255,4 +254,4 @@ def bulk_close(session: Session, alert_ids: list[str], *, disposition: Dispositi
 
 
 def dyad_exists(session: Session, dyad_id: str) -> bool:
-    return session.get(DyadRow, dyad_id) is not None
+    return roster.already_read(session, dyad_id) is not None or session.get(DyadRow, dyad_id) is not None

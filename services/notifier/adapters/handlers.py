@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable, TypeVar
 
-from sqlalchemy import Text, and_, cast, delete, or_, select
+from sqlalchemy import Text, and_, bindparam, cast, delete, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from dyade.contracts import Event
@@ -20,8 +20,8 @@ from services.notifier.adapters import alerts, roster
 from services.notifier.config import NotifierConfig
 from services.notifier.domain import lifecycle, merging, severity
 from services.notifier.domain.routing import Outcome, Route, alerts_dyad
-from services.notifier.adapters.models import (AlertCallRow, AlertRow, ClearedCallRow, DecisionRow, FrameRow,
-                                               processed, utc)
+from services.notifier.adapters.models import (AlertCallRow, AlertRow, BusyRow, ClearedCallRow, DecisionRow,
+                                               FrameRow, processed, utc)
 
 OPEN = [s.value for s in lifecycle.OPEN]
 E = TypeVar("E", bound=Event)
@@ -32,16 +32,70 @@ def unseen(session: Session, events: Iterable[E]) -> list[E]:
     return first_seen(session, processed, events)
 
 
+RECORDED, CLEARED = "notifier.recorded", "notifier.cleared"   # what `know_batch` read, for the transaction
+# Statements of the decisions' path, built once (building one costs as much as sending it):
+# - what a batch's decisions need to know: the busy rows of their calls, which of their calls are cleared,
+#   which of their decision ids are recorded (a row of each kind fills its own columns)
+BATCH_FACTS = union_all(
+    select(BusyRow.call_id.label("busy_call_id"), BusyRow.dyad_id, BusyRow.since, null().label("cleared_call_id"),
+           null().label("decision_id")).where(BusyRow.call_id.in_(bindparam("call_ids", expanding=True))),
+    select(null(), null(), null(), ClearedCallRow.call_id, null())
+    .where(ClearedCallRow.call_id.in_(bindparam("call_ids", expanding=True))),
+    select(null(), null(), null(), null(), DecisionRow.decision_id)
+    .where(DecisionRow.decision_id.in_(bindparam("decision_ids", expanding=True))))
+# - the open call alerts about a call (its own, or that it joined), or also about its persons in its sector
+LINKED = select(AlertCallRow.alert_id).where(AlertCallRow.call_id == bindparam("call_id"))
+_ABOUT_CALL = [AlertRow.call_id == bindparam("call_id"), AlertRow.alert_id.in_(LINKED)]
+_ABOUT_PERSONS = and_(AlertRow.person_key.in_(bindparam("person_keys", expanding=True)),
+                      AlertRow.sector == bindparam("sector"))
+_OPEN_CALL_ALERTS = select(AlertRow).where(AlertRow.state.in_(OPEN), AlertRow.kind == AlertKind.APPEL.value) \
+    .order_by(AlertRow.created_at.desc()).with_for_update()
+OPEN_ABOUT_CALL = _OPEN_CALL_ALERTS.where(or_(*_ABOUT_CALL))
+OPEN_ABOUT_CALL_OR_PERSONS = _OPEN_CALL_ALERTS.where(or_(*_ABOUT_CALL, _ABOUT_PERSONS))
+
+
+def know_batch(session: Session, decisions: list[DecisionPayload]) -> None:
+    """Read once, for a consumed batch, what `handle_decision` reads about each of its decisions: whether
+    the decision is recorded, whether the CAD cleared the call and which dyad it sent to it — one statement
+    for the batch instead of three per decision. Kept true through the transaction: a decision recorded, a
+    call cleared, reopened or dispatched earlier in the batch counts for the decisions after it."""
+    if not decisions:
+        return
+    decision_ids = sorted({d.decision_id for d in decisions})
+    call_ids = sorted({d.call_id for d in decisions})
+    rows = session.execute(BATCH_FACTS, {"call_ids": call_ids, "decision_ids": decision_ids}).all()
+    found = {r.decision_id for r in rows if r.decision_id is not None}
+    roster.in_transaction(session, RECORDED).update({i: i in found for i in decision_ids})
+    found = {r.cleared_call_id for r in rows if r.cleared_call_id is not None}
+    roster.in_transaction(session, CLEARED).update({c: c in found for c in call_ids})
+    roster.know_dispatched(session, call_ids, [(r.busy_call_id, r.dyad_id, r.since) for r in rows
+                                               if r.busy_call_id is not None])
+
+
+def _recorded(session: Session, decision_id: str) -> bool:
+    known = roster.in_transaction(session, RECORDED)
+    if decision_id in known:
+        return known[decision_id]
+    return session.get(DecisionRow, decision_id) is not None
+
+
+def _cleared(session: Session, call_id: str) -> bool:
+    known = roster.in_transaction(session, CLEARED)
+    if call_id in known:
+        return known[call_id]
+    return session.get(ClearedCallRow, call_id) is not None
+
+
 def handle_decision(session: Session, d: DecisionPayload, config: NotifierConfig, *, now: datetime) -> str:
     """Create, merge, re-page or ignore; returns the outcome recorded for the decision."""
-    if session.get(DecisionRow, d.decision_id) is not None:
+    if _recorded(session, d.decision_id):
         return "duplicate"
     alert_id, outcome = None, "routine"
     if not alerts_dyad(d.level):
         pass
     elif utc(d.call_received_at) < now - config.horizon:
         outcome = "hors_horizon"
-    elif session.get(ClearedCallRow, d.call_id) is not None:
+    elif _cleared(session, d.call_id):
         outcome = "deja_termine"   # the CAD cleared the call before triage's decision (or this revision) came
     else:
         sev = severity_of(d)
@@ -69,6 +123,7 @@ def handle_decision(session: Session, d: DecisionPayload, config: NotifierConfig
             alert_id, outcome = alert.alert_id, (sent or fresh).outcome.value
     session.add(DecisionRow(decision_id=d.decision_id, call_id=d.call_id, alert_id=alert_id, outcome=outcome,
                             received_at=now))
+    roster.in_transaction(session, RECORDED)[d.decision_id] = True
     return outcome
 
 
@@ -96,19 +151,39 @@ def open_facts(session: Session, alert: AlertRow) -> merging.OpenAlert:
 
 def _open_alerts_for(session: Session, d: DecisionPayload) -> list[AlertRow]:
     """Open call alerts about the same call (first), then about the same person in the same sector (most
-    recent first): the candidates a call may join (domain/merging.py decides). One locking read."""
-    linked = select(AlertCallRow.alert_id).where(AlertCallRow.call_id == d.call_id)
-    about = [AlertRow.call_id == d.call_id, AlertRow.alert_id.in_(linked)]
+    recent first): the candidates a call may join (domain/merging.py decides). One locking read; the
+    session's changes are flushed before it only when one could change its answer (`_unflushed_about`), so
+    that the rows of a batch's new alerts are written together at its commit."""
     if d.person_keys and d.sector:
-        about.append(and_(AlertRow.person_key.in_(d.person_keys), AlertRow.sector == d.sector))
-    found = session.scalars(select(AlertRow).where(AlertRow.state.in_(OPEN), AlertRow.kind == AlertKind.APPEL.value,
-                                                   or_(*about))
-                            .order_by(AlertRow.created_at.desc()).with_for_update()).all()
-    linked_ids = set(session.scalars(linked)) if found else set()
+        query, about = OPEN_ABOUT_CALL_OR_PERSONS, {"call_id": d.call_id, "person_keys": list(d.person_keys),
+                                                    "sector": d.sector}
+    else:
+        query, about = OPEN_ABOUT_CALL, {"call_id": d.call_id}
+    if _unflushed_about(session, d):
+        session.flush()
+    with session.no_autoflush:
+        found = session.scalars(query, about).all()
+        linked_ids = set(session.scalars(LINKED, {"call_id": d.call_id})) if found else set()
 
     def rank(a: AlertRow) -> int:
         return 0 if a.call_id == d.call_id else 1 if a.alert_id in linked_ids else 2
     return sorted(found, key=rank)   # stable: most recent first within each rank
+
+
+def _unflushed_about(session: Session, d: DecisionPayload) -> bool:
+    """Whether the session holds a change not yet flushed that `_open_alerts_for` could find or must see
+    as changed: an alert changed or removed (any: rare on the decisions' path), a new alert or alert call
+    about the decision's call or its persons."""
+    if session.deleted or any(isinstance(o, (AlertRow, AlertCallRow)) for o in session.dirty):
+        return True
+    persons = set(d.person_keys)
+    for o in session.new:
+        if isinstance(o, AlertCallRow) and o.call_id == d.call_id:
+            return True
+        if isinstance(o, AlertRow) and (o.call_id == d.call_id or d.call_id in (o.call_ids or [])
+                                        or o.person_key in persons or persons & set(o.person_keys or [])):
+            return True
+    return False
 
 
 def _new_alert(d: DecisionPayload, *, now: datetime) -> AlertRow:
@@ -174,6 +249,7 @@ def handle_call_update(session: Session, u: CallUpdatePayload, *, now: datetime)
     call does not close an alert a more serious call re-paged)."""
     if u.status in (CallStatus.DISPATCHED, CallStatus.ON_SCENE):
         session.execute(delete(ClearedCallRow).where(ClearedCallRow.call_id == u.call_id))   # reopened at the CAD
+        roster.in_transaction(session, CLEARED)[u.call_id] = False
         if u.dyad_id and alerts.dyad_exists(session, u.dyad_id):
             roster.set_busy(session, u.dyad_id, u.call_id, now)
             _taken_by_dispatch(session, u, now=now)
@@ -210,10 +286,12 @@ def _remember_cleared(session: Session, u: CallUpdatePayload, *, now: datetime) 
     if session.get(ClearedCallRow, u.call_id) is None:
         session.add(ClearedCallRow(call_id=u.call_id, disposition=u.disposition.value if u.disposition else None,
                                    cleared_at=now))
+    roster.in_transaction(session, CLEARED)[u.call_id] = True
 
 
 def forget_cleared_calls(session: Session, *, before: datetime) -> int:
     """Pruning: calls cleared before `before`, about which no decision can page any more."""
+    roster.in_transaction(session, CLEARED).clear()
     return session.execute(delete(ClearedCallRow).where(ClearedCallRow.cleared_at < before)).rowcount or 0
 
 

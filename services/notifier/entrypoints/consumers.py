@@ -46,7 +46,9 @@ def handle_batch(notifier: Notifier, events: list) -> None:
     burst), an event handled before dropped (dyade.ledger); if it fails, the kernel applies the events one
     at a time."""
     with notifier.work() as session:
-        for event in handlers.unseen(session, events):
+        events = handlers.unseen(session, events)
+        handlers.know_batch(session, [e.payload for e in events if isinstance(e, TriageDecided)])
+        for event in events:
             _apply(notifier, session, event)
 
 

@@ -10,7 +10,7 @@ import asyncio
 import orjson
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from starlette.concurrency import run_in_threadpool
 
 from dyade.auth import Principal, requires
@@ -23,6 +23,14 @@ from services.notifier.adapters.models import AlertEventRow, AlertRow, utc
 stream_router = APIRouter(prefix="/v1", tags=["notifier"])
 WINDOW = 200
 KEEPALIVE_S = 15.0
+# built once (building a statement costs as much as sending it): the ids of the changes past a cursor (all,
+# or a dyad's), then those changes with their alerts
+CHANGES_PAST = select(AlertEventRow.id).where(AlertEventRow.id > bindparam("past")).order_by(AlertEventRow.id) \
+    .limit(1000)
+DYAD_CHANGES_PAST = CHANGES_PAST.where(or_(AlertEventRow.dyad_id == bindparam("dyad_id"),
+                                           AlertEventRow.previous_dyad_id == bindparam("dyad_id")))
+CHANGES_WITH_ALERTS = select(AlertEventRow, AlertRow).join(AlertRow, AlertRow.alert_id == AlertEventRow.alert_id) \
+    .where(AlertEventRow.id.in_(bindparam("ids", expanding=True))).order_by(AlertEventRow.id)
 
 
 def _cursor_now(n) -> int:
@@ -33,16 +41,14 @@ def _cursor_now(n) -> int:
 def _fetch(n, after: int, sent: set[int], dyad_id: str | None, lang: str) -> list[tuple[int, dict]]:
     """Changes past the cursor, plus late commits in the window behind it not sent on this connection."""
     with n.sessions() as session:
-        q = select(AlertEventRow.id).where(AlertEventRow.id > after - WINDOW).order_by(AlertEventRow.id)
-        if dyad_id:
-            q = q.where(or_(AlertEventRow.dyad_id == dyad_id, AlertEventRow.previous_dyad_id == dyad_id))
-        unseen = [i for i in session.scalars(q.limit(1000)) if i not in sent]   # ids only: cheap
+        ids = session.scalars(DYAD_CHANGES_PAST if dyad_id else CHANGES_PAST,
+                              {"past": after - WINDOW, "dyad_id": dyad_id})
+        unseen = [i for i in ids if i not in sent]   # ids only: cheap
         if not unseen:
             return []
-        rows = list(session.scalars(select(AlertEventRow).where(AlertEventRow.id.in_(unseen))
-                                    .order_by(AlertEventRow.id)))
-        found = {a.alert_id: a for a in session.scalars(
-            select(AlertRow).where(AlertRow.alert_id.in_({r.alert_id for r in rows})))}
+        changes = session.execute(CHANGES_WITH_ALERTS, {"ids": unseen}).all()   # each change with its alert
+        rows = [r for r, _ in changes]
+        found = {a.alert_id: a for _, a in changes}
         summaries = {s["alert_id"]: s for s in views.summaries(session, list(found.values()), lang=lang, tz=n.config.tz)}
         return [(r.id, {"cursor": r.id,
                         "change": {"state": r.state, "previous": r.previous, "reason": r.reason,

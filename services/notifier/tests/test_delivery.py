@@ -165,3 +165,45 @@ def test_webhook_is_signed_for_the_cad_terminal(notifier, http, supervisor, prod
                         timeout=60)
     assert body["event"] == "alert.assigned" and body["alert"]["summary"] == "Voisin inquiet"
     wait_until(lambda: alert_row(notifier, second.alert_id).state == "delivered")
+
+
+def test_a_restarted_notifier_delivers_what_the_stopped_one_had_only_queued(notifier, http, supervisor, settings,
+                                                                            unique, token, receivers):
+    """The relay hands an assigned alert to the in-memory delivery queue once its change is published: a process
+    that stopped in between left the dyad's devices without the push. The next process delivers it; not an
+    alert already delivered, nor one whose change is not yet published (the relay hands that one over)."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import text
+
+    from services.notifier.runtime import Notifier
+    put_dyad(http, supervisor, f"R{unique}", f"Y{unique}", shifts=ALWAYS)
+    me = token("dyad", dyad_id=f"R{unique}", sector=f"Y{unique}")
+    receivers.vapid_public_key = http.get("/v1/push/key", headers=me).json()["public_key"]
+    phone = receivers.device(f"phone-r-{unique}")
+    assert http.post("/v1/subscriptions", json=phone.subscription(), headers=me).status_code == 201
+    lost, delivered, unpublished = (f"lost-{unique}", f"done-{unique}", f"relay-{unique}")
+    restarted = Notifier(settings.model_copy(update={"kafka_bootstrap_servers": "", "dyade_webhook_allow_http": True}),
+                         notifier.config)
+    with notifier.engine.connect() as relay_busy:
+        if notifier.engine.dialect.name == "postgresql":   # the running relay holds off: the change stays unpublished
+            relay_busy.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": notifier.relay.lock_key})
+        with notifier.work() as s:   # what the stopped process left
+            for alert_id, state in ((lost, "created"), (delivered, "delivered"), (unpublished, "created")):
+                s.add(_stored_alert(alert_id, state, f"R{unique}", f"Y{unique}"))
+                change = _change(alert_id, "created", f"R{unique}")
+                change.published_at = None if alert_id == unpublished else datetime.now(timezone.utc)
+                s.add(change)
+        queued, put = [], restarted.deliveries.put
+        restarted.deliveries.put = lambda alert_id: (queued.append(alert_id), put(alert_id))
+        restarted.start()   # queues what was lost; its delivery worker takes it
+        relay_busy.rollback()
+    try:
+        assert lost in queued and delivered not in queued
+        if notifier.engine.dialect.name == "postgresql":
+            assert unpublished not in queued
+        [msg] = wait_until(lambda: [p for p in receivers.pushes if p["alert_id"] == lost], timeout=60)
+        assert msg["title"] == f"Alerte Dyade prioritaire — secteur Y{unique}"
+        wait_until(lambda: alert_row(notifier, lost).state == "delivered")
+    finally:
+        restarted.stop()
