@@ -51,6 +51,7 @@ HOPS = 3   # calls.received.v2, <triage>-events-by-subject, triage.decided.v1
 QUIET_AFTER_S = 5   # DYADE_IDLE_AFTER_S of the measured platform: the quiet-spell phase need not wait 60 s
 SECRET = "bench-token-secret-0123456789abcdefghij"
 ALERTING = ("dyade_suggeree", "dyade_prioritaire", "securite_policiers")   # services/notifier/domain/routing.py
+SLOWEST = 8   # printed with their stages: where the tail comes from
 STAGES = (("relay", "intake commit → relay (calls.received.v2)", "produced", "received_ts"),
           ("triage_place", "relay → triage place stage (events-by-subject)", "received_ts", "by_subject_ts"),
           ("triage_decided", "place stage → decision (triage.decided.v1)", "by_subject_ts", "decided_ts"),
@@ -252,12 +253,19 @@ def pipeline(rate: float, seconds: float, quiet_calls: int = 5) -> dict:
     for c in decided:
         levels[rows[c]["level"]] = levels.get(rows[c]["level"], 0) + 1
     after_quiet = stats([(client.arrived[c] - accepted[c]) * 1000 for c in delivered if c in quiet])
+    start = min((rows[c]["accepted"] for c in streamed), default=0.0)
+    slowest = [{"call": c, "at_s": round(rows[c]["accepted"] - start, 2),
+                "total_ms": round((rows[c]["sse"] - rows[c]["produced"]) * 1000, 1),
+                **{key: round((rows[c][b] - rows[c][a]) * 1000, 1) for key, _, a, b in STAGES
+                   if a in rows[c] and b in rows[c]}}
+               for c in sorted((c for c in streamed if "produced" in rows[c]),
+                               key=lambda c: rows[c]["produced"] - rows[c]["sse"])[:SLOWEST]]
     return stats([(client.arrived[c] - accepted[c]) * 1000 for c in streamed]) | {
         "after_quiet": after_quiet | {"calls": len(quiet), "quiet_s": QUIET_AFTER_S + 2},
         "calls": len(accepted), "decided": len(decided), "levels": levels, "expected": len(expected),
         "delivered": len(delivered), "delivered_as_update": sorted(c for c in delivered if c in client.joined),
         "missing": missing, "warm_up_delivered": f"{warmed}/3", "first_state": client.states,
-        "sse_messages": client.messages, "stages": stages,
+        "sse_messages": client.messages, "stages": stages, "slowest": slowest,
         "notifier_outcomes": _count(r.get("notifier_outcome") for r in rows.values())}
 
 
@@ -337,23 +345,22 @@ def raw_hops(rate: float, seconds: float) -> dict:
 def path_settings() -> dict:
     """The measured path's client settings, read where they are set: the consumer kernel (notifier), faust's
     aiokafka driver and TriageOptions (triage), intake's outbox relay."""
-    import inspect
-    import re
-
     from services.intake.adapters import outbox as intake_outbox
+    from services.triage.adapters import batching
     from services.triage.config import TriageOptions
 
-    def found(pattern: str, module, default="?"):
-        hit = re.search(pattern, inspect.getsource(module))
-        return hit.group(1) if hit else default
     opts = TriageOptions()
     return {"notifier (consumer kernel)": measured_path_settings()["consumer"],
             "triage (faust/aiokafka)": {"fetch_max_wait_ms": fetch_pace(),   # services/triage/adapters/transport.py
                                         "producer_linger_ms": round(opts.producer_linger * 1000),
+                                        "batch_within_ms": f"{batching.QUIET_WITHIN_S * 1000:g} "
+                                                           f"({opts.batch_within * 1000:g} after a batch of "
+                                                           f"{batching.TRICKLE}+)",
                                         "commit_interval_s": opts.commit_interval},
-            "intake outbox relay": {"woken": "on commit", "idle_s": found(r"idle_s=([\d.]+)", intake_outbox),
-                                    "linger_s": f"{intake_outbox.Relay.QUIET_LINGER_S} "
-                                                f"({intake_outbox.Relay.BUSY_LINGER_S} once busy)",
+            "intake outbox relay": {"woken": "on commit", "idle_s": intake_outbox.Relay(None, "").idle_s,
+                                    "linger_s": f"{intake_outbox.Relay.QUIET_LINGER_S:g} "
+                                                f"({intake_outbox.Relay.BUSY_LINGER_S:g} from "
+                                                f"{intake_outbox.Relay.BUSY_PER_S} events/s)",
                                     "acks": "waited per batch"}}
 
 
@@ -390,6 +397,10 @@ def main() -> None:
     print("  per stage (events' own timestamps):            p50       p99")
     for key, s in full["stages"].items():
         print(f"    {s['stage']:<52}{s.get('p50_ms', '-'):>8} {s.get('p99_ms', '-'):>9} ms")
+    print(f"  the {SLOWEST} slowest (seconds into the run: ms per stage, in the order above):")
+    for row in full["slowest"]:
+        print(f"    {row['at_s']:>6} s  {row['total_ms']:>6} ms = "
+              + " + ".join(str(row.get(key, "?")) for key, *_ in STAGES))
     print(f"raw broker hops ({HOPS} bare relays), same rate:      "
           f"p50 {raw.get('p50_ms')} ms, p99 {raw.get('p99_ms')} ms ({raw.get('n', 0)}/{raw['calls']})")
     print(f"  raw settings: {_fmt(RAW_SETTINGS)}")

@@ -8,6 +8,10 @@ again, in order, on the next try (consumers drop an event id they already saw). 
 one relay at a time holds the outbox (`lock_key`: a PostgreSQL advisory lock per batch), or each takes
 rows the others have not locked (FOR UPDATE SKIP LOCKED).
 
+Wake-up: a commit in the relay's own process wakes it (`notify`); a relay that finds the outbox held by
+another replica's batch tries again a moment later (that batch may have been read before this process's
+commit); the slow poll (`idle_s`) is for rows written by another process that has no relay running.
+
 A subclass says how a row becomes a record (`records`); it may act on the rows once marked sent
 (`on_sent`), add columns to the mark (`sent_values`) and check the broker every `verify_every_s`
 before sending (`verify`).
@@ -28,6 +32,7 @@ from dyade.clock import utcnow
 
 
 DEGRADED_AFTER_S = 30.0
+HELD_RETRY_S = 0.02   # the outbox held by another replica's batch: try again after this
 
 
 def producer_is_broken(producer) -> bool:
@@ -43,7 +48,7 @@ class OutboxRelay:
     def __init__(self, sessions: sessionmaker[Session], bootstrap: str, table: Table, *, name: str,
                  sent_column: str = "sent_at", where: ColumnElement[bool] | None = None,
                  lock_key: int | None = None, ack_timeout_s: float | None = 30.0,
-                 producer_options: dict[str, Any] | None = None, batch_size: int = 500, idle_s: float = 1.0,
+                 producer_options: dict[str, Any] | None = None, batch_size: int = 500, idle_s: float = 2.0,
                  linger_s: float = 0.0, retry_s: tuple[float, float] = (0.5, 10.0)):
         self.sessions, self.bootstrap, self.table, self.name = sessions, bootstrap, table, name
         (self.order,) = table.primary_key.columns
@@ -56,6 +61,7 @@ class OutboxRelay:
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.verified = threading.Event()  # `verify` ran at least once
+        self.held_elsewhere = False   # the last batch found the outbox held by another replica
         self.thread: threading.Thread | None = None
         self.producer = None
         self.verify_soon = False   # set by a subclass that saw a sign of a broker without its history
@@ -124,8 +130,9 @@ class OutboxRelay:
         while not self.stopping.is_set():
             try:
                 if self.producer is None:
+                    # no producer linger: the relay gathers its batch itself and waits for the batch's acks
                     self.producer = make_producer(self.bootstrap, client_id=f"{self.name}-outbox-relay",
-                                                  **self.producer_options)
+                                                  **{"linger_ms": 0, **self.producer_options})
                 if self.verify_every_s is not None and (time.monotonic() >= next_verify or self.verify_soon):
                     self.verify_soon = False
                     self.verify()
@@ -134,7 +141,9 @@ class OutboxRelay:
                 sent = self.relay_once()
                 self.last_error = self.failing_since = None
                 backoff = first_retry_s
-                if sent < self.batch_size:
+                if self.held_elsewhere:
+                    self.stopping.wait(HELD_RETRY_S)
+                elif sent < self.batch_size:
                     if self.wake.wait(self.idle_s) and self.linger_s:
                         self.stopping.wait(self.linger_s)  # let a burst of commits gather into one batch
                     self.wake.clear()
@@ -173,7 +182,8 @@ class OutboxRelay:
         """Publish one batch; returns how many rows were marked sent, or raises (after marking them) when
         the batch stopped short."""
         with unit_of_work(self.sessions) as session:
-            if not self.lock(session):
+            self.held_elsewhere = not self.lock(session)
+            if self.held_elsewhere:
                 return 0
             query = select(self.table).where(self.unsent).order_by(self.order).limit(self.batch_size)
             if self.lock_key is None:

@@ -25,8 +25,11 @@ class TriageOptions(BaseSettings):
     batch_max: int = Field(500, ge=1, description="Records an agent takes from its stream at once (faust's "
                                                   "take_events): states are written back once per key and batch.")
     batch_within: float = Field(0.01, gt=0, le=0.5, description="Seconds a batch waits for more records after "
-                                                            "its first: a lone record is handled after this.")
-    producer_linger: float = Field(0.01, description="Seconds the producer waits to batch messages (throughput).")
+                                                            "its first, once traffic is more than a trickle "
+                                                            "(adapters/batching.py: a lone call waits 2 ms).")
+    producer_linger: float = Field(0.001, description="Seconds the producer waits to batch messages. A short wait "
+                                                      "costs no throughput: while one request to the broker is "
+                                                      "in flight, what follows is batched anyway (aiokafka).")
 
 
 def load_ruleset(options: TriageOptions, environ: dict[str, str] | None = None) -> RulesetConfig:

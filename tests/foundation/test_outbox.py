@@ -108,3 +108,39 @@ def test_a_relay_that_cannot_reach_the_broker_says_so_then_a_stopped_one_fails_l
     not_running = Relay(sessionmaker(engine)).health()
     assert not_running["state"] == "stalled" and not_running["live"] is False
     engine.dispose()
+
+
+held_outbox = Table("test_outbox_held", MetaData(), Column("id", Integer, primary_key=True),
+                    Column("key", String(20)), Column("sent_at", DateTime(timezone=True)), Column("offset", Integer))
+
+
+def test_a_relay_finding_the_outbox_held_by_another_replica_says_so_and_tries_again_soon(pg_url):
+    """Another replica's batch holds the advisory lock: this relay sends nothing, and its loop waits a moment
+    (HELD_RETRY_S), not the slow poll, before trying again — that batch may have been read before this
+    process's commit; once the lock is free, the rows go out."""
+    from sqlalchemy import text
+
+    from dyade.outbox import HELD_RETRY_S
+    engine = create_engine(pg_url)
+    held_outbox.drop(engine, checkfirst=True)
+    held_outbox.create(engine)
+    try:
+        with engine.begin() as conn:
+            conn.execute(held_outbox.insert(), [{"key": f"k{i}"} for i in range(3)])
+        relay = OutboxRelay(sessionmaker(engine), "unused:9092", held_outbox, name="test-held", lock_key=0x7E57,
+                            idle_s=60.0)
+        relay.records = lambda session, rows: [Record("t", row.key.encode(), b"{}", []) for row in rows]
+        relay.producer = Producer()
+        with engine.connect() as other:
+            other.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x7E57})   # the other replica's batch
+            assert relay.relay_once() == 0 and relay.held_elsewhere and relay.producer.sent == []
+            waits = []
+            relay.stopping.wait = lambda s: (waits.append(s), relay.stopping.set())
+            relay._run()   # one turn of the loop: held again, so a short wait
+            assert waits == [HELD_RETRY_S] and HELD_RETRY_S < relay.idle_s
+            other.rollback()
+        assert relay.relay_once() == 3 and not relay.held_elsewhere
+        assert relay.producer.sent == [b"k0", b"k1", b"k2"]
+    finally:
+        held_outbox.drop(engine)
+        engine.dispose()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from datetime import datetime
 
 from kafka import KafkaConsumer, TopicPartition
@@ -53,21 +54,23 @@ REPUBLISHED = Counter("dyade_intake_outbox_history_restored_total",
 
 class Relay(OutboxRelay):
     verify_every_s = 30.0
-    # After a wake-up, the relay waits `linger_s` for more commits to join its batch. A quiet outbox keeps the
-    # short wait (publication latency); one that brought BUSY_ROWS rows or more in its last batch waits longer,
-    # so that under load each batch (a lock, a read, the sends, a mark, a commit) serves many more events: at
-    # 10 ms it cost about a quarter of a millisecond of the process's CPU per call beyond what 50 ms costs
-    # (measured: bench.intake's closed loop, relay threads' CPU), CPU the HTTP path then lacked.
-    QUIET_LINGER_S, BUSY_LINGER_S, BUSY_ROWS = 0.01, 0.05, 5
+    # After a wake-up, the relay may wait `linger_s` for more commits to join its batch. While calls trickle in
+    # it does not wait (each call's publication is its latency); once it relayed BUSY_PER_S events or more in
+    # the last second it waits BUSY_LINGER_S, so that under load each batch (a lock, a read, the sends, a mark,
+    # a commit) serves many more events: at 10 ms it cost about a quarter of a millisecond of the process's CPU
+    # per call beyond what 50 ms costs (measured: bench.intake's closed loop, relay threads' CPU), CPU the HTTP
+    # path then lacked.
+    QUIET_LINGER_S, BUSY_LINGER_S, BUSY_PER_S = 0.0, 0.05, 40
 
     def __init__(self, sessions: sessionmaker[Session], bootstrap: str):
         super().__init__(sessions, bootstrap, m.outbox, name="intake", lock_key=LOCK_KEY, ack_timeout_s=None,
                          producer_options={"delivery_timeout_ms": 7 * 24 * 3600 * 1000},
-                         idle_s=0.5, linger_s=self.QUIET_LINGER_S, retry_s=(0.2, 5.0))
+                         linger_s=self.QUIET_LINGER_S, retry_s=(0.2, 5.0))
         self.restored = 0
         self._backlog = (0.0, 0)  # (monotonic time counted, unsent rows)
         self.highest: dict[tuple[str, int], int] = {}   # the highest offset acknowledged per partition
         self.went_back: str | None = None
+        self.recent: deque[tuple[float, int]] = deque()   # (monotonic time, events) of the last second's batches
 
     def start(self) -> "Relay":
         BACKLOG.set_function(self.scraped_backlog)  # the gauge follows the relay that runs in this process
@@ -97,7 +100,12 @@ class Relay(OutboxRelay):
     def on_sent(self, rows) -> None:
         for row in rows:
             PUBLISHED.labels(row.topic).inc()
-        self.linger_s = self.BUSY_LINGER_S if len(rows) >= self.BUSY_ROWS else self.QUIET_LINGER_S
+        now = time.monotonic()
+        self.recent.append((now, len(rows)))
+        while self.recent and self.recent[0][0] < now - 1.0:
+            self.recent.popleft()
+        busy = sum(n for _, n in self.recent) >= self.BUSY_PER_S
+        self.linger_s = self.BUSY_LINGER_S if busy else self.QUIET_LINGER_S
 
     def _send(self, rows, records):
         acked, failure = super()._send(rows, records)

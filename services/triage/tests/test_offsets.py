@@ -143,3 +143,27 @@ def test_a_hole_still_there_a_while_after_reading_again_lets_the_partition_go_on
     assert offsets(keep) == [3]
     order.reset()   # partitions assigned again: faust reads each from its committed offset
     assert offsets(order.admit([msg(7)], lambda t, p: 7, now=0.0)[0]) == [7]
+
+
+async def test_a_fetch_that_brings_records_makes_the_next_request_wait_briefly():
+    """aiokafka builds the next fetch request as soon as a response is processed, before the agent reads the
+    records: the pace turns busy there, so the person stage's input (the place stage's output, on the same
+    consumer) is not fetched with the idle wait after a quiet spell."""
+    from dyade.consumer import FetchPace
+    from services.triage.adapters.transport import _ConsumerThread
+    brought = [False, True]
+
+    class Fetcher:
+        _fetch_max_wait_ms = 500
+
+        async def _proc_fetch_request(self, assignment, node_id, request):
+            return brought.pop(0)
+    thread = object.__new__(_ConsumerThread)   # the pacing only, no consumer
+    thread.pace = FetchPace(busy_ms=50, idle_ms=500)
+    fetcher = Fetcher()
+    thread._pace_on_data(fetcher)
+    thread._pace_on_data(fetcher)   # installed once
+    assert await fetcher._proc_fetch_request(None, 0, None) is False
+    assert fetcher._fetch_max_wait_ms == 500   # nothing came: still idle
+    assert await fetcher._proc_fetch_request(None, 0, None) is True
+    assert fetcher._fetch_max_wait_ms == 50

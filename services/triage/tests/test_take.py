@@ -8,7 +8,7 @@ import asyncio
 import faust
 import pytest
 
-from services.triage.adapters.batching import Stream
+from services.triage.adapters.batching import QUIET_WITHIN_S, TRICKLE, Stream
 
 
 @pytest.fixture
@@ -27,6 +27,7 @@ def waits(monkeypatch):
     stream = object.__new__(Stream)   # the waiting logic only, no app
     stream.stopping = False
     stream._arrived = asyncio.Event()
+    stream._trickle = False   # traffic as after a large batch: the take's own delay
     return stream, log
 
 
@@ -71,3 +72,26 @@ async def test_outside_a_take_waits_are_faust_s_own(waits):
     done.set()
     await stream.wait_for_stopped(done, timeout=1.0)
     assert log == [((done,), 1.0)]
+
+
+async def test_while_calls_trickle_in_a_batch_waits_only_a_moment_for_more(waits):
+    stream, log = waits
+    stream._trickle = True
+    await stream._note_arrival("a lone call")
+    full = asyncio.Event()
+    full.set()
+    await stream.wait_for_stopped(full, timeout=0.02)
+    assert log == [((full,), QUIET_WITHIN_S)]
+
+
+async def test_the_size_of_each_batch_decides_how_long_the_next_one_waits(monkeypatch):
+    async def batches(self, max_, within):   # faust's take, yielding batches of these sizes
+        for n in (1, TRICKLE, TRICKLE - 1):
+            yield [object()] * n
+    monkeypatch.setattr(faust.Stream, "take_events", batches)
+    stream = object.__new__(Stream)
+    stream._processors = []
+    seen = [stream._trickle]
+    async for _ in stream.take_events(500, 0.01):
+        seen.append(stream._trickle)
+    assert seen == [True, True, False, True]
