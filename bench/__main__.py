@@ -70,7 +70,9 @@ def pipeline_rows(r: dict) -> list[Row]:
         {"figure": f"`bench.pipeline`: call accepted at intake → alert on the SSE client, "
                    f"{r['rate_per_s']:g} calls/s for {r['seconds']:g} s",
          "value": f"p50 {_ms(full.get('p50_ms'))}, p99 {_ms(full.get('p99_ms'))}; "
-                  f"delivered {full.get('delivered', full.get('n'))}/{full.get('expected', full.get('calls'))}",
+                  f"delivered {full.get('delivered', full.get('n'))}/{full.get('expected', full.get('calls'))}"
+                  + (f"; the platform used {cpu} % of one core meanwhile"
+                     if (cpu := full.get("platform_cpu_percent_while_streaming")) is not None else ""),
          "baseline": f"{r['hops']} bare kafka-python relays: p50 {_ms(raw.get('p50_ms'))}, "
                      f"p99 {_ms(raw.get('p99_ms'))}",
          "ratio": f"{_x(r.get('ratio_p50'))} / {_x(r.get('ratio_p99'))}",

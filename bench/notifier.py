@@ -266,10 +266,11 @@ def measured_path_settings() -> dict:
 
 
 def fetch_pace() -> str:
-    """The alert path's fetch wait (dyade/consumer.py FetchPace): short while records flow, longer once idle."""
+    """The alert path's fetch wait (dyade/consumer.py FetchPace): short right after records, longer as the quiet
+    lasts."""
     from dyade import consumer as kernel
-    return (f"{kernel.FETCH_WAIT_MS} (idle: {kernel.IDLE_FETCH_WAIT_MS} after {kernel.IDLE_AFTER_S:g} s "
-            f"without records)")
+    return (f"{kernel.FETCH_WAIT_MS} right after records (growing to {kernel.IDLE_FETCH_WAIT_MS} over "
+            f"{kernel.IDLE_AFTER_S:g} s of quiet)")
 
 
 def _fmt(settings: dict) -> str:

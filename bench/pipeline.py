@@ -48,7 +48,7 @@ from dyade.settings import Settings
 
 RESULTS = Path(__file__).parent / "results"
 HOPS = 3   # calls.received.v2, <triage>-events-by-subject, triage.decided.v1
-QUIET_AFTER_S = 5   # DYADE_IDLE_AFTER_S of the measured platform: the quiet-spell phase need not wait 60 s
+QUIET_AFTER_S = 5   # DYADE_IDLE_AFTER_S of the measured platform (the default): a quiet spell longer than it
 SECRET = "bench-token-secret-0123456789abcdefghij"
 ALERTING = ("dyade_suggeree", "dyade_prioritaire", "securite_policiers")   # services/notifier/domain/routing.py
 SLOWEST = 8   # printed with their stages: where the tail comes from
@@ -146,6 +146,18 @@ def trace(bootstrap: str, db_url: str, app_id: str, calls: list[str]) -> dict[st
     return t
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of these processes (the broker and the services) so far."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def last_stage(row: dict) -> str:
     for key, name in (("sse", "SSE client"), ("joined", "notifier (alert written, not received by the client)"),
                       ("handled", f"notifier (decision recorded: {row.get('notifier_outcome')}, no alert)"),
@@ -201,7 +213,8 @@ def pipeline(rate: float, seconds: float, quiet_calls: int = 5) -> dict:
             while time.monotonic() < deadline and not all(c in client.arrived for c in warm):
                 time.sleep(0.1)
             warmed = sum(c in client.arrived for c in warm)
-            n, t0 = int(rate * seconds), time.perf_counter()
+            pids = [broker.process.pid, *(p.pid for p in platform.processes.values())]
+            cpu_before, n, t0 = _cpu_seconds(pids), int(rate * seconds), time.perf_counter()
             for i in range(n):
                 time.sleep(max(0.0, t0 + i / rate - time.perf_counter()))
                 cid = f"B-{uuid.uuid4().hex[:10]}"
@@ -211,6 +224,7 @@ def pipeline(rate: float, seconds: float, quiet_calls: int = 5) -> dict:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and not all(c in client.arrived for c in accepted):
                 time.sleep(0.2)
+            streaming_cpu = round(100 * (_cpu_seconds(pids) - cpu_before) / (time.perf_counter() - t0), 1)
             # calls after a quiet spell: the alert path's consumers have gone back to their idle fetch wait
             quiet: list[str] = []
             for i in range(quiet_calls):
@@ -266,6 +280,7 @@ def pipeline(rate: float, seconds: float, quiet_calls: int = 5) -> dict:
         "delivered": len(delivered), "delivered_as_update": sorted(c for c in delivered if c in client.joined),
         "missing": missing, "warm_up_delivered": f"{warmed}/3", "first_state": client.states,
         "sse_messages": client.messages, "stages": stages, "slowest": slowest,
+        "platform_cpu_percent_while_streaming": streaming_cpu,
         "notifier_outcomes": _count(r.get("notifier_outcome") for r in rows.values())}
 
 
@@ -397,6 +412,8 @@ def main() -> None:
     print("  per stage (events' own timestamps):            p50       p99")
     for key, s in full["stages"].items():
         print(f"    {s['stage']:<52}{s.get('p50_ms', '-'):>8} {s.get('p99_ms', '-'):>9} ms")
+    print(f"  the platform (broker and services) used {full['platform_cpu_percent_while_streaming']} % of one core "
+          "while the calls streamed")
     print(f"  the {SLOWEST} slowest (seconds into the run: ms per stage, in the order above):")
     for row in full["slowest"]:
         print(f"    {row['at_s']:>6} s  {row['total_ms']:>6} ms = "

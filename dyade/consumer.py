@@ -40,9 +40,9 @@ FAST_GROUP = dict(session_timeout_ms=6000, heartbeat_interval_ms=2000, max_poll_
 # The fetch wait. On Apache Kafka a waiting fetch returns as soon as data arrives: a long wait costs nothing.
 # Tansu answers it only when the wait runs out (from 250 ms up, also at half of what remains), so there the
 # wait is a hop's latency, and every answer costs the client and the broker ~2 ms of CPU (bench.idle). The
-# consumers on the alert's path (a call from the CAD → triage → the dyad's device) wait little while records
-# flow and long once idle (the first call after a quiet minute waits at most half the idle wait per hop); the
-# others (analytics, Info-social, the notifier's copy of the frames) always wait long.
+# consumers on the alert's path (a call from the CAD → triage → the dyad's device) wait little right after
+# records and longer as the quiet lasts (`FetchPace`; the first call after a quiet spell waits at most half
+# the idle wait per hop); the others (analytics, Info-social, the notifier's copy of the frames) always wait long.
 # A request on a connection is answered after the fetch waiting before it (the lag probe's offsets, a
 # heartbeat): no wait may exceed a third of the session timeout.
 MAX_FETCH_WAIT_MS = FAST_GROUP["session_timeout_ms"] // 3
@@ -56,17 +56,20 @@ def _capped(wait_ms: str) -> int:
     return max(1, min(int(wait_ms), MAX_FETCH_WAIT_MS))
 
 
-FETCH_WAIT_MS = _capped(os.environ.get("DYADE_FETCH_WAIT_MS", "50"))
+FETCH_WAIT_MS = _capped(os.environ.get("DYADE_FETCH_WAIT_MS", "20"))
 IDLE_FETCH_WAIT_MS = _capped(os.environ.get("DYADE_IDLE_FETCH_WAIT_MS", "500"))
 BACKGROUND_FETCH_WAIT_MS = _capped(os.environ.get("DYADE_BACKGROUND_FETCH_WAIT_MS", "2000"))
-IDLE_AFTER_S = float(os.environ.get("DYADE_IDLE_AFTER_S", "60"))
+IDLE_AFTER_S = float(os.environ.get("DYADE_IDLE_AFTER_S", "5"))
 POLL_MIN_MS, POLL_MAX_MS = 200, 1000
 
 
 @dataclass
 class FetchPace:
-    """How long the next fetch may wait at the broker: `busy_ms` while records came in the last
-    `idle_after_s`, `idle_ms` after that."""
+    """How long the next fetch may wait at the broker: `busy_ms` right after records came, growing back to
+    `idle_ms` over `idle_after_s` of quiet. Each record's wait follows how long the quiet before it lasted: in a
+    burst the next call comes within a short wait; after a lone call the fetches thin out at once. (A wait held
+    short for a minute after any record kept the platform at a fifth of a core with a call or two a minute:
+    every alert-path consumer answered twenty times a second.)"""
     busy_ms: int
     idle_ms: int
     idle_after_s: float = IDLE_AFTER_S
@@ -82,7 +85,10 @@ class FetchPace:
         self.last_records_at = now
 
     def wait_ms(self, now: float) -> int:
-        return self.busy_ms if now - self.last_records_at < self.idle_after_s else self.idle_ms
+        quiet = (now - self.last_records_at) / self.idle_after_s if self.idle_after_s > 0 else 1.0
+        if quiet >= 1.0:
+            return self.idle_ms
+        return round(self.busy_ms + (self.idle_ms - self.busy_ms) * max(0.0, quiet))
 
     def poll_ms(self, now: float) -> int:
         """How long one `poll` may last: about one fetch (each poll round costs the client a few thread hand-offs,

@@ -410,14 +410,15 @@ def test_one_partition_left_behind_fails_liveness_while_the_others_move():
     assert progress.health()["live"]
 
 
-def test_the_alert_path_waits_little_while_records_flow_and_long_once_idle():
+def test_the_alert_path_waits_little_right_after_records_and_long_again_as_the_quiet_lasts():
     from dyade.consumer import FetchPace
-    pace = FetchPace(busy_ms=50, idle_ms=500, idle_after_s=60)
+    pace = FetchPace(busy_ms=50, idle_ms=500, idle_after_s=5)
     assert pace.wait_ms(now=1000.0) == 500          # nothing seen yet: idle
     pace.saw_records(1000.0)
-    assert pace.wait_ms(now=1000.0) == 50
-    assert pace.wait_ms(now=1059.9) == 50
-    assert pace.wait_ms(now=1060.1) == 500
+    assert pace.wait_ms(now=1000.0) == 50           # in a burst: the next record soon
+    assert pace.wait_ms(now=1000.05) == 54
+    assert pace.wait_ms(now=1002.5) == 275          # the quiet lasts: fewer fetches
+    assert pace.wait_ms(now=1005.0) == pace.wait_ms(now=1060.0) == 500
     background = FetchPace.for_path(on_alert_path=False)
     background.saw_records(0.0)
     assert background.wait_ms(0.0) == background.wait_ms(10_000.0) >= FetchPace.for_path(True).busy_ms
@@ -425,7 +426,7 @@ def test_the_alert_path_waits_little_while_records_flow_and_long_once_idle():
 
 def test_a_poll_lasts_about_one_fetch_between_a_fifth_of_a_second_and_a_second():
     from dyade.consumer import FetchPace
-    pace = FetchPace(busy_ms=50, idle_ms=500, idle_after_s=60)
+    pace = FetchPace(busy_ms=50, idle_ms=500, idle_after_s=5)
     assert pace.poll_ms(now=0.0) == 500             # idle: one poll per fetch
     pace.saw_records(0.0)
     assert pace.poll_ms(now=1.0) == 200             # busy: a poll still gathers a few fetches
@@ -450,4 +451,4 @@ def test_the_pace_reaches_the_fetch_requests_the_clients_build(broker, scratch_t
         wait_until(lambda: seen, timeout=30)
     finally:
         loop.stop()
-    assert loop.pace.wait_ms(time.monotonic()) == loop.pace.busy_ms < loop.pace.idle_ms
+    assert loop.pace.wait_ms(loop.pace.last_records_at) == loop.pace.busy_ms < loop.pace.idle_ms   # it saw them

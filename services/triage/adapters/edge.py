@@ -18,6 +18,11 @@ from services.triage.adapters.metrics import DEAD_LETTERS
 log = logging.getLogger("dyade.triage")
 SERVICE = "triage"
 _OUTBOX: ContextVar[list | None] = ContextVar("triage_outbox", default=None)
+# How long the producer's batches wait to fill follows what a batch of calls sends: a few records (calls trickling
+# in, each alone on the alert's path) go after QUICK_LINGER_S; from BURST_RECORDS on, batches wait the configured
+# linger (TRIAGE_PRODUCER_LINGER) and fill up — at 1 ms throughout, a backfill sent twice as many requests and the
+# broker used twice the CPU per call (bench.triage: 89 → 183 µs).
+QUICK_LINGER_S, BURST_RECORDS = 0.001, 24
 
 
 class Edge:
@@ -113,7 +118,9 @@ class Edge:
                 by_tp[(topic, partition)] = [(key, value, headers)]
             else:
                 records.append((key, value, headers))
-        pending = aio._message_accumulator._batches
+        accumulator = aio._message_accumulator   # aiokafka reads its linger as each batch is created
+        accumulator._linger_time = QUICK_LINGER_S if len(box) < BURST_RECORDS else self.app.conf.producer_linger
+        pending = accumulator._batches
         for (topic, partition), records in by_tp.items():
             if pending.get(TopicPartition(topic, partition)):
                 # a batch of this partition is still waiting for the sender: a new one would wait for it to
