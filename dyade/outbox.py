@@ -62,6 +62,8 @@ class OutboxRelay:
         self.stopping = threading.Event()
         self.verified = threading.Event()  # `verify` ran at least once
         self.held_elsewhere = False   # the last batch found the outbox held by another replica
+        self.highest: dict[tuple[str, int], int] = {}   # the highest offset acknowledged per partition
+        self.went_back: str | None = None   # why the broker's log seems to have started again
         self.thread: threading.Thread | None = None
         self.producer = None
         self.verify_soon = False   # set by a subclass that saw a sign of a broker without its history
@@ -217,4 +219,17 @@ class OutboxRelay:
             except Exception as exc:  # not acknowledged in time, or producer closed: later rows wait
                 failure = failure or exc
                 break
+        self.watch_offsets([(md.topic, md.partition, md.offset) for _, md in acked])
         return acked, failure
+
+    def watch_offsets(self, acked: list[tuple[str, int, int]]) -> None:
+        """An offset at or below one already acknowledged on its partition: the broker started its log again
+        (the embedded one restarted empty); `verify` runs soon (a relay that has one says what to do)."""
+        for topic, partition, offset in acked:
+            if offset < 0:   # a retried batch the broker had already written answers -1
+                continue
+            top = self.highest.get((topic, partition))
+            if top is not None and offset <= top and self.went_back is None:
+                self.went_back = f"{topic}[{partition}]: offset {offset} reçu après {top}"
+                self.verify_soon = True
+            self.highest[(topic, partition)] = max(offset, top if top is not None else offset)

@@ -9,16 +9,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from kafka import KafkaProducer
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine
 
 from dyade.contracts.topics import COMMUNICATIONS_RECORDED, FRAMES_CURRENT, REFERRALS_FILED, REFERRALS_SUGGESTED
 from dyade.db import make_engine, make_sessionmaker, unit_of_work
 from dyade.consumer import Consumer
-from dyade.kafka import key_of, make_producer
+from dyade.kafka import make_producer
 from dyade.settings import Settings
 from services.infosocial.adapters.desk import Desk
-from services.infosocial.adapters.frames import FrameCommands, current_event, snapshot
-from services.infosocial.adapters.models import Frame
+from services.infosocial.adapters.frames import FrameCommands, republish_current
 from services.infosocial.adapters.outbox import Relay, prune, topic_is_empty
 from services.infosocial.adapters.queue import ReferralQueue
 from services.infosocial.adapters.reads import FrameReads, SnapshotCache
@@ -67,7 +66,7 @@ class Runtime:
                 self.republished = republish_if_empty(self.factory, bootstrap)
             except Exception:  # the relay and readiness will say if the broker stays away
                 log.exception("republication check failed")
-            self.relay = Relay(self.factory, bootstrap).start()
+            self.relay = Relay(self.factory, bootstrap, refill=republish_current).start()
             self.consumer = Consumer(bootstrap, self.consumer_group, (REFERRALS_FILED, REFERRALS_SUGGESTED),
                                      service="infosocial", handle=self.queue.handle).start()
             self.register_consumer = Consumer(bootstrap, f"{self.consumer_group}-register", (COMMUNICATIONS_RECORDED,),
@@ -130,16 +129,8 @@ def republish_if_empty(factory, bootstrap: str, topic: str = FRAMES_CURRENT.name
 
 
 def republish(factory, producer: KafkaProducer, topic: str = FRAMES_CURRENT.name) -> int:
-    now = utcnow()
-    count = 0
     with unit_of_work(factory) as s:
-        frames = s.scalars(select(Frame).where(Frame.archived_at.is_(None), Frame.active_version.is_not(None))).all()
-        for frame in frames:
-            event = current_event(snapshot(s, frame), now)
-            producer.send(topic, key=key_of(event, FRAMES_CURRENT), value=event.to_bytes(),
-                          headers=[("type", event.TYPE.encode())])
-            count += 1
-    producer.flush(timeout=60)
+        count = republish_current(s, producer, topic)
     if count:
         log.info("current frames republished", extra={"count": count})
     return count

@@ -21,7 +21,7 @@ class Future:
     def get(self, timeout=None):
         if self.offset is None:
             raise TimeoutError("broker away")
-        return SimpleNamespace(partition=0, offset=self.offset)
+        return SimpleNamespace(topic="t", partition=0, offset=self.offset)
 
 
 class Producer:

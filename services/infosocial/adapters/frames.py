@@ -89,6 +89,26 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite keeps no offset
 
 
+def current_frames():
+    """The frames whose police view is published: active and not archived."""
+    return select(Frame).where(Frame.archived_at.is_(None), Frame.active_version.is_not(None))
+
+
+def republish_current(session: Session, producer, topic: str) -> int:
+    """Every current frame's police view sent again to `topic` (what the compacted frames.current.v1 holds when
+    whole), waited for; returns how many."""
+    from dyade.contracts.topics import FRAMES_CURRENT
+    from dyade.kafka import key_of
+    now, count = utcnow(), 0
+    for frame in session.scalars(current_frames()):
+        event = current_event(snapshot(session, frame), now)
+        producer.send(topic, key=key_of(event, FRAMES_CURRENT), value=event.to_bytes(),
+                      headers=[("type", event.TYPE.encode())])
+        count += 1
+    producer.flush(timeout=60)
+    return count
+
+
 def current_event(snap: FrameSnapshot, now: datetime) -> FrameCurrent:
     view = police_view(snap.content, snap.basis(today_in_montreal(now))).view
     payload = FrameCurrentPayload(person_key=snap.person_key, frame_id=snap.frame_id, version=snap.version,

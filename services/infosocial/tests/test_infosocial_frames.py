@@ -237,6 +237,33 @@ def test_current_frames_republished_when_the_topic_is_empty(api, sw, person, run
     assert republish_if_empty(runtime.factory, broker.bootstrap_servers, fresh.name) == 0  # not empty any more
 
 
+def test_the_relay_gives_current_frames_back_to_a_broker_that_lost_them(api, sw, person, runtime, broker, reader,
+                                                                      unique):
+    """The embedded broker restarted empty under a running Info-social: the relay's check finds the topic empty
+    while the database has current frames, and republishes them all, under the outbox's lock; a topic that
+    holds them is left alone, and an offset going back (a restart seen by a send) is reason enough."""
+    from dyade.kafka import make_producer
+    from services.infosocial.adapters.frames import republish_current
+    from services.infosocial.adapters.outbox import Relay
+    create_active(api, sw, person)
+    lost = Topic(f"frames.current.lost-{unique}", "person_key", (FrameCurrent,), "test", compacted=True, partitions=1)
+    create_topics(broker.bootstrap_servers, [lost])   # the restarted broker's empty topic
+    relay = Relay(runtime.factory, broker.bootstrap_servers, refill=republish_current, frames_topic=lost.name)
+    relay.producer = make_producer(broker.bootstrap_servers)
+    try:
+        assert relay.frames_missing() is not None
+        wait_until(lambda: relay.verify() or relay.restored == 1, timeout=30)   # the live relay's batch may hold the lock
+        assert person in {c.payload.person_key for c in currents(reader(lost).wait_for_records(keyed(person), 1))}
+        assert relay.frames_missing() is None and relay.highest[(lost.name, 0)] >= 0   # a restart will show
+        relay.verify()
+        assert relay.restored == 1   # whole: nothing sent again
+        relay.went_back = "calls[0]: offset 0 reçu après 7"
+        wait_until(lambda: relay.verify() or relay.restored == 2, timeout=30)
+        assert relay.went_back is None and len(currents(reader(lost).wait_for_records(keyed(person), 2))) == 2
+    finally:
+        relay.producer.close()
+
+
 @pytest.mark.parametrize("body, where", [
     ({"person_key": "Jean Tremblay", "risques": ["x"]}, "person_key"),
     ({"person_key": "p_abcdef12"}, "au moins une"),

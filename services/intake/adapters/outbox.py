@@ -68,8 +68,6 @@ class Relay(OutboxRelay):
                          linger_s=self.QUIET_LINGER_S, retry_s=(0.2, 5.0))
         self.restored = 0
         self._backlog = (0.0, 0)  # (monotonic time counted, unsent rows)
-        self.highest: dict[tuple[str, int], int] = {}   # the highest offset acknowledged per partition
-        self.went_back: str | None = None
         self.recent: deque[tuple[float, int]] = deque()   # (monotonic time, events) of the last second's batches
 
     def start(self) -> "Relay":
@@ -106,23 +104,6 @@ class Relay(OutboxRelay):
             self.recent.popleft()
         busy = sum(n for _, n in self.recent) >= self.BUSY_PER_S
         self.linger_s = self.BUSY_LINGER_S if busy else self.QUIET_LINGER_S
-
-    def _send(self, rows, records):
-        acked, failure = super()._send(rows, records)
-        self.watch_offsets([(md.topic, md.partition, md.offset) for _, md in acked])
-        return acked, failure
-
-    def watch_offsets(self, acked: list[tuple[str, int, int]]) -> None:
-        """An offset at or below one already acknowledged on its partition: the broker started its log again
-        (restarted empty). The history check alone can miss it once new events pass the old last offset."""
-        for topic, partition, offset in acked:
-            if offset < 0:   # a retried batch the broker had already written answers -1
-                continue
-            top = self.highest.get((topic, partition))
-            if top is not None and offset <= top and self.went_back is None:
-                self.went_back = f"{topic}[{partition}]: offset {offset} reçu après {top}"
-                self.verify_soon = True
-            self.highest[(topic, partition)] = max(offset, top if top is not None else offset)
 
     # --- history check
     def last_sent(self, session: Session) -> list[tuple[str, int, int, str]]:
