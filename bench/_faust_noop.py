@@ -20,7 +20,7 @@ def main() -> None:
     bootstrap, n = sys.argv[1], int(sys.argv[2])
     app = faust.App(f"noop-{uuid.uuid4().hex[:6]}", broker=f"kafka://{bootstrap}", store="memory://", web_enabled=False,
               autodiscover=False, datadir=tempfile.mkdtemp(prefix="faust-noop-"), consumer_auto_offset_reset="earliest",
-              broker_session_timeout=6.0, broker_heartbeat_interval=2.0, broker_rebalance_timeout=6.0,
+              broker_session_timeout=6.0, broker_heartbeat_interval=0.5, broker_rebalance_timeout=6.0,
               stream_wait_empty=False, key_serializer="raw", value_serializer="raw")
     seen = {"n": 0, "t0": 0.0}
 

@@ -82,7 +82,7 @@ class TriageApp(faust.App):
 # what does not depend on the settings; `build_app` adds the rest
 FIXED = dict(Stream=Stream, store="memory://", web_enabled=False, autodiscover=False,
              key_serializer="raw", value_serializer="raw", consumer_auto_offset_reset="earliest",
-             broker_session_timeout=6.0, broker_heartbeat_interval=2.0, broker_rebalance_timeout=6.0,
+             broker_session_timeout=6.0, broker_heartbeat_interval=0.5, broker_rebalance_timeout=6.0,
              stream_wait_empty=False, table_standby_replicas=0, stream_recovery_delay=0.0,
              processing_guarantee="at_least_once", topic_allow_declare=True,
              # a batch of records is handed to the producer as one record batch per topic partition (edge.py):
