@@ -38,6 +38,7 @@ from tempfile import mkdtemp
 import httpx
 
 from bench._db import bench_database
+from bench.idle import cpu_seconds
 from bench.notifier import RAW_SETTINGS, AlertStream, _fmt, fetch_pace, measured_path_settings, percentile
 from dyade.auth import issue_token
 from dyade.broker import EmbeddedBroker, free_port
@@ -147,14 +148,13 @@ def trace(bootstrap: str, db_url: str, app_id: str, calls: list[str]) -> dict[st
 
 
 def _cpu_seconds(pids: list[int]) -> float:
-    """utime + stime of these processes (the broker and the services) so far."""
+    """utime + stime of these processes (the broker and the services) so far; one that ended counts 0."""
     total = 0.0
     for pid in pids:
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += cpu_seconds(pid)
         except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            pass
     return total
 
 

@@ -39,7 +39,6 @@ class Runtime:
     register_consumer: Consumer | None = None  # the register keeps its own group: a stall there holds no referral
     stopping: threading.Event = field(default_factory=threading.Event)
     sweeper: threading.Thread | None = None
-    republished: int = 0
 
     def __post_init__(self) -> None:
         self.engine = make_engine(self.settings.db_url)
@@ -62,10 +61,7 @@ class Runtime:
     def start(self, *, workers: bool = True, sweep: bool = True) -> "Runtime":
         bootstrap = self.settings.kafka_bootstrap_servers
         if workers and bootstrap:
-            try:
-                self.republished = republish_if_empty(self.factory, bootstrap)
-            except Exception:  # the relay and readiness will say if the broker stays away
-                log.exception("republication check failed")
+            # the relay's first check, at once, republishes the current frames if the broker came back empty
             self.relay = Relay(self.factory, bootstrap, refill=republish_current).start()
             self.consumer = Consumer(bootstrap, self.consumer_group, (REFERRALS_FILED, REFERRALS_SUGGESTED),
                                      service="infosocial", handle=self.queue.handle).start()

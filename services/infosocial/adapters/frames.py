@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from dyade.clock import utcnow
 from dyade.contracts import ConsentStatus, FrameChanged, FrameCurrent, LegalBasis
 from dyade.contracts.frames import FrameChangePayload, FrameCurrentPayload
+from dyade.contracts.topics import FRAMES_CURRENT
 from dyade.db import unit_of_work
+from dyade.kafka import key_of
 from services.infosocial.domain.content import (DANGER_IMMINENT_DAYS, NCR, Approval, ConsentIn, FrameContent,
                                                 FrameSubmission, stamp_disclosures)
 from services.infosocial.domain import labels
@@ -97,8 +99,6 @@ def current_frames():
 def republish_current(session: Session, producer, topic: str) -> int:
     """Every current frame's police view sent again to `topic` (what the compacted frames.current.v1 holds when
     whole), waited for; returns how many."""
-    from dyade.contracts.topics import FRAMES_CURRENT
-    from dyade.kafka import key_of
     now, count = utcnow(), 0
     for frame in session.scalars(current_frames()):
         event = current_event(snapshot(session, frame), now)

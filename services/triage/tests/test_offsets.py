@@ -162,7 +162,9 @@ async def test_a_fetch_that_brings_records_makes_the_next_request_wait_briefly()
     thread.pace = FetchPace(busy_ms=50, idle_ms=500)
     fetcher = Fetcher()
     thread._pace_on_data(fetcher)
-    thread._pace_on_data(fetcher)   # installed once
+    installed = fetcher._proc_fetch_request
+    thread._pace_on_data(fetcher)
+    assert fetcher._proc_fetch_request is installed   # installed once, not wrapped again at each poll
     assert await fetcher._proc_fetch_request(None, 0, None) is False
     assert fetcher._fetch_max_wait_ms == 500   # nothing came: still idle
     assert await fetcher._proc_fetch_request(None, 0, None) is True
